@@ -1,0 +1,44 @@
+"""Embedded mode (the default): SQLite and a filesystem broker in a data folder.
+
+Nothing to install or configure: the first run writes a SECRET_KEY and a
+field-encryption key into the data folder (mode 0600) and later runs reuse them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from django.core.management.utils import get_random_secret_key
+
+from camio_portal.env import BASE_DIR, env, read_or_create_secret
+from camio_portal.settings.base import *  # noqa: F403
+from camio_portal.settings.base import filesystem_broker, sqlite_database
+
+CAMIO_MODE = "embedded"
+DATA_DIR = Path(env.str("CAMIO_DATA_DIR", default=str(BASE_DIR / "data")))
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or read_or_create_secret(
+    DATA_DIR / "secret_key", get_random_secret_key
+)
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
+    read_or_create_secret(DATA_DIR / "field_encryption_key", lambda: Fernet.generate_key().decode())
+]
+
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+DATABASES = {
+    "default": env.db("DATABASE_URL")
+    if env.str("DATABASE_URL", default="")
+    else sqlite_database(DATA_DIR / "camio.sqlite3")
+}
+
+_broker_url, _broker_options = filesystem_broker(DATA_DIR / "broker")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or _broker_url
+CELERY_BROKER_TRANSPORT_OPTIONS = _broker_options if _broker_url == CELERY_BROKER_URL else {}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# Without collectstatic: WhiteNoise serves straight from the finders.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None

@@ -1,0 +1,79 @@
+"""Production mode (CAMIO_MODE=production): PostgreSQL, Redis, gunicorn.
+
+Refuses to start, naming what is wrong, without SECRET_KEY,
+FIELD_ENCRYPTION_KEYS, ALLOWED_HOSTS, DATABASE_URL or CELERY_BROKER_URL, or
+with DEBUG on.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from camio_portal.env import env
+from camio_portal.settings.base import *  # noqa: F403
+
+CAMIO_MODE = "production"
+
+_REQUIRED = {
+    "SECRET_KEY": "a long random string, e.g. from: "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(64))'",
+    "FIELD_ENCRYPTION_KEYS": "comma-separated Fernet keys, newest first",
+    "ALLOWED_HOSTS": "comma-separated host names the portal answers to",
+    "DATABASE_URL": "postgres://user:password@host:5432/name",
+    "CELERY_BROKER_URL": "redis://host:6379/0",
+}
+
+
+def _problems() -> list[str]:
+    """List every reason production mode cannot start."""
+    found = [
+        f"{name} is not set ({hint})"
+        for name, hint in _REQUIRED.items()
+        if not env.str(name, default="").strip()
+    ]
+    if env.bool("DEBUG", default=False):
+        found.append("DEBUG is on; production never runs with DEBUG (unset it or set DEBUG=false)")
+    for index, key in enumerate(env.list("FIELD_ENCRYPTION_KEYS", default=[])):
+        try:
+            Fernet(key)
+        except (ValueError, binascii.Error):
+            found.append(f"FIELD_ENCRYPTION_KEYS item {index + 1} is not a Fernet key")
+    return found
+
+
+if _problems():
+    raise ImproperlyConfigured(
+        "CAMIO_MODE=production refuses to start: " + "; ".join(_problems()) + "."
+    )
+
+SECRET_KEY = env.str("SECRET_KEY")
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+DEBUG = False
+
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+# Long retry countdowns must outlive Redis' visibility timeout; the sweeper
+# re-enqueues anything lost, so an hour is enough.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}

@@ -1,0 +1,40 @@
+"""Test settings: SQLite + the filesystem broker, or PostgreSQL + Redis when
+DATABASE_URL and CELERY_BROKER_URL are set. Keys are generated per test folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from django.core.management.utils import get_random_secret_key
+
+from camio_portal.env import BASE_DIR, env, read_or_create_secret
+from camio_portal.settings.base import *  # noqa: F403
+from camio_portal.settings.base import filesystem_broker, sqlite_database
+
+CAMIO_MODE = "test"
+DATA_DIR = Path(env.str("CAMIO_TEST_DATA_DIR", default=str(BASE_DIR / ".test-data")))
+
+SECRET_KEY = read_or_create_secret(DATA_DIR / "secret_key", get_random_secret_key)
+FIELD_ENCRYPTION_KEYS = [
+    read_or_create_secret(DATA_DIR / "field_encryption_key", lambda: Fernet.generate_key().decode())
+]
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+else:
+    DATABASES = {"default": sqlite_database(DATA_DIR / "camio.sqlite3")}
+    # A file, not :memory:, so a worker in another process sees the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-camio.sqlite3")}
+
+_broker_url, _broker_options = filesystem_broker(DATA_DIR / "broker")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or _broker_url
+CELERY_BROKER_TRANSPORT_OPTIONS = _broker_options if _broker_url == CELERY_BROKER_URL else {}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None
+PORTAL_URL = "http://testserver"

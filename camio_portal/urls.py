@@ -1,0 +1,14 @@
+"""URL wiring: each app owns its routes."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Camio Portal support"
+admin.site.site_title = "Camio Portal support"
+admin.site.index_title = "Domains, inventory and callbacks"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("domains.urls")),
+]

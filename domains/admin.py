@@ -1,0 +1,476 @@
+"""The support staff's Django admin. Every write goes through domains.services."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from domains import services
+from domains.models import (
+    AuditEntry,
+    Camera,
+    Device,
+    Domain,
+    DomainAdministrator,
+    User,
+    Zone,
+)
+
+
+def adopt(target: models.Model, saved: models.Model) -> None:
+    """Make the admin's unsaved ``target`` stand for the row a service saved."""
+    target.__dict__.update({k: v for k, v in saved.__dict__.items() if k != "_state"})
+    target._state.adding = False
+    target._state.db = saved._state.db
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose saves and deletes call services instead of the ORM.
+
+    Subclasses define ``create(request, obj, form)``, ``update(request, obj,
+    changes)`` and ``delete(request, obj)``, each calling one service.
+    """
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            adopt(obj, self.update(request, obj, changes))
+        else:
+            adopt(obj, self.create(request, obj, form))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for obj in queryset:
+            self.delete(request, obj)
+
+
+def _link(obj: models.Model) -> str:
+    url = reverse(f"admin:domains_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('{}: <a href="{}">{}</a>', obj._meta.verbose_name.capitalize(), url, obj)
+
+
+def _camera_tree(camera: Camera, counts: Counter) -> list:
+    counts[Camera._meta.verbose_name_plural] += 1
+    zones = list(camera.zones.all())
+    counts[Zone._meta.verbose_name_plural] += len(zones)
+    return [_link(camera), [_link(zone) for zone in zones]]
+
+
+def _deletion_preview(request: HttpRequest, trees: list, counts: Counter) -> tuple:
+    perms_needed = {
+        str(model._meta.verbose_name)
+        for model in (Camera, Zone)
+        if counts[model._meta.verbose_name_plural]
+        and not request.user.has_perm(f"domains.delete_{model._meta.model_name}")
+    }
+    return trees, dict(counts), perms_needed, []
+
+
+# --- Users and domains -----------------------------------------------------
+
+
+class UserAddForm(forms.ModelForm):
+    password = forms.CharField(
+        widget=forms.PasswordInput,
+        required=False,
+        help_text="Leave empty to send the user an invitation to choose one.",
+    )
+
+    class Meta:
+        model = User
+        fields = ("email", "name", "is_staff", "is_superuser")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    add_form = UserAddForm
+    add_fieldsets = ((None, {"fields": ("email", "name", "password", "is_staff", "is_superuser")}),)
+    fieldsets = (
+        (None, {"fields": ("email", "user_id", "password", "name", "domain")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ("email", "user_id", "last_login", "date_joined")
+    list_display = ("email", "name", "domain", "is_staff", "is_active", "last_login")
+    list_filter = ("is_staff", "is_superuser", "is_active", "domain")
+    search_fields = ("email", "name", "user_id")
+    ordering = ("email",)
+    actions = ["send_invitation"]
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            changes = {
+                n: form.cleaned_data[n]
+                for n in form.changed_data
+                if n in {"name", "domain", "is_active", "is_staff", "is_superuser"}
+            }
+            adopt(obj, services.user_update(user=obj, actor=request.user, changes=changes))
+            return
+        data = form.cleaned_data
+        user = services.user_create(
+            email=data["email"],
+            password=data.get("password") or None,
+            name=data["name"],
+            is_staff=data["is_staff"],
+            is_superuser=data["is_superuser"],
+            actor=request.user,
+        )
+        adopt(obj, user)
+        if not data.get("password"):
+            services.invitation_send(user=user, domain=user.domain, actor=request.user)
+            self.message_user(request, f"Invitation e-mailed to {user.email}.")
+
+    @admin.action(description="E-mail a set-password invitation")
+    def send_invitation(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for user in queryset:
+            services.invitation_send(user=user, domain=user.domain, actor=request.user)
+        self.message_user(request, f"Invitation e-mailed to {queryset.count()} user(s).")
+
+
+class DomainRegisterForm(forms.ModelForm):
+    admin_email = forms.EmailField(
+        label="Primary admin's e-mail",
+        help_text="Must be in the domain. The admin gets an invitation to choose a password.",
+    )
+
+    class Meta:
+        model = Domain
+        fields = ("name", "min_upload_queue_length_for_incident_creation")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "name" in data and "admin_email" in data:
+            try:
+                data["name"], data["admin_email"] = services.domain_registration_check(
+                    name=data["name"], admin_email=data["admin_email"]
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    self.add_error(field, errors)
+        return data
+
+    def validate_unique(self) -> None:
+        """Leave uniqueness to domain_registration_check: it may register an existing row."""
+
+
+class AdministratorFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            if self.can_delete and self._should_delete_form(form) and form.instance.is_primary:
+                raise ValidationError("The primary admin cannot be removed.")
+
+
+class AdministratorInline(admin.TabularInline):
+    model = DomainAdministrator
+    formset = AdministratorFormSet
+    fk_name = "domain"
+    fields = ("user", "is_primary", "added_by", "created_at")
+    readonly_fields = ("is_primary", "added_by", "created_at")
+    autocomplete_fields = ("user",)
+    extra = 0
+    verbose_name = "admin"
+    verbose_name_plural = "admins (all must be users of the domain)"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # add or remove rows; a row itself never changes
+
+
+@admin.register(Domain)
+class DomainModelAdmin(admin.ModelAdmin):
+    list_display = ("name", "registered", "primary_admin_email", "user_count", "registered_at")
+    list_filter = ("registered",)
+    search_fields = ("name", "administrators__user__email")
+    readonly_fields = ("name", "registered", "registered_at", "created_at")
+    inlines = [AdministratorInline]
+    actions = ["resend_invitation"]
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        return super().get_queryset(request).annotate(users_total=models.Count("users"))
+
+    @admin.display(description="Primary admin")
+    def primary_admin_email(self, obj: Domain) -> str:
+        admin_user = obj.primary_admin
+        return admin_user.email if admin_user else "—"
+
+    @admin.display(description="Users", ordering="users_total")
+    def user_count(self, obj: Domain) -> int:
+        return obj.users_total
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type:
+        if obj is None:
+            kwargs["form"] = DomainRegisterForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["name", "admin_email", "min_upload_queue_length_for_incident_creation"]
+        return [
+            "name",
+            "registered",
+            "registered_at",
+            "created_at",
+            "min_upload_queue_length_for_incident_creation",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        return self.readonly_fields if obj else ()
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list:
+        return self.inlines if obj else []
+
+    def save_model(
+        self, request: HttpRequest, obj: Domain, form: forms.ModelForm, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        threshold = data.get("min_upload_queue_length_for_incident_creation")
+        if change:
+            adopt(
+                obj,
+                services.domain_update(
+                    domain=obj,
+                    actor=request.user,
+                    min_upload_queue_length_for_incident_creation=threshold,
+                ),
+            )
+            return
+        domain = services.domain_register(
+            name=data["name"], admin_email=data["admin_email"], actor=request.user
+        )
+        if threshold is not None:
+            domain = services.domain_update(
+                domain=domain,
+                actor=request.user,
+                min_upload_queue_length_for_incident_creation=threshold,
+            )
+        adopt(obj, domain)
+        self.message_user(request, f"Invitation e-mailed to {data['admin_email']}.")
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        rows = formset.save(commit=False)
+        for row in formset.deleted_objects:
+            services.domain_admin_remove(domain=form.instance, user=row.user, actor=request.user)
+        for row in rows:
+            services.domain_admin_add(domain=form.instance, user=row.user, actor=request.user)
+
+    @admin.action(description="Resend the invitation to the primary admin")
+    def resend_invitation(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for domain in queryset:
+            admin_user = domain.primary_admin
+            if admin_user is None:
+                self.message_user(request, f"{domain.name} has no primary admin.", messages.ERROR)
+                continue
+            services.invitation_send(user=admin_user, domain=domain, actor=request.user)
+            self.message_user(request, f"Invitation e-mailed to {admin_user.email}.")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a domain's users, inventory and log hang on it
+
+
+# --- Inventory -------------------------------------------------------------
+
+
+class InventoryAdmin(ServiceAdmin):
+    readonly_fields = ("domain", "created_at", "updated_at")
+    list_filter = ("domain",)
+    list_select_related = ("domain",)
+    autocomplete_fields = ("owner",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        public_id = {Device: "device_id", Camera: "camera_id"}.get(self.model)
+        return (*self.readonly_fields, public_id) if obj and public_id else self.readonly_fields
+
+
+@admin.register(Device)
+class DeviceAdmin(InventoryAdmin):
+    list_display = ("name", "device_id", "mac_address", "owner", "domain", "camera_count")
+    search_fields = ("name", "device_id", "mac_address", "owner__email", "domain__name")
+    fields = ("device_id", "name", "mac_address", "owner", "domain", "created_at", "updated_at")
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        return super().get_queryset(request).annotate(cameras_total=models.Count("cameras"))
+
+    @admin.display(description="Cameras", ordering="cameras_total")
+    def camera_count(self, obj: Device) -> int:
+        return obj.cameras_total
+
+    def create(self, request: HttpRequest, obj: Device, form: forms.ModelForm) -> Device:
+        return services.device_create(
+            owner=obj.owner,
+            name=obj.name,
+            mac_address=obj.mac_address,
+            device_id=obj.device_id,
+            actor=request.user,
+        )
+
+    def update(self, request: HttpRequest, obj: Device, changes: dict[str, Any]) -> Device:
+        return services.device_update(device=obj, actor=request.user, changes=changes)
+
+    def delete(self, request: HttpRequest, obj: Device) -> None:
+        services.device_delete(device=obj, actor=request.user)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        """List the cameras and zones device_delete removes first, instead of refusing."""
+        counts: Counter = Counter()
+        trees = []
+        for device in objs:
+            counts[Device._meta.verbose_name_plural] += 1
+            cameras = [_camera_tree(camera, counts) for camera in device.cameras.all()]
+            trees += [_link(device), [item for tree in cameras for item in tree]]
+        return _deletion_preview(request, trees, counts)
+
+
+class ZoneInline(admin.TabularInline):
+    model = Zone
+    fields = ("name", "polygons", "zone_id")
+    readonly_fields = ("zone_id",)
+    extra = 0
+
+
+@admin.register(Camera)
+class CameraAdmin(InventoryAdmin):
+    list_display = (
+        "name",
+        "camera_id",
+        "local_camera_id",
+        "ip_address",
+        "device",
+        "owner",
+        "domain",
+    )
+    list_filter = ("domain", "maker")
+    list_select_related = ("domain", "device", "owner")
+    search_fields = (
+        "name",
+        "camera_id",
+        "local_camera_id",
+        "ip_address",
+        "mac_address",
+        "device__name",
+        "owner__email",
+    )
+    autocomplete_fields = ("owner", "device")
+    fields = (
+        "camera_id",
+        "local_camera_id",
+        "name",
+        "ip_address",
+        "mac_address",
+        "maker",
+        "model",
+        "device",
+        "owner",
+        "domain",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [ZoneInline]
+
+    def create(self, request: HttpRequest, obj: Camera, form: forms.ModelForm) -> Camera:
+        data = {
+            name: getattr(obj, name)
+            for name in (
+                "camera_id",
+                "local_camera_id",
+                "name",
+                "ip_address",
+                "mac_address",
+                "maker",
+                "model",
+            )
+        }
+        return services.camera_create(
+            owner=obj.owner, device=obj.device, actor=request.user, **data
+        )
+
+    def update(self, request: HttpRequest, obj: Camera, changes: dict[str, Any]) -> Camera:
+        return services.camera_update(camera=obj, actor=request.user, changes=changes)
+
+    def delete(self, request: HttpRequest, obj: Camera) -> None:
+        services.camera_delete(camera=obj, actor=request.user)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        """List the zones camera_delete removes first, instead of refusing."""
+        counts: Counter = Counter()
+        trees = [item for camera in objs for item in _camera_tree(camera, counts)]
+        return _deletion_preview(request, trees, counts)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Save the zone inline through the zone services."""
+        formset.save(commit=False)
+        for zone in formset.deleted_objects:
+            services.zone_delete(zone=zone, actor=request.user)
+        for zone, changed in formset.changed_objects:
+            services.zone_update(
+                zone=zone,
+                actor=request.user,
+                changes={name: getattr(zone, name) for name in changed},
+            )
+        for zone in formset.new_objects:
+            adopt(
+                zone,
+                services.zone_create(
+                    camera=form.instance, name=zone.name, polygons=zone.polygons, actor=request.user
+                ),
+            )
+
+
+@admin.register(Zone)
+class ZoneAdmin(InventoryAdmin):
+    list_display = ("name", "zone_id", "camera", "domain")
+    list_select_related = ("domain", "camera")
+    search_fields = ("name", "zone_id", "camera__name", "camera__camera_id")
+    autocomplete_fields = ("camera",)
+    fields = ("zone_id", "name", "polygons", "camera", "domain", "created_at", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        base = ("zone_id", *self.readonly_fields)
+        return (*base, "camera") if obj else base
+
+    def create(self, request: HttpRequest, obj: Zone, form: forms.ModelForm) -> Zone:
+        return services.zone_create(
+            camera=obj.camera, name=obj.name, polygons=obj.polygons, actor=request.user
+        )
+
+    def update(self, request: HttpRequest, obj: Zone, changes: dict[str, Any]) -> Zone:
+        return services.zone_update(zone=obj, actor=request.user, changes=changes)
+
+    def delete(self, request: HttpRequest, obj: Zone) -> None:
+        services.zone_delete(zone=obj, actor=request.user)
+
+
+# --- Audit -----------------------------------------------------------------
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor_email", "domain", "action", "object_type", "object_repr")
+    list_filter = ("action", "object_type", "domain")
+    search_fields = ("actor_email", "object_id", "object_repr", "domain__name")
+    date_hierarchy = "created_at"
+    list_select_related = ("domain",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

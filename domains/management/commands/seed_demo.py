@@ -1,0 +1,110 @@
+"""Create the embedded mode's demo: a registered domain, its admin, a support
+superuser and a little inventory. Safe to run again: it never duplicates."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from domains import services
+from domains.models import Domain, User
+
+DEMO_DOMAIN = "acme.test"
+DEMO_ADMIN = "admin@acme.test"
+DEMO_SUPPORT = "support@camio-portal.test"
+BOX = {"name": "Lobby Box", "mac_address": "B8:27:EB:12:34:56"}
+CAMERAS = [
+    ("Front Entrance", "192.168.1.21", "Axis", "P3245-V", [[[0.1, 0.2], [0.6, 0.2], [0.6, 0.9]]]),
+    ("Loading Dock", "192.168.1.22", "Hanwha", "XNO-6080R", [[[0, 0], [1, 0], [1, 0.5], [0, 0.5]]]),
+    ("Rooftop", "192.168.1.23", "Reolink", "RLC-810A", None),
+]
+
+
+class Command(BaseCommand):
+    help = "Create (once) the demo domain, its admin, a support superuser and demo inventory."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--credentials-file",
+            type=Path,
+            help="Where the generated sign-ins are kept (default: DATA_DIR/demo-credentials.json).",
+        )
+        parser.add_argument("--show", action="store_true", help="Only print the saved sign-ins.")
+
+    def handle(self, *args: Any, credentials_file: Path | None, show: bool, **options: Any) -> None:
+        path = credentials_file or Path(settings.DATA_DIR) / "demo-credentials.json"
+        if not show and not Domain.objects.filter(name=DEMO_DOMAIN).exists():
+            credentials = self.create_demo()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(credentials, handle, indent=2)
+            if options["verbosity"]:
+                self.stdout.write(self.style.SUCCESS(f"Created demo domain {DEMO_DOMAIN}."))
+        if show or options["verbosity"]:
+            self.print_credentials(path)
+
+    @transaction.atomic
+    def create_demo(self) -> dict[str, dict[str, str]]:
+        support_password = secrets.token_urlsafe(12)
+        admin_password = secrets.token_urlsafe(12)
+        support = User.objects.filter(email=DEMO_SUPPORT).first() or services.user_create(
+            email=DEMO_SUPPORT,
+            password=support_password,
+            name="Support",
+            is_staff=True,
+            is_superuser=True,
+        )
+        domain = services.domain_register(
+            name=DEMO_DOMAIN, admin_email=DEMO_ADMIN, actor=support, invite=False
+        )
+        admin_user = User.objects.get(email=DEMO_ADMIN)
+        admin_user.set_password(admin_password)
+        admin_user.name = "Acme HQ"
+        admin_user.save(update_fields=["password", "name"])
+        box = services.device_create(owner=admin_user, actor=support, **BOX)
+        hexmac = BOX["mac_address"].replace(":", "")
+        for index, (name, ip, maker, model, polygons) in enumerate(CAMERAS):
+            camera = services.camera_create(
+                owner=admin_user,
+                device=box,
+                name=name,
+                ip_address=ip,
+                maker=maker,
+                model=model,
+                local_camera_id=f"{hexmac}.{index}",
+                actor=support,
+            )
+            if polygons:
+                services.zone_create(
+                    camera=camera, name=f"{name} zone", polygons=polygons, actor=support
+                )
+        services.domain_update(
+            domain=domain, actor=support, min_upload_queue_length_for_incident_creation=50
+        )
+        return {
+            "support": {"email": DEMO_SUPPORT, "password": support_password, "url": "/admin/"},
+            "domain_admin": {"email": DEMO_ADMIN, "password": admin_password, "url": "/domains"},
+        }
+
+    def print_credentials(self, path: Path) -> None:
+        if not path.exists():
+            self.stdout.write(
+                f"No saved demo sign-ins at {path}; set passwords with "
+                "`manage.py changepassword EMAIL`."
+            )
+            return
+        saved = json.loads(path.read_text())
+        for role, label in (("support", "Support staff"), ("domain_admin", "Domain admin")):
+            entry = saved[role]
+            self.stdout.write(
+                f"  {label:14} {entry['email']}  password: {entry['password']}  "
+                f"({settings.PORTAL_URL}{entry['url']})"
+            )

@@ -1,0 +1,59 @@
+"""Every write to domains, users, admins and inventory goes through these services.
+
+They are keyword-only, validate with the models' own validators, write their
+audit entry in the same transaction, and (from P2 on) publish callbacks there.
+"""
+
+from domains.services.audit import audit_record, snapshot, snapshot_values
+from domains.services.inventory import (
+    camera_create,
+    camera_delete,
+    camera_update,
+    device_create,
+    device_delete,
+    device_update,
+    zone_create,
+    zone_delete,
+    zone_update,
+)
+from domains.services.invitations import (
+    InvitationError,
+    invitation_accept,
+    invitation_check,
+    invitation_send,
+)
+from domains.services.tenancy import (
+    domain_admin_add,
+    domain_admin_remove,
+    domain_register,
+    domain_registration_check,
+    domain_update,
+    user_create,
+    user_update,
+)
+
+__all__ = [
+    "InvitationError",
+    "audit_record",
+    "camera_create",
+    "camera_delete",
+    "camera_update",
+    "device_create",
+    "device_delete",
+    "device_update",
+    "domain_admin_add",
+    "domain_admin_remove",
+    "domain_register",
+    "domain_registration_check",
+    "domain_update",
+    "invitation_accept",
+    "invitation_check",
+    "invitation_send",
+    "snapshot",
+    "snapshot_values",
+    "user_create",
+    "user_update",
+    "zone_create",
+    "zone_delete",
+    "zone_update",
+]

@@ -1,0 +1,256 @@
+"""Boxes (devices), cameras and zones.
+
+Deleting goes children first (zones, then cameras, then the Box), each through
+its own service, so every object leaves its own audit entry (and, from P2, its
+own callback) in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from domains.models import Camera, Device, User, Zone
+from domains.services.audit import audit_record, snapshot, snapshot_values
+
+DEVICE_FIELDS = ("device_id", "name", "mac_address", "owner")
+CAMERA_FIELDS = (
+    "camera_id",
+    "local_camera_id",
+    "name",
+    "ip_address",
+    "mac_address",
+    "maker",
+    "model",
+    "device",
+    "owner",
+)
+ZONE_FIELDS = ("zone_id", "name", "polygons", "camera")
+
+DEVICE_EDITABLE = frozenset({"name", "mac_address", "owner"})
+CAMERA_EDITABLE = frozenset(
+    {"local_camera_id", "name", "ip_address", "mac_address", "maker", "model", "device", "owner"}
+)
+ZONE_EDITABLE = frozenset({"name", "polygons"})
+
+
+def _apply(obj: models.Model, changes: Mapping[str, Any], editable: frozenset[str]) -> dict:
+    """Set ``changes`` on ``obj``; return the old values of the fields that really changed."""
+    unknown = set(changes) - editable
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
+    before = {}
+    for name, value in changes.items():
+        old = getattr(obj, name)
+        setattr(obj, name, value)
+        before[name] = old
+    obj.full_clean()
+    # Compare cleaned values: "aa-bb-..." and "AA:BB:..." are the same MAC.
+    return {name: old for name, old in before.items() if getattr(obj, name) != old}
+
+
+def _save_changes(obj: models.Model, previous: dict) -> None:
+    obj.updated_at = timezone.now()
+    obj.save(update_fields=[*previous, "updated_at"])
+
+
+# --- Boxes -----------------------------------------------------------------
+
+
+@transaction.atomic
+def device_create(
+    *,
+    owner: User,
+    name: str,
+    mac_address: str = "",
+    device_id: str | None = None,
+    actor: User | None = None,
+) -> Device:
+    """Register a Box owned by ``owner`` (a user of a registered domain)."""
+    device = Device(owner=owner, domain_id=owner.domain_id, name=name, mac_address=mac_address)
+    if device_id:
+        device.device_id = device_id
+    device.full_clean()
+    device.save()
+    audit_record(
+        actor=actor,
+        action="device.created",
+        domain=device.domain,
+        obj=device,
+        after=snapshot(device, DEVICE_FIELDS),
+    )
+    return device
+
+
+@transaction.atomic
+def device_update(*, device: Device, actor: User | None, changes: Mapping[str, Any]) -> Device:
+    """Change a Box's name, MAC or owner (within its domain)."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    previous = _apply(device, changes, DEVICE_EDITABLE)
+    if previous:
+        _save_changes(device, previous)
+        audit_record(
+            actor=actor,
+            action="device.updated",
+            domain=device.domain,
+            obj=device,
+            before=snapshot_values(previous),
+            after=snapshot(device, previous),
+        )
+    return device
+
+
+@transaction.atomic
+def device_delete(*, device: Device, actor: User | None) -> None:
+    """Delete a Box after its cameras (and their zones), each through its service."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    for camera in device.cameras.all():
+        camera_delete(camera=camera, actor=actor)
+    before = snapshot(device, DEVICE_FIELDS)
+    domain = device.domain
+    device.delete()
+    audit_record(
+        actor=actor,
+        action="device.deleted",
+        domain=domain,
+        obj=device,
+        object_id=before["device_id"],
+        before=before,
+    )
+
+
+# --- Cameras ---------------------------------------------------------------
+
+
+@transaction.atomic
+def camera_create(
+    *,
+    owner: User,
+    device: Device,
+    name: str,
+    local_camera_id: str = "",
+    ip_address: str | None = None,
+    mac_address: str = "",
+    maker: str = "",
+    model: str = "",
+    camera_id: str | None = None,
+    actor: User | None = None,
+) -> Camera:
+    """Add a camera (a stream) on ``device``, owned by ``owner``."""
+    camera = Camera(
+        owner=owner,
+        domain_id=owner.domain_id,
+        device=device,
+        name=name,
+        local_camera_id=local_camera_id,
+        ip_address=ip_address or None,
+        mac_address=mac_address,
+        maker=maker,
+        model=model,
+    )
+    if camera_id:
+        camera.camera_id = camera_id
+    camera.full_clean()
+    camera.save()
+    audit_record(
+        actor=actor,
+        action="camera.created",
+        domain=camera.domain,
+        obj=camera,
+        after=snapshot(camera, CAMERA_FIELDS),
+    )
+    return camera
+
+
+@transaction.atomic
+def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, Any]) -> Camera:
+    """Change a camera; nothing is written when no field really changes."""
+    camera = Camera.objects.select_for_update().get(pk=camera.pk)
+    previous = _apply(camera, changes, CAMERA_EDITABLE)
+    if previous:
+        _save_changes(camera, previous)
+        audit_record(
+            actor=actor,
+            action="camera.updated",
+            domain=camera.domain,
+            obj=camera,
+            before=snapshot_values(previous),
+            after=snapshot(camera, previous),
+        )
+    return camera
+
+
+@transaction.atomic
+def camera_delete(*, camera: Camera, actor: User | None) -> None:
+    """Delete a camera after its zones."""
+    camera = Camera.objects.select_for_update().get(pk=camera.pk)
+    for zone in camera.zones.all():
+        zone_delete(zone=zone, actor=actor)
+    before = snapshot(camera, CAMERA_FIELDS)
+    domain = camera.domain
+    camera.delete()
+    audit_record(
+        actor=actor,
+        action="camera.deleted",
+        domain=domain,
+        obj=camera,
+        object_id=before["camera_id"],
+        before=before,
+    )
+
+
+# --- Zones -----------------------------------------------------------------
+
+
+@transaction.atomic
+def zone_create(*, camera: Camera, name: str, polygons: list, actor: User | None = None) -> Zone:
+    """Add a named zone (polygons) to ``camera``; it joins the camera's domain."""
+    zone = Zone(camera=camera, domain_id=camera.domain_id, name=name, polygons=polygons)
+    zone.full_clean()
+    zone.save()
+    audit_record(
+        actor=actor,
+        action="zone.created",
+        domain=zone.domain,
+        obj=zone,
+        after=snapshot(zone, ZONE_FIELDS),
+    )
+    return zone
+
+
+@transaction.atomic
+def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -> Zone:
+    """Rename a zone or change its polygons."""
+    zone = Zone.objects.select_for_update().get(pk=zone.pk)
+    previous = _apply(zone, changes, ZONE_EDITABLE)
+    if previous:
+        _save_changes(zone, previous)
+        audit_record(
+            actor=actor,
+            action="zone.updated",
+            domain=zone.domain,
+            obj=zone,
+            before=snapshot_values(previous),
+            after=snapshot(zone, previous),
+        )
+    return zone
+
+
+@transaction.atomic
+def zone_delete(*, zone: Zone, actor: User | None) -> None:
+    """Delete a zone."""
+    before = snapshot(zone, ZONE_FIELDS)
+    domain = zone.domain
+    zone.delete()
+    audit_record(
+        actor=actor,
+        action="zone.deleted",
+        domain=domain,
+        obj=zone,
+        object_id=before["zone_id"],
+        before=before,
+    )

@@ -1,0 +1,83 @@
+"""Sign-in related pages, the /domains page and the health check."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from domains.forms import FindDomainForm, InvitationPasswordForm
+from domains.models import Domain
+from domains.services import InvitationError, invitation_check
+from domains.services import invitation_accept as accept
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Send ``/?domain=acme.com`` (Camio's documented form) on to ``/domains``."""
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(reverse("domains:index") + (f"?{query}" if query else ""))
+
+
+@login_required
+def domains_index(request: HttpRequest) -> HttpResponse:
+    """Find a domain; say whether this user can manage it."""
+    administered = Domain.objects.administered_by(request.user)
+    form = FindDomainForm(request.GET if "domain" in request.GET else None)
+    context = {"form": form, "administered": administered, "found": None, "status": None}
+    if form.is_valid():
+        name = form.cleaned_data["domain"]
+        found = Domain.objects.filter(name=name).first()
+        context["name"] = name
+        if found is None or not found.registered:
+            context["status"] = "unregistered"
+        elif administered.filter(pk=found.pk).exists():
+            context.update(status="manage", found=found)
+        else:
+            context["status"] = "forbidden"
+    return render(request, "domains/index.html", context)
+
+
+@never_cache
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """Let an invited admin choose a password; the link works once."""
+    try:
+        invitation = invitation_check(token)
+    except InvitationError as exc:
+        return render(request, "domains/invitation_invalid.html", {"reason": str(exc)}, status=410)
+    form = InvitationPasswordForm(invitation.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            accept(token=token, password=form.cleaned_data["new_password1"])
+        except InvitationError as exc:
+            return render(
+                request, "domains/invitation_invalid.html", {"reason": str(exc)}, status=410
+            )
+        except ValidationError as exc:
+            form.add_error("new_password1", exc)
+        else:
+            messages.success(request, "Your password is set. Sign in with it now.")
+            return redirect(f"{reverse('login')}?email={invitation.user.email}")
+    return render(
+        request, "domains/invitation_accept.html", {"form": form, "invitation": invitation}
+    )
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Report whether the database answers (broker and beat checks join in P2)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks = {"database": "ok"}
+    except Exception as exc:  # the health check reports; it never raises
+        checks = {"database": f"error: {exc.__class__.__name__}"}
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )

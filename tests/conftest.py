@@ -1,0 +1,95 @@
+"""Shared fixtures: a registered domain with its primary admin, a teammate, an
+outsider in another domain, and support staff, so permission tests read like prose."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from domains import services
+from domains.models import Domain, User
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Show which database and broker this run really uses."""
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
+    return [f"camio: database={engine} broker={broker}"]
+
+
+@pytest.fixture
+def register(django_capture_on_commit_callbacks):
+    """Register a domain (running its on-commit e-mail) and return it."""
+
+    def _register(name: str, admin_email: str) -> Domain:
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.domain_register(name=name, admin_email=admin_email)
+
+    return _register
+
+
+@pytest.fixture
+def acme(register) -> Domain:
+    return register("acme.com", "hq@acme.com")
+
+
+@pytest.fixture
+def acme_admin(acme) -> User:
+    user = User.objects.get(email="hq@acme.com")
+    user.set_password("correct horse battery")
+    user.save()
+    return user
+
+
+@pytest.fixture
+def acme_teammate(acme) -> User:
+    return services.user_create(email="guard@acme.com", password="correct horse battery")
+
+
+@pytest.fixture
+def beta(register) -> Domain:
+    return register("beta.org", "it@beta.org")
+
+
+@pytest.fixture
+def beta_admin(beta) -> User:
+    return User.objects.get(email="it@beta.org")
+
+
+@pytest.fixture
+def support(db) -> User:
+    return services.user_create(
+        email="staff@camio-support.net",
+        password="correct horse battery",
+        is_staff=True,
+        is_superuser=True,
+    )
+
+
+@pytest.fixture
+def box(acme_admin):
+    return services.device_create(
+        owner=acme_admin, name="Lobby Box", mac_address="aa:bb:cc:00:11:22"
+    )
+
+
+@pytest.fixture
+def camera(box, acme_admin):
+    return services.camera_create(
+        owner=acme_admin,
+        device=box,
+        name="Front Entrance",
+        ip_address="192.168.1.20",
+        local_camera_id="AABBCC001122.0",
+    )
+
+
+@pytest.fixture
+def zone(camera):
+    return services.zone_create(camera=camera, name="Doorway", polygons=[[[0, 0], [1, 0], [1, 1]]])
+
+
+@pytest.fixture
+def db_vendor(db) -> str:
+    return connection.vendor

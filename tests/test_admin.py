@@ -1,0 +1,212 @@
+"""Support staff in the Django admin: every write goes through the services."""
+
+import re
+
+import pytest
+from django.core import mail
+
+from domains.models import AuditEntry, Camera, Device, Domain, DomainAdministrator, User, Zone
+
+
+@pytest.fixture
+def staff_client(client, support):
+    client.force_login(support)
+    return client
+
+
+@pytest.mark.django_db
+def test_register_a_domain_from_the_admin(
+    staff_client, support, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = staff_client.post(
+            "/admin/domains/domain/add/",
+            {
+                "name": "Newco.io",
+                "admin_email": "boss@newco.io",
+                "min_upload_queue_length_for_incident_creation": "40",
+            },
+        )
+    assert answer.status_code == 302
+    domain = Domain.objects.get(name="newco.io")
+    assert domain.min_upload_queue_length_for_incident_creation == 40
+    assert domain.primary_admin.email == "boss@newco.io"
+    assert mail.outbox[-1].to == ["boss@newco.io"]
+    entry = AuditEntry.objects.get(action="domain.registered")
+    assert entry.actor == support
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "field_error"),
+    [
+        ({"name": "gmail.com", "admin_email": "x@gmail.com"}, "public e-mail domain"),
+        ({"name": "acme.com", "admin_email": "x@acme.com"}, "acme.com is already registered"),
+        ({"name": "newco.io", "admin_email": "x@other.io"}, "must be in newco.io"),
+        ({"name": "bad..name", "admin_email": "x@other.io"}, "is not a valid domain name"),
+    ],
+)
+def test_admin_registration_errors_are_shown_and_nothing_is_written(
+    staff_client, acme, data, field_error
+):
+    domains, users = Domain.objects.count(), User.objects.count()
+    answer = staff_client.post("/admin/domains/domain/add/", data)
+    assert answer.status_code == 200
+    assert field_error in answer.content.decode()
+    assert (Domain.objects.count(), User.objects.count()) == (domains, users)
+
+
+@pytest.mark.django_db
+def test_resend_invitation_action(staff_client, acme, django_capture_on_commit_callbacks):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            "/admin/domains/domain/", {"action": "resend_invitation", "_selected_action": [acme.pk]}
+        )
+    assert [m.to for m in mail.outbox] == [["hq@acme.com"]]
+
+
+@pytest.mark.django_db
+def test_co_admin_inline_refuses_users_of_other_domains(
+    staff_client, acme, acme_teammate, beta_admin
+):
+    primary = DomainAdministrator.objects.get(domain=acme)
+
+    def post(user):
+        return staff_client.post(
+            f"/admin/domains/domain/{acme.pk}/change/",
+            {
+                "min_upload_queue_length_for_incident_creation": "",
+                "administrators-TOTAL_FORMS": "2",
+                "administrators-INITIAL_FORMS": "1",
+                "administrators-0-id": primary.pk,
+                "administrators-0-domain": acme.pk,
+                "administrators-1-user": user.pk,
+                "administrators-1-domain": acme.pk,
+            },
+        )
+
+    refused = post(beta_admin)
+    assert refused.status_code == 200
+    assert "it@beta.org is not a user of acme.com" in refused.content.decode()
+    assert post(acme_teammate).status_code == 302
+    assert DomainAdministrator.objects.filter(domain=acme, user=acme_teammate).exists()
+    assert AuditEntry.objects.filter(action="domain.admin_added").count() == 1
+
+
+@pytest.mark.django_db
+def test_create_camera_in_admin_uses_the_service(staff_client, box, acme_admin, acme):
+    answer = staff_client.post(
+        "/admin/domains/camera/add/",
+        {
+            "camera_id": "",
+            "local_camera_id": "aabbcc001122.1",
+            "name": "Back Door",
+            "ip_address": "10.0.0.9",
+            "mac_address": "aa-bb-cc-dd-ee-01",
+            "maker": "Axis",
+            "model": "M",
+            "device": box.pk,
+            "owner": acme_admin.pk,
+            "zones-TOTAL_FORMS": "1",
+            "zones-INITIAL_FORMS": "0",
+            "zones-0-name": "Door",
+            "zones-0-polygons": "[[[0,0],[1,0],[1,1]]]",
+        },
+    )
+    assert answer.status_code == 302, answer.context["errors"]
+    camera = Camera.objects.get(name="Back Door")
+    assert camera.domain == acme and camera.local_camera_id == "AABBCC001122.1"
+    assert camera.mac_address == "AA:BB:CC:DD:EE:01"
+    assert camera.zones.get().domain == acme
+    assert set(AuditEntry.objects.values_list("action", flat=True)) >= {
+        "camera.created",
+        "zone.created",
+    }
+
+
+@pytest.mark.django_db
+def test_admin_shows_field_errors_for_bad_inventory(staff_client, box, acme_admin):
+    answer = staff_client.post(
+        "/admin/domains/camera/add/",
+        {
+            "name": "Bad",
+            "ip_address": "999.1.1.1",
+            "mac_address": "zz",
+            "device": box.pk,
+            "owner": acme_admin.pk,
+            "zones-TOTAL_FORMS": "1",
+            "zones-INITIAL_FORMS": "0",
+            "zones-0-name": "Z",
+            "zones-0-polygons": "[[0, 0]]",
+        },
+    )
+    page = answer.content.decode()
+    assert answer.status_code == 200
+    assert "Enter a valid IPv4 or IPv6 address." in page
+    assert "is not a MAC address" in page
+    assert "Polygon 1 must be a list of at least 3" in page
+    assert not Camera.objects.filter(name="Bad").exists()
+
+
+@pytest.mark.django_db
+def test_delete_selected_boxes_lists_children_and_deletes_through_services(
+    staff_client, box, camera, zone
+):
+    confirm = staff_client.post(
+        "/admin/domains/device/", {"action": "delete_selected", "_selected_action": [box.pk]}
+    )
+    page = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "Cannot delete" not in page
+    assert re.search(r"Camera: <a [^>]+>Front Entrance</a>", page)
+    assert re.search(r"Zone: <a [^>]+>Doorway</a>", page)
+    done = staff_client.post(
+        "/admin/domains/device/",
+        {"action": "delete_selected", "_selected_action": [box.pk], "post": "yes"},
+    )
+    assert done.status_code == 302
+    assert not Device.objects.exists() and not Camera.objects.exists() and not Zone.objects.exists()
+    assert list(
+        AuditEntry.objects.filter(action__endswith="deleted")
+        .order_by("id")
+        .values_list("action", flat=True)
+    ) == ["zone.deleted", "camera.deleted", "device.deleted"]
+
+
+@pytest.mark.django_db
+def test_delete_one_camera_page(staff_client, camera, zone):
+    confirm = staff_client.get(f"/admin/domains/camera/{camera.pk}/delete/")
+    assert "Zone: " in confirm.content.decode()
+    staff_client.post(f"/admin/domains/camera/{camera.pk}/delete/", {"post": "yes"})
+    assert not Camera.objects.exists() and not Zone.objects.exists()
+
+
+@pytest.mark.django_db
+def test_inventory_lists_search_and_filter(staff_client, camera, acme):
+    page = staff_client.get("/admin/domains/camera/", {"q": "Front", "domain__id__exact": acme.pk})
+    assert "Front Entrance" in page.content.decode()
+    assert (
+        "Front Entrance"
+        not in staff_client.get("/admin/domains/camera/", {"q": "nothing"}).content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_audit_log_is_read_only(staff_client, camera):
+    entry = AuditEntry.objects.first()
+    assert staff_client.get("/admin/domains/auditentry/").status_code == 200
+    assert staff_client.get("/admin/domains/auditentry/add/").status_code == 403
+    assert (
+        staff_client.post(
+            f"/admin/domains/auditentry/{entry.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+@pytest.mark.django_db
+def test_domain_admins_are_not_staff(client, acme_admin):
+    client.force_login(acme_admin)
+    assert client.get("/admin/").status_code == 302

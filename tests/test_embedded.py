@@ -1,0 +1,123 @@
+"""Embedded mode: keys generated once (0600) and reused; the demo; one command runs it all."""
+
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from camio_portal.env import read_or_create_secret
+from domains.models import Camera, Device, Domain, User, Zone
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_secret_is_created_private_and_reused(tmp_path):
+    path = tmp_path / "keys" / "secret_key"
+    first = read_or_create_secret(path, lambda: "generated-1")
+    second = read_or_create_secret(path, lambda: "generated-2")
+    assert first == second == "generated-1"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_once(tmp_path, capsys):
+    credentials = tmp_path / "demo.json"
+    call_command("seed_demo", credentials_file=credentials)
+    call_command("seed_demo", credentials_file=credentials)
+    domain = Domain.objects.get(name="acme.test")
+    admin = domain.primary_admin
+    assert (Device.objects.count(), Camera.objects.count(), Zone.objects.count()) == (1, 3, 2)
+    assert User.objects.get(email="support@camio-portal.test").is_superuser
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    out = capsys.readouterr().out
+    password = re.search(r"admin@acme.test\s+password: (\S+)", out).group(1)
+    assert admin.check_password(password)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def descendants(pid: int) -> set[int]:
+    found, frontier = set(), [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                if ppid == parent and int(entry.name) not in found:
+                    found.add(int(entry.name))
+                    frontier.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
+    port = free_port()
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS", "CAMIO_"))
+    }
+    environment.update(CAMIO_DATA_DIR=str(tmp_path / "data"), PYTHONUNBUFFERED="1")
+    log = tmp_path / "launcher.log"
+    with log.open("w") as out:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "camio_portal.launcher", "--port", str(port)],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: "Ctrl-C stops it" in log.read_text(), 90, "the ready banner")
+        text = log.read_text()
+        assert f"http://127.0.0.1:{port}/" in text
+        assert re.search(r"support@camio-portal.test\s+password: \S+", text)
+        children = descendants(launcher.pid)
+        commands = " ".join(
+            (Path("/proc") / str(pid) / "cmdline").read_text() for pid in children if alive(pid)
+        )
+        assert "gunicorn" in commands and "worker" in commands and "beat" in commands
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/") as page:
+            assert page.status == 200
+        assert stat.S_IMODE((tmp_path / "data" / "secret_key").stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "data" / "field_encryption_key").stat().st_mode) == 0o600
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(timeout=30) == 0
+        wait_for(lambda: not any(alive(pid) for pid in children), 15, "children to exit")
+        assert "Stopped." in log.read_text()
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()

@@ -1,0 +1,71 @@
+"""CAMIO_MODE=production refuses to start without its secrets, or with DEBUG on."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = {
+    "CAMIO_MODE": "production",
+    "SECRET_KEY": "k" * 20 + "-production-secret-key-for-tests-0123456789",
+    "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "ALLOWED_HOSTS": "portal.example.com",
+    "DATABASE_URL": "postgres://camio@127.0.0.1:5432/camio",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def run(command: list[str], **overrides: str | None) -> subprocess.CompletedProcess:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in {*GOOD, "DJANGO_SETTINGS_MODULE", "DEBUG"}
+    }
+    environment.update(GOOD)
+    for name, value in overrides.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return subprocess.run(
+        command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+MANAGE_CHECK = [sys.executable, "manage.py", "check"]
+WSGI_IMPORT = [sys.executable, "-c", "import camio_portal.wsgi"]
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("command", [MANAGE_CHECK, WSGI_IMPORT], ids=["manage", "wsgi"])
+def test_refuses_to_start_without(missing, command):
+    result = run(command, **{missing: None})
+    assert result.returncode != 0
+    assert "CAMIO_MODE=production refuses to start" in result.stderr
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_refuses_to_start_with_debug_on():
+    result = run(WSGI_IMPORT, DEBUG="true")
+    assert result.returncode != 0
+    assert "DEBUG is on" in result.stderr
+
+
+def test_refuses_a_malformed_encryption_key():
+    result = run(MANAGE_CHECK, FIELD_ENCRYPTION_KEYS="not-a-key")
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS item 1 is not a Fernet key" in result.stderr
+
+
+def test_check_deploy_is_clean():
+    result = run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_unknown_mode_is_refused():
+    result = run(MANAGE_CHECK, CAMIO_MODE="staging")
+    assert result.returncode != 0
+    assert "CAMIO_MODE='staging' is not a run mode" in result.stderr
