@@ -92,6 +92,8 @@ def children(port: int) -> dict[str, list[str]]:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            "--queues",
+            "celery,replay",
         ],
         "beat": [python, "-m", "celery", "-A", "camio_portal", "beat", "--loglevel", "INFO"],
     }

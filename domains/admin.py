@@ -22,6 +22,7 @@ from domains.models import (
     Device,
     Domain,
     DomainAdministrator,
+    Hook,
     User,
     Zone,
 )
@@ -453,6 +454,33 @@ class ZoneAdmin(InventoryAdmin):
 
     def delete(self, request: HttpRequest, obj: Zone) -> None:
         services.zone_delete(zone=obj, actor=request.user)
+
+
+# --- Hooks -------------------------------------------------------------------
+
+
+@admin.register(Hook)
+class HookAdmin(InventoryAdmin):
+    list_display = ("hook_id", "type", "callback_url", "owner", "domain", "created_at")
+    list_filter = ("type", "domain")
+    search_fields = ("hook_id", "callback_url", "owner__email", "parsed_query")
+    fields = ("hook_id", "type", "callback_url", "parsed_query", "owner", "domain", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        base = ("hook_id", "domain", "created_at")
+        # A hook is created or deleted, never changed (Camio's API has no update).
+        return (*base, "type", "callback_url", "parsed_query", "owner") if obj else base
+
+    def create(self, request: HttpRequest, obj: Hook, form: forms.ModelForm) -> Hook:
+        return services.hook_create(owner=obj.owner, callback_url=obj.callback_url,
+                                    type=obj.type, parsed_query=obj.parsed_query,
+                                    actor=request.user)
+
+    def update(self, request: HttpRequest, obj: Hook, changes: dict[str, Any]) -> Hook:
+        return obj
+
+    def delete(self, request: HttpRequest, obj: Hook) -> None:
+        services.hook_delete(hook=obj, actor=request.user)
 
 
 # --- Audit -----------------------------------------------------------------

@@ -7,6 +7,8 @@ the writes themselves (and their events) live in ``domains.services``.
 
 from __future__ import annotations
 
+import datetime
+import re
 import secrets
 import string
 from typing import Any
@@ -333,7 +335,97 @@ class Zone(OwnedByDomainUser):
             raise ValidationError({"camera": "A zone cannot move to another domain's camera."})
 
 
+# --- Hooks -------------------------------------------------------------------
+
+
+class HookType(models.TextChoices):
+    QUERY_MATCH = "query_match"
+    LABEL_HIT = "label_hit"
+    QUERY_MATCH_AD_HOC = "query_match_ad_hoc"
+
+
+def validate_hook_query(value: str) -> None:
+    from domains.hookquery import validate_query
+
+    validate_query(value)
+
+
+def validate_callback_url(value: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"{value!r} is not an http(s) URL with a host.")
+
+
+class Hook(OwnedByDomainUser):
+    """A user's saved video-search subscription. Stored and announced (hook.*), never called."""
+
+    hook_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
+    callback_url = models.CharField("callback URL", max_length=2048,
+                                    validators=[validate_callback_url])
+    type = models.CharField(max_length=24, choices=HookType.choices)
+    parsed_query = models.TextField(validators=[validate_hook_query],
+                                    help_text="Such as: camera == 'Front Entrance' and "
+                                              "labels in ['person']")
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="hooks")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} hook {self.hook_id}"
+
+    def clean(self) -> None:
+        self.clean_owner()
+
+
 # --- Audit -----------------------------------------------------------------
+
+
+SECRET_NAME = re.compile(r"authorization|cookie|token|secret|key|password|signature", re.I)
+MASK = "••••••"
+
+
+def audit_value(value: Any) -> Any:
+    """Return ``value`` in JSON form for the audit log: public ids for objects, secrets masked."""
+    if isinstance(value, models.Model):
+        for attr in ("user_id", "device_id", "camera_id", "zone_id", "hook_id", "endpoint_id"):
+            public = value.__dict__.get(attr)
+            if isinstance(public, str):
+                return public
+        return str(value)
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: MASK if SECRET_NAME.search(str(k)) else audit_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [audit_value(v) for v in value]
+    return value
+
+
+class AuditEntryManager(models.Manager["AuditEntry"]):
+    def record(
+        self,
+        *,
+        actor: Any,
+        action: str,
+        domain: Domain | None,
+        obj: models.Model | None = None,
+        object_id: str = "",
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Write one entry; call inside the transaction that makes the change."""
+        real_actor = actor if actor is not None and actor.pk else None
+        return self.create(
+            actor=real_actor, actor_email=real_actor.email if real_actor else "",
+            domain=domain, action=action,
+            object_type=obj._meta.model_name if obj is not None else "",
+            object_id=object_id or (audit_value(obj) if obj is not None else ""),
+            object_repr=str(obj)[:300] if obj is not None else "",
+            before=before, after=after,
+        )
 
 
 class AuditEntry(models.Model):
@@ -353,6 +445,8 @@ class AuditEntry(models.Model):
     object_repr = models.CharField(max_length=300, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+
+    objects = AuditEntryManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from callbacks.selectors import heartbeat_status
 from domains.forms import FindDomainForm, InvitationPasswordForm
 from domains.models import Domain
 from domains.services import InvitationError, invitation_check
@@ -70,14 +72,30 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Report whether the database answers (broker and beat checks join in P2)."""
+    """Report the database, the broker and the sweeper's heartbeat; 503 if one is down."""
+    checks = {"database": _check_database(), "broker": _check_broker(),
+              "beat": heartbeat_status(settings.CALLBACK_SWEEP_INTERVAL)}
+    healthy = checks["database"] == "ok" and checks["broker"] == "ok" and \
+        not checks["beat"].startswith("stale")
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks},
+                        status=200 if healthy else 503)
+
+
+def _check_database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks = {"database": "ok"}
     except Exception as exc:  # the health check reports; it never raises
-        checks = {"database": f"error: {exc.__class__.__name__}"}
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
-    )
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+def _check_broker() -> str:
+    from camio_portal.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=0, timeout=2)
+    except Exception as exc:
+        return f"error: {exc.__class__.__name__}"
+    return "ok"

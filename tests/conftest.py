@@ -93,3 +93,57 @@ def zone(camera):
 @pytest.fixture
 def db_vendor(db) -> str:
     return connection.vendor
+
+
+# --- Delivery pipeline: a real worker and a loopback receiver -----------------
+
+
+@pytest.fixture
+def receiver():
+    from tests.receiver import Receiver
+
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def purge_broker() -> None:
+    from camio_portal.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("celery", "replay"):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # a queue that was never declared has nothing to purge
+                pass
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """A real Celery worker (in this process, so patches and settings apply)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from callbacks.delivery.dispatcher import shutdown_dispatcher
+    from camio_portal.celery import app
+
+    purge_broker()
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False,
+                      loglevel="WARNING", shutdown_timeout=30, queues=["celery", "replay"]) as w:
+        yield w
+        shutdown_dispatcher(timeout=30)
+    purge_broker()
+
+
+@pytest.fixture
+def endpoint_for(acme):
+    """Create an endpoint of acme.com for a URL and event types."""
+    from callbacks.services import endpoint_create
+
+    def make(url: str, event_types: list[str] | None = None, **extra):
+        from callbacks import catalog
+
+        return endpoint_create(domain=extra.pop("domain", acme), url=url,
+                               event_types=event_types or list(catalog.NAMES), actor=None,
+                               **extra)
+
+    return make

@@ -112,7 +112,46 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+# Publishing after commit must not hang a web request when the broker is down:
+# one quick retry, then the error is logged and the sweeper sends later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0,
+                                    "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BEAT_SCHEDULE: dict = {}  # filled in beat_schedule() below
+
+# --- Callback delivery ----------------------------------------------------
+
+# Seconds to wait before each attempt: immediately, 5 s, 5 min, 30 min, 2 h,
+# 5 h, 10 h, 14 h, 20 h, 24 h (about three days), each ±jitter.
+CALLBACK_RETRY_SCHEDULE = env.list(
+    "CALLBACK_RETRY_SCHEDULE", cast=float,
+    default=[0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+)
+CALLBACK_RETRY_JITTER = env.float("CALLBACK_RETRY_JITTER", default=0.2)
+CALLBACK_RETRY_AFTER_MAX = env.int("CALLBACK_RETRY_AFTER_MAX", default=3600)
+CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=15.0)
+CALLBACK_CONNECT_TIMEOUT = env.float("CALLBACK_CONNECT_TIMEOUT", default=5.0)
+CALLBACK_RESPONSE_MAX_BYTES = env.int("CALLBACK_RESPONSE_MAX_BYTES", default=16_384)
+CALLBACK_HEADERS_MAX_BYTES = env.int("CALLBACK_HEADERS_MAX_BYTES", default=8_192)
+CALLBACK_ENDPOINT_INFLIGHT = env.int("CALLBACK_ENDPOINT_INFLIGHT", default=50)
+CALLBACK_PROCESS_INFLIGHT = env.int("CALLBACK_PROCESS_INFLIGHT", default=500)
+CALLBACK_BATCH_SIZE = env.int("CALLBACK_BATCH_SIZE", default=200)
+CALLBACK_LEASE_SECONDS = env.float("CALLBACK_LEASE_SECONDS", default=120.0)
+CALLBACK_SWEEP_INTERVAL = env.float("CALLBACK_SWEEP_INTERVAL", default=5.0)
+CALLBACK_SWEEP_LIMIT = env.int("CALLBACK_SWEEP_LIMIT", default=5_000)
+CALLBACK_DISABLE_AFTER_DAYS = env.float("CALLBACK_DISABLE_AFTER_DAYS", default=5.0)
+CALLBACK_SECRET_OVERLAP_HOURS = env.float("CALLBACK_SECRET_OVERLAP_HOURS", default=24.0)
+CALLBACK_TEST_WAIT_SECONDS = env.float("CALLBACK_TEST_WAIT_SECONDS", default=20.0)
+CALLBACK_REPLAY_RATE = env.int("CALLBACK_REPLAY_RATE", default=500)  # deliveries/s created
+# Networks a callback may reach although private or loopback (CIDRs).
+CALLBACK_ALLOWED_NETWORKS: list[str] = env.list("CALLBACK_ALLOWED_NETWORKS", default=[])
+CALLBACK_REPLAY_QUEUE = "replay"
+
+# --- Retention ---------------------------------------------------------------
+
+RETENTION_EVENTS_DAYS = env.int("RETENTION_EVENTS_DAYS", default=30)
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=2_000)
 
 # --- Field encryption -----------------------------------------------------
 
@@ -162,3 +201,14 @@ def sqlite_database(path) -> dict:
             ),
         },
     }
+
+
+def beat_schedule(sweep_interval: float) -> dict:
+    """Return the periodic tasks: the delivery sweeper and retention."""
+    return {
+        "callbacks-sweep": {"task": "callbacks.sweep", "schedule": sweep_interval},
+        "callbacks-retention": {"task": "callbacks.retention", "schedule": 3600.0},
+    }
+
+
+CELERY_BEAT_SCHEDULE = beat_schedule(CALLBACK_SWEEP_INTERVAL)

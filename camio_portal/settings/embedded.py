@@ -42,3 +42,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Without collectstatic: WhiteNoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None
+
+# The demo's receivers run on this machine; the server itself listens on 127.0.0.1 only.
+CALLBACK_ALLOWED_NETWORKS = env.list("CALLBACK_ALLOWED_NETWORKS",
+                                     default=["127.0.0.0/8", "::1/128"])

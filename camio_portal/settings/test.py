@@ -22,7 +22,11 @@ FIELD_ENCRYPTION_KEYS = [
 ]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
-if env.str("DATABASE_URL", default=""):
+_database_url = env.str("DATABASE_URL", default="")
+if _database_url.startswith("sqlite:///"):
+    # A worker started by a test, pointed at the test database file.
+    DATABASES = {"default": sqlite_database(_database_url.removeprefix("sqlite://"))}
+elif _database_url:
     DATABASES = {"default": env.db("DATABASE_URL")}
 else:
     DATABASES = {"default": sqlite_database(DATA_DIR / "camio.sqlite3")}
@@ -38,3 +42,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None
 PORTAL_URL = "http://testserver"
+
+CALLBACK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0

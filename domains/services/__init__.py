@@ -5,6 +5,7 @@ audit entry in the same transaction, and (from P2 on) publish callbacks there.
 """
 
 from domains.services.audit import audit_record, snapshot, snapshot_values
+from domains.services.hooks import hook_create, hook_delete
 from domains.services.inventory import (
     camera_create,
     camera_delete,
@@ -46,6 +47,8 @@ __all__ = [
     "domain_register",
     "domain_registration_check",
     "domain_update",
+    "hook_create",
+    "hook_delete",
     "invitation_accept",
     "invitation_check",
     "invitation_send",

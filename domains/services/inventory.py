@@ -1,8 +1,9 @@
 """Boxes (devices), cameras and zones.
 
-Deleting goes children first (zones, then cameras, then the Box), each through
-its own service, so every object leaves its own audit entry (and, from P2, its
-own callback) in one transaction.
+Each service publishes its callback event (camera.*, zone.*, device.deleted)
+in its own transaction. Deleting goes children first (zones, then cameras,
+then the Box), each through its own service, so every object leaves its own
+audit entry and event, all in one transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
+from callbacks.publish import publish
+from domains import payloads
 from domains.models import Camera, Device, User, Zone
 from domains.services.audit import audit_record, snapshot, snapshot_values
 
@@ -51,6 +54,19 @@ def _apply(obj: models.Model, changes: Mapping[str, Any], editable: frozenset[st
     obj.full_clean()
     # Compare cleaned values: "aa-bb-..." and "AA:BB:..." are the same MAC.
     return {name: old for name, old in before.items() if getattr(obj, name) != old}
+
+
+def _previous(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Return the old values of the payload's fields that changed (previous_attributes).
+
+    The object's own fields (camera or zone) are compared one by one; a new
+    owner shows as ``user``.
+    """
+    kind = "camera" if "camera" in old and "zone" not in old else "zone"
+    changed = {k: v for k, v in old[kind].items() if new[kind].get(k) != v}
+    if old["user"] != new["user"]:
+        changed["user"] = old["user"]
+    return changed
 
 
 def _save_changes(obj: models.Model, previous: dict) -> None:
@@ -111,16 +127,11 @@ def device_delete(*, device: Device, actor: User | None) -> None:
     for camera in device.cameras.all():
         camera_delete(camera=camera, actor=actor)
     before = snapshot(device, DEVICE_FIELDS)
-    domain = device.domain
+    domain, payload = device.domain, payloads.device(device)
     device.delete()
-    audit_record(
-        actor=actor,
-        action="device.deleted",
-        domain=domain,
-        obj=device,
-        object_id=before["device_id"],
-        before=before,
-    )
+    audit_record(actor=actor, action="device.deleted", domain=domain, obj=device,
+                 object_id=before["device_id"], before=before)
+    publish(domain=domain, type="device.deleted", object=payload)
 
 
 # --- Cameras ---------------------------------------------------------------
@@ -140,67 +151,49 @@ def camera_create(
     camera_id: str | None = None,
     actor: User | None = None,
 ) -> Camera:
-    """Add a camera (a stream) on ``device``, owned by ``owner``."""
-    camera = Camera(
-        owner=owner,
-        domain_id=owner.domain_id,
-        device=device,
-        name=name,
-        local_camera_id=local_camera_id,
-        ip_address=ip_address or None,
-        mac_address=mac_address,
-        maker=maker,
-        model=model,
-    )
+    """Add a camera (a stream) on ``device``, owned by ``owner``; emits camera.created."""
+    camera = Camera(owner=owner, domain_id=owner.domain_id, device=device, name=name,
+                    local_camera_id=local_camera_id, ip_address=ip_address or None,
+                    mac_address=mac_address, maker=maker, model=model)
     if camera_id:
         camera.camera_id = camera_id
     camera.full_clean()
     camera.save()
-    audit_record(
-        actor=actor,
-        action="camera.created",
-        domain=camera.domain,
-        obj=camera,
-        after=snapshot(camera, CAMERA_FIELDS),
-    )
+    audit_record(actor=actor, action="camera.created", domain=camera.domain, obj=camera,
+                 after=snapshot(camera, CAMERA_FIELDS))
+    publish(domain=camera.domain, type="camera.created", object=payloads.camera(camera))
     return camera
 
 
 @transaction.atomic
 def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, Any]) -> Camera:
-    """Change a camera; nothing is written when no field really changes."""
+    """Change a camera; emits camera.updated only when a field really changed."""
     camera = Camera.objects.select_for_update().get(pk=camera.pk)
+    old_payload = payloads.camera(camera)
     previous = _apply(camera, changes, CAMERA_EDITABLE)
     if previous:
         _save_changes(camera, previous)
-        audit_record(
-            actor=actor,
-            action="camera.updated",
-            domain=camera.domain,
-            obj=camera,
-            before=snapshot_values(previous),
-            after=snapshot(camera, previous),
-        )
+        audit_record(actor=actor, action="camera.updated", domain=camera.domain, obj=camera,
+                     before=snapshot_values(previous), after=snapshot(camera, previous))
+        new_payload = payloads.camera(camera)
+        publish(domain=camera.domain, type="camera.updated",
+                object={**new_payload, "previous_attributes": _previous(old_payload,
+                                                                        new_payload)})
     return camera
 
 
 @transaction.atomic
 def camera_delete(*, camera: Camera, actor: User | None) -> None:
-    """Delete a camera after its zones."""
+    """Delete a camera after its zones; emits their zone.deleted, then camera.deleted."""
     camera = Camera.objects.select_for_update().get(pk=camera.pk)
     for zone in camera.zones.all():
         zone_delete(zone=zone, actor=actor)
     before = snapshot(camera, CAMERA_FIELDS)
-    domain = camera.domain
+    domain, payload = camera.domain, payloads.camera(camera)
     camera.delete()
-    audit_record(
-        actor=actor,
-        action="camera.deleted",
-        domain=domain,
-        obj=camera,
-        object_id=before["camera_id"],
-        before=before,
-    )
+    audit_record(actor=actor, action="camera.deleted", domain=domain, obj=camera,
+                 object_id=before["camera_id"], before=before)
+    publish(domain=domain, type="camera.deleted", object=payload)
 
 
 # --- Zones -----------------------------------------------------------------
@@ -212,45 +205,36 @@ def zone_create(*, camera: Camera, name: str, polygons: list, actor: User | None
     zone = Zone(camera=camera, domain_id=camera.domain_id, name=name, polygons=polygons)
     zone.full_clean()
     zone.save()
-    audit_record(
-        actor=actor,
-        action="zone.created",
-        domain=zone.domain,
-        obj=zone,
-        after=snapshot(zone, ZONE_FIELDS),
-    )
+    audit_record(actor=actor, action="zone.created", domain=zone.domain, obj=zone,
+                 after=snapshot(zone, ZONE_FIELDS))
+    publish(domain=zone.domain, type="zone.created", object=payloads.zone(zone))
     return zone
 
 
 @transaction.atomic
 def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -> Zone:
-    """Rename a zone or change its polygons."""
+    """Rename a zone or change its polygons; emits zone.updated on a real change."""
     zone = Zone.objects.select_for_update().get(pk=zone.pk)
+    old_payload = payloads.zone(zone)
     previous = _apply(zone, changes, ZONE_EDITABLE)
     if previous:
         _save_changes(zone, previous)
-        audit_record(
-            actor=actor,
-            action="zone.updated",
-            domain=zone.domain,
-            obj=zone,
-            before=snapshot_values(previous),
-            after=snapshot(zone, previous),
-        )
+        audit_record(actor=actor, action="zone.updated", domain=zone.domain, obj=zone,
+                     before=snapshot_values(previous), after=snapshot(zone, previous))
+        new_payload = payloads.zone(zone)
+        publish(domain=zone.domain, type="zone.updated",
+                object={**new_payload, "previous_attributes": _previous(old_payload,
+                                                                        new_payload)})
     return zone
 
 
 @transaction.atomic
 def zone_delete(*, zone: Zone, actor: User | None) -> None:
-    """Delete a zone."""
+    """Delete a zone; emits zone.deleted."""
+    zone = Zone.objects.select_for_update().select_related("camera__owner").get(pk=zone.pk)
     before = snapshot(zone, ZONE_FIELDS)
-    domain = zone.domain
+    domain, payload = zone.domain, payloads.zone(zone)
     zone.delete()
-    audit_record(
-        actor=actor,
-        action="zone.deleted",
-        domain=domain,
-        obj=zone,
-        object_id=before["zone_id"],
-        before=before,
-    )
+    audit_record(actor=actor, action="zone.deleted", domain=domain, obj=zone,
+                 object_id=before["zone_id"], before=before)
+    publish(domain=domain, type="zone.deleted", object=payload)

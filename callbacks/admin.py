@@ -1,0 +1,267 @@
+"""Support staff's view of endpoints, events, deliveries and the backlog.
+
+Every change goes through callbacks.services."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Min
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html
+
+from callbacks import catalog, services
+from callbacks.delivery.policy import MASK, SECRET_HEADER, mask_url
+from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, Event, Heartbeat, Method
+from callbacks.validation import endpoint_fields_clean, parse_headers_text
+
+
+def _errors_to_messages(request: HttpRequest, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        messages.error(request, f"{field}: {' '.join(errors)}")
+
+
+class EndpointForm(forms.ModelForm):
+    headers_json = forms.CharField(
+        label="Headers (JSON)", required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text='An object of name to value, e.g. {"Authorization": "token XYZPDQ"}. '
+                  "Secret-looking values are shown masked; leave them masked to keep them.")
+    event_types = forms.MultipleChoiceField(
+        choices=[(e.name, f"{e.name}: {e.description}") for e in catalog.EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple)
+    method = forms.ChoiceField(choices=Method.choices, initial=Method.POST)
+
+    class Meta:
+        model = Endpoint
+        fields = ("domain", "method", "url", "event_types", "description")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            shown = {k: MASK if SECRET_HEADER.search(k) else v
+                     for k, v in (self.instance.headers or {}).items()}
+            self.fields["headers_json"].initial = json.dumps(shown, indent=2) if shown else ""
+            self.fields["domain"].disabled = True
+
+    def clean_headers_json(self) -> dict[str, str]:
+        return parse_headers_text(self.cleaned_data["headers_json"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        given = {k: data[k] for k in ("url", "method", "event_types") if k in data}
+        try:
+            data.update(endpoint_fields_clean(given))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field, errors)
+        return data
+
+
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    extra = 0
+    can_delete = False
+    fields = ("number", "due_at", "started_at", "duration_ms", "request_method", "response_status",
+              "error", "configuration_error", "response_excerpt")
+    readonly_fields = fields
+
+    @admin.display(description="Response body")
+    def response_excerpt(self, obj: Attempt) -> str:
+        return obj.response_body[:200]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    form = EndpointForm
+    list_display = ("endpoint_id", "domain", "method", "masked_url", "enabled", "health",
+                    "last_success_at", "deleted_at")
+    list_filter = ("enabled", "method", ("deleted_at", admin.EmptyFieldListFilter), "domain")
+    search_fields = ("endpoint_id", "url", "domain__name")
+    readonly_fields = ("endpoint_id", "enabled", "disabled_reason", "disabled_at",
+                       "last_success_at", "last_attempt_at", "failing_since",
+                       "consecutive_failures", "last_error", "created_at", "deleted_at")
+    actions = ["disable", "enable", "rotate_secret"]
+
+    @admin.display(description="URL")
+    def masked_url(self, obj: Endpoint) -> str:
+        return mask_url(obj.url)
+
+    @admin.display(description="Health")
+    def health(self, obj: Endpoint) -> str:
+        if obj.consecutive_failures:
+            return f"{obj.consecutive_failures} failures: {obj.last_error[:60]}"
+        return "ok" if obj.last_success_at else "—"
+
+    def save_model(self, request: HttpRequest, obj: Endpoint, form: EndpointForm,
+                   change: bool) -> None:
+        data = form.cleaned_data
+        fields = {"url": data["url"], "method": data["method"], "event_types": data["event_types"],
+                  "headers": data["headers_json"], "description": data.get("description", "")}
+        if change:
+            saved = services.endpoint_update(endpoint=obj, actor=request.user, changes=fields)
+        else:
+            saved = services.endpoint_create(domain=data["domain"], actor=request.user, **fields)
+        obj.pk, obj.endpoint_id = saved.pk, saved.endpoint_id
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: Endpoint) -> None:
+        services.endpoint_delete(endpoint=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for endpoint in queryset:
+            services.endpoint_delete(endpoint=endpoint, actor=request.user)
+
+    @admin.action(description="Disable (cancels pending deliveries)")
+    def disable(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        cancelled = sum(services.endpoint_disable(endpoint=e, actor=request.user,
+                                                  reason=f"Disabled by support ({request.user})")
+                        for e in queryset)
+        self.message_user(request, f"Disabled; {cancelled} pending deliveries cancelled.")
+
+    @admin.action(description="Enable")
+    def enable(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for endpoint in queryset:
+            try:
+                services.endpoint_enable(endpoint=endpoint, actor=request.user)
+            except ValidationError as exc:
+                _errors_to_messages(request, exc)
+
+    @admin.action(description="Rotate the signing secret (old one signs for 24 h more)")
+    def rotate_secret(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for endpoint in queryset:
+            services.endpoint_rotate_secret(endpoint=endpoint, actor=request.user)
+        self.message_user(request, "Secrets rotated.")
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("id", "type", "domain", "created_at", "test")
+    list_filter = ("type", "test", "domain")
+    date_hierarchy = "created_at"
+    readonly_fields = ("id", "type", "domain", "created_at", "test", "payload")
+    exclude = ("body",)
+
+    def get_search_results(self, request: HttpRequest, queryset: models.QuerySet,
+                           search_term: str) -> tuple[models.QuerySet, bool]:
+        """Search by event id (the webhook-id header), across domains."""
+        try:
+            return queryset.filter(id=uuid.UUID(search_term.strip())), False
+        except ValueError:
+            return (queryset.none() if search_term else queryset), False
+
+    search_fields = ("id",)
+
+    @admin.display(description="Payload")
+    def payload(self, obj: Event) -> str:
+        return format_html("<pre>{}</pre>", bytes(obj.body).decode())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReplayForm(forms.Form):
+    start = forms.DateTimeField()
+    end = forms.DateTimeField()
+    include_all = forms.BooleanField(required=False)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("id", "event_type", "domain", "endpoint", "state", "attempt_count",
+                    "last_status_code", "next_attempt_at", "created_at")
+    list_filter = ("state", "event_type", "test", "replay", "domain")
+    list_select_related = ("domain", "endpoint")
+    date_hierarchy = "created_at"
+    inlines = [AttemptInline]
+    actions = ["resend"]
+    readonly_fields = ("id", "event", "endpoint", "domain", "event_type", "state", "test",
+                       "replay", "attempt_count", "next_attempt_at", "last_status_code",
+                       "last_error", "created_at", "finished_at")
+    exclude = ("claim_token", "lease_expires_at")
+    search_fields = ("id",)
+
+    def get_search_results(self, request: HttpRequest, queryset: models.QuerySet,
+                           search_term: str) -> tuple[models.QuerySet, bool]:
+        """Search by delivery id or event id (webhook-id), across domains."""
+        try:
+            wanted = uuid.UUID(search_term.strip())
+        except ValueError:
+            return (queryset.none() if search_term else queryset), False
+        return queryset.filter(models.Q(id=wanted) | models.Q(event_id=wanted)), False
+
+    @admin.action(description="Resend (a new delivery of the same event)")
+    def resend(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        sent = 0
+        for delivery in queryset.select_related("endpoint", "event"):
+            try:
+                services.delivery_resend(delivery=delivery, actor=request.user)
+                sent += 1
+            except ValidationError as exc:
+                _errors_to_messages(request, exc)
+        self.message_user(request, f"{sent} resent.")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        return [path("backlog/", self.admin_site.admin_view(self.backlog_view),
+                     name="callbacks_backlog"),
+                path("replay/<str:endpoint_id>/", self.admin_site.admin_view(self.replay_view),
+                     name="callbacks_replay"),
+                *super().get_urls()]
+
+    def backlog_view(self, request: HttpRequest) -> HttpResponse:
+        """Pending count, the oldest due delivery's age, and the sweeper's heartbeat."""
+        now = timezone.now()
+        due = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+        oldest = due.aggregate(oldest=Min("next_attempt_at"))["oldest"]
+        beat = Heartbeat.objects.filter(name="sweeper").first()
+        context = {
+            **self.admin_site.each_context(request), "title": "Delivery backlog",
+            "pending": Delivery.objects.filter(state=DeliveryState.PENDING).count(),
+            "due": due.count(),
+            "sending": Delivery.objects.filter(state=DeliveryState.SENDING).count(),
+            "oldest_age": (now - oldest) if oldest else None,
+            "heartbeat": beat.at if beat else None,
+            "heartbeat_age": (now - beat.at) if beat else None,
+        }
+        return TemplateResponse(request, "admin/callbacks/backlog.html", context)
+
+    def replay_view(self, request: HttpRequest, endpoint_id: str) -> HttpResponse:
+        """Replay an endpoint's events in a time range: dry-run count first, then start."""
+        endpoint = Endpoint.objects.get(endpoint_id=endpoint_id)
+        form = ReplayForm(request.POST or None, initial={
+            "start": timezone.now() - datetime.timedelta(days=1), "end": timezone.now()})
+        context = {**self.admin_site.each_context(request), "title": f"Replay to {endpoint}",
+                   "form": form, "endpoint": endpoint, "count": None, "job": None}
+        if request.method == "POST" and form.is_valid():
+            window = {"endpoint": endpoint, "start": form.cleaned_data["start"],
+                      "end": form.cleaned_data["end"],
+                      "include_all": form.cleaned_data["include_all"]}
+            try:
+                if "confirm" in request.POST:
+                    context["job"] = services.replay_start(actor=request.user, **window)
+                else:
+                    context["count"] = services.replay_count(**window)
+            except ValidationError as exc:
+                _errors_to_messages(request, exc)
+        return TemplateResponse(request, "admin/callbacks/replay.html", context)

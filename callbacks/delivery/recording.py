@@ -1,0 +1,161 @@
+"""Writing attempt results in bulk: attempts, delivery states, endpoint health,
+the hourly rollup, retries and automatic disabling."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from callbacks.delivery.policy import Outcome, Result, mask_headers, mask_url, next_delay
+from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint
+
+log = logging.getLogger(__name__)
+
+
+def _attempt(result: Result) -> Attempt:
+    verdict = result.verdict
+    return Attempt(
+        delivery_id=uuid.UUID(result.job.delivery_id), number=result.job.attempt_number,
+        due_at=result.job.due_at, started_at=result.started_at, finished_at=result.finished_at,
+        duration_ms=result.duration_ms, request_method=result.request.method,
+        request_url=mask_url(result.request.url)[:2048],
+        request_headers=mask_headers(result.request.headers),
+        response_status=result.status,
+        response_headers=[[k, v] for k, v in result.response_headers][:100],
+        response_body=result.response_body, error=result.error[:500],
+        configuration_error=verdict.configuration_error,
+        succeeded=verdict.outcome == Outcome.SUCCEEDED,
+    )
+
+
+def _describe_failure(result: Result) -> str:
+    if result.error:
+        return result.error[:500]
+    return f"HTTP {result.status}"
+
+
+def _next_state(delivery: Delivery, result: Result, live: bool) -> None:
+    """Apply one result to its delivery row (in memory)."""
+    verdict = result.verdict
+    delivery.attempt_count = result.job.attempt_number
+    delivery.last_status_code = result.status
+    delivery.last_error = "" if verdict.outcome == Outcome.SUCCEEDED else _describe_failure(result)
+    delivery.claim_token = None
+    delivery.lease_expires_at = None
+    finished = result.finished_at
+    if verdict.outcome == Outcome.SUCCEEDED:
+        delivery.state, delivery.finished_at = DeliveryState.SUCCEEDED, finished
+        return
+    delay = None if (delivery.test or verdict.outcome == Outcome.GONE) else \
+        next_delay(result.job.attempt_number)
+    if delay is None:
+        delivery.state, delivery.finished_at = DeliveryState.FAILED, finished
+    elif not live:
+        delivery.state, delivery.finished_at = DeliveryState.CANCELLED, finished
+        delivery.last_error = "Endpoint disabled or deleted; " + delivery.last_error
+    else:
+        if verdict.retry_after is not None:
+            delay = max(delay, verdict.retry_after)
+        delivery.state = DeliveryState.PENDING
+        delivery.next_attempt_at = finished + datetime.timedelta(seconds=delay)
+
+
+def record(results: list[Result]) -> list[tuple[str, float]]:
+    """Write a batch of results; return (delivery id, seconds) of retries now scheduled."""
+    if not results:
+        return []
+    by_id = {uuid.UUID(r.job.delivery_id): r for r in results}
+    with transaction.atomic():
+        rows = {
+            d.id: d for d in Delivery.objects.select_for_update().filter(
+                id__in=by_id, state=DeliveryState.SENDING).select_related("endpoint")
+        }
+        # A result whose claim was lost (lease expired, row re-claimed) is logged, not applied.
+        mine = [d for d in rows.values()
+                if str(d.claim_token) == by_id[d.id].job.extra.get("claim_token")]
+        live = {e.pk for e in {d.endpoint for d in mine} if e.enabled and e.deleted_at is None}
+        for delivery in mine:
+            _next_state(delivery, by_id[delivery.id], delivery.endpoint_id in live)
+        Attempt.objects.bulk_create([_attempt(r) for r in results])
+        Delivery.objects.bulk_update(mine, [
+            "state", "attempt_count", "last_status_code", "last_error", "claim_token",
+            "lease_expires_at", "finished_at", "next_attempt_at"])
+        counted = [by_id[d.id] for d in mine if not d.test]
+        _update_health(counted)
+        _update_rollup(counted)
+        gone = {by_id[d.id].job.endpoint_id for d in mine
+                if by_id[d.id].verdict.outcome == Outcome.GONE}
+        _disable_broken(gone, counted)
+    now = timezone.now()
+    return [(str(d.id), max(0.0, (d.next_attempt_at - now).total_seconds()))
+            for d in mine if d.state == DeliveryState.PENDING]
+
+
+def _update_health(results: Iterable[Result]) -> None:
+    """Update each endpoint's health once for this batch."""
+    per_endpoint: dict[int, list[Result]] = defaultdict(list)
+    for result in results:
+        per_endpoint[result.job.endpoint_id].append(result)
+    for endpoint_id, items in per_endpoint.items():
+        items.sort(key=lambda r: r.finished_at)
+        ok = [r for r in items if r.verdict.outcome == Outcome.SUCCEEDED]
+        last = items[-1].finished_at
+        if ok:
+            after = [r for r in items if r.finished_at > ok[-1].finished_at
+                     and r.verdict.outcome != Outcome.SUCCEEDED]
+            Endpoint.objects.filter(pk=endpoint_id).update(
+                last_success_at=ok[-1].finished_at, last_attempt_at=last,
+                consecutive_failures=len(after),
+                failing_since=after[0].finished_at if after else None,
+                last_error=_describe_failure(after[-1]) if after else "")
+        else:
+            Endpoint.objects.filter(pk=endpoint_id).update(
+                last_attempt_at=last, consecutive_failures=F("consecutive_failures") + len(items),
+                failing_since=Coalesce(F("failing_since"), items[0].finished_at),
+                last_error=_describe_failure(items[-1]))
+
+
+def _update_rollup(results: Iterable[Result]) -> None:
+    """Add this batch's finished attempts to the per-endpoint hourly counts."""
+    counts: dict[tuple[int, datetime.datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for result in results:
+        hour = result.finished_at.replace(minute=0, second=0, microsecond=0)
+        counts[(result.job.endpoint_id, hour)][
+            0 if result.verdict.outcome == Outcome.SUCCEEDED else 1] += 1
+    if not counts:
+        return
+    table = "callbacks_endpointhourlystat"
+    with connection.cursor() as cursor:
+        for (endpoint_id, hour), (ok, bad) in counts.items():
+            cursor.execute(
+                f"INSERT INTO {table} (endpoint_id, hour, succeeded, failed) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (endpoint_id, hour) DO UPDATE SET "
+                f"succeeded = {table}.succeeded + excluded.succeeded, "
+                f"failed = {table}.failed + excluded.failed",
+                [endpoint_id, connection.ops.adapt_datetimefield_value(hour), ok, bad])
+
+
+def _disable_broken(gone: set[int], results: list[Result]) -> None:
+    """Disable endpoints that answered 410, or whose every attempt failed for too long."""
+    from callbacks.services import endpoint_disable
+
+    cutoff = timezone.now() - datetime.timedelta(days=settings.CALLBACK_DISABLE_AFTER_DAYS)
+    failing = {r.job.endpoint_id for r in results if r.verdict.outcome != Outcome.SUCCEEDED}
+    for endpoint in Endpoint.objects.filter(pk__in=gone | failing, enabled=True,
+                                            deleted_at=None):
+        if endpoint.pk in gone:
+            endpoint_disable(endpoint=endpoint, actor=None,
+                             reason="The endpoint answered 410 Gone.")
+        elif endpoint.failing_since and endpoint.failing_since < cutoff:
+            days = settings.CALLBACK_DISABLE_AFTER_DAYS
+            endpoint_disable(endpoint=endpoint, actor=None,
+                             reason=f"Every attempt failed for {days:g} days.")

@@ -1,0 +1,228 @@
+"""Endpoints, the outbox (Event, Delivery) and the attempt log."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from callbacks.fields import EncryptedJSONField, EncryptedTextField
+from domains.models import Domain, User, new_public_id
+
+
+class Method(models.TextChoices):
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+    GET = "GET"
+    HEAD = "HEAD"
+    OPTIONS = "OPTIONS"
+
+
+BODYLESS_METHODS = frozenset({Method.GET, Method.HEAD})
+
+
+class EndpointQuerySet(models.QuerySet["Endpoint"]):
+    def live(self) -> EndpointQuerySet:
+        """Endpoints not deleted (enabled or not)."""
+        return self.filter(deleted_at=None)
+
+    def active(self) -> EndpointQuerySet:
+        return self.filter(deleted_at=None, enabled=True)
+
+
+class Endpoint(models.Model):
+    endpoint_id = models.CharField(max_length=32, unique=True, default=new_public_id,
+                                   editable=False)
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="endpoints")
+    method = models.CharField(max_length=7, choices=Method.choices, default=Method.POST)
+    url = models.CharField("URL", max_length=2048)
+    headers = EncryptedJSONField(default=dict, blank=True)
+    event_types = models.JSONField(default=list)
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    secret = EncryptedTextField()
+    previous_secret = EncryptedTextField(null=True, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # Health, updated once per recorded batch (test events excluded).
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    objects = EndpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["domain", "deleted_at"], name="endpoint_domain_live")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url}"
+
+    def signing_secrets(self, now: timezone.datetime | None = None) -> list[str]:
+        """Return the secrets that sign now: the current one, and the old one during rotation."""
+        now = now or timezone.now()
+        found = [self.secret]
+        if self.previous_secret and self.previous_secret_expires_at and \
+                self.previous_secret_expires_at > now:
+            found.append(self.previous_secret)
+        return found
+
+
+class Event(models.Model):
+    """One immutable envelope; its id is the webhook-id of every delivery."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=64)
+    body = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+    test = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["domain", "-created_at"], name="event_domain_time"),
+            models.Index(fields=["created_at"], name="event_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending"
+    SENDING = "sending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATES = (DeliveryState.SUCCEEDED, DeliveryState.FAILED, DeliveryState.CANCELLED)
+
+
+class Delivery(models.Model):
+    """One event to one endpoint: pending until it succeeds, fails or is cancelled."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="+")
+    event_type = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=DeliveryState.choices,
+                             default=DeliveryState.PENDING)
+    test = models.BooleanField(default=False)
+    replay = models.BooleanField(default=False)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="delivery_due",
+                         condition=models.Q(state="pending")),
+            models.Index(fields=["lease_expires_at"], name="delivery_lease",
+                         condition=models.Q(state="sending")),
+            models.Index(fields=["claim_token"], name="delivery_claim"),
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_time"),
+            models.Index(fields=["domain", "-created_at"], name="delivery_domain_time"),
+            models.Index(fields=["endpoint", "state"], name="delivery_endpoint_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id} ({self.state})"
+
+
+class Attempt(models.Model):
+    """One HTTP request for a delivery and what came back."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    due_at = models.DateTimeField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    request_method = models.CharField(max_length=7)
+    request_url = models.CharField(max_length=2048)
+    request_headers = models.JSONField(default=list)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=list, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    configuration_error = models.BooleanField(default=False)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        indexes = [models.Index(fields=["delivery", "number"], name="attempt_delivery")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}"
+
+
+class EndpointHourlyStat(models.Model):
+    """Per-endpoint, per-hour counts of finished attempts: the 24 h success chart."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="hourly")
+    hour = models.DateTimeField()
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["endpoint", "hour"],
+                                               name="one_stat_per_endpoint_hour")]
+
+
+class ReplayJob(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    job_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="replays")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    include_all = models.BooleanField(default=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"replay {self.job_id} ({self.done}/{self.total})"
+
+
+class Heartbeat(models.Model):
+    """When a periodic task (the sweeper) last ran."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,37 @@
+"""Writes of the callbacks app: endpoints, resend, replay, test events, retention."""
+
+from callbacks.services.deliveries import (
+    delivery_resend,
+    replay_count,
+    replay_run,
+    replay_start,
+    retention_purge,
+    send_test_event,
+    send_test_event_now,
+)
+from callbacks.services.endpoints import (
+    endpoint_create,
+    endpoint_delete,
+    endpoint_disable,
+    endpoint_enable,
+    endpoint_reveal_secret,
+    endpoint_rotate_secret,
+    endpoint_update,
+)
+
+__all__ = [
+    "delivery_resend",
+    "endpoint_create",
+    "endpoint_delete",
+    "endpoint_disable",
+    "endpoint_enable",
+    "endpoint_reveal_secret",
+    "endpoint_rotate_secret",
+    "endpoint_update",
+    "replay_count",
+    "replay_run",
+    "replay_start",
+    "retention_purge",
+    "send_test_event",
+    "send_test_event_now",
+]

@@ -1,0 +1,169 @@
+"""Endpoints: create, change, enable, disable, soft-delete, rotate and reveal secrets."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from callbacks.delivery.policy import MASK, mask_url
+from callbacks.delivery.signing import new_secret
+from callbacks.models import Delivery, DeliveryState, Endpoint
+from callbacks.validation import endpoint_fields_clean
+from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value
+
+EDITABLE = ("url", "method", "headers", "event_types", "description")
+
+
+def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
+    """Return an endpoint's fields for the audit log, secrets masked."""
+    values = {name: getattr(endpoint, name) for name in fields}
+    if "url" in values:
+        values["url"] = mask_url(values["url"])
+    return audit_value(values)
+
+
+def _audit(endpoint: Endpoint, actor: User | None, action: str, **extra: Any) -> None:
+    AuditEntry.objects.record(actor=actor, action=action, domain=endpoint.domain, obj=endpoint,
+                              object_id=endpoint.endpoint_id, **extra)
+
+
+@transaction.atomic
+def endpoint_create(
+    *, domain: Domain, url: str, event_types: list[str], method: str = "POST",
+    headers: dict[str, str] | None = None, description: str = "", actor: User | None,
+) -> Endpoint:
+    """Register a callback endpoint for ``domain`` with a fresh signing secret."""
+    data = endpoint_fields_clean({"url": url, "method": method, "headers": headers or {},
+                                  "event_types": event_types})
+    endpoint = Endpoint.objects.create(domain=domain, secret=new_secret(),
+                                       description=description[:200],
+                                       created_by=actor if actor and actor.pk else None, **data)
+    _audit(endpoint, actor, "endpoint.created", after=_view(endpoint))
+    return endpoint
+
+
+def keep_masked_headers(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    """Keep the stored value of every header sent back masked (unchanged by the user)."""
+    lowered = {k.lower(): v for k, v in old.items()}
+    return {k: lowered.get(k.lower(), v) if v == MASK else v for k, v in new.items()}
+
+
+@transaction.atomic
+def endpoint_update(*, endpoint: Endpoint, actor: User | None,
+                    changes: Mapping[str, Any]) -> Endpoint:
+    """Change an endpoint's URL, method, headers, event types or description."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    changes = dict(changes)
+    if "headers" in changes and isinstance(changes["headers"], dict):
+        changes["headers"] = keep_masked_headers(endpoint.headers or {}, changes["headers"])
+    cleaned = endpoint_fields_clean(changes)
+    changed = {k: v for k, v in cleaned.items() if getattr(endpoint, k) != v}
+    if not changed:
+        return endpoint
+    before = _view(endpoint, tuple(changed))
+    for name, value in changed.items():
+        setattr(endpoint, name, value)
+    endpoint.updated_at = timezone.now()
+    endpoint.save(update_fields=[*changed, "updated_at"])
+    _audit(endpoint, actor, "endpoint.updated", before=before, after=_view(endpoint, tuple(changed)))
+    return endpoint
+
+
+def _cancel_pending(endpoint: Endpoint, reason: str) -> int:
+    return Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING).update(
+        state=DeliveryState.CANCELLED, last_error=reason[:500], finished_at=timezone.now())
+
+
+def _tell_admins(endpoint: Endpoint, reason: str) -> None:
+    emails = list(DomainAdministrator.objects.filter(domain=endpoint.domain)
+                  .values_list("user__email", flat=True))
+    if not emails:
+        return
+    subject = f"Callback endpoint disabled for {endpoint.domain.name}"
+    body = (f"The callback endpoint {endpoint.method} {mask_url(endpoint.url)} of "
+            f"{endpoint.domain.name} was disabled.\n\nReason: {reason}\n\n"
+            f"Pending deliveries were cancelled; you can replay them after enabling it again:\n"
+            f"{settings.PORTAL_URL}/domains?domain={endpoint.domain.name}\n")
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, emails,
+                                            fail_silently=True))
+
+
+@transaction.atomic
+def endpoint_disable(*, endpoint: Endpoint, actor: User | None, reason: str) -> int:
+    """Disable an endpoint, cancel its pending deliveries and tell the domain's admins.
+
+    Returns the number of deliveries cancelled.
+    """
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if not endpoint.enabled:
+        return 0
+    who = f" by {actor.email}" if actor and actor.pk else ""
+    reason = reason.strip() or f"Disabled{who}."
+    endpoint.enabled, endpoint.disabled_reason = False, reason[:300]
+    endpoint.disabled_at = endpoint.updated_at = timezone.now()
+    endpoint.save(update_fields=["enabled", "disabled_reason", "disabled_at", "updated_at"])
+    cancelled = _cancel_pending(endpoint, f"Cancelled: endpoint disabled ({reason})")
+    _audit(endpoint, actor, "endpoint.disabled", after={"reason": reason, "cancelled": cancelled})
+    _tell_admins(endpoint, reason)
+    return cancelled
+
+
+@transaction.atomic
+def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
+    """Enable a disabled endpoint; its health starts afresh."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if endpoint.deleted_at is not None:
+        raise ValidationError({"endpoint": ["A deleted endpoint cannot be enabled."]})
+    if endpoint.enabled:
+        return endpoint
+    endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
+    endpoint.failing_since, endpoint.consecutive_failures = None, 0
+    endpoint.updated_at = timezone.now()
+    endpoint.save(update_fields=["enabled", "disabled_reason", "disabled_at", "failing_since",
+                                 "consecutive_failures", "updated_at"])
+    _audit(endpoint, actor, "endpoint.enabled")
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: Endpoint, actor: User | None) -> None:
+    """Soft-delete an endpoint: it stops receiving, its log stays."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if endpoint.deleted_at is not None:
+        return
+    endpoint.deleted_at = endpoint.updated_at = timezone.now()
+    endpoint.enabled = False
+    endpoint.save(update_fields=["deleted_at", "enabled", "updated_at"])
+    cancelled = _cancel_pending(endpoint, "Cancelled: endpoint deleted")
+    _audit(endpoint, actor, "endpoint.deleted", before=_view(endpoint),
+           after={"cancelled": cancelled})
+
+
+@transaction.atomic
+def endpoint_rotate_secret(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
+    """Issue a new signing secret; the old one keeps signing beside it for the overlap."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    overlap = datetime.timedelta(hours=settings.CALLBACK_SECRET_OVERLAP_HOURS)
+    endpoint.previous_secret, endpoint.secret = endpoint.secret, new_secret()
+    endpoint.previous_secret_expires_at = timezone.now() + overlap
+    endpoint.save(update_fields=["previous_secret", "secret", "previous_secret_expires_at"])
+    _audit(endpoint, actor, "endpoint.secret_rotated",
+           after={"previous_secret_expires_at": endpoint.previous_secret_expires_at.isoformat()})
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_reveal_secret(*, endpoint: Endpoint, actor: User | None) -> str:
+    """Return the signing secret, recording who saw it."""
+    _audit(endpoint, actor, "endpoint.secret_revealed")
+    return endpoint.secret

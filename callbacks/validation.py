@@ -1,0 +1,138 @@
+"""Validation of endpoint input: URL, method, headers, event types.
+
+Every function raises ``ValidationError`` with a message naming the problem;
+``endpoint_fields_clean`` collects them per field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from callbacks import catalog
+from callbacks.delivery import guard
+from callbacks.delivery.policy import RESERVED_HEADERS
+from callbacks.models import Method
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+
+
+def clean_method(value: Any) -> str:
+    method = str(value or Method.POST).strip().upper()
+    if method not in Method.values:
+        raise ValidationError(f"{value!r} is not a supported HTTP method; use one of "
+                              f"{', '.join(Method.values)}.")
+    return method
+
+
+def clean_url(value: Any) -> str:
+    """Require an absolute http(s) URL with a host that is not a refused literal address."""
+    url = str(value or "").strip()
+    if not url:
+        raise ValidationError("Enter the endpoint's URL.")
+    if len(url) > 2048 or any(ch.isspace() for ch in url):
+        raise ValidationError("The URL must be at most 2,048 characters, with no spaces.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        raise ValidationError(f"{url!r} is not a valid URL.") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValidationError("The URL must start with http:// or https://.")
+    if not parts.hostname:
+        raise ValidationError("The URL has no host name.")
+    try:
+        guard.check_literal(parts.hostname)
+    except guard.AddressRefused as exc:
+        raise ValidationError(f"{exc}. Allowed private networks: "
+                              f"{guard.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)}."
+                              ) from None
+    return url
+
+
+def parse_headers_text(text: str) -> dict[str, str]:
+    """Parse headers typed as JSON text, refusing repeated names, then validate them."""
+    text = (text or "").strip()
+    if not text:
+        return {}
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name.lower() in seen:
+                raise ValidationError(f"The header {name!r} is given twice.")
+            seen.add(name.lower())
+        return dict(pairs)
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs_hook)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"Headers are not valid JSON: {exc.msg} (line {exc.lineno}, "
+                              f"column {exc.colno}).") from None
+    return clean_headers(value)
+
+
+def clean_headers(value: Any) -> dict[str, str]:
+    """Require an object of header name to string value, with no reserved names."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError('Headers must be a JSON object such as {"Authorization": "token '
+                              'XYZPDQ"}.')
+    seen: dict[str, str] = {}
+    for name, header_value in value.items():
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            raise ValidationError(f"{name!r} is not a valid header name.")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValidationError(f"The header {name!r} is set by the portal and cannot be "
+                                  "given.")
+        if name.lower() in seen:
+            raise ValidationError(f"The headers {seen[name.lower()]!r} and {name!r} differ only "
+                                  "by case.")
+        seen[name.lower()] = name
+        if not isinstance(header_value, str):
+            raise ValidationError(f"The value of {name!r} must be a string.")
+        if _BAD_VALUE.search(header_value):
+            raise ValidationError(f"The value of {name!r} contains a line break.")
+    size = sum(len(k) + len(v) + 4 for k, v in value.items())
+    if size > settings.CALLBACK_HEADERS_MAX_BYTES:
+        raise ValidationError(f"Headers are too large ({size} bytes; the limit is "
+                              f"{settings.CALLBACK_HEADERS_MAX_BYTES}).")
+    return dict(value)
+
+
+def clean_event_types(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValidationError("Choose at least one event type.")
+    unknown = [v for v in value if v not in catalog.BY_NAME]
+    if unknown:
+        raise ValidationError(f"Unknown event type(s): {', '.join(map(str, unknown))}. Known: "
+                              f"{', '.join(catalog.NAMES)}.")
+    return sorted(set(value))
+
+
+CLEANERS = {"url": clean_url, "method": clean_method, "headers": clean_headers,
+            "event_types": clean_event_types}
+
+
+def endpoint_fields_clean(data: dict[str, Any]) -> dict[str, Any]:
+    """Clean each given field; raise one ValidationError naming every bad field."""
+    cleaned, errors = {}, {}
+    for name, value in data.items():
+        cleaner = CLEANERS.get(name)
+        if cleaner is None:
+            cleaned[name] = value
+            continue
+        try:
+            cleaned[name] = cleaner(value)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
