@@ -33,12 +33,16 @@ def _errors_to_messages(request: HttpRequest, exc: ValidationError) -> None:
 
 class EndpointForm(forms.ModelForm):
     headers_json = forms.CharField(
-        label="Headers (JSON)", required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        label="Headers (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
         help_text='An object of name to value, e.g. {"Authorization": "token XYZPDQ"}. '
-                  "Secret-looking values are shown masked; leave them masked to keep them.")
+        "Secret-looking values are shown masked; leave them masked to keep them.",
+    )
     event_types = forms.MultipleChoiceField(
         choices=[(e.name, f"{e.name}: {e.description}") for e in catalog.EVENT_TYPES],
-        widget=forms.CheckboxSelectMultiple)
+        widget=forms.CheckboxSelectMultiple,
+    )
     method = forms.ChoiceField(choices=Method.choices, initial=Method.POST)
 
     class Meta:
@@ -48,8 +52,10 @@ class EndpointForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            shown = {k: MASK if SECRET_HEADER.search(k) else v
-                     for k, v in (self.instance.headers or {}).items()}
+            shown = {
+                k: MASK if SECRET_HEADER.search(k) else v
+                for k, v in (self.instance.headers or {}).items()
+            }
             self.fields["headers_json"].initial = json.dumps(shown, indent=2) if shown else ""
             self.fields["domain"].disabled = True
 
@@ -71,8 +77,17 @@ class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
     can_delete = False
-    fields = ("number", "due_at", "started_at", "duration_ms", "request_method", "response_status",
-              "error", "configuration_error", "response_excerpt")
+    fields = (
+        "number",
+        "due_at",
+        "started_at",
+        "duration_ms",
+        "request_method",
+        "response_status",
+        "error",
+        "configuration_error",
+        "response_excerpt",
+    )
     readonly_fields = fields
 
     @admin.display(description="Response body")
@@ -86,13 +101,31 @@ class AttemptInline(admin.TabularInline):
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
-    list_display = ("endpoint_id", "domain", "method", "masked_url", "enabled", "health",
-                    "last_success_at", "deleted_at")
+    list_display = (
+        "endpoint_id",
+        "domain",
+        "method",
+        "masked_url",
+        "enabled",
+        "health",
+        "last_success_at",
+        "deleted_at",
+    )
     list_filter = ("enabled", "method", ("deleted_at", admin.EmptyFieldListFilter), "domain")
     search_fields = ("endpoint_id", "url", "domain__name")
-    readonly_fields = ("endpoint_id", "enabled", "disabled_reason", "disabled_at",
-                       "last_success_at", "last_attempt_at", "failing_since",
-                       "consecutive_failures", "last_error", "created_at", "deleted_at")
+    readonly_fields = (
+        "endpoint_id",
+        "enabled",
+        "disabled_reason",
+        "disabled_at",
+        "last_success_at",
+        "last_attempt_at",
+        "failing_since",
+        "consecutive_failures",
+        "last_error",
+        "created_at",
+        "deleted_at",
+    )
     actions = ["disable", "enable", "rotate_secret"]
 
     @admin.display(description="URL")
@@ -105,11 +138,17 @@ class EndpointAdmin(admin.ModelAdmin):
             return f"{obj.consecutive_failures} failures: {obj.last_error[:60]}"
         return "ok" if obj.last_success_at else "—"
 
-    def save_model(self, request: HttpRequest, obj: Endpoint, form: EndpointForm,
-                   change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Endpoint, form: EndpointForm, change: bool
+    ) -> None:
         data = form.cleaned_data
-        fields = {"url": data["url"], "method": data["method"], "event_types": data["event_types"],
-                  "headers": data["headers_json"], "description": data.get("description", "")}
+        fields = {
+            "url": data["url"],
+            "method": data["method"],
+            "event_types": data["event_types"],
+            "headers": data["headers_json"],
+            "description": data.get("description", ""),
+        }
         if change:
             saved = services.endpoint_update(endpoint=obj, actor=request.user, changes=fields)
         else:
@@ -126,9 +165,12 @@ class EndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable (cancels pending deliveries)")
     def disable(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        cancelled = sum(services.endpoint_disable(endpoint=e, actor=request.user,
-                                                  reason=f"Disabled by support ({request.user})")
-                        for e in queryset)
+        cancelled = sum(
+            services.endpoint_disable(
+                endpoint=e, actor=request.user, reason=f"Disabled by support ({request.user})"
+            )
+            for e in queryset
+        )
         self.message_user(request, f"Disabled; {cancelled} pending deliveries cancelled.")
 
     @admin.action(description="Enable")
@@ -154,8 +196,9 @@ class EventAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "type", "domain", "created_at", "test", "payload")
     exclude = ("body",)
 
-    def get_search_results(self, request: HttpRequest, queryset: models.QuerySet,
-                           search_term: str) -> tuple[models.QuerySet, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: models.QuerySet, search_term: str
+    ) -> tuple[models.QuerySet, bool]:
         """Search by event id (the webhook-id header), across domains."""
         try:
             return queryset.filter(id=uuid.UUID(search_term.strip())), False
@@ -183,21 +226,44 @@ class ReplayForm(forms.Form):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "event_type", "domain", "endpoint", "state", "attempt_count",
-                    "last_status_code", "next_attempt_at", "created_at")
+    list_display = (
+        "id",
+        "event_type",
+        "domain",
+        "endpoint",
+        "state",
+        "attempt_count",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    )
     list_filter = ("state", "event_type", "test", "replay", "domain")
     list_select_related = ("domain", "endpoint")
     date_hierarchy = "created_at"
     inlines = [AttemptInline]
     actions = ["resend"]
-    readonly_fields = ("id", "event", "endpoint", "domain", "event_type", "state", "test",
-                       "replay", "attempt_count", "next_attempt_at", "last_status_code",
-                       "last_error", "created_at", "finished_at")
+    readonly_fields = (
+        "id",
+        "event",
+        "endpoint",
+        "domain",
+        "event_type",
+        "state",
+        "test",
+        "replay",
+        "attempt_count",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "finished_at",
+    )
     exclude = ("claim_token", "lease_expires_at")
     search_fields = ("id",)
 
-    def get_search_results(self, request: HttpRequest, queryset: models.QuerySet,
-                           search_term: str) -> tuple[models.QuerySet, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: models.QuerySet, search_term: str
+    ) -> tuple[models.QuerySet, bool]:
         """Search by delivery id or event id (webhook-id), across domains."""
         try:
             wanted = uuid.UUID(search_term.strip())
@@ -223,11 +289,17 @@ class DeliveryAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self) -> list:
-        return [path("backlog/", self.admin_site.admin_view(self.backlog_view),
-                     name="callbacks_backlog"),
-                path("replay/<str:endpoint_id>/", self.admin_site.admin_view(self.replay_view),
-                     name="callbacks_replay"),
-                *super().get_urls()]
+        return [
+            path(
+                "backlog/", self.admin_site.admin_view(self.backlog_view), name="callbacks_backlog"
+            ),
+            path(
+                "replay/<str:endpoint_id>/",
+                self.admin_site.admin_view(self.replay_view),
+                name="callbacks_replay",
+            ),
+            *super().get_urls(),
+        ]
 
     def backlog_view(self, request: HttpRequest) -> HttpResponse:
         """Pending count, the oldest due delivery's age, and the sweeper's heartbeat."""
@@ -236,7 +308,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         oldest = due.aggregate(oldest=Min("next_attempt_at"))["oldest"]
         beat = Heartbeat.objects.filter(name="sweeper").first()
         context = {
-            **self.admin_site.each_context(request), "title": "Delivery backlog",
+            **self.admin_site.each_context(request),
+            "title": "Delivery backlog",
             "pending": Delivery.objects.filter(state=DeliveryState.PENDING).count(),
             "due": due.count(),
             "sending": Delivery.objects.filter(state=DeliveryState.SENDING).count(),
@@ -249,14 +322,25 @@ class DeliveryAdmin(admin.ModelAdmin):
     def replay_view(self, request: HttpRequest, endpoint_id: str) -> HttpResponse:
         """Replay an endpoint's events in a time range: dry-run count first, then start."""
         endpoint = Endpoint.objects.get(endpoint_id=endpoint_id)
-        form = ReplayForm(request.POST or None, initial={
-            "start": timezone.now() - datetime.timedelta(days=1), "end": timezone.now()})
-        context = {**self.admin_site.each_context(request), "title": f"Replay to {endpoint}",
-                   "form": form, "endpoint": endpoint, "count": None, "job": None}
+        form = ReplayForm(
+            request.POST or None,
+            initial={"start": timezone.now() - datetime.timedelta(days=1), "end": timezone.now()},
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Replay to {endpoint}",
+            "form": form,
+            "endpoint": endpoint,
+            "count": None,
+            "job": None,
+        }
         if request.method == "POST" and form.is_valid():
-            window = {"endpoint": endpoint, "start": form.cleaned_data["start"],
-                      "end": form.cleaned_data["end"],
-                      "include_all": form.cleaned_data["include_all"]}
+            window = {
+                "endpoint": endpoint,
+                "start": form.cleaned_data["start"],
+                "end": form.cleaned_data["end"],
+                "include_all": form.cleaned_data["include_all"],
+            }
             try:
                 if "confirm" in request.POST:
                     context["job"] = services.replay_start(actor=request.user, **window)

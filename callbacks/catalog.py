@@ -24,44 +24,79 @@ class EventType:
             "type": "object",
             "required": ["data", "id", "type"],
             "properties": {
-                "data": {"type": "object", "required": ["object"],
-                         "properties": {"object": self.object_schema}},
+                "data": {
+                    "type": "object",
+                    "required": ["object"],
+                    "properties": {"object": self.object_schema},
+                },
                 "id": {"type": "string", "format": "uuid"},
                 "type": {"const": self.name},
             },
         }
 
 
-def _obj(properties: dict[str, Any], required: list[str] | None = None,
-         extra: bool = False) -> dict[str, Any]:
-    return {"type": "object", "properties": properties,
-            "required": required if required is not None else list(properties),
-            "additionalProperties": extra}
+def _obj(
+    properties: dict[str, Any], required: list[str] | None = None, extra: bool = False
+) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required if required is not None else list(properties),
+        "additionalProperties": extra,
+    }
 
 
 STRING = {"type": "string"}
 NULLABLE_STRING = {"type": ["string", "null"]}
-CAMIO_DATE = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}-0000$",
-              "description": "UTC with milliseconds, Camio's form: 2021-04-30T19:13:42.317-0000"}
+CAMIO_DATE = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}-0000$",
+    "description": "UTC with milliseconds, Camio's form: 2021-04-30T19:13:42.317-0000",
+}
 USER = _obj({"user_id": STRING, "email": STRING})
-CAMERA = _obj({"camera_id": STRING, "local_camera_id": STRING, "name": STRING,
-               "ip_address": NULLABLE_STRING, "mac_address": STRING, "device_id": STRING,
-               "maker": STRING, "model": STRING})
-POLYGONS = {"type": "array", "items": {"type": "array", "minItems": 3, "items": {
-    "type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}}}}
+CAMERA = _obj(
+    {
+        "camera_id": STRING,
+        "local_camera_id": STRING,
+        "name": STRING,
+        "ip_address": NULLABLE_STRING,
+        "mac_address": STRING,
+        "device_id": STRING,
+        "maker": STRING,
+        "model": STRING,
+    }
+)
+POLYGONS = {
+    "type": "array",
+    "items": {
+        "type": "array",
+        "minItems": 3,
+        "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"}},
+    },
+}
 ZONE = _obj({"zone_id": STRING, "name": STRING, "polygons": POLYGONS})
 ZONE_CAMERA = _obj({"camera_id": STRING, "name": STRING, "ip_address": NULLABLE_STRING})
 DEVICE = _obj({"device_id": STRING, "name": STRING, "mac_address": STRING})
-HOOK = _obj({"hook_id": STRING, "callback_url": STRING,
-             "type": {"enum": ["query_match", "label_hit", "query_match_ad_hoc"]},
-             "parsed_query": STRING})
+HOOK = _obj(
+    {
+        "hook_id": STRING,
+        "callback_url": STRING,
+        "type": {"enum": ["query_match", "label_hit", "query_match_ad_hoc"]},
+        "parsed_query": STRING,
+    }
+)
 COUNTER_EVENT = _obj({"counter": STRING, "description": STRING, "value": {"type": "number"}})
 INCIDENT = _obj(
     {
-        "camera_name": STRING, "camera_ip": NULLABLE_STRING, "camera_id": STRING,
-        "device_id": STRING, "box_mac_address": STRING, "incident_id": STRING,
+        "camera_name": STRING,
+        "camera_ip": NULLABLE_STRING,
+        "camera_id": STRING,
+        "device_id": STRING,
+        "box_mac_address": STRING,
+        "incident_id": STRING,
         "counter_events": {"type": "object", "additionalProperties": COUNTER_EVENT},
-        "date": CAMIO_DATE, "type": {"const": "incident"},
+        "date": CAMIO_DATE,
+        "type": {"const": "incident"},
     },
     required=["counter_events", "date", "type", "incident_id", "device_id"],
 )
@@ -69,115 +104,227 @@ PACS_EVENT = {
     "type": "object",
     "description": "The vendor's event, unchanged, plus camio_metadata.",
     "required": ["camio_metadata"],
-    "properties": {"camio_metadata": _obj(
-        {"entry_id": STRING, "date": CAMIO_DATE, "labels": {"type": "array", "items": STRING},
-         "source_server": STRING},
-        required=["entry_id", "date", "labels"])},
+    "properties": {
+        "camio_metadata": _obj(
+            {
+                "entry_id": STRING,
+                "date": CAMIO_DATE,
+                "labels": {"type": "array", "items": STRING},
+                "source_server": STRING,
+            },
+            required=["entry_id", "date", "labels"],
+        )
+    },
     "additionalProperties": True,
 }
 
 EXAMPLE_USER = {"user_id": "56X126755830642533906524", "email": "hq-cams@acme.com"}
 EXAMPLE_CAMERA = {
-    "camera_id": "7K2M9Q4R8T1V3X5Z6B0C2D4F", "local_camera_id": "B827EB123456.0",
-    "name": "Front Entrance", "ip_address": "192.168.1.21", "mac_address": "00:40:8C:12:34:56",
-    "device_id": "4H6J8K0L2M4N6P8Q0R2S4T6V", "maker": "Axis", "model": "P3245-V",
+    "camera_id": "7K2M9Q4R8T1V3X5Z6B0C2D4F",
+    "local_camera_id": "B827EB123456.0",
+    "name": "Front Entrance",
+    "ip_address": "192.168.1.21",
+    "mac_address": "00:40:8C:12:34:56",
+    "device_id": "4H6J8K0L2M4N6P8Q0R2S4T6V",
+    "maker": "Axis",
+    "model": "P3245-V",
 }
-EXAMPLE_ZONE = {"zone_id": "9A8B7C6D5E4F3G2H1J0K9L8M", "name": "Doorway",
-                "polygons": [[[0.1, 0.2], [0.6, 0.2], [0.6, 0.9]]]}
+EXAMPLE_ZONE = {
+    "zone_id": "9A8B7C6D5E4F3G2H1J0K9L8M",
+    "name": "Doorway",
+    "polygons": [[[0.1, 0.2], [0.6, 0.2], [0.6, 0.9]]],
+}
 EXAMPLE_ZONE_CAMERA = {k: EXAMPLE_CAMERA[k] for k in ("camera_id", "name", "ip_address")}
 
 
 def _camera_types() -> list[EventType]:
-    updated_schema = _obj({"camera": CAMERA, "user": USER,
-                           "previous_attributes": {"type": "object"}})
+    updated_schema = _obj(
+        {"camera": CAMERA, "user": USER, "previous_attributes": {"type": "object"}}
+    )
     return [
-        EventType("camera.created", "A camera (video stream) was added to a Box.",
-                  "camera_create", _obj({"camera": CAMERA, "user": USER}),
-                  {"camera": EXAMPLE_CAMERA, "user": EXAMPLE_USER}),
-        EventType("camera.updated",
-                  "A camera's settings changed; previous_attributes holds the old values "
-                  "of the fields that changed.",
-                  "camera_update", updated_schema,
-                  {"camera": {**EXAMPLE_CAMERA, "name": "Main Door"}, "user": EXAMPLE_USER,
-                   "previous_attributes": {"name": "Front Entrance"}}),
-        EventType("camera.deleted", "A camera was removed.", "camera_delete, device_delete",
-                  _obj({"camera": CAMERA, "user": USER}),
-                  {"camera": EXAMPLE_CAMERA, "user": EXAMPLE_USER}),
+        EventType(
+            "camera.created",
+            "A camera (video stream) was added to a Box.",
+            "camera_create",
+            _obj({"camera": CAMERA, "user": USER}),
+            {"camera": EXAMPLE_CAMERA, "user": EXAMPLE_USER},
+        ),
+        EventType(
+            "camera.updated",
+            "A camera's settings changed; previous_attributes holds the old values "
+            "of the fields that changed.",
+            "camera_update",
+            updated_schema,
+            {
+                "camera": {**EXAMPLE_CAMERA, "name": "Main Door"},
+                "user": EXAMPLE_USER,
+                "previous_attributes": {"name": "Front Entrance"},
+            },
+        ),
+        EventType(
+            "camera.deleted",
+            "A camera was removed.",
+            "camera_delete, device_delete",
+            _obj({"camera": CAMERA, "user": USER}),
+            {"camera": EXAMPLE_CAMERA, "user": EXAMPLE_USER},
+        ),
     ]
 
 
 def _zone_types() -> list[EventType]:
     schema = _obj({"zone": ZONE, "camera": ZONE_CAMERA, "user": USER})
     example = {"zone": EXAMPLE_ZONE, "camera": EXAMPLE_ZONE_CAMERA, "user": EXAMPLE_USER}
-    updated_schema = _obj({"zone": ZONE, "camera": ZONE_CAMERA, "user": USER,
-                           "previous_attributes": {"type": "object"}})
+    updated_schema = _obj(
+        {
+            "zone": ZONE,
+            "camera": ZONE_CAMERA,
+            "user": USER,
+            "previous_attributes": {"type": "object"},
+        }
+    )
     return [
-        EventType("zone.created", "A zone (named polygons on a camera's view) was added.",
-                  "zone_create", schema, example),
-        EventType("zone.updated", "A zone was renamed or its polygons changed; "
-                  "previous_attributes holds the old values.", "zone_update", updated_schema,
-                  {**example, "zone": {**EXAMPLE_ZONE, "name": "Front door"},
-                   "previous_attributes": {"name": "Doorway"}}),
-        EventType("zone.deleted", "A zone was removed.", "zone_delete, camera_delete",
-                  schema, example),
+        EventType(
+            "zone.created",
+            "A zone (named polygons on a camera's view) was added.",
+            "zone_create",
+            schema,
+            example,
+        ),
+        EventType(
+            "zone.updated",
+            "A zone was renamed or its polygons changed; previous_attributes holds the old values.",
+            "zone_update",
+            updated_schema,
+            {
+                **example,
+                "zone": {**EXAMPLE_ZONE, "name": "Front door"},
+                "previous_attributes": {"name": "Doorway"},
+            },
+        ),
+        EventType(
+            "zone.deleted", "A zone was removed.", "zone_delete, camera_delete", schema, example
+        ),
     ]
 
 
 EVENT_TYPES: tuple[EventType, ...] = (
     *_camera_types(),
-    EventType("device.deleted", "A Box was removed (its zones and cameras were deleted first, "
-              "each with its own event).", "device_delete",
-              _obj({"device": DEVICE, "user": USER}),
-              {"device": {"device_id": EXAMPLE_CAMERA["device_id"], "name": "Lobby Box",
-                          "mac_address": "B8:27:EB:12:34:56"}, "user": EXAMPLE_USER}),
-    EventType("hook.created", "A user created a hook (a saved video-search subscription).",
-              "hook_create", _obj({"hook": HOOK, "user": USER}),
-              {"hook": {"hook_id": "3C5E7G9J1L3N5Q7S9U1W3Y5A", "type": "query_match",
-                        "callback_url": "https://hooks.acme.com/camio",
-                        "parsed_query": "camera == 'Front Entrance' and labels in ['person']"},
-               "user": EXAMPLE_USER}),
-    EventType("hook.deleted", "A user deleted a hook.", "hook_delete",
-              _obj({"hook": HOOK, "user": USER}),
-              {"hook": {"hook_id": "3C5E7G9J1L3N5Q7S9U1W3Y5A", "type": "query_match",
-                        "callback_url": "https://hooks.acme.com/camio",
-                        "parsed_query": "camera == 'Front Entrance' and labels in ['person']"},
-               "user": EXAMPLE_USER}),
-    EventType("incident.created",
-              "Stream-health counters of a camera or Box crossed their rules: "
-              "stream_changed_offline_count, movies_discarded_count, events_purged_count, "
-              "movies_purged_count (> 0), segmentation_process_restart_count (> 15 within "
-              "15 minutes), upload_queue_length (above the domain's minimum).",
-              "counter report evaluation", _obj({"incident": INCIDENT, "user": USER}),
-              {"incident": {
-                  "camera_name": "Front Entrance", "camera_ip": "192.168.1.21",
-                  "camera_id": EXAMPLE_CAMERA["camera_id"], "device_id": EXAMPLE_CAMERA["device_id"],
-                  "incident_id": "5D7F9H1K3M5P7R9T1V3X5Z7B",
-                  "counter_events": {"segmentation_process_restart_count": {
-                      "counter": "segmentation_process_restart_count",
-                      "description": "47 > 15 means the network connection to the video stream "
-                                     "is unstable: it restarted 47 times in 15 minutes.",
-                      "value": 47}},
-                  "date": "2021-04-30T19:13:42.317-0000", "type": "incident"},
-               "user": EXAMPLE_USER}),
-    EventType("pacs.events.created",
-              "Door-access (PACS) events arrived for doors or readers that no camera sees; "
-              "each vendor event is passed on whole, with camio_metadata added.",
-              "PACS relay",
-              _obj({"user": USER, "domain": STRING,
-                    "events": {"type": "array", "items": PACS_EVENT},
-                    "source_server": STRING},
-                   required=["user", "domain", "events"]),
-              {"user": {"user_id": "u123", "email": "test@acme.com"}, "domain": "acme.com",
-               "events": [{
-                   "badge_id": 0, "controller_id": 1, "cardholder_key": 0, "event_type": 4,
-                   "event_subtype": 10, "device_id": 1, "device_name": "Rooftop Reader 1",
-                   "serial_number": 1611881197, "timestamp": "2021-01-29T01:14:33.000000",
-                   "camio_metadata": {
-                       "entry_id": "1_1", "date": "2021-01-29T01:14:33.000-0000",
-                       "labels": ["onguard:entry.ajar.started:2021-01-29T01:14:33.000-0000",
-                                  "entry.ajar.started", "integration:onguard"],
-                       "source_server": "apac.int.acme.com:443"}}],
-               "source_server": "apac.int.acme.com:443"}),
+    EventType(
+        "device.deleted",
+        "A Box was removed (its zones and cameras were deleted first, each with its own event).",
+        "device_delete",
+        _obj({"device": DEVICE, "user": USER}),
+        {
+            "device": {
+                "device_id": EXAMPLE_CAMERA["device_id"],
+                "name": "Lobby Box",
+                "mac_address": "B8:27:EB:12:34:56",
+            },
+            "user": EXAMPLE_USER,
+        },
+    ),
+    EventType(
+        "hook.created",
+        "A user created a hook (a saved video-search subscription).",
+        "hook_create",
+        _obj({"hook": HOOK, "user": USER}),
+        {
+            "hook": {
+                "hook_id": "3C5E7G9J1L3N5Q7S9U1W3Y5A",
+                "type": "query_match",
+                "callback_url": "https://hooks.acme.com/camio",
+                "parsed_query": "camera == 'Front Entrance' and labels in ['person']",
+            },
+            "user": EXAMPLE_USER,
+        },
+    ),
+    EventType(
+        "hook.deleted",
+        "A user deleted a hook.",
+        "hook_delete",
+        _obj({"hook": HOOK, "user": USER}),
+        {
+            "hook": {
+                "hook_id": "3C5E7G9J1L3N5Q7S9U1W3Y5A",
+                "type": "query_match",
+                "callback_url": "https://hooks.acme.com/camio",
+                "parsed_query": "camera == 'Front Entrance' and labels in ['person']",
+            },
+            "user": EXAMPLE_USER,
+        },
+    ),
+    EventType(
+        "incident.created",
+        "Stream-health counters of a camera or Box crossed their rules: "
+        "stream_changed_offline_count, movies_discarded_count, events_purged_count, "
+        "movies_purged_count (> 0), segmentation_process_restart_count (> 15 within "
+        "15 minutes), upload_queue_length (above the domain's minimum).",
+        "counter report evaluation",
+        _obj({"incident": INCIDENT, "user": USER}),
+        {
+            "incident": {
+                "camera_name": "Front Entrance",
+                "camera_ip": "192.168.1.21",
+                "camera_id": EXAMPLE_CAMERA["camera_id"],
+                "device_id": EXAMPLE_CAMERA["device_id"],
+                "incident_id": "5D7F9H1K3M5P7R9T1V3X5Z7B",
+                "counter_events": {
+                    "segmentation_process_restart_count": {
+                        "counter": "segmentation_process_restart_count",
+                        "description": "47 > 15 means the network connection to the video stream "
+                        "is unstable: it restarted 47 times in 15 minutes.",
+                        "value": 47,
+                    }
+                },
+                "date": "2021-04-30T19:13:42.317-0000",
+                "type": "incident",
+            },
+            "user": EXAMPLE_USER,
+        },
+    ),
+    EventType(
+        "pacs.events.created",
+        "Door-access (PACS) events arrived for doors or readers that no camera sees; "
+        "each vendor event is passed on whole, with camio_metadata added.",
+        "PACS relay",
+        _obj(
+            {
+                "user": USER,
+                "domain": STRING,
+                "events": {"type": "array", "items": PACS_EVENT},
+                "source_server": STRING,
+            },
+            required=["user", "domain", "events"],
+        ),
+        {
+            "user": {"user_id": "u123", "email": "test@acme.com"},
+            "domain": "acme.com",
+            "events": [
+                {
+                    "badge_id": 0,
+                    "controller_id": 1,
+                    "cardholder_key": 0,
+                    "event_type": 4,
+                    "event_subtype": 10,
+                    "device_id": 1,
+                    "device_name": "Rooftop Reader 1",
+                    "serial_number": 1611881197,
+                    "timestamp": "2021-01-29T01:14:33.000000",
+                    "camio_metadata": {
+                        "entry_id": "1_1",
+                        "date": "2021-01-29T01:14:33.000-0000",
+                        "labels": [
+                            "onguard:entry.ajar.started:2021-01-29T01:14:33.000-0000",
+                            "entry.ajar.started",
+                            "integration:onguard",
+                        ],
+                        "source_server": "apac.int.acme.com:443",
+                    },
+                }
+            ],
+            "source_server": "apac.int.acme.com:443",
+        },
+    ),
     *_zone_types(),
 )
 

@@ -34,8 +34,9 @@ class EndpointQuerySet(models.QuerySet["Endpoint"]):
 
 
 class Endpoint(models.Model):
-    endpoint_id = models.CharField(max_length=32, unique=True, default=new_public_id,
-                                   editable=False)
+    endpoint_id = models.CharField(
+        max_length=32, unique=True, default=new_public_id, editable=False
+    )
     domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="endpoints")
     method = models.CharField(max_length=7, choices=Method.choices, default=Method.POST)
     url = models.CharField("URL", max_length=2048)
@@ -48,8 +49,9 @@ class Endpoint(models.Model):
     secret = EncryptedTextField()
     previous_secret = EncryptedTextField(null=True, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -73,8 +75,11 @@ class Endpoint(models.Model):
         """Return the secrets that sign now: the current one, and the old one during rotation."""
         now = now or timezone.now()
         found = [self.secret]
-        if self.previous_secret and self.previous_secret_expires_at and \
-                self.previous_secret_expires_at > now:
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and self.previous_secret_expires_at > now
+        ):
             found.append(self.previous_secret)
         return found
 
@@ -119,8 +124,9 @@ class Delivery(models.Model):
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="+")
     event_type = models.CharField(max_length=64)
-    state = models.CharField(max_length=10, choices=DeliveryState.choices,
-                             default=DeliveryState.PENDING)
+    state = models.CharField(
+        max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
     test = models.BooleanField(default=False)
     replay = models.BooleanField(default=False)
     attempt_count = models.PositiveSmallIntegerField(default=0)
@@ -136,10 +142,14 @@ class Delivery(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "deliveries"
         indexes = [
-            models.Index(fields=["next_attempt_at"], name="delivery_due",
-                         condition=models.Q(state="pending")),
-            models.Index(fields=["lease_expires_at"], name="delivery_lease",
-                         condition=models.Q(state="sending")),
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_due", condition=models.Q(state="pending")
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                name="delivery_lease",
+                condition=models.Q(state="sending"),
+            ),
             models.Index(fields=["claim_token"], name="delivery_claim"),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_time"),
             models.Index(fields=["domain", "-created_at"], name="delivery_domain_time"),
@@ -186,8 +196,12 @@ class EndpointHourlyStat(models.Model):
     failed = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["endpoint", "hour"],
-                                               name="one_stat_per_endpoint_hour")]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "hour"], name="one_stat_per_endpoint_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} {self.hour:%Y-%m-%d %H:00}: {self.succeeded}/{self.failed}"
 
 
 class ReplayJob(models.Model):
@@ -205,8 +219,9 @@ class ReplayJob(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -32,8 +32,14 @@ def envelope(event_id: uuid.UUID, event_type: str, obj: dict[str, Any]) -> bytes
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def publish(*, domain: Domain, type: str, object: dict[str, Any],  # noqa: A002
-            endpoint: Endpoint | None = None, test: bool = False) -> Event:
+def publish(
+    *,
+    domain: Domain,
+    type: str,
+    object: dict[str, Any],
+    endpoint: Endpoint | None = None,
+    test: bool = False,
+) -> Event:
     """Record an event of ``type`` for ``domain`` and its deliveries; send after commit.
 
     ``endpoint`` restricts the fan-out to one endpoint (test events).
@@ -44,8 +50,16 @@ def publish(*, domain: Domain, type: str, object: dict[str, Any],  # noqa: A002
     event.body = envelope(event.id, type, object)
     targets = [endpoint] if endpoint is not None else subscribers(domain, type)
     deliveries = [
-        Delivery(id=uuid.uuid4(), event=event, endpoint=target, domain=domain, event_type=type,
-                 test=test, next_attempt_at=now, created_at=now)
+        Delivery(
+            id=uuid.uuid4(),
+            event=event,
+            endpoint=target,
+            domain=domain,
+            event_type=type,
+            test=test,
+            next_attempt_at=now,
+            created_at=now,
+        )
         for target in targets
     ]
     with transaction.atomic():
@@ -82,8 +96,10 @@ def enqueue_on_commit(ids: list[str], queue: str | None = None) -> None:
     """Hand ``ids`` to Celery when the current transaction commits (one message per batch)."""
     connection = transaction.get_connection()
     batch: _Batch | None = getattr(_local, "batch", None)
-    registered = batch is not None and batch.queue == queue and any(
-        entry[1] is batch.callback for entry in connection.run_on_commit
+    registered = (
+        batch is not None
+        and batch.queue == queue
+        and any(entry[1] is batch.callback for entry in connection.run_on_commit)
     )
     if not registered:
         batch = _Batch(queue)
@@ -104,6 +120,6 @@ def enqueue(ids: list[str], queue: str | None = None, countdown: float | None = 
         try:
             deliver.apply_async(args=[chunk], queue=queue, countdown=countdown)
         except Exception:  # the broker is down: the rows are safe, the sweeper sends them
-            log.exception("enqueue failed for %d deliveries; the sweeper will send them",
-                          len(chunk))
-
+            log.exception(
+                "enqueue failed for %d deliveries; the sweeper will send them", len(chunk)
+            )

@@ -26,8 +26,9 @@ _BAD_VALUE = re.compile(r"[\r\n\x00]")
 def clean_method(value: Any) -> str:
     method = str(value or Method.POST).strip().upper()
     if method not in Method.values:
-        raise ValidationError(f"{value!r} is not a supported HTTP method; use one of "
-                              f"{', '.join(Method.values)}.")
+        raise ValidationError(
+            f"{value!r} is not a supported HTTP method; use one of {', '.join(Method.values)}."
+        )
     return method
 
 
@@ -50,9 +51,10 @@ def clean_url(value: Any) -> str:
     try:
         guard.check_literal(parts.hostname)
     except guard.AddressRefused as exc:
-        raise ValidationError(f"{exc}. Allowed private networks: "
-                              f"{guard.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)}."
-                              ) from None
+        raise ValidationError(
+            f"{exc}. Allowed private networks: "
+            f"{guard.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)}."
+        ) from None
     return url
 
 
@@ -73,8 +75,9 @@ def parse_headers_text(text: str) -> dict[str, str]:
     try:
         value = json.loads(text, object_pairs_hook=pairs_hook)
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"Headers are not valid JSON: {exc.msg} (line {exc.lineno}, "
-                              f"column {exc.colno}).") from None
+        raise ValidationError(
+            f"Headers are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        ) from None
     return clean_headers(value)
 
 
@@ -83,18 +86,19 @@ def clean_headers(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationError('Headers must be a JSON object such as {"Authorization": "token '
-                              'XYZPDQ"}.')
+        raise ValidationError(
+            'Headers must be a JSON object such as {"Authorization": "token XYZPDQ"}.'
+        )
     seen: dict[str, str] = {}
     for name, header_value in value.items():
         if not isinstance(name, str) or not _TOKEN.match(name):
             raise ValidationError(f"{name!r} is not a valid header name.")
         if name.lower() in RESERVED_HEADERS:
-            raise ValidationError(f"The header {name!r} is set by the portal and cannot be "
-                                  "given.")
+            raise ValidationError(f"The header {name!r} is set by the portal and cannot be given.")
         if name.lower() in seen:
-            raise ValidationError(f"The headers {seen[name.lower()]!r} and {name!r} differ only "
-                                  "by case.")
+            raise ValidationError(
+                f"The headers {seen[name.lower()]!r} and {name!r} differ only by case."
+            )
         seen[name.lower()] = name
         if not isinstance(header_value, str):
             raise ValidationError(f"The value of {name!r} must be a string.")
@@ -102,8 +106,10 @@ def clean_headers(value: Any) -> dict[str, str]:
             raise ValidationError(f"The value of {name!r} contains a line break.")
     size = sum(len(k) + len(v) + 4 for k, v in value.items())
     if size > settings.CALLBACK_HEADERS_MAX_BYTES:
-        raise ValidationError(f"Headers are too large ({size} bytes; the limit is "
-                              f"{settings.CALLBACK_HEADERS_MAX_BYTES}).")
+        raise ValidationError(
+            f"Headers are too large ({size} bytes; the limit is "
+            f"{settings.CALLBACK_HEADERS_MAX_BYTES})."
+        )
     return dict(value)
 
 
@@ -112,13 +118,19 @@ def clean_event_types(value: Any) -> list[str]:
         raise ValidationError("Choose at least one event type.")
     unknown = [v for v in value if v not in catalog.BY_NAME]
     if unknown:
-        raise ValidationError(f"Unknown event type(s): {', '.join(map(str, unknown))}. Known: "
-                              f"{', '.join(catalog.NAMES)}.")
+        raise ValidationError(
+            f"Unknown event type(s): {', '.join(map(str, unknown))}. Known: "
+            f"{', '.join(catalog.NAMES)}."
+        )
     return sorted(set(value))
 
 
-CLEANERS = {"url": clean_url, "method": clean_method, "headers": clean_headers,
-            "event_types": clean_event_types}
+CLEANERS = {
+    "url": clean_url,
+    "method": clean_method,
+    "headers": clean_headers,
+    "event_types": clean_event_types,
+}
 
 
 def endpoint_fields_clean(data: dict[str, Any]) -> dict[str, Any]:

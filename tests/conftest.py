@@ -3,6 +3,8 @@ outsider in another domain, and support staff, so permission tests read like pro
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -112,10 +114,9 @@ def purge_broker() -> None:
 
     with app.connection_for_write() as conn:
         for queue in ("celery", "replay"):
-            try:
+            # A queue that was never declared has nothing to purge.
+            with contextlib.suppress(Exception):
                 conn.default_channel.queue_purge(queue)
-            except Exception:  # a queue that was never declared has nothing to purge
-                pass
 
 
 @pytest.fixture
@@ -127,8 +128,15 @@ def worker(transactional_db):
     from camio_portal.celery import app
 
     purge_broker()
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False,
-                      loglevel="WARNING", shutdown_timeout=30, queues=["celery", "replay"]) as w:
+    with start_worker(
+        app,
+        pool="solo",
+        concurrency=1,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+        queues=["celery", "replay"],
+    ) as w:
         yield w
         shutdown_dispatcher(timeout=30)
     purge_broker()
@@ -142,8 +150,12 @@ def endpoint_for(acme):
     def make(url: str, event_types: list[str] | None = None, **extra):
         from callbacks import catalog
 
-        return endpoint_create(domain=extra.pop("domain", acme), url=url,
-                               event_types=event_types or list(catalog.NAMES), actor=None,
-                               **extra)
+        return endpoint_create(
+            domain=extra.pop("domain", acme),
+            url=url,
+            event_types=event_types or list(catalog.NAMES),
+            actor=None,
+            **extra,
+        )
 
     return make

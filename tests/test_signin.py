@@ -65,7 +65,17 @@ def test_password_reset_round_trip(client, acme_admin):
 
 
 @pytest.mark.django_db
-def test_healthz_reports_database(client):
+def test_healthz_reports_database_broker_and_beat(client):
+    import datetime
+
+    from django.utils import timezone
+
+    from callbacks.models import Heartbeat
+
     answer = client.get("/healthz")
     assert answer.status_code == 200
-    assert answer.json()["checks"]["database"] == "ok"
+    assert answer.json()["checks"] == {"database": "ok", "broker": "ok", "beat": "starting"}
+    Heartbeat.objects.create(name="sweeper", at=timezone.now() - datetime.timedelta(hours=1))
+    stale = client.get("/healthz")
+    assert stale.status_code == 503
+    assert stale.json()["checks"]["beat"].startswith("stale")

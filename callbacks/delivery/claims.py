@@ -18,9 +18,12 @@ from callbacks.models import Delivery, DeliveryState
 def _room_per_endpoint(endpoint_ids: set[int], now: datetime.datetime) -> dict[int, int]:
     """Return how many more deliveries each endpoint may have in flight."""
     busy = dict(
-        Delivery.objects.filter(endpoint_id__in=endpoint_ids, state=DeliveryState.SENDING,
-                                lease_expires_at__gt=now)
-        .values("endpoint_id").annotate(n=Count("id")).values_list("endpoint_id", "n")
+        Delivery.objects.filter(
+            endpoint_id__in=endpoint_ids, state=DeliveryState.SENDING, lease_expires_at__gt=now
+        )
+        .values("endpoint_id")
+        .annotate(n=Count("id"))
+        .values_list("endpoint_id", "n")
     )
     cap = settings.CALLBACK_ENDPOINT_INFLIGHT
     return {endpoint_id: max(0, cap - busy.get(endpoint_id, 0)) for endpoint_id in endpoint_ids}
@@ -49,7 +52,8 @@ def claim(ids: list[str], limit: int) -> tuple[list[Delivery], list[str], set[in
     now = timezone.now()
     candidates = list(
         Delivery.objects.filter(id__in=ids, state=DeliveryState.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at").values_list("id", "endpoint_id")
+        .order_by("next_attempt_at")
+        .values_list("id", "endpoint_id")
     )
     if not candidates:
         return [], [], set()
@@ -60,8 +64,11 @@ def claim(ids: list[str], limit: int) -> tuple[list[Delivery], list[str], set[in
     if chosen:
         Delivery.objects.filter(
             id__in=chosen, state=DeliveryState.PENDING, next_attempt_at__lte=now
-        ).update(state=DeliveryState.SENDING, claim_token=token,
-                 lease_expires_at=now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS))
+        ).update(
+            state=DeliveryState.SENDING,
+            claim_token=token,
+            lease_expires_at=now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS),
+        )
     claimed = list(Delivery.objects.filter(claim_token=token).select_related("event", "endpoint"))
     chosen_set = set(chosen)
     leftover = [str(i) for i, _ in candidates if i not in chosen_set]
@@ -72,11 +79,18 @@ def job_for(delivery: Delivery) -> Job:
     """Read what one attempt needs (decrypted headers and secrets) into a Job."""
     endpoint, event = delivery.endpoint, delivery.event
     return Job(
-        delivery_id=str(delivery.id), endpoint_id=endpoint.pk, event_id=str(event.id),
-        event_type=event.type, event_created_at=event.created_at, method=endpoint.method,
-        url=endpoint.url, headers=dict(endpoint.headers or {}),
-        secrets=endpoint.signing_secrets(), body=bytes(event.body),
-        attempt_number=delivery.attempt_count + 1, due_at=delivery.next_attempt_at,
-        test=delivery.test, extra={"claim_token": str(delivery.claim_token),
-                                   "replay": delivery.replay},
+        delivery_id=str(delivery.id),
+        endpoint_id=endpoint.pk,
+        event_id=str(event.id),
+        event_type=event.type,
+        event_created_at=event.created_at,
+        method=endpoint.method,
+        url=endpoint.url,
+        headers=dict(endpoint.headers or {}),
+        secrets=endpoint.signing_secrets(),
+        body=bytes(event.body),
+        attempt_number=delivery.attempt_count + 1,
+        due_at=delivery.next_attempt_at,
+        test=delivery.test,
+        extra={"claim_token": str(delivery.claim_token), "replay": delivery.replay},
     )

@@ -39,10 +39,12 @@ class Dispatcher:
         self.capped: set[int] = set()
         self.loop = asyncio.new_event_loop()
         self.sender = AsyncSender(limit=self.capacity)
-        self._loop_thread = threading.Thread(target=self._run_loop, name="callback-sender",
-                                             daemon=True)
-        self._recorder = threading.Thread(target=self._run_recorder, name="callback-recorder",
-                                          daemon=True)
+        self._loop_thread = threading.Thread(
+            target=self._run_loop, name="callback-sender", daemon=True
+        )
+        self._recorder = threading.Thread(
+            target=self._run_recorder, name="callback-recorder", daemon=True
+        )
         self._loop_thread.start()
         self._recorder.start()
 
@@ -90,14 +92,18 @@ class Dispatcher:
         while True:
             first = self._results.get()
             if first is None:
+                connection.close()  # this thread's own connection
                 return
             batch = [first]
             deadline = time.monotonic() + FLUSH_SECONDS
             while len(batch) < FLUSH_SIZE:
                 remaining = deadline - time.monotonic()
                 try:
-                    item = self._results.get(timeout=max(remaining, 0.0)) if remaining > 0 \
+                    item = (
+                        self._results.get(timeout=max(remaining, 0.0))
+                        if remaining > 0
                         else self._results.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 if item is None:
@@ -112,8 +118,9 @@ class Dispatcher:
         try:
             retries = record(batch)
         except Exception:
-            log.exception("recording %d results failed; their leases will bring them back",
-                          len(batch))
+            log.exception(
+                "recording %d results failed; their leases will bring them back", len(batch)
+            )
             connection.close()
             retries = []
         finally:

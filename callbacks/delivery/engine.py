@@ -54,10 +54,13 @@ def after_record(retries: list[tuple[str, float]], freed_endpoints: set[int]) ->
     if freed_endpoints:
         get_dispatcher().capped -= freed_endpoints
         waiting = list(
-            Delivery.objects.filter(endpoint_id__in=freed_endpoints, state=DeliveryState.PENDING,
-                                    next_attempt_at__lte=timezone.now())
-            .order_by("next_attempt_at").values_list("id", flat=True)
-            [: settings.CALLBACK_BATCH_SIZE]
+            Delivery.objects.filter(
+                endpoint_id__in=freed_endpoints,
+                state=DeliveryState.PENDING,
+                next_attempt_at__lte=timezone.now(),
+            )
+            .order_by("next_attempt_at")
+            .values_list("id", flat=True)[: settings.CALLBACK_BATCH_SIZE]
         )
         if waiting:
             enqueue([str(i) for i in waiting])
@@ -67,12 +70,15 @@ def sweep() -> dict[str, int]:
     """Recover abandoned and overdue deliveries and re-enqueue them (bounded)."""
     now = timezone.now()
     interval = datetime.timedelta(seconds=settings.CALLBACK_SWEEP_INTERVAL)
-    expired = Delivery.objects.filter(state=DeliveryState.SENDING, lease_expires_at__lt=now) \
-        .update(state=DeliveryState.PENDING, claim_token=None, lease_expires_at=None)
+    expired = Delivery.objects.filter(state=DeliveryState.SENDING, lease_expires_at__lt=now).update(
+        state=DeliveryState.PENDING, claim_token=None, lease_expires_at=None
+    )
     overdue = list(
-        Delivery.objects.filter(Q(state=DeliveryState.PENDING)
-                                & Q(next_attempt_at__lte=now - interval))
-        .order_by("next_attempt_at").values_list("id", "replay")[: settings.CALLBACK_SWEEP_LIMIT]
+        Delivery.objects.filter(
+            Q(state=DeliveryState.PENDING) & Q(next_attempt_at__lte=now - interval)
+        )
+        .order_by("next_attempt_at")
+        .values_list("id", "replay")[: settings.CALLBACK_SWEEP_LIMIT]
     )
     fresh = [str(i) for i, replay in overdue if not replay]
     replays = [str(i) for i, replay in overdue if replay]

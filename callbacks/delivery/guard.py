@@ -17,15 +17,41 @@ from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_REFUSED_V4 = [ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
-    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-)]
-_REFUSED_V6 = [ipaddress.ip_network(n) for n in (
-    "::/128", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
-    "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
-)]
+_REFUSED_V4 = [
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+    )
+]
+_REFUSED_V6 = [
+    ipaddress.ip_network(n)
+    for n in (
+        "::/128",
+        "::1/128",
+        "::ffff:0:0/96",
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001:db8::/32",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+]
 
 
 class AddressRefused(OSError):
@@ -56,9 +82,13 @@ def refusal(address: IPAddress) -> str | None:
 
 
 def _describe(address: IPAddress, network: object) -> str:
-    for flag, name in (("is_loopback", "loopback"), ("is_link_local", "link-local"),
-                       ("is_multicast", "multicast"), ("is_unspecified", "unspecified"),
-                       ("is_private", "private")):
+    for flag, name in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_unspecified", "unspecified"),
+        ("is_private", "private"),
+    ):
         if getattr(address, flag):
             return f"{name} ({network})"
     return f"reserved ({network})"
@@ -104,8 +134,9 @@ def resolve(host: str, port: int) -> list[tuple[int, str]]:
         address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
         reason = refusal(address)
         if reason:
-            raise AddressRefused(f"{host} resolves to {address}, {reason}, "
-                                 "which callbacks may not reach")
+            raise AddressRefused(
+                f"{host} resolves to {address}, {reason}, which callbacks may not reach"
+            )
         if (family, sockaddr[0]) not in found:
             found.append((family, sockaddr[0]))
     if not found:

@@ -18,10 +18,19 @@ from callbacks.formats import camio_date
 
 VERSION = "0.1.0"
 USER_AGENT = f"camio-portal/{VERSION}"
-RESERVED_HEADERS = frozenset({
-    "host", "content-length", "transfer-encoding", "connection", "user-agent",
-    "camio-event-date", "webhook-id", "webhook-timestamp", "webhook-signature",
-})
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "user-agent",
+        "camio-event-date",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
 SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password|signature", re.I)
 MASK = "••••••"
 BODYLESS = frozenset({"GET", "HEAD"})
@@ -32,8 +41,8 @@ BODYLESS = frozenset({"GET", "HEAD"})
 
 class Outcome:
     SUCCEEDED = "succeeded"
-    GONE = "gone"            # 410: disable the endpoint, fail the delivery
-    RETRY = "retry"          # on the schedule (or no sooner than Retry-After)
+    GONE = "gone"  # 410: disable the endpoint, fail the delivery
+    RETRY = "retry"  # on the schedule (or no sooner than Retry-After)
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,11 @@ def judge(status: int | None, headers: dict[str, str] | None, refused: bool = Fa
     retry_after = None
     if status in (429, 503):
         retry_after = parse_retry_after((headers or {}).get("retry-after"))
-    return Verdict(Outcome.RETRY, configuration_error=400 <= status < 500 and status != 429,
-                   retry_after=retry_after)
+    return Verdict(
+        Outcome.RETRY,
+        configuration_error=400 <= status < 500 and status != 429,
+        retry_after=retry_after,
+    )
 
 
 def parse_retry_after(value: str | None, now: datetime.datetime | None = None) -> float | None:
@@ -82,7 +94,7 @@ def next_delay(attempts_made: int, rng: random.Random | None = None) -> float | 
         return None
     base = float(schedule[attempts_made])
     jitter = settings.CALLBACK_RETRY_JITTER
-    return base * (1 + (rng or random).uniform(-jitter, jitter))  # noqa: S311 (not crypto)
+    return base * (1 + (rng or random).uniform(-jitter, jitter))
 
 
 # --- Masking -----------------------------------------------------------------
@@ -197,12 +209,14 @@ def readable_error(exc: BaseException, timeout: float) -> str:
             return f"Timed out after {timeout:g} s"
     text = " ".join(f"{type(item).__name__} {item}" for item in chain)
     for needle, message in (
-        ("Connection refused", "Connection refused"), ("ConnectionRefused", "Connection refused"),
+        ("Connection refused", "Connection refused"),
+        ("ConnectionRefused", "Connection refused"),
         ("Name or service not known", "Host name not found"),
         ("nodename nor servname", "Host name not found"),
         ("No address associated", "Host name not found"),
         ("CERTIFICATE_VERIFY_FAILED", "TLS certificate could not be verified"),
-        ("SSL", "TLS error"), ("Connection reset", "Connection reset by the receiver"),
+        ("SSL", "TLS error"),
+        ("Connection reset", "Connection reset by the receiver"),
         ("ServerDisconnected", "The receiver closed the connection without answering"),
         ("RemoteDisconnected", "The receiver closed the connection without answering"),
     ):

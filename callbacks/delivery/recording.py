@@ -24,14 +24,19 @@ log = logging.getLogger(__name__)
 def _attempt(result: Result) -> Attempt:
     verdict = result.verdict
     return Attempt(
-        delivery_id=uuid.UUID(result.job.delivery_id), number=result.job.attempt_number,
-        due_at=result.job.due_at, started_at=result.started_at, finished_at=result.finished_at,
-        duration_ms=result.duration_ms, request_method=result.request.method,
+        delivery_id=uuid.UUID(result.job.delivery_id),
+        number=result.job.attempt_number,
+        due_at=result.job.due_at,
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+        duration_ms=result.duration_ms,
+        request_method=result.request.method,
         request_url=mask_url(result.request.url)[:2048],
         request_headers=mask_headers(result.request.headers),
         response_status=result.status,
         response_headers=[[k, v] for k, v in result.response_headers][:100],
-        response_body=result.response_body, error=result.error[:500],
+        response_body=result.response_body,
+        error=result.error[:500],
         configuration_error=verdict.configuration_error,
         succeeded=verdict.outcome == Outcome.SUCCEEDED,
     )
@@ -55,8 +60,11 @@ def _next_state(delivery: Delivery, result: Result, live: bool) -> None:
     if verdict.outcome == Outcome.SUCCEEDED:
         delivery.state, delivery.finished_at = DeliveryState.SUCCEEDED, finished
         return
-    delay = None if (delivery.test or verdict.outcome == Outcome.GONE) else \
-        next_delay(result.job.attempt_number)
+    delay = (
+        None
+        if (delivery.test or verdict.outcome == Outcome.GONE)
+        else next_delay(result.job.attempt_number)
+    )
     if delay is None:
         delivery.state, delivery.finished_at = DeliveryState.FAILED, finished
     elif not live:
@@ -76,28 +84,47 @@ def record(results: list[Result]) -> list[tuple[str, float]]:
     by_id = {uuid.UUID(r.job.delivery_id): r for r in results}
     with transaction.atomic():
         rows = {
-            d.id: d for d in Delivery.objects.select_for_update().filter(
-                id__in=by_id, state=DeliveryState.SENDING).select_related("endpoint")
+            d.id: d
+            for d in Delivery.objects.select_for_update()
+            .filter(id__in=by_id, state=DeliveryState.SENDING)
+            .select_related("endpoint")
         }
         # A result whose claim was lost (lease expired, row re-claimed) is logged, not applied.
-        mine = [d for d in rows.values()
-                if str(d.claim_token) == by_id[d.id].job.extra.get("claim_token")]
+        mine = [
+            d
+            for d in rows.values()
+            if str(d.claim_token) == by_id[d.id].job.extra.get("claim_token")
+        ]
         live = {e.pk for e in {d.endpoint for d in mine} if e.enabled and e.deleted_at is None}
         for delivery in mine:
             _next_state(delivery, by_id[delivery.id], delivery.endpoint_id in live)
         Attempt.objects.bulk_create([_attempt(r) for r in results])
-        Delivery.objects.bulk_update(mine, [
-            "state", "attempt_count", "last_status_code", "last_error", "claim_token",
-            "lease_expires_at", "finished_at", "next_attempt_at"])
+        Delivery.objects.bulk_update(
+            mine,
+            [
+                "state",
+                "attempt_count",
+                "last_status_code",
+                "last_error",
+                "claim_token",
+                "lease_expires_at",
+                "finished_at",
+                "next_attempt_at",
+            ],
+        )
         counted = [by_id[d.id] for d in mine if not d.test]
         _update_health(counted)
         _update_rollup(counted)
-        gone = {by_id[d.id].job.endpoint_id for d in mine
-                if by_id[d.id].verdict.outcome == Outcome.GONE}
+        gone = {
+            by_id[d.id].job.endpoint_id for d in mine if by_id[d.id].verdict.outcome == Outcome.GONE
+        }
         _disable_broken(gone, counted)
     now = timezone.now()
-    return [(str(d.id), max(0.0, (d.next_attempt_at - now).total_seconds()))
-            for d in mine if d.state == DeliveryState.PENDING]
+    return [
+        (str(d.id), max(0.0, (d.next_attempt_at - now).total_seconds()))
+        for d in mine
+        if d.state == DeliveryState.PENDING
+    ]
 
 
 def _update_health(results: Iterable[Result]) -> None:
@@ -110,18 +137,25 @@ def _update_health(results: Iterable[Result]) -> None:
         ok = [r for r in items if r.verdict.outcome == Outcome.SUCCEEDED]
         last = items[-1].finished_at
         if ok:
-            after = [r for r in items if r.finished_at > ok[-1].finished_at
-                     and r.verdict.outcome != Outcome.SUCCEEDED]
+            after = [
+                r
+                for r in items
+                if r.finished_at > ok[-1].finished_at and r.verdict.outcome != Outcome.SUCCEEDED
+            ]
             Endpoint.objects.filter(pk=endpoint_id).update(
-                last_success_at=ok[-1].finished_at, last_attempt_at=last,
+                last_success_at=ok[-1].finished_at,
+                last_attempt_at=last,
                 consecutive_failures=len(after),
                 failing_since=after[0].finished_at if after else None,
-                last_error=_describe_failure(after[-1]) if after else "")
+                last_error=_describe_failure(after[-1]) if after else "",
+            )
         else:
             Endpoint.objects.filter(pk=endpoint_id).update(
-                last_attempt_at=last, consecutive_failures=F("consecutive_failures") + len(items),
+                last_attempt_at=last,
+                consecutive_failures=F("consecutive_failures") + len(items),
                 failing_since=Coalesce(F("failing_since"), items[0].finished_at),
-                last_error=_describe_failure(items[-1]))
+                last_error=_describe_failure(items[-1]),
+            )
 
 
 def _update_rollup(results: Iterable[Result]) -> None:
@@ -130,7 +164,8 @@ def _update_rollup(results: Iterable[Result]) -> None:
     for result in results:
         hour = result.finished_at.replace(minute=0, second=0, microsecond=0)
         counts[(result.job.endpoint_id, hour)][
-            0 if result.verdict.outcome == Outcome.SUCCEEDED else 1] += 1
+            0 if result.verdict.outcome == Outcome.SUCCEEDED else 1
+        ] += 1
     if not counts:
         return
     table = "callbacks_endpointhourlystat"
@@ -141,7 +176,8 @@ def _update_rollup(results: Iterable[Result]) -> None:
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (endpoint_id, hour) DO UPDATE SET "
                 f"succeeded = {table}.succeeded + excluded.succeeded, "
                 f"failed = {table}.failed + excluded.failed",
-                [endpoint_id, connection.ops.adapt_datetimefield_value(hour), ok, bad])
+                [endpoint_id, connection.ops.adapt_datetimefield_value(hour), ok, bad],
+            )
 
 
 def _disable_broken(gone: set[int], results: list[Result]) -> None:
@@ -150,12 +186,13 @@ def _disable_broken(gone: set[int], results: list[Result]) -> None:
 
     cutoff = timezone.now() - datetime.timedelta(days=settings.CALLBACK_DISABLE_AFTER_DAYS)
     failing = {r.job.endpoint_id for r in results if r.verdict.outcome != Outcome.SUCCEEDED}
-    for endpoint in Endpoint.objects.filter(pk__in=gone | failing, enabled=True,
-                                            deleted_at=None):
+    for endpoint in Endpoint.objects.filter(pk__in=gone | failing, enabled=True, deleted_at=None):
         if endpoint.pk in gone:
-            endpoint_disable(endpoint=endpoint, actor=None,
-                             reason="The endpoint answered 410 Gone.")
+            endpoint_disable(
+                endpoint=endpoint, actor=None, reason="The endpoint answered 410 Gone."
+            )
         elif endpoint.failing_since and endpoint.failing_since < cutoff:
             days = settings.CALLBACK_DISABLE_AFTER_DAYS
-            endpoint_disable(endpoint=endpoint, actor=None,
-                             reason=f"Every attempt failed for {days:g} days.")
+            endpoint_disable(
+                endpoint=endpoint, actor=None, reason=f"Every attempt failed for {days:g} days."
+            )

@@ -53,12 +53,22 @@ def _preflight(request: Request) -> None:
 class GuardedResolver(AbstractResolver):
     """Resolve through the guard: every address checked; only checked ones returned."""
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         loop = asyncio.get_running_loop()
         pairs = await loop.run_in_executor(None, guard.resolve, host, port)
-        return [ResolveResult(hostname=host, host=address, port=port, family=fam, proto=0,
-                              flags=socket.AI_NUMERICHOST) for fam, address in pairs]
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=fam,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for fam, address in pairs
+        ]
 
     async def close(self) -> None:
         return None
@@ -73,11 +83,18 @@ class AsyncSender:
 
     async def open(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:
-            connector = aiohttp.TCPConnector(resolver=GuardedResolver(), limit=self.limit,
-                                             use_dns_cache=False, enable_cleanup_closed=True)
-            self.session = aiohttp.ClientSession(connector=connector, trust_env=False,
-                                                 cookie_jar=aiohttp.DummyCookieJar(),
-                                                 skip_auto_headers=("User-Agent",))
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(),
+                limit=self.limit,
+                use_dns_cache=False,
+                enable_cleanup_closed=True,
+            )
+            self.session = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent",),
+            )
         return self.session
 
     async def close(self) -> None:
@@ -88,14 +105,20 @@ class AsyncSender:
         request = build_request(job, int(time.time()))
         started = _now()
         result = Result(job=job, request=request, started_at=started, finished_at=started)
-        timeout = aiohttp.ClientTimeout(total=settings.CALLBACK_TIMEOUT,
-                                        connect=settings.CALLBACK_CONNECT_TIMEOUT)
+        timeout = aiohttp.ClientTimeout(
+            total=settings.CALLBACK_TIMEOUT, connect=settings.CALLBACK_CONNECT_TIMEOUT
+        )
         try:
             _preflight(request)
             session = await self.open()
-            async with session.request(request.method, request.url, headers=request.headers,
-                                       data=request.body, allow_redirects=False,
-                                       timeout=timeout) as response:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as response:
                 body = await response.content.read(settings.CALLBACK_RESPONSE_MAX_BYTES)
                 result.status = response.status
                 result.response_headers = list(response.headers.items())
@@ -131,7 +154,8 @@ class _GuardedConnectionMixin:
             except TimeoutError as exc:
                 sock.close()
                 raise urllib3.exceptions.ConnectTimeoutError(
-                    self, f"Connection to {host} timed out") from exc
+                    self, f"Connection to {host} timed out"
+                ) from exc
             except OSError as exc:
                 sock.close()
                 last = exc
@@ -157,8 +181,10 @@ class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
 class GuardedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool,
-                                                   "https": GuardedHTTPSConnectionPool}
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": GuardedHTTPConnectionPool,
+            "https": GuardedHTTPSConnectionPool,
+        }
 
 
 def sync_session() -> requests.Session:
@@ -181,10 +207,15 @@ def send_sync(job: Job, session: requests.Session | None = None) -> Result:
     session = session or sync_session()
     try:
         _preflight(request)
-        with session.request(request.method, request.url, headers=dict(request.headers),
-                             data=request.body, allow_redirects=False, stream=True,
-                             timeout=(settings.CALLBACK_CONNECT_TIMEOUT,
-                                      settings.CALLBACK_TIMEOUT)) as response:
+        with session.request(
+            request.method,
+            request.url,
+            headers=dict(request.headers),
+            data=request.body,
+            allow_redirects=False,
+            stream=True,
+            timeout=(settings.CALLBACK_CONNECT_TIMEOUT, settings.CALLBACK_TIMEOUT),
+        ) as response:
             result.status = response.status_code
             result.response_headers = list(response.headers.items())
             result.response_body = _decode(_read_capped(response, deadline))

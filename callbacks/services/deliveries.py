@@ -30,12 +30,21 @@ def _require_live(endpoint: Endpoint) -> None:
         raise ValidationError({"endpoint": ["Enable this endpoint first."]})
 
 
-def _new_delivery(event: Event, endpoint: Endpoint, *, replay: bool = False,
-                  test: bool = False) -> Delivery:
+def _new_delivery(
+    event: Event, endpoint: Endpoint, *, replay: bool = False, test: bool = False
+) -> Delivery:
     now = timezone.now()
-    return Delivery(id=uuid.uuid4(), event_id=event.pk, endpoint=endpoint,
-                    domain_id=endpoint.domain_id, event_type=event.type, replay=replay,
-                    test=test, next_attempt_at=now, created_at=now)
+    return Delivery(
+        id=uuid.uuid4(),
+        event_id=event.pk,
+        endpoint=endpoint,
+        domain_id=endpoint.domain_id,
+        event_type=event.type,
+        replay=replay,
+        test=test,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 @transaction.atomic
@@ -48,50 +57,85 @@ def delivery_resend(*, delivery: Delivery, actor: User | None) -> Delivery:
     fresh = _new_delivery(delivery.event, endpoint, test=delivery.test)
     fresh.save(force_insert=True)
     enqueue_on_commit([str(fresh.id)])
-    AuditEntry.objects.record(actor=actor, action="delivery.resent", domain=endpoint.domain,
-                              obj=endpoint, object_id=str(delivery.id),
-                              after={"new_delivery": str(fresh.id)})
+    AuditEntry.objects.record(
+        actor=actor,
+        action="delivery.resent",
+        domain=endpoint.domain,
+        obj=endpoint,
+        object_id=str(delivery.id),
+        after={"new_delivery": str(fresh.id)},
+    )
     return fresh
 
 
 # --- Replay ------------------------------------------------------------------
 
 
-def replay_events(*, endpoint: Endpoint, start: datetime.datetime, end: datetime.datetime,
-                  include_all: bool) -> QuerySet[Event]:
+def replay_events(
+    *, endpoint: Endpoint, start: datetime.datetime, end: datetime.datetime, include_all: bool
+) -> QuerySet[Event]:
     """Return the events a replay would send, oldest first (see README, Replay)."""
     if start >= end:
         raise ValidationError({"end": ["The end of the range must be after its start."]})
     ours = Delivery.objects.filter(event=OuterRef("pk"), endpoint=endpoint)
-    events = Event.objects.filter(domain_id=endpoint.domain_id, created_at__gte=start,
-                                  created_at__lt=end, type__in=endpoint.event_types, test=False)
+    events = Event.objects.filter(
+        domain_id=endpoint.domain_id,
+        created_at__gte=start,
+        created_at__lt=end,
+        type__in=endpoint.event_types,
+        test=False,
+    )
     events = events.exclude(Exists(ours.filter(state__in=IN_PROGRESS)))
     if not include_all:
         events = events.exclude(Exists(ours.filter(state=DeliveryState.SUCCEEDED)))
     return events.order_by("created_at")
 
 
-def replay_count(*, endpoint: Endpoint, start: datetime.datetime, end: datetime.datetime,
-                 include_all: bool = False) -> int:
+def replay_count(
+    *,
+    endpoint: Endpoint,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    include_all: bool = False,
+) -> int:
     """Dry run: how many events a replay would send."""
-    return replay_events(endpoint=endpoint, start=start, end=end,
-                         include_all=include_all).count()
+    return replay_events(endpoint=endpoint, start=start, end=end, include_all=include_all).count()
 
 
 @transaction.atomic
-def replay_start(*, endpoint: Endpoint, start: datetime.datetime, end: datetime.datetime,
-                 include_all: bool = False, actor: User | None) -> ReplayJob:
+def replay_start(
+    *,
+    endpoint: Endpoint,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    include_all: bool = False,
+    actor: User | None,
+) -> ReplayJob:
     """Queue a background replay of an endpoint's events in [start, end)."""
     _require_live(endpoint)
     total = replay_count(endpoint=endpoint, start=start, end=end, include_all=include_all)
-    job = ReplayJob.objects.create(endpoint=endpoint, start=start, end=end,
-                                   include_all=include_all, total=total,
-                                   created_by=actor if actor and actor.pk else None)
-    AuditEntry.objects.record(actor=actor, action="endpoint.replay_started",
-                              domain=endpoint.domain, obj=endpoint,
-                              object_id=endpoint.endpoint_id,
-                              after={"job": job.job_id, "start": start.isoformat(),
-                                     "end": end.isoformat(), "all": include_all, "total": total})
+    job = ReplayJob.objects.create(
+        endpoint=endpoint,
+        start=start,
+        end=end,
+        include_all=include_all,
+        total=total,
+        created_by=actor if actor and actor.pk else None,
+    )
+    AuditEntry.objects.record(
+        actor=actor,
+        action="endpoint.replay_started",
+        domain=endpoint.domain,
+        obj=endpoint,
+        object_id=endpoint.endpoint_id,
+        after={
+            "job": job.job_id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "all": include_all,
+            "total": total,
+        },
+    )
     transaction.on_commit(lambda: _queue_replay(job.job_id))
     return job
 
@@ -108,20 +152,24 @@ def _queue_replay(job_id: str) -> None:
 def replay_run(*, job_id: str, chunk: int = 200) -> ReplayJob:
     """Create the replay's deliveries in throttled chunks, recording progress."""
     claimed = ReplayJob.objects.filter(job_id=job_id, state=ReplayJob.State.QUEUED).update(
-        state=ReplayJob.State.RUNNING)
+        state=ReplayJob.State.RUNNING
+    )
     job = ReplayJob.objects.select_related("endpoint").get(job_id=job_id)
     if not claimed:
         return job  # already running or finished elsewhere
     try:
         done = _replay_chunks(job, chunk)
     except Exception as exc:
-        ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.FAILED,
-                                                   error=str(exc)[:500],
-                                                   finished_at=timezone.now())
+        ReplayJob.objects.filter(pk=job.pk).update(
+            state=ReplayJob.State.FAILED, error=str(exc)[:500], finished_at=timezone.now()
+        )
         raise
-    ReplayJob.objects.filter(pk=job.pk).update(state=ReplayJob.State.DONE, done=done,
-                                               total=max(done, job.total),
-                                               finished_at=timezone.now())
+    ReplayJob.objects.filter(pk=job.pk).update(
+        state=ReplayJob.State.DONE,
+        done=done,
+        total=max(done, job.total),
+        finished_at=timezone.now(),
+    )
     job.refresh_from_db()
     return job
 
@@ -133,8 +181,9 @@ def _replay_chunks(job: ReplayJob, chunk: int) -> int:
         endpoint.refresh_from_db(fields=["enabled", "deleted_at", "event_types"])
         if not endpoint.enabled or endpoint.deleted_at is not None:
             raise RuntimeError("The endpoint was disabled or deleted during the replay.")
-        events = replay_events(endpoint=endpoint, start=job.start, end=job.end,
-                               include_all=job.include_all)
+        events = replay_events(
+            endpoint=endpoint, start=job.start, end=job.end, include_all=job.include_all
+        )
         if last_seen is not None:
             events = events.filter(created_at__gte=last_seen[0]).exclude(pk__in=last_seen[1])
         batch = list(events.only("id", "type", "created_at")[:chunk])
@@ -142,7 +191,8 @@ def _replay_chunks(job: ReplayJob, chunk: int) -> int:
             return done
         with transaction.atomic():
             rows = Delivery.objects.bulk_create(
-                [_new_delivery(event, endpoint, replay=True) for event in batch])
+                [_new_delivery(event, endpoint, replay=True) for event in batch]
+            )
             enqueue_on_commit([str(r.id) for r in rows], queue=settings.CALLBACK_REPLAY_QUEUE)
             done += len(rows)
             ReplayJob.objects.filter(pk=job.pk).update(done=done)
@@ -166,17 +216,27 @@ def send_test_event(*, endpoint: Endpoint, event_type: str, actor: User | None) 
     except ValueError as exc:
         raise ValidationError({"event_type": [str(exc)]}) from None
     with transaction.atomic():
-        event = publish(domain=endpoint.domain, type=event_type, object=entry.example,
-                        endpoint=endpoint, test=True)
-        AuditEntry.objects.record(actor=actor, action="endpoint.test_sent",
-                                  domain=endpoint.domain, obj=endpoint,
-                                  object_id=endpoint.endpoint_id,
-                                  after={"event_type": event_type, "event": str(event.id)})
+        event = publish(
+            domain=endpoint.domain,
+            type=event_type,
+            object=entry.example,
+            endpoint=endpoint,
+            test=True,
+        )
+        AuditEntry.objects.record(
+            actor=actor,
+            action="endpoint.test_sent",
+            domain=endpoint.domain,
+            obj=endpoint,
+            object_id=endpoint.endpoint_id,
+            after={"event_type": event_type, "event": str(event.id)},
+        )
     return event.deliveries.get()
 
 
-def send_test_event_now(*, endpoint: Endpoint, event_type: str,
-                        actor: User | None) -> tuple[Delivery, Result | None]:
+def send_test_event_now(
+    *, endpoint: Endpoint, event_type: str, actor: User | None
+) -> tuple[Delivery, Result | None]:
     """Create a test delivery and send it in this process (the command line's path)."""
     from callbacks.delivery.engine import send_now
 
@@ -194,8 +254,11 @@ def retention_purge(*, now: datetime.datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.RETENTION_EVENTS_DAYS)
     total = 0
     while True:
-        ids = list(Event.objects.filter(created_at__lt=cutoff)
-                   .values_list("id", flat=True)[: settings.RETENTION_BATCH])
+        ids = list(
+            Event.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[
+                : settings.RETENTION_BATCH
+            ]
+        )
         if not ids:
             return total
         with transaction.atomic():

@@ -30,21 +30,38 @@ def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, A
 
 
 def _audit(endpoint: Endpoint, actor: User | None, action: str, **extra: Any) -> None:
-    AuditEntry.objects.record(actor=actor, action=action, domain=endpoint.domain, obj=endpoint,
-                              object_id=endpoint.endpoint_id, **extra)
+    AuditEntry.objects.record(
+        actor=actor,
+        action=action,
+        domain=endpoint.domain,
+        obj=endpoint,
+        object_id=endpoint.endpoint_id,
+        **extra,
+    )
 
 
 @transaction.atomic
 def endpoint_create(
-    *, domain: Domain, url: str, event_types: list[str], method: str = "POST",
-    headers: dict[str, str] | None = None, description: str = "", actor: User | None,
+    *,
+    domain: Domain,
+    url: str,
+    event_types: list[str],
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    description: str = "",
+    actor: User | None,
 ) -> Endpoint:
     """Register a callback endpoint for ``domain`` with a fresh signing secret."""
-    data = endpoint_fields_clean({"url": url, "method": method, "headers": headers or {},
-                                  "event_types": event_types})
-    endpoint = Endpoint.objects.create(domain=domain, secret=new_secret(),
-                                       description=description[:200],
-                                       created_by=actor if actor and actor.pk else None, **data)
+    data = endpoint_fields_clean(
+        {"url": url, "method": method, "headers": headers or {}, "event_types": event_types}
+    )
+    endpoint = Endpoint.objects.create(
+        domain=domain,
+        secret=new_secret(),
+        description=description[:200],
+        created_by=actor if actor and actor.pk else None,
+        **data,
+    )
     _audit(endpoint, actor, "endpoint.created", after=_view(endpoint))
     return endpoint
 
@@ -56,8 +73,9 @@ def keep_masked_headers(old: dict[str, str], new: dict[str, str]) -> dict[str, s
 
 
 @transaction.atomic
-def endpoint_update(*, endpoint: Endpoint, actor: User | None,
-                    changes: Mapping[str, Any]) -> Endpoint:
+def endpoint_update(
+    *, endpoint: Endpoint, actor: User | None, changes: Mapping[str, Any]
+) -> Endpoint:
     """Change an endpoint's URL, method, headers, event types or description."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -75,27 +93,36 @@ def endpoint_update(*, endpoint: Endpoint, actor: User | None,
         setattr(endpoint, name, value)
     endpoint.updated_at = timezone.now()
     endpoint.save(update_fields=[*changed, "updated_at"])
-    _audit(endpoint, actor, "endpoint.updated", before=before, after=_view(endpoint, tuple(changed)))
+    _audit(
+        endpoint, actor, "endpoint.updated", before=before, after=_view(endpoint, tuple(changed))
+    )
     return endpoint
 
 
 def _cancel_pending(endpoint: Endpoint, reason: str) -> int:
     return Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING).update(
-        state=DeliveryState.CANCELLED, last_error=reason[:500], finished_at=timezone.now())
+        state=DeliveryState.CANCELLED, last_error=reason[:500], finished_at=timezone.now()
+    )
 
 
 def _tell_admins(endpoint: Endpoint, reason: str) -> None:
-    emails = list(DomainAdministrator.objects.filter(domain=endpoint.domain)
-                  .values_list("user__email", flat=True))
+    emails = list(
+        DomainAdministrator.objects.filter(domain=endpoint.domain).values_list(
+            "user__email", flat=True
+        )
+    )
     if not emails:
         return
     subject = f"Callback endpoint disabled for {endpoint.domain.name}"
-    body = (f"The callback endpoint {endpoint.method} {mask_url(endpoint.url)} of "
-            f"{endpoint.domain.name} was disabled.\n\nReason: {reason}\n\n"
-            f"Pending deliveries were cancelled; you can replay them after enabling it again:\n"
-            f"{settings.PORTAL_URL}/domains?domain={endpoint.domain.name}\n")
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, emails,
-                                            fail_silently=True))
+    body = (
+        f"The callback endpoint {endpoint.method} {mask_url(endpoint.url)} of "
+        f"{endpoint.domain.name} was disabled.\n\nReason: {reason}\n\n"
+        f"Pending deliveries were cancelled; you can replay them after enabling it again:\n"
+        f"{settings.PORTAL_URL}/domains?domain={endpoint.domain.name}\n"
+    )
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True)
+    )
 
 
 @transaction.atomic
@@ -129,8 +156,16 @@ def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
     endpoint.failing_since, endpoint.consecutive_failures = None, 0
     endpoint.updated_at = timezone.now()
-    endpoint.save(update_fields=["enabled", "disabled_reason", "disabled_at", "failing_since",
-                                 "consecutive_failures", "updated_at"])
+    endpoint.save(
+        update_fields=[
+            "enabled",
+            "disabled_reason",
+            "disabled_at",
+            "failing_since",
+            "consecutive_failures",
+            "updated_at",
+        ]
+    )
     _audit(endpoint, actor, "endpoint.enabled")
     return endpoint
 
@@ -145,8 +180,9 @@ def endpoint_delete(*, endpoint: Endpoint, actor: User | None) -> None:
     endpoint.enabled = False
     endpoint.save(update_fields=["deleted_at", "enabled", "updated_at"])
     cancelled = _cancel_pending(endpoint, "Cancelled: endpoint deleted")
-    _audit(endpoint, actor, "endpoint.deleted", before=_view(endpoint),
-           after={"cancelled": cancelled})
+    _audit(
+        endpoint, actor, "endpoint.deleted", before=_view(endpoint), after={"cancelled": cancelled}
+    )
 
 
 @transaction.atomic
@@ -157,8 +193,12 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, actor: User | None) -> Endpoin
     endpoint.previous_secret, endpoint.secret = endpoint.secret, new_secret()
     endpoint.previous_secret_expires_at = timezone.now() + overlap
     endpoint.save(update_fields=["previous_secret", "secret", "previous_secret_expires_at"])
-    _audit(endpoint, actor, "endpoint.secret_rotated",
-           after={"previous_secret_expires_at": endpoint.previous_secret_expires_at.isoformat()})
+    _audit(
+        endpoint,
+        actor,
+        "endpoint.secret_rotated",
+        after={"previous_secret_expires_at": endpoint.previous_secret_expires_at.isoformat()},
+    )
     return endpoint
 
 

@@ -13,15 +13,26 @@ HOOK_FIELDS = ("hook_id", "callback_url", "type", "parsed_query", "owner")
 
 
 @transaction.atomic
-def hook_create(*, owner: User, callback_url: str, type: str, parsed_query: str,  # noqa: A002
-                actor: User | None = None) -> Hook:
+def hook_create(
+    *, owner: User, callback_url: str, type: str, parsed_query: str, actor: User | None = None
+) -> Hook:
     """Save a hook for ``owner`` (a user of a registered domain); emits hook.created."""
-    hook = Hook(owner=owner, domain_id=owner.domain_id, callback_url=(callback_url or "").strip(),
-                type=type, parsed_query=(parsed_query or "").strip())
+    hook = Hook(
+        owner=owner,
+        domain_id=owner.domain_id,
+        callback_url=(callback_url or "").strip(),
+        type=type,
+        parsed_query=(parsed_query or "").strip(),
+    )
     hook.full_clean()
     hook.save()
-    audit_record(actor=actor or owner, action="hook.created", domain=hook.domain, obj=hook,
-                 after=snapshot(hook, HOOK_FIELDS))
+    audit_record(
+        actor=actor or owner,
+        action="hook.created",
+        domain=hook.domain,
+        obj=hook,
+        after=snapshot(hook, HOOK_FIELDS),
+    )
     publish(domain=hook.domain, type="hook.created", object=payloads.hook(hook))
     return hook
 
@@ -32,6 +43,12 @@ def hook_delete(*, hook: Hook, actor: User | None = None) -> None:
     before = snapshot(hook, HOOK_FIELDS)
     domain, payload = hook.domain, payloads.hook(hook)
     hook.delete()
-    audit_record(actor=actor, action="hook.deleted", domain=domain, obj=hook,
-                 object_id=before["hook_id"], before=before)
+    audit_record(
+        actor=actor,
+        action="hook.deleted",
+        domain=domain,
+        obj=hook,
+        object_id=before["hook_id"],
+        before=before,
+    )
     publish(domain=domain, type="hook.deleted", object=payload)

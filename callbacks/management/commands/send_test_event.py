@@ -13,23 +13,32 @@ from callbacks.services import send_test_event_now
 
 
 class Command(BaseCommand):
-    help = "Send one test event (the catalog's example payload) to an endpoint and print the result."
+    help = (
+        "Send one test event (the catalog's example payload) to an endpoint and print the result."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--endpoint", required=True, help="The endpoint's id.")
-        parser.add_argument("--type", dest="event_type", default="camera.created",
-                            choices=catalog.NAMES, help="The event type (default camera.created).")
+        parser.add_argument(
+            "--type",
+            dest="event_type",
+            default="camera.created",
+            choices=catalog.NAMES,
+            help="The event type (default camera.created).",
+        )
 
     def handle(self, *args: Any, endpoint: str, event_type: str, **options: Any) -> None:
         target = Endpoint.objects.live().filter(endpoint_id=endpoint).first()
         if target is None:
             raise CommandError(f"--endpoint: no endpoint with the id {endpoint!r}.")
         try:
-            delivery, result = send_test_event_now(endpoint=target, event_type=event_type,
-                                                   actor=None)
+            delivery, result = send_test_event_now(
+                endpoint=target, event_type=event_type, actor=None
+            )
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}"
-                                         for k, v in exc.message_dict.items())) from None
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            ) from None
         if result is None:
             raise CommandError("The delivery was taken by another sender; see the delivery log.")
         self.stdout.write(f"{result.request.method} {target.url}")

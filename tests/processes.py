@@ -1,0 +1,86 @@
+"""Start real workers (and other manage.py commands) in subprocesses that use the
+test database and broker, so tests can kill them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """Return a DATABASE_URL naming the database this test run really uses."""
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite://{Path(conf['NAME']).resolve()}"
+    auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf.get("PASSWORD") else "")
+    return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    environment.update(
+        CAMIO_MODE="test",
+        DJANGO_SETTINGS_MODULE="camio_portal.settings.test",
+        DATABASE_URL=test_database_url(),
+        PYTHONUNBUFFERED="1",
+    )
+    environment.update(overrides)
+    return environment
+
+
+def start_worker(log: Path, beat_schedule: Path, **overrides: str) -> subprocess.Popen:
+    """Start a worker with embedded beat (the sweeper) in its own process group."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "camio_portal",
+        "worker",
+        "--pool",
+        "solo",
+        "--loglevel",
+        "INFO",
+        "--queues",
+        "celery,replay",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-B",
+        "-s",
+        str(beat_schedule),
+    ]
+    with log.open("a") as out:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=child_env(**overrides),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    process.wait(timeout=30)
+
+
+def manage(*args: str, **overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=child_env(**overrides),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

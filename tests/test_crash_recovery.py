@@ -1,0 +1,140 @@
+"""Acceptance 3 and 4: a killed worker and a stopped broker lose nothing."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+
+import pytest
+from django.db import transaction
+
+from callbacks import catalog
+from callbacks.models import Delivery
+from callbacks.publish import publish
+from tests.processes import kill_group, manage, start_worker
+from tests.receiver import wait_for
+
+FAST = {
+    "CALLBACK_LEASE_SECONDS": "3",
+    "CALLBACK_SWEEP_INTERVAL": "0.5",
+    "CALLBACK_ENDPOINT_INFLIGHT": "20",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_worker_loses_nothing(tmp_path, receiver, endpoint_for, acme):
+    receiver.hold_after = 1000
+    endpoint_for(receiver.url, ["camera.created"])
+    example = catalog.get("camera.created").example
+    for _ in range(20):
+        with transaction.atomic():
+            for _ in range(100):
+                publish(domain=acme, type="camera.created", object=example)
+    log = tmp_path / "worker.log"
+    first = start_worker(log, tmp_path / "beat-1", **FAST)
+    try:
+        wait_for(lambda: len(receiver.received) >= 1000, timeout=120, what="1,000 receipts")
+        wait_for(
+            lambda: Delivery.objects.filter(state="succeeded").count() == 1000,
+            timeout=60,
+            what="the 1,000 answered deliveries to be recorded",
+        )
+        in_flight = Delivery.objects.filter(state="sending").count()
+        assert 0 < in_flight <= int(FAST["CALLBACK_ENDPOINT_INFLIGHT"])
+    finally:
+        kill_group(first)
+    receiver.released.set()
+    second = start_worker(log, tmp_path / "beat-2", **FAST)
+    try:
+        wait_for(
+            lambda: len(set(receiver.ids())) == 2000, timeout=180, what="2,000 distinct webhook-ids"
+        )
+        wait_for(
+            lambda: Delivery.objects.filter(state="succeeded").count() == 2000,
+            timeout=60,
+            what="every delivery recorded as succeeded",
+        )
+    finally:
+        kill_group(second)
+    duplicates = len(receiver.received) - 2000
+    assert duplicates <= int(FAST["CALLBACK_ENDPOINT_INFLIGHT"]), log.read_text()[-3000:]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_redis(port: int, folder) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None,
+    reason="needs the redis-server program to run a private broker",
+)
+@pytest.mark.django_db(transaction=True)
+def test_camera_saved_while_broker_is_down_is_delivered_later(
+    tmp_path, receiver, endpoint_for, box, acme_admin
+):
+    port = free_port()
+    broker = {"CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0", **FAST}
+    endpoint_for(receiver.url, ["camera.created"])
+    redis = start_redis(port, tmp_path)
+    wait_for(lambda: redis_answers(port), what="the private Redis")
+    worker = start_worker(tmp_path / "worker.log", tmp_path / "beat", **broker)
+    try:
+        kill_group(redis)
+        saved = manage(
+            "shell",
+            "-c",
+            (
+                "from domains.models import Device, User;"
+                "from domains.services import camera_create;"
+                f"camera_create(owner=User.objects.get(pk={acme_admin.pk}),"
+                f" device=Device.objects.get(pk={box.pk}), name='Saved while the broker is down');"
+                "print('saved')"
+            ),
+            **broker,
+        )
+        assert saved.returncode == 0, saved.stderr
+        assert "saved" in saved.stdout
+        assert "the sweeper will send them" in saved.stderr
+        assert Delivery.objects.get().state == "pending"
+        assert receiver.received == []
+        redis = start_redis(port, tmp_path)
+        wait_for(
+            lambda: receiver.received, timeout=90, what="the delivery after the broker is back"
+        )
+        assert b"Saved while the broker is down" in receiver.received[0].body
+    finally:
+        kill_group(worker)
+        kill_group(redis)

@@ -1,0 +1,95 @@
+"""Bad endpoint input is refused with a message naming the field; nothing is saved."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from callbacks.models import Endpoint
+from callbacks.services import endpoint_create, endpoint_update
+from callbacks.validation import parse_headers_text
+from domains.models import AuditEntry
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"headers": ["Authorization"]}, "headers", "must be a JSON object"),
+        ({"headers": {"X-Count": 3}}, "headers", "The value of 'X-Count' must be a string"),
+        ({"headers": {"X-Evil": "a\r\nHost: x"}}, "headers", "contains a line break"),
+        ({"headers": {"Bad Name": "x"}}, "headers", "is not a valid header name"),
+        ({"headers": {"webhook-id": "x"}}, "headers", "is set by the portal"),
+        ({"headers": {"USER-AGENT": "x"}}, "headers", "is set by the portal"),
+        ({"headers": {"X-A": "1", "x-a": "2"}}, "headers", "differ only by case"),
+        ({"headers": {"X-Big": "a" * 9000}}, "headers", "Headers are too large"),
+        ({"url": "ftp://acme.com/x"}, "url", "must start with http:// or https://"),
+        ({"url": "http:///nohost"}, "url", "has no host name"),
+        ({"url": "not a url"}, "url", "no spaces"),
+        ({"url": "http://10.1.2.3/hook"}, "url", "private"),
+        ({"url": "http://acme.com:99999/"}, "url", "is not a valid URL"),
+        ({"event_types": []}, "event_types", "Choose at least one event type"),
+        (
+            {"event_types": ["camera.exploded"]},
+            "event_types",
+            "Unknown event type(s): camera.exploded",
+        ),
+        ({"method": "TRACE"}, "method", "is not a supported HTTP method"),
+    ],
+)
+def test_bad_endpoint_input(acme, fields, field, message):
+    data = {"url": "https://hooks.acme.com/camio", "event_types": ["camera.created"], **fields}
+    audit = AuditEntry.objects.count()
+    with pytest.raises(ValidationError) as caught:
+        endpoint_create(domain=acme, actor=None, **data)
+    assert message in " ".join(caught.value.message_dict[field])
+    assert not Endpoint.objects.exists()
+    assert AuditEntry.objects.count() == audit
+
+
+def test_headers_text_parsing():
+    assert parse_headers_text(
+        '{"Authorization": "token XYZPDQ", "Content-Type": "application/json"}'
+    ) == {"Authorization": "token XYZPDQ", "Content-Type": "application/json"}
+    assert parse_headers_text("") == {}
+    with pytest.raises(ValidationError, match="not valid JSON"):
+        parse_headers_text('{"a": ')
+    with pytest.raises(ValidationError, match="given twice"):
+        parse_headers_text('{"X-A": "1", "X-A": "2"}')
+
+
+@pytest.mark.django_db
+def test_headers_are_encrypted_at_rest_and_masked_values_are_kept(acme):
+    from django.db import connection
+
+    endpoint = endpoint_create(
+        domain=acme,
+        url="https://hooks.acme.com/",
+        actor=None,
+        event_types=["camera.created"],
+        headers={"Authorization": "token XYZPDQ"},
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT headers, secret FROM callbacks_endpoint")
+        headers_raw, secret_raw = cursor.fetchone()
+    assert "XYZPDQ" not in headers_raw and "whsec_" not in secret_raw
+    updated = endpoint_update(
+        endpoint=endpoint,
+        actor=None,
+        changes={"headers": {"Authorization": "••••••", "X-New": "1"}},
+    )
+    assert updated.headers == {"Authorization": "token XYZPDQ", "X-New": "1"}
+    entry = AuditEntry.objects.filter(action="endpoint.updated").get()
+    assert "XYZPDQ" not in str(entry.before) + str(entry.after)
+
+
+@pytest.mark.django_db
+def test_update_refuses_bad_input_and_keeps_the_row(acme):
+    endpoint = endpoint_create(
+        domain=acme, url="https://hooks.acme.com/", actor=None, event_types=["camera.created"]
+    )
+    with pytest.raises(ValidationError) as caught:
+        endpoint_update(
+            endpoint=endpoint, actor=None, changes={"url": "gopher://x", "event_types": []}
+        )
+    assert set(caught.value.message_dict) == {"url", "event_types"}
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://hooks.acme.com/" and endpoint.event_types == ["camera.created"]
