@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint check-architecture clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+# Needs PostgreSQL and Redis (DATABASE_URL / CELERY_BROKER_URL, defaults: local servers).
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python bench/render.py
 
 clean:
 	rm -rf $(VENV) .test-data .pytest_cache

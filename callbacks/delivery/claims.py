@@ -4,33 +4,40 @@ a lease, so a task that runs twice sends once, on SQLite and PostgreSQL alike.""
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
 from callbacks.delivery.policy import Job
-from callbacks.models import Delivery, DeliveryState
+from callbacks.models import Delivery, DeliveryState, Endpoint
+
+RoomFor = Callable[[set[int]], dict[int, int]]
 
 
-def _room_per_endpoint(endpoint_ids: set[int], now: datetime.datetime) -> dict[int, int]:
-    """Return how many more deliveries each endpoint may have in flight."""
+def room_in_database(endpoint_ids: set[int]) -> dict[int, int]:
+    """Room per endpoint counted from rows being sent by any process (single sends)."""
     busy = dict(
-        Delivery.objects.filter(
-            endpoint_id__in=endpoint_ids, state=DeliveryState.SENDING, lease_expires_at__gt=now
-        )
-        .values("endpoint_id")
-        .annotate(n=Count("id"))
-        .values_list("endpoint_id", "n")
+        Delivery.objects.filter(endpoint_id__in=endpoint_ids, state=DeliveryState.SENDING,
+                                lease_expires_at__gt=timezone.now())
+        .values("endpoint_id").annotate(n=Count("id")).values_list("endpoint_id", "n")
     )
     cap = settings.CALLBACK_ENDPOINT_INFLIGHT
     return {endpoint_id: max(0, cap - busy.get(endpoint_id, 0)) for endpoint_id in endpoint_ids}
 
 
-def _interleave(candidates: list[tuple], room: dict[int, int], limit: int) -> list:
-    """Pick ids round-robin across endpoints, within each endpoint's room, up to ``limit``."""
+def _interleave(candidates: list[tuple], room: dict[int, int], limit: int) -> tuple[list, set]:
+    """Pick ids round-robin across endpoints within each endpoint's room, up to ``limit``.
+
+    Returns (chosen ids, ids left out only because of ``limit``).
+    """
     queues: dict[int, list] = defaultdict(list)
     for delivery_id, endpoint_id in candidates:
         if len(queues[endpoint_id]) < room.get(endpoint_id, 0):
@@ -40,57 +47,157 @@ def _interleave(candidates: list[tuple], room: dict[int, int], limit: int) -> li
         for endpoint_id in list(queues):
             if queues[endpoint_id] and len(chosen) < limit:
                 chosen.append(queues[endpoint_id].pop(0))
-    return chosen
+    return chosen, {pk for queue in queues.values() for pk in queue}
 
 
-def claim(ids: list[str], limit: int) -> tuple[list[Delivery], list[str], set[int]]:
-    """Claim up to ``limit`` of ``ids`` that are pending and due.
+@dataclass
+class Claim:
+    jobs: list[Job] = field(default_factory=list)
+    # Due ids left pending because their endpoint had no room, by endpoint.
+    waiting: dict[int, list[str]] = field(default_factory=dict)
+    # Due ids left pending only because of the batch limit: claim them next.
+    more: list[str] = field(default_factory=list)
 
-    Returns (claimed deliveries with event and endpoint loaded, ids still
-    pending that were not taken, endpoints that were at their in-flight cap).
-    """
+
+def claim(ids: list[str], limit: int, room_for: RoomFor = room_in_database) -> Claim:
+    """Claim up to ``limit`` of ``ids`` that are pending and due, within each endpoint's room."""
+    if connection.vendor == "postgresql":
+        return _claim_returning(ids, limit, room_for)
     now = timezone.now()
-    candidates = list(
-        Delivery.objects.filter(id__in=ids, state=DeliveryState.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .values_list("id", "endpoint_id")
-    )
+    # Sorted here, not in SQL: ORDER BY would tempt the planner into walking the
+    # whole due index instead of looking the ids up by primary key.
+    rows = Delivery.objects.filter(
+        id__in=ids, state=DeliveryState.PENDING, next_attempt_at__lte=now
+    ).order_by().values_list("id", "endpoint_id", "next_attempt_at")
+    candidates = [(pk, endpoint) for pk, endpoint, _ in sorted(rows, key=lambda row: row[2])]
     if not candidates:
-        return [], [], set()
-    room = _room_per_endpoint({endpoint_id for _, endpoint_id in candidates}, now)
-    chosen = _interleave(candidates, room, limit)
-    capped = {endpoint_id for endpoint_id, free in room.items() if free == 0}
-    token = uuid.uuid4()
-    if chosen:
-        Delivery.objects.filter(
-            id__in=chosen, state=DeliveryState.PENDING, next_attempt_at__lte=now
-        ).update(
-            state=DeliveryState.SENDING,
-            claim_token=token,
-            lease_expires_at=now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS),
-        )
-    claimed = list(Delivery.objects.filter(claim_token=token).select_related("event", "endpoint"))
+        return Claim()
+    chosen, over_limit = _interleave(candidates, room_for({e for _, e in candidates}), limit)
     chosen_set = set(chosen)
-    leftover = [str(i) for i, _ in candidates if i not in chosen_set]
-    return claimed, leftover, capped
+    result = Claim(more=[str(pk) for pk in over_limit])
+    for pk, endpoint_id in candidates:
+        if pk not in chosen_set and pk not in over_limit:
+            result.waiting.setdefault(endpoint_id, []).append(str(pk))
+    if not chosen:
+        return result
+    token = uuid.uuid4()
+    lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
+    Delivery.objects.filter(
+        id__in=chosen, state=DeliveryState.PENDING, next_attempt_at__lte=now
+    ).update(state=DeliveryState.SENDING, claim_token=token, lease_expires_at=lease)
+    # values_list, not model instances: this runs for every delivery sent.
+    claimed = list(Delivery.objects.filter(claim_token=token).values_list(*_JOB_COLUMNS))
+    result.jobs = _jobs(claimed, token)
+    return result
 
 
-def job_for(delivery: Delivery) -> Job:
-    """Read what one attempt needs (decrypted headers and secrets) into a Job."""
-    endpoint, event = delivery.endpoint, delivery.event
+_CLAIM_SQL = """
+WITH claimed AS (
+    UPDATE callbacks_delivery SET state = 'sending', claim_token = %(token)s,
+           lease_expires_at = %(lease)s
+    WHERE id IN (
+        SELECT id FROM callbacks_delivery
+        WHERE id = ANY(%(ids)s) AND state = 'pending' AND next_attempt_at <= %(now)s
+        ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id
+)
+SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
+       e.type, e.created_at, e.body
+FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
+ORDER BY c.next_attempt_at
+"""
+
+
+def _claim_returning(ids: list[str], limit: int, room_for: RoomFor) -> Claim:
+    """PostgreSQL: claim and read in one statement, then give back what exceeds a room."""
+    now, token = timezone.now(), uuid.uuid4()
+    lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
+    wanted = [uuid.UUID(str(i)) for i in ids]
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": wanted, "now": now,
+                                    "limit": limit})
+        rows = cursor.fetchall()
+    result = Claim()
+    if len(wanted) > limit:
+        returned = {row[0] for row in rows}
+        result.more = [str(i) for i in wanted if i not in returned]
+    room = room_for({row[1] for row in rows})
+    keep, give_back = [], []
+    for row in rows:
+        if room.get(row[1], 0) > 0:
+            room[row[1]] -= 1
+            keep.append(row)
+        else:
+            give_back.append(row[0])
+            result.waiting.setdefault(row[1], []).append(str(row[0]))
+    if give_back:
+        Delivery.objects.filter(id__in=give_back, claim_token=token).update(
+            state=DeliveryState.PENDING, claim_token=None, lease_expires_at=None)
+    result.jobs = _jobs(keep, token)
+    return result
+
+
+def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
+    views = endpoint_views({row[1] for row in rows})
+    return [_job(row, views[row[1]], token) for row in rows]
+
+
+_JOB_COLUMNS = ("id", "endpoint_id", "attempt_count", "next_attempt_at", "test", "replay",
+                "event_id", "event__type", "event__created_at", "event__body")
+
+
+def _job(row: tuple, endpoint: _EndpointView, token: uuid.UUID) -> Job:
+    delivery_id, _, attempts, due, test, replay, event_id, event_type, created, body = row
     return Job(
-        delivery_id=str(delivery.id),
-        endpoint_id=endpoint.pk,
-        event_id=str(event.id),
-        event_type=event.type,
-        event_created_at=event.created_at,
-        method=endpoint.method,
-        url=endpoint.url,
-        headers=dict(endpoint.headers or {}),
-        secrets=endpoint.signing_secrets(),
-        body=bytes(event.body),
-        attempt_number=delivery.attempt_count + 1,
-        due_at=delivery.next_attempt_at,
-        test=delivery.test,
+        delivery_id=str(delivery_id), endpoint_id=endpoint.pk, event_id=str(event_id),
+        event_type=event_type, event_created_at=created, method=endpoint.method,
+        url=endpoint.url, headers=endpoint.headers, secrets=endpoint.secrets, body=bytes(body),
+        attempt_number=attempts + 1, due_at=due, test=test,
+        extra={"claim_token": str(token), "replay": replay},
+    )
+
+
+_VIEW_TTL = 1.0
+_views: dict[int, tuple[float, _EndpointView]] = {}
+_views_lock = threading.Lock()
+
+
+def endpoint_views(endpoint_ids: set[int]) -> dict[int, _EndpointView]:
+    """Decrypted sending details per endpoint, cached for a second per process (a changed
+    URL, header or secret is used within a second; a rotated secret keeps signing anyway)."""
+    now = time.monotonic()
+    with _views_lock:
+        found = {pk: view for pk, (expires, view) in
+                 ((pk, _views.get(pk, (0.0, None))) for pk in endpoint_ids) if expires > now}
+    missing = endpoint_ids - set(found)
+    if missing:
+        fresh = {pk: _EndpointView(e) for pk, e in Endpoint.objects.in_bulk(missing).items()}
+        with _views_lock:
+            for pk, view in fresh.items():
+                _views[pk] = (now + _VIEW_TTL, view)
+        found.update(fresh)
+    return found
+
+
+class _EndpointView:
+    """An endpoint's sending details, decrypted once per claimed batch."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.pk, self.method, self.url = endpoint.pk, endpoint.method, endpoint.url
+        self.headers = dict(endpoint.headers or {})
+        self.secrets = endpoint.signing_secrets()
+
+
+def job_for(delivery: Delivery, endpoint: _EndpointView | Endpoint | None = None) -> Job:
+    """Read what one attempt needs (decrypted headers and secrets) into a Job."""
+    if endpoint is None or isinstance(endpoint, Endpoint):
+        endpoint = _EndpointView(endpoint or delivery.endpoint)
+    event = delivery.event
+    return Job(
+        delivery_id=str(delivery.id), endpoint_id=endpoint.pk, event_id=str(event.id),
+        event_type=event.type, event_created_at=event.created_at, method=endpoint.method,
+        url=endpoint.url, headers=endpoint.headers, secrets=endpoint.secrets,
+        body=bytes(event.body), attempt_number=delivery.attempt_count + 1,
+        due_at=delivery.next_attempt_at, test=delivery.test,
         extra={"claim_token": str(delivery.claim_token), "replay": delivery.replay},
     )

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from callbacks.delivery.claims import claim, job_for
+from callbacks.delivery.claims import claim
 from callbacks.delivery.dispatcher import get_dispatcher
 from callbacks.delivery.policy import Result
 from callbacks.delivery.recording import record
@@ -24,46 +24,18 @@ log = logging.getLogger(__name__)
 
 
 def deliver(ids: list[str]) -> int:
-    """Claim what is due among ``ids`` and hand it to this process's sender; return the count."""
-    dispatcher = get_dispatcher()
-    remaining, handed = list(ids), 0
-    while remaining:
-        slots = dispatcher.reserve(min(len(remaining), settings.CALLBACK_BATCH_SIZE))
-        if not slots:
-            log.warning("sender busy; %d deliveries left to the sweeper", len(remaining))
-            break
-        claimed, remaining, capped = claim(remaining, slots)
-        dispatcher.capped |= capped
-        dispatcher.release(slots - len(claimed))
-        if not claimed:
-            break
-        dispatcher.submit([job_for(delivery) for delivery in claimed])
-        handed += len(claimed)
-    return handed
+    """Hand ``ids`` to this process's sender, which claims what is due and sends it."""
+    return get_dispatcher().accept(ids)
 
 
-def after_record(retries: list[tuple[str, float]], freed_endpoints: set[int]) -> None:
-    """Enqueue retries due within the hour (later ones wait for the sweeper), and the
-    waiting deliveries of endpoints that were at their in-flight cap."""
+def schedule_retries(retries: list[tuple[str, float]]) -> None:
+    """Enqueue retries due within the hour with a countdown; later ones wait for the sweeper."""
     buckets: dict[int, list[str]] = defaultdict(list)
     for delivery_id, seconds in retries:
         if seconds <= 3600:
             buckets[math.ceil(seconds)].append(delivery_id)
     for seconds, ids in buckets.items():
         enqueue(ids, countdown=seconds or None)
-    if freed_endpoints:
-        get_dispatcher().capped -= freed_endpoints
-        waiting = list(
-            Delivery.objects.filter(
-                endpoint_id__in=freed_endpoints,
-                state=DeliveryState.PENDING,
-                next_attempt_at__lte=timezone.now(),
-            )
-            .order_by("next_attempt_at")
-            .values_list("id", flat=True)[: settings.CALLBACK_BATCH_SIZE]
-        )
-        if waiting:
-            enqueue([str(i) for i in waiting])
 
 
 def sweep() -> dict[str, int]:
@@ -92,9 +64,9 @@ def sweep() -> dict[str, int]:
 
 def send_now(delivery: Delivery) -> Result | None:
     """Claim and send one delivery in this process with requests; record the result."""
-    claimed, _, _ = claim([str(delivery.pk)], 1)
-    if not claimed:
+    taken = claim([str(delivery.pk)], 1)
+    if not taken.jobs:
         return None
-    result = send_sync(job_for(claimed[0]))
+    result = send_sync(taken.jobs[0])
     record([result])
     return result

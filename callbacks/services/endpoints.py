@@ -15,6 +15,7 @@ from django.utils import timezone
 from callbacks.delivery.policy import MASK, mask_url
 from callbacks.delivery.signing import new_secret
 from callbacks.models import Delivery, DeliveryState, Endpoint
+from callbacks.publish import forget_subscribers
 from callbacks.validation import endpoint_fields_clean
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value
 
@@ -30,6 +31,8 @@ def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, A
 
 
 def _audit(endpoint: Endpoint, actor: User | None, action: str, **extra: Any) -> None:
+    """Record an endpoint change (every service here calls this once per change)."""
+    forget_subscribers()  # later publishes in this transaction must see the change
     AuditEntry.objects.record(
         actor=actor,
         action=action,

@@ -1,0 +1,53 @@
+"""A fast loopback receiver for the benchmark (aiohttp, one process).
+
+    python bench/receiver.py PORT
+
+Answers 200 at once on every path except /hang/..., which never answers before
+the sender gives up. Records (webhook-id, receipt time, path) for GET /_dump;
+GET /_count answers the number received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+from aiohttp import web
+
+received: list[tuple[str, float, str]] = []
+
+
+async def handle(request: web.Request) -> web.Response:
+    await request.read()
+    received.append((request.headers.get("webhook-id", ""), time.time(), request.path))
+    if request.path.startswith("/hang"):
+        await asyncio.sleep(3600)
+    return web.Response(text="ok")
+
+
+async def count(request: web.Request) -> web.Response:
+    return web.Response(text=str(len(received)))
+
+
+async def dump(request: web.Request) -> web.Response:
+    return web.Response(text=json.dumps(received), content_type="application/json")
+
+
+async def reset(request: web.Request) -> web.Response:
+    received.clear()
+    return web.Response(text="0")
+
+
+def main() -> None:
+    app = web.Application()
+    app.router.add_get("/_count", count)
+    app.router.add_get("/_dump", dump)
+    app.router.add_post("/_reset", reset)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

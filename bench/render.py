@@ -1,0 +1,82 @@
+"""Render the README's benchmark table from bench/results/*.json (the newest file per
+scenario) and write it between the README's bench markers.
+
+    python bench/render.py          # rewrite README.md
+    python bench/render.py --print  # print the table only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+ORDER = ["fanout-1", "fanout-10", "steady-200", "hanging-1-of-10"]
+WHAT = {
+    "fanout-1": "1 endpoint, events published flat out in transactions of 100",
+    "fanout-10": "10 endpoints, events published flat out in transactions of 100",
+    "steady-200": "200 events/s, one per transaction: commit-to-receipt p99",
+    "hanging-1-of-10": "1 of 10 endpoints never answers: healthy p99 / normal p99",
+}
+PROFILE = "docs/benchmarks.md#where-the-time-goes"
+
+
+def newest() -> list[dict]:
+    found: dict[str, dict] = {}
+    for path in (ROOT / "bench" / "results").glob("*.json"):
+        record = json.loads(path.read_text())
+        record["file"] = str(path.relative_to(ROOT))
+        current = found.get(record["scenario"])
+        if current is None or record["date"] > current["date"]:
+            found[record["scenario"]] = record
+    return [found[name] for name in ORDER if name in found]
+
+
+def table(records: list[dict]) -> str:
+    lines = ["| scenario | what | target | measured | result | ceiling (req/s) | run |",
+             "|---|---|---|---|---|---|---|"]
+    for r in records:
+        extra = ""
+        if r["unit"] == "deliveries/s" and r.get("percent_of_ceiling") is not None:
+            extra = f" ({r['percent_of_ceiling']} % of ceiling)"
+        elif r["scenario"] == "steady-200":
+            extra = f" (p50 {r['figures']['latency_p50_ms']} ms)"
+        elif r["scenario"] == "hanging-1-of-10":
+            f = r["figures"]
+            extra = f" ({f['latency_p99_ms']} ms vs {f['normal_p99_ms']} ms)"
+        result = "met" if r["met"] else f"**missed** ([profile]({PROFILE}))"
+        lines.append(
+            f"| `{r['scenario']}` | {WHAT[r['scenario']]} | {r['sense']} {r['target']} "
+            f"{r['unit']} | {r['measured']} {r['unit']}{extra} | {result} | "
+            f"{r['ceiling_requests_per_s']} | [{r['git']}, {r['date'][:10]}]({r['file']}) |")
+    if records:
+        m = records[0]["machine"]
+        lines.append("")
+        lines.append(f"Measured on {m['cpus']} vCPUs ({m['cpu']}), {m['memory_gb']} GB, Python "
+                     f"{m['python']}, PostgreSQL {m['postgresql'].split()[0]}, Redis "
+                     f"{m['redis'].removeprefix('v=')}, {records[0]['workers']} worker "
+                     "process(es); the ceiling is an aiohttp client with 50 requests in flight "
+                     "against the same receiver in the same run.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--print", action="store_true", dest="only_print")
+    args = parser.parse_args()
+    text = table(newest())
+    if args.only_print:
+        print(text)
+        return
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    before, _, rest = content.partition(START)
+    _, _, after = rest.partition(END)
+    readme.write_text(f"{before}{START}\n{text}\n{END}{after}")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

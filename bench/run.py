@@ -1,0 +1,404 @@
+"""Delivery benchmark: the real publish(), real Celery workers, PostgreSQL + Redis,
+and a loopback receiver. Prints its figures and writes bench/results/<scenario>-<sha>.json.
+
+    python bench/run.py                      # every scenario
+    python bench/run.py fanout-1 steady-200  # some
+    python bench/run.py --quick              # shorter runs, for a smoke check
+
+Needs PostgreSQL and Redis (DATABASE_URL, CELERY_BROKER_URL; defaults: the local
+servers, database camio_bench, Redis db 14). Runs in production mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {
+    "fanout-1": ("deliveries/s", 3000, ">="),
+    "fanout-10": ("deliveries/s", 3000, ">="),
+    "steady-200": ("p99 ms", 50, "<="),
+    "hanging-1-of-10": ("p99 ratio", 2.0, "<="),
+}
+
+
+def configure() -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    env = {
+        "CAMIO_MODE": "production",
+        "DATABASE_URL": os.environ.get("DATABASE_URL",
+                                       "postgres://postgres@127.0.0.1:5432/camio_bench"),
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14"),
+        "SECRET_KEY": "bench-" + "x" * 60,
+        "FIELD_ENCRYPTION_KEYS": os.environ.get("BENCH_FIELD_KEY", Fernet.generate_key().decode()),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "CALLBACK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "LOG_LEVEL": "WARNING",
+        "EMAIL_URL": "consolemail://",
+        "PYTHONUNBUFFERED": "1",
+    }
+    os.environ.update(env)
+    os.environ["BENCH_FIELD_KEY"] = env["FIELD_ENCRYPTION_KEYS"]
+    return env
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    import django
+    from django.core.management import call_command
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "camio_portal.settings.production"
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(url: str, method: str = "GET") -> str:
+    request = urllib.request.Request(url, method=method)  # noqa: S310 (loopback receiver)
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        return answer.read().decode()
+
+
+class Processes:
+    """The receiver, workers and beat, each in its own process group."""
+
+    def __init__(self, workers: int) -> None:
+        self.port = free_port()
+        self.procs: list[subprocess.Popen] = []
+        log = open(RESULTS / "last-run.log", "w")  # noqa: SIM115 (lives as long as the run)
+        self.spawn([sys.executable, str(ROOT / "bench" / "receiver.py"), str(self.port)], log)
+        for _ in range(workers):
+            self.spawn([sys.executable, "-m", "celery", "-A", "camio_portal", "worker", "--pool",
+                        "solo", "--queues", "celery,replay", "--without-gossip",
+                        "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"], log)
+        self.spawn([sys.executable, "-m", "celery", "-A", "camio_portal", "beat", "--loglevel",
+                    "WARNING", "-s", str(RESULTS / "beat-schedule")], log)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http(f"{self.url}/_count")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def spawn(self, command: list[str], log: object) -> None:
+        self.procs.append(subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log,
+                                           start_new_session=True))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def reset_data(receiver_url: str) -> object:
+    from django.db import connection
+
+    from domains.models import Domain, User
+    from domains.services import domain_register
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE callbacks_attempt, callbacks_delivery, callbacks_event, "
+                       "callbacks_endpointhourlystat, callbacks_replayjob, callbacks_endpoint "
+                       "CASCADE")
+    domain = Domain.objects.filter(name="bench.test").first() or domain_register(
+        name="bench.test", admin_email="admin@bench.test", invite=False)
+    http(f"{receiver_url}/_reset", "POST")
+    return domain, User.objects.get(email="admin@bench.test")
+
+
+def purge_broker() -> None:
+    from camio_portal.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("celery", "replay"):
+            with contextlib.suppress(Exception):  # never declared: nothing to purge
+                conn.default_channel.queue_purge(queue)
+
+
+def make_endpoints(domain: object, urls: list[str]) -> None:
+    from callbacks.services import endpoint_create
+
+    for url in urls:
+        endpoint_create(domain=domain, url=url, event_types=["camera.created"], actor=None)
+
+
+def publish_batch(domain: object, count: int, per_transaction: int) -> list[tuple[str, float]]:
+    from django.db import transaction
+
+    from callbacks import catalog
+    from callbacks.publish import publish_many
+
+    example = catalog.get("camera.created").example
+    committed = []
+    for start in range(0, count, per_transaction):
+        size = min(per_transaction, count - start)
+        with transaction.atomic():
+            events = publish_many(domain=domain, events=[("camera.created", example)] * size)
+        now = time.time()
+        committed += [(str(e.id), now) for e in events]
+    return committed
+
+
+def publish_steady(domain: object, rate: float, seconds: float) -> list[tuple[str, float]]:
+    from callbacks import catalog
+    from callbacks.publish import publish
+
+    example = catalog.get("camera.created").example
+    committed, start, sent = [], time.monotonic(), 0
+    while sent < rate * seconds:
+        due = start + sent / rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)  # pacing the load generator, not waiting for a result
+        event = publish(domain=domain, type="camera.created", object=example)
+        committed.append((str(event.id), time.time()))
+        sent += 1
+    return committed
+
+
+def wait_drained(expected_receipts: int, receiver_url: str, timeout: float,
+                 hanging: bool = False) -> None:
+    """Wait until the receiver has what it should and nothing healthy is left; show progress."""
+    from callbacks.models import Delivery
+
+    deadline = time.monotonic() + timeout
+    last_print = 0.0
+    while time.monotonic() < deadline:
+        received = int(http(f"{receiver_url}/_count"))
+        if time.monotonic() - last_print > 1:
+            backlog = Delivery.objects.filter(state__in=["pending", "sending"]).count()
+            print(f"    received {received}/{expected_receipts}, backlog {backlog}", flush=True)
+            last_print = time.monotonic()
+        if received >= expected_receipts:
+            if hanging:
+                return
+            if not Delivery.objects.filter(state__in=["pending", "sending"]).exists():
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"not drained within {timeout} s: see bench/results/last-run.log")
+
+
+def receipts(receiver_url: str) -> list[tuple[str, float, str]]:
+    return [tuple(row) for row in json.loads(http(f"{receiver_url}/_dump"))]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def latencies_ms(committed: list[tuple[str, float]], rows: list, skip_path: str = "") -> list:
+    at = dict(committed)
+    return [(t - at[i]) * 1000 for i, t, path in rows
+            if i in at and not (skip_path and path.startswith(skip_path))]
+
+
+async def _ceiling(url: str, total: int, concurrency: int = 50) -> float:
+    import aiohttp
+
+    body = b'{"data":{"object":{}},"id":"x","type":"camera.created"}' * 5
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(total):
+            queue.put_nowait(i)
+
+        async def run() -> None:
+            while not queue.empty():
+                queue.get_nowait()
+                async with s.post(f"{url}/ceiling", data=body) as answer:
+                    await answer.read()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(run() for _ in range(concurrency)))
+        return total / (time.perf_counter() - start)
+
+
+def ceiling(url: str, total: int) -> float:
+    """Requests/s an aiohttp client with 50 in flight reaches against the same receiver."""
+    rate = asyncio.run(_ceiling(url, total))
+    http(f"{url}/_reset", "POST")
+    return rate
+
+
+def attempts_recorded() -> int:
+    from callbacks.models import Attempt
+
+    return Attempt.objects.count()
+
+
+# --- Scenarios -----------------------------------------------------------------
+
+
+def flat_out(name: str, procs: Processes, fanout: int, events: int) -> dict:
+    domain, _ = reset_data(procs.url)
+    make_endpoints(domain, [f"{procs.url}/e{i}" for i in range(fanout)])
+    print(f"  publishing {events} events x {fanout} endpoints in transactions of 100", flush=True)
+    start = time.time()
+    committed = publish_batch(domain, events, 100)
+    publish_seconds = time.time() - start
+    wait_drained(events * fanout, procs.url, timeout=600)
+    rows = receipts(procs.url)
+    elapsed = max(t for _, t, _ in rows) - start
+    measured = len(rows) / elapsed
+    lat = latencies_ms(committed, rows)
+    return {"measured": round(measured), "received": len(rows),
+            "attempts_recorded": attempts_recorded(), "seconds": round(elapsed, 2),
+            "publish_events_per_s": round(events / publish_seconds),
+            "latency_p50_ms": round(percentile(lat, 0.5), 1),
+            "latency_p99_ms": round(percentile(lat, 0.99), 1)}
+
+
+def steady(name: str, procs: Processes, rate: float, seconds: float, fanout: int = 1,
+           hanging: bool = False) -> dict:
+    domain, _ = reset_data(procs.url)
+    urls = [f"{procs.url}/e{i}" for i in range(fanout)]
+    if hanging:
+        urls[0] = f"{procs.url}/hang"
+    make_endpoints(domain, urls)
+    print(f"  publishing {rate:g} events/s for {seconds:g} s, one per transaction, "
+          f"{fanout} endpoint(s){', one hanging' if hanging else ''}", flush=True)
+    committed = publish_steady(domain, rate, seconds)
+    healthy = len(committed) * (fanout - (1 if hanging else 0))
+    wait_drained(healthy + (1 if hanging else 0), procs.url, timeout=300, hanging=hanging)
+    if hanging:  # let the healthy ones finish: the hanging ones hold their slots
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rows = receipts(procs.url)
+            if len([r for r in rows if not r[2].startswith("/hang")]) >= healthy:
+                break
+            time.sleep(0.2)
+    rows = receipts(procs.url)
+    lat = latencies_ms(committed, rows, skip_path="/hang")
+    return {"received_healthy": len(lat), "expected_healthy": healthy,
+            "latency_p50_ms": round(percentile(lat, 0.5), 1),
+            "latency_p99_ms": round(percentile(lat, 0.99), 1),
+            "latency_max_ms": round(max(lat), 1),
+            "attempts_recorded": attempts_recorded()}
+
+
+def machine() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg = cursor.fetchone()[0]
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True,
+                                   text=True).stdout.split()[2:3]
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor())
+    return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "postgresql": pg, "redis": "".join(redis_version),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)}
+
+
+def git_sha() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
+
+
+def write(name: str, figures: dict, ceiling_rate: float, facts: dict, args: object) -> None:
+    unit, target, sense = TARGETS[name]
+    measured = figures["measured"]
+    met = measured >= target if sense == ">=" else measured <= target
+    record = {"scenario": name, "target": target, "unit": unit, "sense": sense,
+              "measured": measured, "met": met, "ceiling_requests_per_s": round(ceiling_rate),
+              "percent_of_ceiling": round(100 * figures.get("throughput", measured)
+                                          / ceiling_rate, 1) if unit == "deliveries/s" else None,
+              "figures": figures, "workers": args.workers, "quick": args.quick,
+              "machine": facts, "git": git_sha(),
+              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path = RESULTS / f"{name}-{record['git']}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    verdict = "met" if met else "MISSED"
+    print(f"  {name}: {measured} {unit} (target {sense} {target}: {verdict}); "
+          f"ceiling {round(ceiling_rate)} req/s -> {path.relative_to(ROOT)}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="*", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = configure()
+    if env["DATABASE_URL"].startswith("postgres"):
+        ensure_database(env["DATABASE_URL"])
+    setup_django()
+    purge_broker()
+    facts = machine()
+    scale = 0.2 if args.quick else 1.0
+    procs = Processes(args.workers)
+    try:
+        warm, _ = reset_data(procs.url)
+        make_endpoints(warm, [f"{procs.url}/warm"])
+        publish_batch(warm, 50, 50)
+        wait_drained(50, procs.url, timeout=60)
+        for name in args.scenarios:
+            print(f"{name}:", flush=True)
+            rate = ceiling(procs.url, int(20000 * scale))
+            if name == "fanout-1":
+                figures = flat_out(name, procs, 1, int(30000 * scale))
+            elif name == "fanout-10":
+                figures = flat_out(name, procs, 10, int(3000 * scale))
+            elif name == "steady-200":
+                figures = steady(name, procs, 200, 20 * scale)
+                figures["measured"] = figures["latency_p99_ms"]
+            else:
+                normal = steady(name, procs, 50, 20 * scale, fanout=10)
+                figures = steady(name, procs, 50, 20 * scale, fanout=10, hanging=True)
+                figures["normal_p99_ms"] = normal["latency_p99_ms"]
+                figures["measured"] = round(figures["latency_p99_ms"]
+                                            / max(normal["latency_p99_ms"], 0.001), 2)
+            write(name, figures, rate, facts, args)
+    finally:
+        procs.stop()
+
+
+if __name__ == "__main__":
+    main()
