@@ -361,10 +361,16 @@ def write(name: str, figures: dict, ceiling_rate: float, facts: dict, args: obje
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("scenarios", nargs="*", metavar="scenario",
+                        help=f"any of {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     args = parser.parse_args()
+    unknown = set(args.scenarios) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; "
+                     f"choose from {', '.join(TARGETS)}")
+    args.scenarios = args.scenarios or list(TARGETS)
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = configure()
     if env["DATABASE_URL"].startswith("postgres"):
