@@ -101,9 +101,10 @@ def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for(lambda: "Ctrl-C stops it" in log.read_text(), 90, "the ready banner")
+        wait_for(lambda: re.search(r"admin@acme.test\s+password: \S+", log.read_text()), 90,
+                 "the ready banner with the sign-ins")
         text = log.read_text()
-        assert f"http://127.0.0.1:{port}/" in text
+        assert f"http://127.0.0.1:{port}/" in text and "Ctrl-C stops it" in text
         assert re.search(r"support@camio-portal.test\s+password: \S+", text)
         children = descendants(launcher.pid)
         commands = " ".join(

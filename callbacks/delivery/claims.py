@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -102,8 +101,9 @@ WITH claimed AS (
     RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id
 )
 SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
-       e.type, e.created_at, e.body
+       e.type, e.created_at, e.body, ep.updated_at
 FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
+     JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
 ORDER BY c.next_attempt_at
 """
 
@@ -138,16 +138,17 @@ def _claim_returning(ids: list[str], limit: int, room_for: RoomFor) -> Claim:
 
 
 def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
-    views = endpoint_views({row[1] for row in rows})
+    views = endpoint_views({(row[1], row[10]) for row in rows})
     return [_job(row, views[row[1]], token) for row in rows]
 
 
 _JOB_COLUMNS = ("id", "endpoint_id", "attempt_count", "next_attempt_at", "test", "replay",
-                "event_id", "event__type", "event__created_at", "event__body")
+                "event_id", "event__type", "event__created_at", "event__body",
+                "endpoint__updated_at")
 
 
 def _job(row: tuple, endpoint: _EndpointView, token: uuid.UUID) -> Job:
-    delivery_id, _, attempts, due, test, replay, event_id, event_type, created, body = row
+    delivery_id, _, attempts, due, test, replay, event_id, event_type, created, body, _ = row
     return Job(
         delivery_id=str(delivery_id), endpoint_id=endpoint.pk, event_id=str(event_id),
         event_type=event_type, event_created_at=created, method=endpoint.method,
@@ -157,35 +158,41 @@ def _job(row: tuple, endpoint: _EndpointView, token: uuid.UUID) -> Job:
     )
 
 
-_VIEW_TTL = 1.0
-_views: dict[int, tuple[float, _EndpointView]] = {}
+_views: dict[tuple[int, object], _EndpointView] = {}
 _views_lock = threading.Lock()
 
 
-def endpoint_views(endpoint_ids: set[int]) -> dict[int, _EndpointView]:
-    """Decrypted sending details per endpoint, cached for a second per process (a changed
-    URL, header or secret is used within a second; a rotated secret keeps signing anyway)."""
-    now = time.monotonic()
+def endpoint_views(keys: set[tuple[int, object]]) -> dict[int, _EndpointView]:
+    """Decrypted sending details per endpoint, cached per process by (id, updated_at):
+    every endpoint service moves ``updated_at``, so a change is seen on the next claim."""
     with _views_lock:
-        found = {pk: view for pk, (expires, view) in
-                 ((pk, _views.get(pk, (0.0, None))) for pk in endpoint_ids) if expires > now}
-    missing = endpoint_ids - set(found)
+        found = {key[0]: _views[key] for key in keys if key in _views}
+    missing = {pk for pk, _ in keys} - set(found)
     if missing:
-        fresh = {pk: _EndpointView(e) for pk, e in Endpoint.objects.in_bulk(missing).items()}
+        endpoints = Endpoint.objects.in_bulk(missing)
         with _views_lock:
-            for pk, view in fresh.items():
-                _views[pk] = (now + _VIEW_TTL, view)
-        found.update(fresh)
+            if len(_views) > 10_000:
+                _views.clear()
+            for pk, endpoint in endpoints.items():
+                view = _EndpointView(endpoint)
+                _views[(pk, endpoint.updated_at)] = view
+                found[pk] = view
     return found
 
 
 class _EndpointView:
-    """An endpoint's sending details, decrypted once per claimed batch."""
+    """An endpoint's sending details, decrypted once."""
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.pk, self.method, self.url = endpoint.pk, endpoint.method, endpoint.url
         self.headers = dict(endpoint.headers or {})
-        self.secrets = endpoint.signing_secrets()
+        self._endpoint = Endpoint(secret=endpoint.secret, previous_secret=endpoint.previous_secret,
+                                  previous_secret_expires_at=endpoint.previous_secret_expires_at)
+
+    @property
+    def secrets(self) -> list[str]:
+        """The secrets that sign now (the old one too while a rotation overlaps)."""
+        return self._endpoint.signing_secrets()
 
 
 def job_for(delivery: Delivery, endpoint: _EndpointView | Endpoint | None = None) -> Job:

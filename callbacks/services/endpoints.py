@@ -194,8 +194,10 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, actor: User | None) -> Endpoin
     endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
     overlap = datetime.timedelta(hours=settings.CALLBACK_SECRET_OVERLAP_HOURS)
     endpoint.previous_secret, endpoint.secret = endpoint.secret, new_secret()
-    endpoint.previous_secret_expires_at = timezone.now() + overlap
-    endpoint.save(update_fields=["previous_secret", "secret", "previous_secret_expires_at"])
+    endpoint.updated_at = timezone.now()
+    endpoint.previous_secret_expires_at = endpoint.updated_at + overlap
+    endpoint.save(update_fields=["previous_secret", "secret", "previous_secret_expires_at",
+                                 "updated_at"])
     _audit(
         endpoint,
         actor,
