@@ -16,13 +16,22 @@ from django.db import models
 from django.db.models import Min
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from callbacks import catalog, services
 from callbacks.delivery.policy import MASK, SECRET_HEADER, mask_url
-from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, Event, Heartbeat, Method
+from callbacks.models import (
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Endpoint,
+    Event,
+    Heartbeat,
+    Method,
+    ReplayJob,
+)
 from callbacks.validation import endpoint_fields_clean, parse_headers_text
 
 
@@ -131,6 +140,11 @@ class EndpointAdmin(admin.ModelAdmin):
     @admin.display(description="URL")
     def masked_url(self, obj: Endpoint) -> str:
         return mask_url(obj.url)
+
+    @admin.display(description="Replay")
+    def replay_link(self, obj: Endpoint) -> str:
+        url = reverse("admin:callbacks_replay", args=[obj.endpoint_id])
+        return format_html('<a href="{}">replay…</a>', url)
 
     @admin.display(description="Health")
     def health(self, obj: Endpoint) -> str:
@@ -349,3 +363,23 @@ class DeliveryAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 _errors_to_messages(request, exc)
         return TemplateResponse(request, "admin/callbacks/replay.html", context)
+
+
+@admin.register(ReplayJob)
+class ReplayJobAdmin(admin.ModelAdmin):
+    """Replays and their progress (read-only; start one from an endpoint's replay page)."""
+
+    list_display = ("job_id", "endpoint", "start", "end", "include_all", "state", "progress",
+                    "created_by", "created_at", "finished_at")
+    list_filter = ("state",)
+    search_fields = ("job_id", "endpoint__endpoint_id")
+
+    @admin.display(description="Progress")
+    def progress(self, obj: ReplayJob) -> str:
+        return f"{obj.done} / {obj.total}"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

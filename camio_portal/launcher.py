@@ -99,6 +99,16 @@ def children(port: int) -> dict[str, list[str]]:
     }
 
 
+def _die_with_parent() -> None:
+    """In a child: ask Linux to SIGTERM us if the launcher dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: Ctrl-C and SIGTERM still stop everything
+
+
 def stop(processes: dict[str, subprocess.Popen]) -> None:
     """Stop each child's whole process group: TERM, then KILL after a grace period."""
     for proc in processes.values():
@@ -148,7 +158,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     # Own sessions: the terminal's Ctrl-C reaches only us, and we stop them in order.
     for name, command in children(args.port).items():
-        processes[name] = subprocess.Popen(command, start_new_session=True)
+        processes[name] = subprocess.Popen(command, start_new_session=True,
+                                           preexec_fn=_die_with_parent)
     try:
         if not wait_until_ready(settings.PORTAL_URL, processes) and not stopping:
             print("The portal did not start; see the messages above.", file=sys.stderr)

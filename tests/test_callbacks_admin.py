@@ -113,6 +113,9 @@ def test_backlog_and_replay_pages(
     with django_capture_on_commit_callbacks(execute=False):
         staff.post(url, {**window, "confirm": "1"})
     assert ReplayJob.objects.get().total == 1
+    jobs = staff.get("/admin/callbacks/replayjob/").content.decode()
+    assert "0 / 1" in jobs
+    assert url in staff.get("/admin/callbacks/endpoint/").content.decode()
 
 
 @pytest.mark.django_db

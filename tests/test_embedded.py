@@ -121,4 +121,8 @@ def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
         assert "Stopped." in log.read_text()
     finally:
         if launcher.poll() is None:
-            launcher.kill()
+            launcher.send_signal(signal.SIGINT)
+            try:
+                launcher.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                launcher.kill()  # its children get SIGTERM from the kernel (PDEATHSIG)
