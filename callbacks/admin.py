@@ -119,6 +119,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "health",
         "last_success_at",
         "deleted_at",
+        "replay_link",
     )
     list_filter = ("enabled", "method", ("deleted_at", admin.EmptyFieldListFilter), "domain")
     search_fields = ("endpoint_id", "url", "domain__name")
