@@ -65,7 +65,9 @@ class EndpointForm(forms.ModelForm):
                 k: MASK if SECRET_HEADER.search(k) else v
                 for k, v in (self.instance.headers or {}).items()
             }
-            self.fields["headers_json"].initial = json.dumps(shown, indent=2) if shown else ""
+            self.fields["headers_json"].initial = (
+                json.dumps(shown, indent=2, ensure_ascii=False) if shown else ""
+            )
             self.fields["domain"].disabled = True
 
     def clean_headers_json(self) -> dict[str, str]:
@@ -370,8 +372,18 @@ class DeliveryAdmin(admin.ModelAdmin):
 class ReplayJobAdmin(admin.ModelAdmin):
     """Replays and their progress (read-only; start one from an endpoint's replay page)."""
 
-    list_display = ("job_id", "endpoint", "start", "end", "include_all", "state", "progress",
-                    "created_by", "created_at", "finished_at")
+    list_display = (
+        "job_id",
+        "endpoint",
+        "start",
+        "end",
+        "include_all",
+        "state",
+        "progress",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("state",)
     search_fields = ("job_id", "endpoint__endpoint_id")
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+
 from django.utils import timezone
 
-from callbacks.models import Heartbeat
+from callbacks.delivery.policy import mask_url
+from callbacks.models import Delivery, Endpoint, EndpointHourlyStat, Heartbeat
+from domains.models import Domain
 
 
 def heartbeat_status(interval: float, name: str = "sweeper") -> str:
@@ -26,3 +31,62 @@ def broker_status() -> str:
     except Exception as exc:  # the health check reports; it never raises
         return f"error: {exc.__class__.__name__}"
     return "ok"
+
+
+@dataclass
+class EndpointRow:
+    """One line of a domain's endpoint table."""
+
+    endpoint: Endpoint
+    masked_url: str
+    last_delivery: Delivery | None
+    hourly: list[tuple[int, int]]  # (succeeded, failed) for each of the last 24 hours
+
+    @property
+    def success_rate(self) -> float | None:
+        ok = sum(s for s, _ in self.hourly)
+        total = ok + sum(f for _, f in self.hourly)
+        return round(100 * ok / total, 1) if total else None
+
+    @property
+    def bars(self) -> list[int]:
+        """Per hour, the success percentage (or -1 when nothing was sent), for the chart."""
+        return [round(100 * s / (s + f)) if s + f else -1 for s, f in self.hourly]
+
+
+def endpoint_rows(domain: Domain) -> list[EndpointRow]:
+    """The domain's live endpoints with their last delivery and 24 h success (from the
+    hourly rollup, not a scan of deliveries)."""
+    endpoints = list(Endpoint.objects.live().filter(domain=domain).order_by("created_at"))
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    hours = [now - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
+    stats: dict[tuple[int, datetime.datetime], tuple[int, int]] = {
+        (row.endpoint_id, row.hour): (row.succeeded, row.failed)
+        for row in EndpointHourlyStat.objects.filter(endpoint__in=endpoints, hour__gte=hours[0])
+    }
+    rows = []
+    for endpoint in endpoints:
+        last = endpoint.deliveries.order_by("-created_at").first()
+        rows.append(
+            EndpointRow(
+                endpoint,
+                mask_url(endpoint.url),
+                last,
+                [stats.get((endpoint.pk, hour), (0, 0)) for hour in hours],
+            )
+        )
+    return rows
+
+
+def delivery_summary(delivery: Delivery) -> dict:
+    """What a page polling a (test) delivery shows."""
+    attempt = delivery.attempts.order_by("-number").first()
+    return {
+        "id": str(delivery.id),
+        "state": delivery.state,
+        "event_type": delivery.event_type,
+        "status": attempt.response_status if attempt else None,
+        "duration_ms": attempt.duration_ms if attempt else None,
+        "error": attempt.error if attempt else "",
+        "response_excerpt": attempt.response_body[:500] if attempt else "",
+    }

@@ -2,7 +2,11 @@
 
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
+from django.core.exceptions import ValidationError
 
+from callbacks import catalog
+from callbacks.models import Method
+from callbacks.validation import endpoint_fields_clean, parse_headers_text
 from domains.validators import normalize_domain_name
 
 
@@ -19,3 +23,70 @@ class FindDomainForm(forms.Form):
 
 class InvitationPasswordForm(SetPasswordForm):
     """Choose a password for the account an invitation opens."""
+
+
+HEADERS_PLACEHOLDER = (
+    '{\n    "Authorization": "token XYZPDQ",\n    "Content-Type": "application/json"\n}'
+)
+
+
+class HeadersField(forms.CharField):
+    """Headers typed as a JSON object; cleans to a dict or a precise error."""
+
+    widget = forms.Textarea(
+        attrs={"rows": 5, "placeholder": HEADERS_PLACEHOLDER, "spellcheck": "false"}
+    )
+
+    def to_python(self, value: object) -> dict[str, str]:
+        return parse_headers_text(str(value or ""))
+
+
+class EndpointForm(forms.Form):
+    """Add or edit a callback endpoint (validation shared with every other path)."""
+
+    method = forms.ChoiceField(
+        label="HTTP method",
+        choices=Method.choices,
+        initial=Method.POST,
+        help_text="Typically POST or PUT; any method is supported.",
+    )
+    url = forms.CharField(
+        label="URL",
+        max_length=2048,
+        widget=forms.URLInput(attrs={"placeholder": "https://hooks.acme.com/camio"}),
+    )
+    headers = HeadersField(
+        label="HTTP headers (JSON)",
+        required=False,
+        help_text="Name-to-value pairs. Secret-looking values are shown "
+        "masked; leave them masked to keep them.",
+    )
+    event_types = forms.MultipleChoiceField(
+        label="Event types",
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(e.name, f"{e.name}: {e.description}") for e in catalog.EVENT_TYPES],
+    )
+    description = forms.CharField(required=False, max_length=200)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        given = {k: data[k] for k in ("url", "method", "event_types") if k in data}
+        try:
+            data.update(endpoint_fields_clean(given))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field, errors)
+        return data
+
+
+class TestEventForm(forms.Form):
+    event_type = forms.ChoiceField(label="Event type", choices=[(n, n) for n in catalog.NAMES])
+
+
+class DomainSettingsForm(forms.Form):
+    min_upload_queue_length_for_incident_creation = forms.IntegerField(
+        label="Min Upload Queue Length for Incident",
+        required=False,
+        min_value=0,
+        help_text="A Box whose upload queue grows past this opens an incident. Empty: never.",
+    )

@@ -1,12 +1,26 @@
 from django.urls import path
 
-from domains import views
+from domains import pages, views
 
 app_name = "domains"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("domains", views.domains_index, name="index"),
+    path("domains/<str:name>/", pages.domain_page, name="domain"),
+    path("domains/<str:name>/settings", pages.domain_settings, name="settings"),
+    path("domains/<str:name>/endpoints/new", pages.endpoint_new, name="endpoint_new"),
+    path("domains/<str:name>/endpoints/<str:endpoint_id>/edit", pages.endpoint_edit,
+         name="endpoint_edit"),
+    path("domains/<str:name>/endpoints/<str:endpoint_id>/enable", pages.endpoint_enable,
+         name="endpoint_enable"),
+    path("domains/<str:name>/endpoints/<str:endpoint_id>/disable", pages.endpoint_disable,
+         name="endpoint_disable"),
+    path("domains/<str:name>/endpoints/<str:endpoint_id>/delete", pages.endpoint_delete,
+         name="endpoint_delete"),
+    path("domains/<str:name>/endpoints/<str:endpoint_id>/test", pages.endpoint_test,
+         name="endpoint_test"),
+    path("domains/<str:name>/tests/<str:delivery_id>", pages.test_result, name="test_result"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -39,7 +39,7 @@ def domains_index(request: HttpRequest) -> HttpResponse:
         if found is None or not found.registered:
             context["status"] = "unregistered"
         elif administered.filter(pk=found.pk).exists():
-            context.update(status="manage", found=found)
+            return redirect("domains:domain", name=found.name)
         else:
             context["status"] = "forbidden"
     return render(request, "domains/index.html", context)

@@ -1,0 +1,170 @@
+"""The domain admin's pages: endpoints, actions, settings; other domains answer 404."""
+
+from __future__ import annotations
+
+import pytest
+
+from callbacks.models import Delivery, Endpoint
+from domains import services
+from domains.models import AuditEntry
+from tests.receiver import wait_for
+
+
+@pytest.fixture
+def admin_client(client, acme_admin):
+    client.force_login(acme_admin)
+    return client
+
+
+def post_endpoint(client, path, **overrides):
+    data = {
+        "method": "POST",
+        "url": "https://hooks.acme.com/camio",
+        "headers": '{"Authorization": "token S3CR3T", "Content-Type": "application/json"}',
+        "event_types": ["camera.created", "zone.deleted"],
+        "description": "HQ",
+    }
+    data.update(overrides)
+    return client.post(path, data)
+
+
+@pytest.mark.django_db
+def test_find_opens_the_domain_page(admin_client, acme):
+    answer = admin_client.get("/domains?domain=ACME.com")
+    assert answer.status_code == 302 and answer["Location"] == "/domains/acme.com/"
+    page = admin_client.get("/domains/acme.com/").content.decode()
+    assert "No endpoints yet" in page and "hq@acme.com" in page
+
+
+@pytest.mark.django_db
+def test_add_endpoint(admin_client, acme, acme_admin):
+    form = admin_client.get("/domains/acme.com/endpoints/new").content.decode()
+    assert "token XYZPDQ" in form  # the seed's example as placeholder
+    assert "camera.created: A camera (video stream) was added" in form
+    answer = post_endpoint(admin_client, "/domains/acme.com/endpoints/new")
+    assert answer.status_code == 302
+    endpoint = Endpoint.objects.get()
+    assert endpoint.domain == acme and endpoint.headers["Authorization"] == "token S3CR3T"
+    assert AuditEntry.objects.get(action="endpoint.created").actor == acme_admin
+    page = admin_client.get("/domains/acme.com/").content.decode()
+    assert "https://hooks.acme.com/camio" in page and "S3CR3T" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"headers": '{"Authorization": 5}'},
+            "The value of &#x27;Authorization&#x27; must be a string",
+        ),
+        ({"headers": "not json"}, "Headers are not valid JSON"),
+        ({"headers": '{"webhook-id": "x"}'}, "is set by the portal"),
+        ({"url": "ftp://x.com/"}, "must start with http:// or https://"),
+        ({"url": "http://169.254.169.254/latest"}, "which callbacks may not reach"),
+        ({"event_types": []}, "This field is required"),
+    ],
+)
+def test_bad_input_is_shown_beside_the_field_and_kept(admin_client, acme, overrides, message):
+    answer = post_endpoint(admin_client, "/domains/acme.com/endpoints/new", **overrides)
+    page = answer.content.decode()
+    assert answer.status_code == 200 and message in page
+    assert "HQ" in page  # input kept
+    assert not Endpoint.objects.exists()
+
+
+@pytest.mark.django_db
+def test_edit_keeps_masked_values(admin_client, acme):
+    post_endpoint(admin_client, "/domains/acme.com/endpoints/new")
+    endpoint = Endpoint.objects.get()
+    path = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/edit"
+    form = admin_client.get(path).content.decode()
+    assert "S3CR3T" not in form and "••••••" in form
+    answer = post_endpoint(
+        admin_client, path, method="PUT", headers='{"Authorization": "••••••", "X-New": "1"}'
+    )
+    assert answer.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.method == "PUT"
+    assert endpoint.headers == {"Authorization": "token S3CR3T", "X-New": "1"}
+
+
+@pytest.mark.django_db
+def test_disable_enable_delete(
+    admin_client, acme, acme_admin, box, django_capture_on_commit_callbacks
+):
+    post_endpoint(admin_client, "/domains/acme.com/endpoints/new")
+    endpoint = Endpoint.objects.get()
+    base = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}"
+    with django_capture_on_commit_callbacks(execute=False):
+        services.camera_create(owner=acme_admin, device=box, name="Cam")
+    answer = admin_client.post(f"{base}/disable", follow=True)
+    assert "1 pending deliveries cancelled" in answer.content.decode()
+    assert Delivery.objects.get().state == "cancelled"
+    admin_client.post(f"{base}/enable")
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+    assert "Delete this endpoint?" in admin_client.get(f"{base}/delete").content.decode()
+    admin_client.post(f"{base}/delete")
+    endpoint.refresh_from_db()
+    assert endpoint.deleted_at is not None
+    assert admin_client.get(f"{base}/edit").status_code == 404
+
+
+@pytest.mark.django_db
+def test_settings(admin_client, acme):
+    admin_client.post(
+        "/domains/acme.com/settings", {"min_upload_queue_length_for_incident_creation": "40"}
+    )
+    acme.refresh_from_db()
+    assert acme.min_upload_queue_length_for_incident_creation == 40
+    answer = admin_client.post(
+        "/domains/acme.com/settings",
+        {"min_upload_queue_length_for_incident_creation": "-1"},
+        follow=True,
+    )
+    assert "greater than or equal to 0" in answer.content.decode()
+    acme.refresh_from_db()
+    assert acme.min_upload_queue_length_for_incident_creation == 40
+
+
+@pytest.mark.django_db
+def test_other_domains_and_teammates_get_404(client, acme, acme_teammate, beta_admin, endpoint_for):
+    endpoint = endpoint_for("https://hooks.acme.com/", ["camera.created"])
+    base = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}"
+    for user in (beta_admin, acme_teammate):
+        client.force_login(user)
+        assert client.get("/domains/acme.com/").status_code == 404
+        assert client.get(f"{base}/edit").status_code == 404
+        assert client.post(f"{base}/disable").status_code == 404
+        assert client.post(f"{base}/delete").status_code == 404
+        assert client.post(f"{base}/test", {"event_type": "camera.created"}).status_code == 404
+        assert (
+            client.post(
+                "/domains/acme.com/settings", {"min_upload_queue_length_for_incident_creation": "1"}
+            ).status_code
+            == 404
+        )
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.deleted_at is None
+    client.force_login(beta_admin)
+    assert client.get(f"/domains/beta.org/endpoints/{endpoint.endpoint_id}/edit").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_test_event_and_see_the_result(client, worker, receiver, acme_admin, endpoint_for):
+    client.force_login(acme_admin)
+    endpoint = endpoint_for(receiver.url, ["camera.created"])
+    answer = client.post(
+        f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/test", {"event_type": "zone.updated"}
+    )
+    assert answer.status_code == 302
+    result_url = answer["Location"]
+    summary = wait_for(
+        lambda: (s := client.get(result_url + "?format=json").json())["state"] == "succeeded" and s,
+        what="the test delivery",
+    )
+    assert summary["status"] == 200 and summary["response_excerpt"] == "ok"
+    assert summary["duration_ms"] is not None
+    assert "zone.updated" in client.get(result_url).content.decode()
+    assert b'"test"' not in receiver.received[0].body  # the body is the plain envelope
