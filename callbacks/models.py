@@ -12,13 +12,13 @@ from domains.models import Domain, User, new_public_id
 
 
 class Method(models.TextChoices):
-    POST = "POST"
-    PUT = "PUT"
-    PATCH = "PATCH"
-    DELETE = "DELETE"
-    GET = "GET"
-    HEAD = "HEAD"
-    OPTIONS = "OPTIONS"
+    POST = "POST", "POST"
+    PUT = "PUT", "PUT"
+    PATCH = "PATCH", "PATCH"
+    DELETE = "DELETE", "DELETE"
+    GET = "GET", "GET"
+    HEAD = "HEAD", "HEAD"
+    OPTIONS = "OPTIONS", "OPTIONS"
 
 
 BODYLESS_METHODS = frozenset({Method.GET, Method.HEAD})

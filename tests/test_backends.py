@@ -28,6 +28,7 @@ def test_broker_is_redis_when_broker_url_is_set():
     else:
         assert transport == "filesystem"
         assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        assert type(conn.transport).__module__ == "camio_portal.broker"
 
 
 def test_no_eager_mode():

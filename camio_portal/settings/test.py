@@ -9,6 +9,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
+from camio_portal.broker import TRANSPORT
 from camio_portal.env import BASE_DIR, env, read_or_create_secret
 from camio_portal.settings.base import *  # noqa: F403
 from camio_portal.settings.base import filesystem_broker, sqlite_database
@@ -36,6 +37,8 @@ else:
 _broker_url, _broker_options = filesystem_broker(DATA_DIR / "broker")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or _broker_url
 CELERY_BROKER_TRANSPORT_OPTIONS = _broker_options if _broker_url == CELERY_BROKER_URL else {}
+# Atomic message files (camio_portal/broker.py) when the filesystem broker is used.
+CELERY_BROKER_TRANSPORT = TRANSPORT if _broker_url == CELERY_BROKER_URL else None
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
