@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import json
+import re
+import shlex
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from callbacks.delivery.policy import mask_url
-from callbacks.models import Delivery, Endpoint, EndpointHourlyStat, Heartbeat
+from callbacks.delivery.policy import MASK, mask_url
+from callbacks.models import Attempt, Delivery, Endpoint, EndpointHourlyStat, Heartbeat
 from domains.models import Domain
 
 
@@ -90,3 +95,71 @@ def delivery_summary(delivery: Delivery) -> dict:
         "error": attempt.error if attempt else "",
         "response_excerpt": attempt.response_body[:500] if attempt else "",
     }
+
+
+def deliveries_for(
+    domain: Domain,
+    *,
+    endpoint: Endpoint | None = None,
+    state: str = "",
+    event_type: str = "",
+    since: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
+) -> QuerySet[Delivery]:
+    """A domain's delivery log, newest first, filtered (indexes: domain or endpoint by time)."""
+    rows = Delivery.objects.filter(domain=domain).select_related("endpoint")
+    if endpoint is not None:
+        rows = rows.filter(endpoint=endpoint)
+    if state:
+        rows = rows.filter(state=state)
+    if event_type:
+        rows = rows.filter(event_type=event_type)
+    if since:
+        rows = rows.filter(created_at__gte=since)
+    if until:
+        rows = rows.filter(created_at__lt=until)
+    return rows.order_by("-created_at")
+
+
+def delivery_detail(domain: Domain, delivery_id: str) -> Delivery | None:
+    """One delivery of ``domain`` with its event and attempts, or None."""
+    try:
+        return (
+            Delivery.objects.select_related("event", "endpoint")
+            .prefetch_related("attempts")
+            .get(pk=delivery_id, domain=domain)
+        )
+    except (Delivery.DoesNotExist, ValueError, ValidationError):
+        return None
+
+
+def pretty_body(delivery: Delivery) -> str:
+    return json.dumps(json.loads(bytes(delivery.event.body)), indent=2, ensure_ascii=False)
+
+
+def placeholder(name: str) -> str:
+    """``$CAMIO_AUTHORIZATION`` for ``Authorization``: what copy-as-curl shows for secrets."""
+    return "$CAMIO_" + re.sub(r"[^A-Za-z0-9]+", "_", name).upper()
+
+
+def attempt_as_curl(
+    attempt: Attempt, body: bytes | None, real_headers: dict[str, str] | None = None
+) -> str:
+    """Return a curl command repeating ``attempt``: masked values become placeholders
+    (or, when ``real_headers`` is given, the endpoint's stored values)."""
+    real = {k.lower(): v for k, v in (real_headers or {}).items()}
+    parts = ["curl", "-X", attempt.request_method, shlex.quote(attempt.request_url)]
+    for name, value in attempt.request_headers:
+        if value == MASK:
+            value = real.get(name.lower(), placeholder(name))
+            shown = (
+                f'"{name}: {value}"'
+                if value.startswith("$CAMIO_")
+                else shlex.quote(f"{name}: {value}")
+            )
+        else:
+            shown = shlex.quote(f"{name}: {value}")
+        parts += ["-H", shown]
+    if body:
+        parts += ["--data-binary", shlex.quote(body.decode())]
+    return " \\\n  ".join(parts)

@@ -5,7 +5,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 
 from callbacks import catalog
-from callbacks.models import Method
+from callbacks.models import DeliveryState, Method
 from callbacks.validation import endpoint_fields_clean, parse_headers_text
 from domains.validators import normalize_domain_name
 
@@ -90,3 +90,32 @@ class DomainSettingsForm(forms.Form):
         min_value=0,
         help_text="A Box whose upload queue grows past this opens an incident. Empty: never.",
     )
+
+
+class DeliveryFilterForm(forms.Form):
+    state = forms.ChoiceField(required=False, choices=[("", "Any state"), *DeliveryState.choices])
+    type = forms.ChoiceField(required=False, label="Event type",
+                             choices=[("", "Any type"), *[(n, n) for n in catalog.NAMES]])
+    since = forms.DateTimeField(required=False, label="From (UTC)",
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = forms.DateTimeField(required=False, label="To (UTC)",
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
+class ReplayForm(forms.Form):
+    start = forms.DateTimeField(label="From (UTC)",
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end = forms.DateTimeField(label="To (UTC)",
+                              widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    include_all = forms.BooleanField(
+        required=False, label="Replay every event, not only those that never succeeded")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] >= data["end"]:
+            self.add_error("end", "The end of the range must be after its start.")
+        return data
+
+
+class CoAdminForm(forms.Form):
+    email = forms.EmailField(label="E-mail of a user of this domain")

@@ -7,18 +7,33 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import services as callbacks
 from callbacks.delivery.policy import MASK, SECRET_HEADER
-from callbacks.models import Delivery, Endpoint
-from callbacks.selectors import delivery_summary, endpoint_rows
+from callbacks.models import Delivery, Endpoint, ReplayJob
+from callbacks.selectors import (
+    attempt_as_curl,
+    deliveries_for,
+    delivery_detail,
+    delivery_summary,
+    endpoint_rows,
+    pretty_body,
+)
 from domains import services
-from domains.forms import DomainSettingsForm, EndpointForm, TestEventForm
-from domains.models import Domain
+from domains.forms import (
+    CoAdminForm,
+    DeliveryFilterForm,
+    DomainSettingsForm,
+    EndpointForm,
+    ReplayForm,
+    TestEventForm,
+)
+from domains.models import AuditEntry, Domain, User
 
 
 def administered_domain(request: HttpRequest, name: str) -> Domain:
@@ -51,6 +66,7 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
             "rows": endpoint_rows(domain),
             "settings_form": settings_form,
             "admins": domain.administrators.select_related("user"),
+            "is_primary": domain.administrators.filter(user=request.user, is_primary=True).exists(),
             "test_form": TestEventForm(),
         },
     )
@@ -190,3 +206,194 @@ def test_result(request: HttpRequest, name: str, delivery_id: str) -> HttpRespon
         "domains/test_result.html",
         {"domain": domain, "delivery": delivery, "summary": summary},
     )
+
+
+# --- Delivery log ----------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def delivery_log(request: HttpRequest, name: str, endpoint_id: str | None = None) -> HttpResponse:
+    """The domain's (or one endpoint's) deliveries, filtered by state, type and time."""
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id) if endpoint_id else None
+    form = DeliveryFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = deliveries_for(
+        domain,
+        endpoint=endpoint,
+        state=filters.get("state", ""),
+        event_type=filters.get("type", ""),
+        since=filters.get("since"),
+        until=filters.get("until"),
+    )
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "domains/delivery_log.html",
+        {
+            "domain": domain,
+            "endpoint": endpoint,
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@login_required
+def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
+    """A delivery's payload and attempts; POST reveals secrets in copy-as-curl (audited)."""
+    domain = administered_domain(request, name)
+    delivery = delivery_detail(domain, delivery_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    revealed = None
+    if request.method == "POST":
+        revealed = callbacks.endpoint_reveal_headers(endpoint=delivery.endpoint, actor=request.user)
+    body = None if delivery.endpoint.method in ("GET", "HEAD") else bytes(delivery.event.body)
+    attempts = [(a, attempt_as_curl(a, body, revealed)) for a in delivery.attempts.all()]
+    return render(
+        request,
+        "domains/delivery.html",
+        {
+            "domain": domain,
+            "delivery": delivery,
+            "payload": pretty_body(delivery),
+            "attempts": attempts,
+            "revealed": revealed is not None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def delivery_resend(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    delivery = delivery_detail(domain, delivery_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    try:
+        fresh = callbacks.delivery_resend(delivery=delivery, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("domains:delivery", name=domain.name, delivery_id=delivery.pk)
+    messages.success(request, "Sent again as a new delivery.")
+    return redirect("domains:delivery", name=domain.name, delivery_id=fresh.pk)
+
+
+# --- Secret, replay ----------------------------------------------------------------
+
+
+@login_required
+def endpoint_secret(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    """Show the signing secret on request (audited) and rotate it."""
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    secret = None
+    if request.method == "POST" and request.POST.get("action") == "rotate":
+        endpoint = callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=request.user)
+        messages.success(request, "New secret issued; the old one keeps signing for 24 hours.")
+    elif request.method == "POST":
+        secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=request.user)
+    return render(
+        request,
+        "domains/endpoint_secret.html",
+        {"domain": domain, "endpoint": endpoint, "secret": secret},
+    )
+
+
+@login_required
+def endpoint_replay(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    """Count first (dry run), then replay in the background."""
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    form = ReplayForm(request.POST or None)
+    count = None
+    if request.method == "POST" and form.is_valid():
+        window = {"endpoint": endpoint, **form.cleaned_data}
+        try:
+            if "confirm" in request.POST:
+                job = callbacks.replay_start(actor=request.user, **window)
+                return redirect("domains:replay", name=domain.name, job_id=job.job_id)
+            count = callbacks.replay_count(**window)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    return render(
+        request,
+        "domains/endpoint_replay.html",
+        {"domain": domain, "endpoint": endpoint, "form": form, "count": count},
+    )
+
+
+@login_required
+@require_GET
+def replay_progress(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    job = get_object_or_404(ReplayJob, job_id=job_id, endpoint__domain=domain)
+    if request.GET.get("format") == "json":
+        return JsonResponse(
+            {"state": job.state, "done": job.done, "total": job.total, "error": job.error}
+        )
+    return render(request, "domains/replay.html", {"domain": domain, "job": job})
+
+
+# --- Admins and audit ---------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def admin_add(request: HttpRequest, name: str) -> HttpResponse:
+    """The primary admin adds a co-admin (a user of the domain)."""
+    domain = _as_primary(request, name)
+    form = CoAdminForm(request.POST)
+    user = (
+        User.objects.filter(email=form.cleaned_data["email"].lower()).first()
+        if form.is_valid()
+        else None
+    )
+    if user is None:
+        messages.error(
+            request, "No user with that e-mail; they must sign up or be invited by support first."
+        )
+        return redirect("domains:domain", name=domain.name)
+    try:
+        services.domain_admin_add(domain=domain, user=user, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{user.email} is now an admin of {domain.name}.")
+    return redirect("domains:domain", name=domain.name)
+
+
+@login_required
+@require_POST
+def admin_remove(request: HttpRequest, name: str, user_id: str) -> HttpResponse:
+    domain = _as_primary(request, name)
+    user = get_object_or_404(User, user_id=user_id)
+    try:
+        services.domain_admin_remove(domain=domain, user=user, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{user.email} is no longer an admin.")
+    return redirect("domains:domain", name=domain.name)
+
+
+def _as_primary(request: HttpRequest, name: str) -> Domain:
+    domain = administered_domain(request, name)
+    if not domain.administrators.filter(user=request.user, is_primary=True).exists():
+        raise PermissionDenied("Only the primary admin manages co-admins.")
+    return domain
+
+
+@login_required
+@require_GET
+def audit_log(request: HttpRequest, name: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    page = Paginator(
+        AuditEntry.objects.filter(domain=domain).order_by("-created_at", "-id"), 50
+    ).get_page(request.GET.get("page"))
+    return render(request, "domains/audit.html", {"domain": domain, "page": page})

@@ -212,3 +212,10 @@ def endpoint_reveal_secret(*, endpoint: Endpoint, actor: User | None) -> str:
     """Return the signing secret, recording who saw it."""
     _audit(endpoint, actor, "endpoint.secret_revealed")
     return endpoint.secret
+
+
+@transaction.atomic
+def endpoint_reveal_headers(*, endpoint: Endpoint, actor: User | None) -> dict[str, str]:
+    """Return the endpoint's stored header values, recording who saw them."""
+    _audit(endpoint, actor, "endpoint.headers_revealed")
+    return dict(endpoint.headers or {})

@@ -1,0 +1,183 @@
+"""Delivery log, delivery detail with copy-as-curl, resend, secret, replay, co-admins, audit."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+
+from callbacks.delivery.claims import claim
+from callbacks.delivery.policy import Result
+from callbacks.delivery.recording import record
+from callbacks.models import Delivery, ReplayJob
+from domains import services
+from domains.models import AuditEntry, DomainAdministrator
+
+
+@pytest.fixture
+def admin_client(client, acme_admin):
+    client.force_login(acme_admin)
+    return client
+
+
+@pytest.fixture
+def sent(endpoint_for, box, acme_admin, django_capture_on_commit_callbacks):
+    """One camera.created delivery with one recorded 500 attempt (no network)."""
+    endpoint = endpoint_for(
+        "https://hooks.acme.com/camio",
+        ["camera.created"],
+        headers={"Authorization": "token S3CR3T", "X-Team": "ops"},
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        services.camera_create(owner=acme_admin, device=box, name="Logged")
+    [job] = claim([str(Delivery.objects.get().pk)], 1).jobs
+    from callbacks.delivery.policy import build_request
+
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=False):
+        record(
+            [
+                Result(
+                    job=job,
+                    request=build_request(job, int(now.timestamp())),
+                    started_at=now,
+                    finished_at=now,
+                    status=500,
+                    response_headers=[("X-Why", "down")],
+                    response_body="oops",
+                )
+            ]
+        )
+    return endpoint, Delivery.objects.get()
+
+
+@pytest.mark.django_db
+def test_log_filters(admin_client, sent):
+    endpoint, delivery = sent
+    page = admin_client.get("/domains/acme.com/deliveries").content.decode()
+    assert "camera.created" in page and "HTTP 500" in page
+    assert (
+        "No deliveries match"
+        in admin_client.get("/domains/acme.com/deliveries", {"state": "succeeded"}).content.decode()
+    )
+    assert (
+        "HTTP 500"
+        in admin_client.get(
+            f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/deliveries",
+            {"state": "pending", "type": "camera.created"},
+        ).content.decode()
+    )
+    later = (timezone.now() + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    assert (
+        "No deliveries match"
+        in admin_client.get("/domains/acme.com/deliveries", {"since": later}).content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_detail_masks_secrets_until_revealed(admin_client, sent, acme_admin):
+    _, delivery = sent
+    url = f"/domains/acme.com/deliveries/{delivery.pk}"
+    page = admin_client.get(url).content.decode()
+    assert str(delivery.event_id) in page and "oops" in page and "X-Why: down" in page
+    assert "S3CR3T" not in page
+    assert "$CAMIO_AUTHORIZATION" in page and "$CAMIO_WEBHOOK_SIGNATURE" in page
+    assert "X-Team: ops" in page
+    revealed = admin_client.post(url).content.decode()
+    assert "token S3CR3T" in revealed
+    assert AuditEntry.objects.get(action="endpoint.headers_revealed").actor == acme_admin
+
+
+@pytest.mark.django_db
+def test_resend_from_the_page(admin_client, sent):
+    _, delivery = sent
+    url = f"/domains/acme.com/deliveries/{delivery.pk}/resend"
+    answer = admin_client.post(url, follow=True)
+    assert "still being attempted" in answer.content.decode()  # pending retry
+    Delivery.objects.update(state="failed")
+    answer = admin_client.post(url)
+    assert answer.status_code == 302
+    assert Delivery.objects.filter(event_id=delivery.event_id).count() == 2
+
+
+@pytest.mark.django_db
+def test_secret_reveal_and_rotate(admin_client, sent, acme_admin):
+    endpoint, _ = sent
+    url = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/secret"
+    assert endpoint.secret not in admin_client.get(url).content.decode()
+    assert endpoint.secret in admin_client.post(url, {"action": "reveal"}).content.decode()
+    admin_client.post(url, {"action": "rotate"})
+    endpoint.refresh_from_db()
+    assert endpoint.previous_secret and endpoint.previous_secret_expires_at
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"endpoint.secret_revealed", "endpoint.secret_rotated"} <= actions
+
+
+@pytest.mark.django_db
+def test_replay_counts_then_starts(admin_client, sent, django_capture_on_commit_callbacks):
+    endpoint, _ = sent
+    Delivery.objects.update(state="failed")
+    url = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/replay"
+    window = {
+        "start": (timezone.now() - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "end": (timezone.now() + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+    }
+    counted = admin_client.post(url, {**window, "count": "1"}).content.decode()
+    assert "<strong>1</strong> event(s) would be sent" in counted
+    with django_capture_on_commit_callbacks(execute=False):
+        answer = admin_client.post(url, {**window, "confirm": "1"})
+    job = ReplayJob.objects.get()
+    assert answer["Location"] == f"/domains/acme.com/replays/{job.job_id}"
+    progress = admin_client.get(answer["Location"] + "?format=json").json()
+    assert progress == {"state": "queued", "done": 0, "total": 1, "error": ""}
+    bad = admin_client.post(url, {"start": window["end"], "end": window["start"], "count": "1"})
+    assert "must be after its start" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_primary_admin_manages_co_admins(admin_client, acme, acme_teammate, beta_admin):
+    from django.test import Client
+
+    client = Client()
+    answer = admin_client.post("/domains/acme.com/admins/add", {"email": "guard@acme.com"})
+    assert answer.status_code == 302
+    assert DomainAdministrator.objects.filter(domain=acme, user=acme_teammate).exists()
+    refused = admin_client.post(
+        "/domains/acme.com/admins/add", {"email": "it@beta.org"}, follow=True
+    )
+    assert "is not a user of acme.com" in refused.content.decode()
+    client.force_login(acme_teammate)  # a co-admin may not manage admins
+    assert (
+        client.post("/domains/acme.com/admins/add", {"email": "guard@acme.com"}).status_code == 403
+    )
+    admin_client.post(f"/domains/acme.com/admins/{acme_teammate.user_id}/remove")
+    assert not DomainAdministrator.objects.filter(user=acme_teammate).exists()
+
+
+@pytest.mark.django_db
+def test_audit_log_is_per_domain(admin_client, sent, beta_admin):
+    from django.test import Client
+
+    client = Client()
+    page = admin_client.get("/domains/acme.com/audit").content.decode()
+    assert "endpoint.created" in page and "camera.created" in page
+    client.force_login(beta_admin)
+    assert client.get("/domains/acme.com/audit").status_code == 404
+    assert "endpoint.created" not in client.get("/domains/beta.org/audit").content.decode()
+
+
+@pytest.mark.django_db
+def test_other_domains_get_404_on_log_pages(client, sent, beta_admin):
+    endpoint, delivery = sent
+    client.force_login(beta_admin)
+    for path in (
+        f"/domains/acme.com/deliveries/{delivery.pk}",
+        f"/domains/beta.org/deliveries/{delivery.pk}",
+        f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/secret",
+        f"/domains/beta.org/endpoints/{endpoint.endpoint_id}/replay",
+    ):
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"/domains/beta.org/deliveries/{delivery.pk}/resend").status_code == 404
+    assert json.loads(bytes(delivery.event.body))["type"] == "camera.created"
