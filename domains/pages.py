@@ -33,7 +33,7 @@ from domains.forms import (
     ReplayForm,
     TestEventForm,
 )
-from domains.models import AuditEntry, Domain, User
+from domains.models import AuditEntry, Domain, DomainAdministrator, User
 
 
 def administered_domain(request: HttpRequest, name: str) -> Domain:
@@ -372,7 +372,7 @@ def admin_add(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def admin_remove(request: HttpRequest, name: str, user_id: str) -> HttpResponse:
     domain = _as_primary(request, name)
-    user = get_object_or_404(User, user_id=user_id)
+    user = get_object_or_404(DomainAdministrator, domain=domain, user__user_id=user_id).user
     try:
         services.domain_admin_remove(domain=domain, user=user, actor=request.user)
     except ValidationError as exc:

@@ -55,7 +55,7 @@ def sent(endpoint_for, box, acme_admin, django_capture_on_commit_callbacks):
 
 @pytest.mark.django_db
 def test_log_filters(admin_client, sent):
-    endpoint, delivery = sent
+    endpoint, _ = sent
     page = admin_client.get("/domains/acme.com/deliveries").content.decode()
     assert "camera.created" in page and "HTTP 500" in page
     assert (
