@@ -28,6 +28,7 @@ def ok(index: int, request: Received) -> Answer:
 @dataclass
 class Receiver:
     host: str = "127.0.0.1"
+    port: int = 0
     answer: Callable[[int, Received], Answer] = ok
     received: list[Received] = field(default_factory=list)
     hold_after: int | None = None
@@ -46,9 +47,13 @@ class Receiver:
             def handle_any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                request = Received(self.command, self.path,
-                                   {k.lower(): v for k, v in self.headers.items()}, body,
-                                   time.time())
+                request = Received(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    time.time(),
+                )
                 with receiver._lock:
                     receiver.received.append(request)
                     index = len(receiver.received) - 1
@@ -65,7 +70,7 @@ class Receiver:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
 
-        self.server = ThreadingHTTPServer((self.host, 0), Handler)
+        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -83,8 +88,12 @@ class Receiver:
         self.server.server_close()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition",
-             interval: float = 0.05) -> object:
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float = 20.0,
+    what: str = "condition",
+    interval: float = 0.05,
+) -> object:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
