@@ -21,7 +21,9 @@ GOOD = {
 
 def run(command: list[str], **overrides: str | None) -> subprocess.CompletedProcess:
     environment = {
-        k: v for k, v in os.environ.items() if k not in {*GOOD, "DJANGO_SETTINGS_MODULE", "DEBUG"}
+        k: v
+        for k, v in os.environ.items()
+        if k not in {*GOOD, "DJANGO_SETTINGS_MODULE", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     environment.update(GOOD)
     for name, value in overrides.items():

@@ -30,7 +30,7 @@ def test_wrong_password_is_refused(client, acme_admin):
 @pytest.mark.django_db
 def test_find_says_what_the_user_may_do(client, acme_admin, beta):
     client.force_login(acme_admin)
-    assert b"You administer this domain" in client.get("/domains?domain=ACME.com").content
+    assert client.get("/domains?domain=ACME.com")["Location"] == "/domains/acme.com/"
     assert b"you cannot manage it" in client.get("/domains?domain=beta.org").content
     unregistered = client.get("/domains?domain=unknown.net").content
     assert b"unknown.net is not registered" in unregistered
