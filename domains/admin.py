@@ -472,9 +472,13 @@ class HookAdmin(InventoryAdmin):
         return (*base, "type", "callback_url", "parsed_query", "owner") if obj else base
 
     def create(self, request: HttpRequest, obj: Hook, form: forms.ModelForm) -> Hook:
-        return services.hook_create(owner=obj.owner, callback_url=obj.callback_url,
-                                    type=obj.type, parsed_query=obj.parsed_query,
-                                    actor=request.user)
+        return services.hook_create(
+            owner=obj.owner,
+            callback_url=obj.callback_url,
+            type=obj.type,
+            parsed_query=obj.parsed_query,
+            actor=request.user,
+        )
 
     def update(self, request: HttpRequest, obj: Hook, changes: dict[str, Any]) -> Hook:
         return obj

@@ -94,21 +94,33 @@ class DomainSettingsForm(forms.Form):
 
 class DeliveryFilterForm(forms.Form):
     state = forms.ChoiceField(required=False, choices=[("", "Any state"), *DeliveryState.choices])
-    type = forms.ChoiceField(required=False, label="Event type",
-                             choices=[("", "Any type"), *[(n, n) for n in catalog.NAMES]])
-    since = forms.DateTimeField(required=False, label="From (UTC)",
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    until = forms.DateTimeField(required=False, label="To (UTC)",
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    type = forms.ChoiceField(
+        required=False,
+        label="Event type",
+        choices=[("", "Any type"), *[(n, n) for n in catalog.NAMES]],
+    )
+    since = forms.DateTimeField(
+        required=False,
+        label="From (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    until = forms.DateTimeField(
+        required=False,
+        label="To (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
 
 
 class ReplayForm(forms.Form):
-    start = forms.DateTimeField(label="From (UTC)",
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    end = forms.DateTimeField(label="To (UTC)",
-                              widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    start = forms.DateTimeField(
+        label="From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    end = forms.DateTimeField(
+        label="To (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
     include_all = forms.BooleanField(
-        required=False, label="Replay every event, not only those that never succeeded")
+        required=False, label="Replay every event, not only those that never succeeded"
+    )
 
     def clean(self) -> dict:
         data = super().clean()

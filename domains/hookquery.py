@@ -20,13 +20,16 @@ from django.core.exceptions import ValidationError
 
 FIELDS = frozenset({"camera", "labels", "date"})
 OPERATORS = frozenset({"in", "<", "<=", ">", ">=", "==", "!="})
-_TOKEN = re.compile(r"""\s*(?:
+_TOKEN = re.compile(
+    r"""\s*(?:
     (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<op><=|>=|==|!=|<|>)
   | (?P<punct>[()\[\],])
   | (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
-)""", re.VERBOSE)
+)""",
+    re.VERBOSE,
+)
 MAX_LENGTH = 2000
 
 
@@ -36,8 +39,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match:
-            raise ValidationError(f"Unexpected character {text[position:].strip()[:1]!r} at "
-                                  f"position {position + 1}.")
+            raise ValidationError(
+                f"Unexpected character {text[position:].strip()[:1]!r} at position {position + 1}."
+            )
         kind = match.lastgroup or ""
         value = match.group(kind)
         if kind == "word" and value in ("and", "or", "not", "in"):
@@ -90,15 +94,18 @@ class _Parser:
         operator = self.take("op")
         right = self.operand()
         if (left == "field") == (right == "field"):
-            raise ValidationError(f"Each comparison needs one field ({', '.join(sorted(FIELDS))}) "
-                                  f"and one value, around {operator!r}.")
+            raise ValidationError(
+                f"Each comparison needs one field ({', '.join(sorted(FIELDS))}) "
+                f"and one value, around {operator!r}."
+            )
 
     def operand(self) -> str:
         kind, value = self.peek()
         if kind == "word":
             if value not in FIELDS:
-                raise ValidationError(f"Unknown field {value!r}; use one of "
-                                      f"{', '.join(sorted(FIELDS))}.")
+                raise ValidationError(
+                    f"Unknown field {value!r}; use one of {', '.join(sorted(FIELDS))}."
+                )
             self.at += 1
             return "field"
         if kind in ("string", "number"):
@@ -124,8 +131,9 @@ def validate_query(text: str) -> str:
     """Return ``text`` stripped if it follows the grammar, else raise ValidationError."""
     text = (text or "").strip()
     if not text:
-        raise ValidationError("Enter a query, such as: camera == 'Front Entrance' and "
-                              "labels in ['person'].")
+        raise ValidationError(
+            "Enter a query, such as: camera == 'Front Entrance' and labels in ['person']."
+        )
     if len(text) > MAX_LENGTH:
         raise ValidationError(f"The query is longer than {MAX_LENGTH} characters.")
     parser = _Parser(_tokens(text))

@@ -362,12 +362,14 @@ class Hook(OwnedByDomainUser):
     """A user's saved video-search subscription. Stored and announced (hook.*), never called."""
 
     hook_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
-    callback_url = models.CharField("callback URL", max_length=2048,
-                                    validators=[validate_callback_url])
+    callback_url = models.CharField(
+        "callback URL", max_length=2048, validators=[validate_callback_url]
+    )
     type = models.CharField(max_length=24, choices=HookType.choices)
-    parsed_query = models.TextField(validators=[validate_hook_query],
-                                    help_text="Such as: camera == 'Front Entrance' and "
-                                              "labels in ['person']")
+    parsed_query = models.TextField(
+        validators=[validate_hook_query],
+        help_text="Such as: camera == 'Front Entrance' and labels in ['person']",
+    )
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="hooks")
 
     class Meta:
@@ -419,12 +421,15 @@ class AuditEntryManager(models.Manager["AuditEntry"]):
         """Write one entry; call inside the transaction that makes the change."""
         real_actor = actor if actor is not None and actor.pk else None
         return self.create(
-            actor=real_actor, actor_email=real_actor.email if real_actor else "",
-            domain=domain, action=action,
+            actor=real_actor,
+            actor_email=real_actor.email if real_actor else "",
+            domain=domain,
+            action=action,
             object_type=obj._meta.model_name if obj is not None else "",
             object_id=object_id or (audit_value(obj) if obj is not None else ""),
             object_repr=str(obj)[:300] if obj is not None else "",
-            before=before, after=after,
+            before=before,
+            after=after,
         )
 
 

@@ -33,7 +33,7 @@ from domains.forms import (
     ReplayForm,
     TestEventForm,
 )
-from domains.models import AuditEntry, Domain, DomainAdministrator, User
+from domains.models import AuditEntry, Domain, DomainAdministrator
 
 
 def administered_domain(request: HttpRequest, name: str) -> Domain:
@@ -346,25 +346,27 @@ def replay_progress(request: HttpRequest, name: str, job_id: str) -> HttpRespons
 @login_required
 @require_POST
 def admin_add(request: HttpRequest, name: str) -> HttpResponse:
-    """The primary admin adds a co-admin (a user of the domain)."""
+    """The primary admin adds a co-admin: a user of the domain, invited if new."""
     domain = _as_primary(request, name)
     form = CoAdminForm(request.POST)
-    user = (
-        User.objects.filter(email=form.cleaned_data["email"].lower()).first()
-        if form.is_valid()
-        else None
-    )
-    if user is None:
-        messages.error(
-            request, "No user with that e-mail; they must sign up or be invited by support first."
-        )
+    if not form.is_valid():
+        messages.error(request, "Enter an e-mail address.")
         return redirect("domains:domain", name=domain.name)
+    email = form.cleaned_data["email"].lower()
     try:
-        services.domain_admin_add(domain=domain, user=user, actor=request.user)
+        user = services.co_admin_invite(domain=domain, email=email, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"{user.email} is now an admin of {domain.name}.")
+        messages.success(
+            request,
+            f"{user.email} is now an admin of {domain.name}."
+            + (
+                ""
+                if user.has_usable_password()
+                else " They were e-mailed an invitation to choose a password."
+            ),
+        )
     return redirect("domains:domain", name=domain.name)
 
 

@@ -13,10 +13,14 @@ def user(owner: User) -> dict[str, str]:
 
 def camera_fields(camera: Camera) -> dict[str, Any]:
     return {
-        "camera_id": camera.camera_id, "local_camera_id": camera.local_camera_id,
-        "name": camera.name, "ip_address": camera.ip_address,
-        "mac_address": camera.mac_address, "device_id": camera.device.device_id,
-        "maker": camera.maker, "model": camera.model,
+        "camera_id": camera.camera_id,
+        "local_camera_id": camera.local_camera_id,
+        "name": camera.name,
+        "ip_address": camera.ip_address,
+        "mac_address": camera.mac_address,
+        "device_id": camera.device.device_id,
+        "maker": camera.maker,
+        "model": camera.model,
     }
 
 
@@ -44,15 +48,22 @@ def zone(zone: Zone) -> dict[str, Any]:
 
 def device(device: Device) -> dict[str, Any]:
     return {
-        "device": {"device_id": device.device_id, "name": device.name,
-                   "mac_address": device.mac_address},
+        "device": {
+            "device_id": device.device_id,
+            "name": device.name,
+            "mac_address": device.mac_address,
+        },
         "user": user(device.owner),
     }
 
 
 def hook(hook: Hook) -> dict[str, Any]:
     return {
-        "hook": {"hook_id": hook.hook_id, "callback_url": hook.callback_url, "type": hook.type,
-                 "parsed_query": hook.parsed_query},
+        "hook": {
+            "hook_id": hook.hook_id,
+            "callback_url": hook.callback_url,
+            "type": hook.type,
+            "parsed_query": hook.parsed_query,
+        },
         "user": user(hook.owner),
     }

@@ -73,12 +73,19 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Report the database, the broker and the sweeper's heartbeat; 503 if one is down."""
-    checks = {"database": _check_database(), "broker": broker_status(),
-              "beat": heartbeat_status(settings.CALLBACK_SWEEP_INTERVAL)}
-    healthy = checks["database"] == "ok" and checks["broker"] == "ok" and \
-        not checks["beat"].startswith("stale")
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks},
-                        status=200 if healthy else 503)
+    checks = {
+        "database": _check_database(),
+        "broker": broker_status(),
+        "beat": heartbeat_status(settings.CALLBACK_SWEEP_INTERVAL),
+    }
+    healthy = (
+        checks["database"] == "ok"
+        and checks["broker"] == "ok"
+        and not checks["beat"].startswith("stale")
+    )
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )
 
 
 def _check_database() -> str:

@@ -6,6 +6,7 @@ import datetime
 import json
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from callbacks.delivery.claims import claim
@@ -137,17 +138,26 @@ def test_replay_counts_then_starts(admin_client, sent, django_capture_on_commit_
 
 
 @pytest.mark.django_db
-def test_primary_admin_manages_co_admins(admin_client, acme, acme_teammate, beta_admin):
+def test_primary_admin_manages_co_admins(
+    admin_client, acme, acme_teammate, beta_admin, django_capture_on_commit_callbacks
+):
     from django.test import Client
 
-    client = Client()
     answer = admin_client.post("/domains/acme.com/admins/add", {"email": "guard@acme.com"})
     assert answer.status_code == 302
     assert DomainAdministrator.objects.filter(domain=acme, user=acme_teammate).exists()
     refused = admin_client.post(
         "/domains/acme.com/admins/add", {"email": "it@beta.org"}, follow=True
     )
-    assert "is not a user of acme.com" in refused.content.decode()
+    assert "it@beta.org is not an address in acme.com" in refused.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        invited = admin_client.post(
+            "/domains/acme.com/admins/add", {"email": "new@acme.com"}, follow=True
+        )
+    assert "e-mailed an invitation" in invited.content.decode()
+    assert mail.outbox[-1].to == ["new@acme.com"]
+    assert DomainAdministrator.objects.filter(domain=acme, user__email="new@acme.com").exists()
+    client = Client()
     client.force_login(acme_teammate)  # a co-admin may not manage admins
     assert (
         client.post("/domains/acme.com/admins/add", {"email": "guard@acme.com"}).status_code == 403

@@ -24,6 +24,7 @@ from domains.services.invitations import (
     invitation_send,
 )
 from domains.services.tenancy import (
+    co_admin_invite,
     domain_admin_add,
     domain_admin_remove,
     domain_register,
@@ -39,6 +40,7 @@ __all__ = [
     "camera_create",
     "camera_delete",
     "camera_update",
+    "co_admin_invite",
     "device_create",
     "device_delete",
     "device_update",

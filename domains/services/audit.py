@@ -34,5 +34,12 @@ def audit_record(
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Write one audit entry; call inside the transaction that makes the change."""
-    return AuditEntry.objects.record(actor=actor, action=action, domain=domain, obj=obj,
-                                     object_id=object_id, before=before, after=after)
+    return AuditEntry.objects.record(
+        actor=actor,
+        action=action,
+        domain=domain,
+        obj=obj,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )

@@ -129,8 +129,14 @@ def device_delete(*, device: Device, actor: User | None) -> None:
     before = snapshot(device, DEVICE_FIELDS)
     domain, payload = device.domain, payloads.device(device)
     device.delete()
-    audit_record(actor=actor, action="device.deleted", domain=domain, obj=device,
-                 object_id=before["device_id"], before=before)
+    audit_record(
+        actor=actor,
+        action="device.deleted",
+        domain=domain,
+        obj=device,
+        object_id=before["device_id"],
+        before=before,
+    )
     publish(domain=domain, type="device.deleted", object=payload)
 
 
@@ -152,15 +158,28 @@ def camera_create(
     actor: User | None = None,
 ) -> Camera:
     """Add a camera (a stream) on ``device``, owned by ``owner``; emits camera.created."""
-    camera = Camera(owner=owner, domain_id=owner.domain_id, device=device, name=name,
-                    local_camera_id=local_camera_id, ip_address=ip_address or None,
-                    mac_address=mac_address, maker=maker, model=model)
+    camera = Camera(
+        owner=owner,
+        domain_id=owner.domain_id,
+        device=device,
+        name=name,
+        local_camera_id=local_camera_id,
+        ip_address=ip_address or None,
+        mac_address=mac_address,
+        maker=maker,
+        model=model,
+    )
     if camera_id:
         camera.camera_id = camera_id
     camera.full_clean()
     camera.save()
-    audit_record(actor=actor, action="camera.created", domain=camera.domain, obj=camera,
-                 after=snapshot(camera, CAMERA_FIELDS))
+    audit_record(
+        actor=actor,
+        action="camera.created",
+        domain=camera.domain,
+        obj=camera,
+        after=snapshot(camera, CAMERA_FIELDS),
+    )
     publish(domain=camera.domain, type="camera.created", object=payloads.camera(camera))
     return camera
 
@@ -173,12 +192,20 @@ def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, A
     previous = _apply(camera, changes, CAMERA_EDITABLE)
     if previous:
         _save_changes(camera, previous)
-        audit_record(actor=actor, action="camera.updated", domain=camera.domain, obj=camera,
-                     before=snapshot_values(previous), after=snapshot(camera, previous))
+        audit_record(
+            actor=actor,
+            action="camera.updated",
+            domain=camera.domain,
+            obj=camera,
+            before=snapshot_values(previous),
+            after=snapshot(camera, previous),
+        )
         new_payload = payloads.camera(camera)
-        publish(domain=camera.domain, type="camera.updated",
-                object={**new_payload, "previous_attributes": _previous(old_payload,
-                                                                        new_payload)})
+        publish(
+            domain=camera.domain,
+            type="camera.updated",
+            object={**new_payload, "previous_attributes": _previous(old_payload, new_payload)},
+        )
     return camera
 
 
@@ -191,8 +218,14 @@ def camera_delete(*, camera: Camera, actor: User | None) -> None:
     before = snapshot(camera, CAMERA_FIELDS)
     domain, payload = camera.domain, payloads.camera(camera)
     camera.delete()
-    audit_record(actor=actor, action="camera.deleted", domain=domain, obj=camera,
-                 object_id=before["camera_id"], before=before)
+    audit_record(
+        actor=actor,
+        action="camera.deleted",
+        domain=domain,
+        obj=camera,
+        object_id=before["camera_id"],
+        before=before,
+    )
     publish(domain=domain, type="camera.deleted", object=payload)
 
 
@@ -205,8 +238,13 @@ def zone_create(*, camera: Camera, name: str, polygons: list, actor: User | None
     zone = Zone(camera=camera, domain_id=camera.domain_id, name=name, polygons=polygons)
     zone.full_clean()
     zone.save()
-    audit_record(actor=actor, action="zone.created", domain=zone.domain, obj=zone,
-                 after=snapshot(zone, ZONE_FIELDS))
+    audit_record(
+        actor=actor,
+        action="zone.created",
+        domain=zone.domain,
+        obj=zone,
+        after=snapshot(zone, ZONE_FIELDS),
+    )
     publish(domain=zone.domain, type="zone.created", object=payloads.zone(zone))
     return zone
 
@@ -219,12 +257,20 @@ def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -
     previous = _apply(zone, changes, ZONE_EDITABLE)
     if previous:
         _save_changes(zone, previous)
-        audit_record(actor=actor, action="zone.updated", domain=zone.domain, obj=zone,
-                     before=snapshot_values(previous), after=snapshot(zone, previous))
+        audit_record(
+            actor=actor,
+            action="zone.updated",
+            domain=zone.domain,
+            obj=zone,
+            before=snapshot_values(previous),
+            after=snapshot(zone, previous),
+        )
         new_payload = payloads.zone(zone)
-        publish(domain=zone.domain, type="zone.updated",
-                object={**new_payload, "previous_attributes": _previous(old_payload,
-                                                                        new_payload)})
+        publish(
+            domain=zone.domain,
+            type="zone.updated",
+            object={**new_payload, "previous_attributes": _previous(old_payload, new_payload)},
+        )
     return zone
 
 
@@ -235,6 +281,12 @@ def zone_delete(*, zone: Zone, actor: User | None) -> None:
     before = snapshot(zone, ZONE_FIELDS)
     domain, payload = zone.domain, payloads.zone(zone)
     zone.delete()
-    audit_record(actor=actor, action="zone.deleted", domain=domain, obj=zone,
-                 object_id=before["zone_id"], before=before)
+    audit_record(
+        actor=actor,
+        action="zone.deleted",
+        domain=domain,
+        obj=zone,
+        object_id=before["zone_id"],
+        before=before,
+    )
     publish(domain=domain, type="zone.deleted", object=payload)

@@ -215,3 +215,20 @@ def domain_admin_remove(*, domain: Domain, user: User, actor: User | None) -> No
         obj=user,
         before={"admin": user.email},
     )
+
+
+def co_admin_invite(*, domain: Domain, email: str, actor: User | None) -> User:
+    """Make ``email`` a co-admin of ``domain``; a new user of the domain is created and
+    e-mailed an invitation to choose a password."""
+    email = _clean_email(email, "email")
+    if email_domain(email) != domain.name:
+        raise ValidationError({"email": [f"{email} is not an address in {domain.name}."]})
+    with transaction.atomic():
+        user = User.objects.filter(email=email).first()
+        created = user is None
+        if created:
+            user = user_create(email=email, actor=actor)
+        domain_admin_add(domain=domain, user=user, actor=actor)
+        if created:
+            invitation_send(user=user, domain=domain, actor=actor)
+    return user

@@ -17,14 +17,18 @@ def test_add_endpoint_and_send_a_test_event(signed_in, worker, receiver, acme):
     page.get_by_label("Domain").fill("acme.com")
     page.get_by_role("button", name="Find").click()
     expect(page).to_have_url(re.compile(r"/domains/acme\.com/$"))
+    page.goto("/?domain=acme.com")  # Camio's documented short form lands on the same page
+    expect(page).to_have_url(re.compile(r"/domains/acme\.com/$"))
     page.get_by_role("link", name="Add endpoint").first.click()
 
     expect(page.get_by_label("HTTP method")).to_have_value("POST")
     page.get_by_label("URL").fill(receiver.url + "/hook")
-    page.get_by_label("HTTP headers (JSON)").fill('{"Authorization": 5}')
+    page.get_by_label("HTTP headers (JSON)").fill('{"Authorization": ')
     page.get_by_label(re.compile(r"camera\.created: ")).check()
     page.locator("main").get_by_role("button", name="Add endpoint").click()
-    expect(page.locator(".field.has-error")).to_contain_text("must be a string")
+    expect(page.locator(".field.has-error")).to_contain_text("HTTP headers (JSON)")
+    expect(page.locator(".field.has-error")).to_contain_text("Headers are not valid JSON")
+    expect(page.get_by_label("HTTP headers (JSON)")).to_have_value('{"Authorization": ')
     expect(page.get_by_label("URL")).to_have_value(receiver.url + "/hook")  # input kept
     assert not Endpoint.objects.exists()
 
