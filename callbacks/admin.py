@@ -20,8 +20,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from callbacks import catalog, services
+from callbacks import services
 from callbacks.delivery.policy import MASK, SECRET_HEADER, mask_url
+from callbacks.forms import EVENT_TYPE_CHOICES, EndpointFieldsMixin, HeadersField
 from callbacks.models import (
     Attempt,
     Delivery,
@@ -32,7 +33,6 @@ from callbacks.models import (
     Method,
     ReplayJob,
 )
-from callbacks.validation import endpoint_fields_clean, parse_headers_text
 
 
 def _errors_to_messages(request: HttpRequest, exc: ValidationError) -> None:
@@ -40,17 +40,15 @@ def _errors_to_messages(request: HttpRequest, exc: ValidationError) -> None:
         messages.error(request, f"{field}: {' '.join(errors)}")
 
 
-class EndpointForm(forms.ModelForm):
-    headers_json = forms.CharField(
+class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
+    headers_json = HeadersField(
         label="Headers (JSON)",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
         help_text='An object of name to value, e.g. {"Authorization": "token XYZPDQ"}. '
         "Secret-looking values are shown masked; leave them masked to keep them.",
     )
     event_types = forms.MultipleChoiceField(
-        choices=[(e.name, f"{e.name}: {e.description}") for e in catalog.EVENT_TYPES],
-        widget=forms.CheckboxSelectMultiple,
+        choices=EVENT_TYPE_CHOICES, widget=forms.CheckboxSelectMultiple
     )
     method = forms.ChoiceField(choices=Method.choices, initial=Method.POST)
 
@@ -70,18 +68,6 @@ class EndpointForm(forms.ModelForm):
             )
             self.fields["domain"].disabled = True
 
-    def clean_headers_json(self) -> dict[str, str]:
-        return parse_headers_text(self.cleaned_data["headers_json"])
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        given = {k: data[k] for k in ("url", "method", "event_types") if k in data}
-        try:
-            data.update(endpoint_fields_clean(given))
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field, errors)
-        return data
 
 
 class AttemptInline(admin.TabularInline):

@@ -134,6 +134,12 @@ EXAMPLE_ZONE = {
     "name": "Doorway",
     "polygons": [[[0.1, 0.2], [0.6, 0.2], [0.6, 0.9]]],
 }
+EXAMPLE_HOOK = {
+    "hook_id": "3C5E7G9J1L3N5Q7S9U1W3Y5A",
+    "type": "query_match",
+    "callback_url": "https://hooks.acme.com/camio",
+    "parsed_query": "camera == 'Front Entrance' and labels in ['person']",
+}
 EXAMPLE_ZONE_CAMERA = {k: EXAMPLE_CAMERA[k] for k in ("camera_id", "name", "ip_address")}
 
 
@@ -228,30 +234,14 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "A user created a hook (a saved video-search subscription).",
         "hook_create",
         _obj({"hook": HOOK, "user": USER}),
-        {
-            "hook": {
-                "hook_id": "3C5E7G9J1L3N5Q7S9U1W3Y5A",
-                "type": "query_match",
-                "callback_url": "https://hooks.acme.com/camio",
-                "parsed_query": "camera == 'Front Entrance' and labels in ['person']",
-            },
-            "user": EXAMPLE_USER,
-        },
+        {"hook": EXAMPLE_HOOK, "user": EXAMPLE_USER},
     ),
     EventType(
         "hook.deleted",
         "A user deleted a hook.",
         "hook_delete",
         _obj({"hook": HOOK, "user": USER}),
-        {
-            "hook": {
-                "hook_id": "3C5E7G9J1L3N5Q7S9U1W3Y5A",
-                "type": "query_match",
-                "callback_url": "https://hooks.acme.com/camio",
-                "parsed_query": "camera == 'Front Entrance' and labels in ['person']",
-            },
-            "user": EXAMPLE_USER,
-        },
+        {"hook": EXAMPLE_HOOK, "user": EXAMPLE_USER},
     ),
     EventType(
         "incident.created",

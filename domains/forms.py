@@ -2,11 +2,10 @@
 
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
-from django.core.exceptions import ValidationError
 
 from callbacks import catalog
+from callbacks.forms import EVENT_TYPE_CHOICES, EndpointFieldsMixin, HeadersField
 from callbacks.models import DeliveryState, Method
-from callbacks.validation import endpoint_fields_clean, parse_headers_text
 from domains.validators import normalize_domain_name
 
 
@@ -25,23 +24,7 @@ class InvitationPasswordForm(SetPasswordForm):
     """Choose a password for the account an invitation opens."""
 
 
-HEADERS_PLACEHOLDER = (
-    '{\n    "Authorization": "token XYZPDQ",\n    "Content-Type": "application/json"\n}'
-)
-
-
-class HeadersField(forms.CharField):
-    """Headers typed as a JSON object; cleans to a dict or a precise error."""
-
-    widget = forms.Textarea(
-        attrs={"rows": 5, "placeholder": HEADERS_PLACEHOLDER, "spellcheck": "false"}
-    )
-
-    def to_python(self, value: object) -> dict[str, str]:
-        return parse_headers_text(str(value or ""))
-
-
-class EndpointForm(forms.Form):
+class EndpointForm(EndpointFieldsMixin, forms.Form):
     """Add or edit a callback endpoint (validation shared with every other path)."""
 
     method = forms.ChoiceField(
@@ -64,19 +47,9 @@ class EndpointForm(forms.Form):
     event_types = forms.MultipleChoiceField(
         label="Event types",
         widget=forms.CheckboxSelectMultiple,
-        choices=[(e.name, f"{e.name}: {e.description}") for e in catalog.EVENT_TYPES],
+        choices=EVENT_TYPE_CHOICES,
     )
     description = forms.CharField(required=False, max_length=200)
-
-    def clean(self) -> dict:
-        data = super().clean()
-        given = {k: data[k] for k in ("url", "method", "event_types") if k in data}
-        try:
-            data.update(endpoint_fields_clean(given))
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                self.add_error(field, errors)
-        return data
 
 
 class TestEventForm(forms.Form):
