@@ -62,3 +62,35 @@ def signed_in(page, acme_admin):
     page.locator("main").get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/domains")
     return page
+
+
+@pytest.fixture(scope="session")
+def browser_worker(django_db_setup):
+    """One real Celery worker for the whole browser session (like the one live server)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from callbacks.delivery.dispatcher import shutdown_dispatcher
+    from camio_portal.celery import app
+    from tests.conftest import purge_broker
+
+    purge_broker()
+    with start_worker(
+        app,
+        pool="solo",
+        concurrency=1,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+        queues=["celery", "replay"],
+    ):
+        yield
+        shutdown_dispatcher(timeout=30)
+
+
+@pytest.fixture
+def worker(browser_worker, transactional_db):
+    """The session's worker, with each test's own database state; waits for its sends."""
+    from callbacks.delivery.dispatcher import get_dispatcher
+
+    yield
+    get_dispatcher().wait_idle(timeout=30)
