@@ -119,9 +119,9 @@ def purge_broker() -> None:
                 conn.default_channel.queue_purge(queue)
 
 
-@pytest.fixture
-def worker(transactional_db):
-    """A real Celery worker (in this process, so patches and settings apply)."""
+@contextlib.contextmanager
+def running_worker():
+    """Run a real Celery worker in this process (so patches and settings apply)."""
     from celery.contrib.testing.worker import start_worker
 
     from callbacks.delivery.dispatcher import shutdown_dispatcher
@@ -140,6 +140,13 @@ def worker(transactional_db):
         yield w
         shutdown_dispatcher(timeout=30)
     purge_broker()
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """A real Celery worker for one test."""
+    with running_worker() as w:
+        yield w
 
 
 @pytest.fixture

@@ -67,24 +67,10 @@ def signed_in(page, acme_admin):
 @pytest.fixture(scope="session")
 def browser_worker(django_db_setup):
     """One real Celery worker for the whole browser session (like the one live server)."""
-    from celery.contrib.testing.worker import start_worker
+    from tests.conftest import running_worker
 
-    from callbacks.delivery.dispatcher import shutdown_dispatcher
-    from camio_portal.celery import app
-    from tests.conftest import purge_broker
-
-    purge_broker()
-    with start_worker(
-        app,
-        pool="solo",
-        concurrency=1,
-        perform_ping_check=False,
-        loglevel="WARNING",
-        shutdown_timeout=30,
-        queues=["celery", "replay"],
-    ):
+    with running_worker():
         yield
-        shutdown_dispatcher(timeout=30)
 
 
 @pytest.fixture
