@@ -64,9 +64,10 @@ def signed_in(page, acme_admin):
     return page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_worker(django_db_setup):
-    """One real Celery worker for the whole browser session (like the one live server)."""
+    """One real Celery worker for all the browser tests, stopped when they end (so it
+    cannot take work meant for later tests' own workers)."""
     from tests.conftest import running_worker
 
     with running_worker():
