@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import models
 
+from callbacks.publish import publish
 from domains.models import MASK, SECRET_NAME, AuditEntry, Domain, User, audit_value
 
 
@@ -43,3 +44,30 @@ def audit_record(
         before=before,
         after=after,
     )
+
+
+def delete_and_announce(
+    *,
+    obj: models.Model,
+    fields: Iterable[str],
+    public_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    actor: User | None,
+) -> None:
+    """Delete ``obj``, audit it and publish ``event_type`` (call inside a transaction).
+
+    ``payload`` is built by the caller before the delete, while relations still load.
+    """
+    before = snapshot(obj, fields)
+    domain = obj.domain
+    obj.delete()
+    audit_record(
+        actor=actor,
+        action=event_type,
+        domain=domain,
+        obj=obj,
+        object_id=before[public_id],
+        before=before,
+    )
+    publish(domain=domain, type=event_type, object=payload)

@@ -7,7 +7,7 @@ from django.db import transaction
 from callbacks.publish import publish
 from domains import payloads
 from domains.models import Hook, User
-from domains.services.audit import audit_record, snapshot
+from domains.services.audit import audit_record, delete_and_announce, snapshot
 
 HOOK_FIELDS = ("hook_id", "callback_url", "type", "parsed_query", "owner")
 
@@ -40,15 +40,11 @@ def hook_create(
 @transaction.atomic
 def hook_delete(*, hook: Hook, actor: User | None = None) -> None:
     """Delete a hook; emits hook.deleted."""
-    before = snapshot(hook, HOOK_FIELDS)
-    domain, payload = hook.domain, payloads.hook(hook)
-    hook.delete()
-    audit_record(
-        actor=actor,
-        action="hook.deleted",
-        domain=domain,
+    delete_and_announce(
         obj=hook,
-        object_id=before["hook_id"],
-        before=before,
+        fields=HOOK_FIELDS,
+        public_id="hook_id",
+        event_type="hook.deleted",
+        payload=payloads.hook(hook),
+        actor=actor,
     )
-    publish(domain=domain, type="hook.deleted", object=payload)

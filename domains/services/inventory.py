@@ -18,7 +18,12 @@ from django.utils import timezone
 from callbacks.publish import publish
 from domains import payloads
 from domains.models import Camera, Device, User, Zone
-from domains.services.audit import audit_record, snapshot, snapshot_values
+from domains.services.audit import (
+    audit_record,
+    delete_and_announce,
+    snapshot,
+    snapshot_values,
+)
 
 DEVICE_FIELDS = ("device_id", "name", "mac_address", "owner")
 CAMERA_FIELDS = (
@@ -126,18 +131,14 @@ def device_delete(*, device: Device, actor: User | None) -> None:
     device = Device.objects.select_for_update().get(pk=device.pk)
     for camera in device.cameras.all():
         camera_delete(camera=camera, actor=actor)
-    before = snapshot(device, DEVICE_FIELDS)
-    domain, payload = device.domain, payloads.device(device)
-    device.delete()
-    audit_record(
-        actor=actor,
-        action="device.deleted",
-        domain=domain,
+    delete_and_announce(
         obj=device,
-        object_id=before["device_id"],
-        before=before,
+        fields=DEVICE_FIELDS,
+        public_id="device_id",
+        event_type="device.deleted",
+        payload=payloads.device(device),
+        actor=actor,
     )
-    publish(domain=domain, type="device.deleted", object=payload)
 
 
 # --- Cameras ---------------------------------------------------------------
@@ -215,18 +216,14 @@ def camera_delete(*, camera: Camera, actor: User | None) -> None:
     camera = Camera.objects.select_for_update().get(pk=camera.pk)
     for zone in camera.zones.all():
         zone_delete(zone=zone, actor=actor)
-    before = snapshot(camera, CAMERA_FIELDS)
-    domain, payload = camera.domain, payloads.camera(camera)
-    camera.delete()
-    audit_record(
-        actor=actor,
-        action="camera.deleted",
-        domain=domain,
+    delete_and_announce(
         obj=camera,
-        object_id=before["camera_id"],
-        before=before,
+        fields=CAMERA_FIELDS,
+        public_id="camera_id",
+        event_type="camera.deleted",
+        payload=payloads.camera(camera),
+        actor=actor,
     )
-    publish(domain=domain, type="camera.deleted", object=payload)
 
 
 # --- Zones -----------------------------------------------------------------
@@ -278,15 +275,11 @@ def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -
 def zone_delete(*, zone: Zone, actor: User | None) -> None:
     """Delete a zone; emits zone.deleted."""
     zone = Zone.objects.select_for_update().select_related("camera__owner").get(pk=zone.pk)
-    before = snapshot(zone, ZONE_FIELDS)
-    domain, payload = zone.domain, payloads.zone(zone)
-    zone.delete()
-    audit_record(
-        actor=actor,
-        action="zone.deleted",
-        domain=domain,
+    delete_and_announce(
         obj=zone,
-        object_id=before["zone_id"],
-        before=before,
+        fields=ZONE_FIELDS,
+        public_id="zone_id",
+        event_type="zone.deleted",
+        payload=payloads.zone(zone),
+        actor=actor,
     )
-    publish(domain=domain, type="zone.deleted", object=payload)
