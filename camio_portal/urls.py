@@ -9,6 +9,11 @@ admin.site.index_title = "Domains, inventory and callbacks"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("domains.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("domains.urls")),
 ]
+
+# /api/ paths answer errors as JSON ({"errors": ...}); other paths get the pages.
+handler404 = "domains.api.errors.not_found"
+handler500 = "domains.api.errors.server_error"

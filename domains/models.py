@@ -460,3 +460,68 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_email or 'system'} {self.action} {self.object_repr}"
+
+
+# --- API tokens ----------------------------------------------------------------
+
+
+class TokenKind(models.TextChoices):
+    """Each kind opens its own routes only (DESIGN.md section 10)."""
+
+    USER = "user", "user token"
+    BOX = "box", "Box token"
+    PACS = "pacs", "PACS token"
+
+
+TOKEN_TAGS = {TokenKind.USER: "cpu", TokenKind.BOX: "cpb", TokenKind.PACS: "cpp"}
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A bearer credential, stored as a SHA-256 digest; the plaintext is shown once.
+
+    ``user`` is the holder (the Box's or integration's owner for those kinds);
+    a Box token names its ``device``; a PACS token names its integration's
+    public id in ``subject`` (the pacs app sits above this floor).
+    """
+
+    kind = models.CharField(max_length=8, choices=TokenKind.choices)
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=16, unique=True, help_text="The token's visible start, to recognise it."
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, null=True, blank=True, related_name="tokens"
+    )
+    subject = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind="box") | models.Q(device__isnull=False),
+                name="box_token_names_device",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.prefix}… ({self.name})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None

@@ -166,3 +166,40 @@ def endpoint_for(acme):
         )
 
     return make
+
+
+# --- API: tokens and clients ----------------------------------------------------
+
+
+@pytest.fixture
+def token_for(db):
+    """Issue a token (user token unless ``kind`` says otherwise) and return its plaintext."""
+
+    def make(user: User | None = None, kind: str = "user", device=None, subject: str = "") -> str:
+        _, raw = services.token_issue(
+            kind=kind, user=user, name=f"{kind} token", actor=None, device=device,
+            subject=subject,
+        )
+        return raw
+
+    return make
+
+
+@pytest.fixture
+def client_with():
+    """An API client sending ``Authorization: <scheme> <token>`` (None: no header)."""
+    from rest_framework.test import APIClient
+
+    def make(token: str | None, scheme: str = "token") -> APIClient:
+        client = APIClient()
+        if token is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(acme_admin, token_for, client_with):
+    """acme.com's primary admin, over the API with a user token."""
+    return client_with(token_for(acme_admin))

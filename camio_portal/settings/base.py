@@ -21,6 +21,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "domains",
     "callbacks",
     "incidents",
@@ -84,6 +87,81 @@ INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
 # sent from the command line have no request to build them from).
 PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@camio-portal.invalid")
+
+# --- Cache ----------------------------------------------------------------
+
+# API throttling counts here: per process by default; use Redis
+# (CACHE_URL=redis://host:6379/1) when several web processes serve the API.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# --- REST API -------------------------------------------------------------
+
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
+# "<n>/<second|minute|hour|day>"; empty turns a throttle off.
+API_THROTTLE_RATES = {
+    "user": env.str("API_THROTTLE_USER", default="1200/minute") or None,
+    "anon": env.str("API_THROTTLE_ANON", default="60/minute") or None,
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "domains.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["domains.api.permissions.UserCredentials"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "domains.api.throttling.UserThrottle",
+        "domains.api.throttling.AnonThrottle",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "domains.api.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "domains.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Camio Portal API",
+    "DESCRIPTION": (
+        "Domain-level callback endpoints, their events and deliveries, the domain's "
+        "inventory and users' hooks. Authenticate with `Authorization: token <t>` "
+        "(or `Bearer <t>`). The `webhooks` section lists the callbacks the portal sends."
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "token": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A user token: `Authorization: Bearer <t>` or `token <t>`.",
+            }
+        },
+    },
+    "SECURITY": [{"token": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "DeliveryStateEnum": "callbacks.models.DeliveryState",
+        "ReplayStateEnum": "callbacks.models.ReplayJob.State",
+        "EventTypeEnum": "domains.api.callback_serializers.EVENT_TYPES",
+    },
+    "AUTHENTICATION_WHITELIST": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "domains.api.schema.add_error_schema",
+        "domains.api.schema.add_webhooks",
+    ],
+}
 
 # --- E-mail ---------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from domains.services.tenancy import (
     user_create,
     user_update,
 )
+from domains.services.tokens import token_find, token_issue, token_revoke
 
 __all__ = [
     "InvitationError",
@@ -56,6 +57,9 @@ __all__ = [
     "invitation_send",
     "snapshot",
     "snapshot_values",
+    "token_find",
+    "token_issue",
+    "token_revoke",
     "user_create",
     "user_update",
     "zone_create",

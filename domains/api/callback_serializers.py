@@ -1,0 +1,216 @@
+"""Input and output shapes of the endpoint, event, delivery and event-type routes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from callbacks import catalog
+from callbacks.delivery.policy import MASK, SECRET_HEADER, mask_url
+from callbacks.models import DeliveryState, Method, ReplayJob
+
+EVENT_TYPES = [(name, name) for name in catalog.NAMES]
+HEADERS_HELP = (
+    'Extra request headers, such as {"Authorization": "token XYZPDQ"}. Secret-looking '
+    f"values come back as {MASK}; send {MASK} back to keep the stored value."
+)
+
+
+# --- Endpoints -----------------------------------------------------------------
+
+
+class EndpointChangeIn(serializers.Serializer):
+    url = serializers.CharField(max_length=2048, required=False)
+    method = serializers.ChoiceField(choices=Method.choices, required=False)
+    headers = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=4096),
+        required=False,
+        help_text=HEADERS_HELP,
+    )
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES), required=False, allow_empty=False
+    )
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class EndpointIn(EndpointChangeIn):
+    url = serializers.CharField(max_length=2048, help_text="Where callbacks go (http or https).")
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False
+    )
+    domain = serializers.CharField(
+        max_length=253,
+        required=False,
+        help_text="The domain's name; the one you administer when left out.",
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "example": {"Authorization": MASK},
+    }
+)
+class MaskedHeadersField(serializers.Field):
+    def to_representation(self, value: dict[str, str]) -> dict[str, str]:
+        return {k: MASK if SECRET_HEADER.search(k) else v for k, v in (value or {}).items()}
+
+
+class MaskedUrlField(serializers.CharField):
+    def to_representation(self, value: Any) -> str:
+        return mask_url(str(value))
+
+
+class EndpointOut(serializers.Serializer):
+    endpoint_id = serializers.CharField()
+    domain = serializers.CharField(source="domain.name")
+    url = MaskedUrlField()
+    method = serializers.ChoiceField(choices=Method.choices)
+    headers = MaskedHeadersField()
+    event_types = serializers.ListField(child=serializers.CharField())
+    description = serializers.CharField()
+    enabled = serializers.BooleanField()
+    disabled_reason = serializers.CharField()
+    disabled_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+    failing_since = serializers.DateTimeField(allow_null=True)
+    consecutive_failures = serializers.IntegerField()
+    last_error = serializers.CharField()
+
+
+class SecretOut(serializers.Serializer):
+    secret = serializers.CharField(help_text="whsec_<base64 key>: verify callbacks with it.")
+    previous_secret_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="Until then callbacks also carry the old secret's signature."
+    )
+
+
+class EndpointCreatedOut(EndpointOut):
+    secret = serializers.CharField(help_text="The signing secret (also at .../secret).")
+
+
+class DisableIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class TestEventIn(serializers.Serializer):
+    event_type = serializers.ChoiceField(choices=EVENT_TYPES)
+
+
+class DeliverySummaryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=DeliveryState.choices)
+    event_type = serializers.CharField()
+    status = serializers.IntegerField(allow_null=True, help_text="The receiver's HTTP status.")
+    duration_ms = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    response_excerpt = serializers.CharField()
+
+
+class ReplayIn(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Start of the range (inclusive).")
+    until = serializers.DateTimeField(help_text="End of the range (exclusive).")
+    include_all = serializers.BooleanField(
+        default=False, help_text="Also events this endpoint already received."
+    )
+    dry_run = serializers.BooleanField(default=False, help_text="Only count the events.")
+
+
+class ReplayCountOut(serializers.Serializer):
+    count = serializers.IntegerField()
+
+
+class ReplayJobOut(serializers.Serializer):
+    job_id = serializers.CharField()
+    endpoint_id = serializers.CharField(source="endpoint.endpoint_id")
+    since = serializers.DateTimeField(source="start")
+    until = serializers.DateTimeField(source="end")
+    include_all = serializers.BooleanField()
+    state = serializers.ChoiceField(choices=ReplayJob.State.choices)
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField()
+
+
+# --- Event types, events, deliveries ------------------------------------------------
+
+
+class EventTypeOut(serializers.Serializer):
+    type = serializers.CharField(source="name")
+    description = serializers.CharField()
+    schema = serializers.SerializerMethodField()
+    example = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_schema(self, entry: catalog.EventType) -> dict[str, Any]:
+        return entry.envelope_schema()
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_example(self, entry: catalog.EventType) -> dict[str, Any]:
+        return {"data": {"object": entry.example}, "id": "…", "type": entry.name}
+
+
+class DeliveryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    event_id = serializers.UUIDField()
+    endpoint_id = serializers.CharField(source="endpoint.endpoint_id")
+    event_type = serializers.CharField()
+    state = serializers.ChoiceField(choices=DeliveryState.choices)
+    test = serializers.BooleanField()
+    replay = serializers.BooleanField()
+    attempt_count = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class AttemptOut(serializers.Serializer):
+    number = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField()
+    request_method = serializers.CharField()
+    request_url = serializers.CharField()
+    request_headers = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="[name, value] pairs as sent; secrets masked.",
+    )
+    response_status = serializers.IntegerField(allow_null=True)
+    response_headers = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField())
+    )
+    response_body = serializers.CharField(help_text="The first bytes of the answer.")
+    error = serializers.CharField()
+    succeeded = serializers.BooleanField()
+
+
+class DeliveryDetailOut(DeliveryOut):
+    attempts = AttemptOut(many=True, source="attempts_list")
+
+
+class EventOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    domain = serializers.CharField(source="domain.name")
+    created_at = serializers.DateTimeField()
+    test = serializers.BooleanField()
+
+
+class EventDetailOut(EventOut):
+    payload = serializers.SerializerMethodField(help_text="The callback body, as sent.")
+    deliveries = DeliveryOut(many=True, source="deliveries_list")
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_payload(self, event: Any) -> dict[str, Any]:
+        return json.loads(bytes(event.body))

@@ -1,0 +1,206 @@
+"""Callback endpoints: CRUD, enable/disable, secrets, test events, replays."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from callbacks import services as callbacks
+from callbacks.models import Delivery, DeliveryState, Endpoint, ReplayJob
+from callbacks.selectors import delivery_summary
+from domains.api.callback_serializers import (
+    DeliverySummaryOut,
+    DisableIn,
+    EndpointChangeIn,
+    EndpointCreatedOut,
+    EndpointIn,
+    EndpointOut,
+    ReplayCountOut,
+    ReplayIn,
+    ReplayJobOut,
+    SecretOut,
+    TestEventIn,
+)
+from domains.api.pagination import NewestFirst
+from domains.api.views.base import AdminViewSet
+from domains.models import Domain
+
+FINISHED = frozenset({DeliveryState.SUCCEEDED, DeliveryState.FAILED, DeliveryState.CANCELLED})
+WAIT = OpenApiParameter(
+    "wait",
+    OpenApiTypes.BOOL,
+    description="Wait for the outcome (up to a server setting, 20 s by default): "
+    "200 when it came in time, else 202 as without waiting.",
+)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _wait_for(delivery: Delivery, seconds: float) -> Delivery:
+    """Poll ``delivery`` until it finishes or ``seconds`` pass (the worker sends it)."""
+    deadline = time.monotonic() + seconds
+    while delivery.state not in FINISHED and time.monotonic() < deadline:
+        time.sleep(0.1)
+        delivery.refresh_from_db(fields=["state"])
+    return delivery
+
+
+@extend_schema(tags=["endpoints"])
+class EndpointViewSet(AdminViewSet):
+    lookup_field = "endpoint_id"
+    pagination_class = NewestFirst
+    serializer_class = EndpointOut
+    not_found = "No endpoint with this id in your domain."
+
+    def get_queryset(self):
+        return (
+            Endpoint.objects.live()
+            .filter(domain__in=self.administered())
+            .select_related("domain")
+        )
+
+    def _target_domain(self, name: str | None) -> Domain:
+        if name is None:
+            return self.home_domain()
+        domain = self.administered().filter(name=name.strip().lower()).first()
+        if domain is None:
+            raise ValidationError({"domain": [f"You do not administer {name!r}."]})
+        return domain
+
+    @extend_schema(responses=EndpointOut(many=True))
+    def list(self, request: Request) -> Response:
+        """Your domain's endpoints, newest first."""
+        return self.page(self.get_queryset(), EndpointOut)
+
+    @extend_schema(request=EndpointIn, responses={201: EndpointCreatedOut})
+    def create(self, request: Request) -> Response:
+        """Register an endpoint; the answer carries its signing secret."""
+        data = self.read(EndpointIn, request)
+        domain = self._target_domain(data.pop("domain", None))
+        endpoint = callbacks.endpoint_create(domain=domain, actor=request.user, **data)
+        out = {**EndpointOut(endpoint).data, "secret": endpoint.secret}
+        return Response(out, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=EndpointOut)
+    def retrieve(self, request: Request, endpoint_id: str) -> Response:
+        return Response(EndpointOut(self.get_object()).data)
+
+    @extend_schema(request=EndpointChangeIn, responses=EndpointOut)
+    def partial_update(self, request: Request, endpoint_id: str) -> Response:
+        """Change the URL, method, headers, event types or description."""
+        changes = self.read(EndpointChangeIn, request)
+        endpoint = callbacks.endpoint_update(
+            endpoint=self.get_object(), actor=request.user, changes=changes
+        )
+        return Response(EndpointOut(endpoint).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, endpoint_id: str) -> Response:
+        """Delete the endpoint; its pending deliveries are cancelled, its log kept."""
+        callbacks.endpoint_delete(endpoint=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=EndpointOut)
+    @action(detail=True, methods=["post"])
+    def enable(self, request: Request, endpoint_id: str) -> Response:
+        """Enable the endpoint: new events are delivered to it again."""
+        endpoint = callbacks.endpoint_enable(endpoint=self.get_object(), actor=request.user)
+        return Response(EndpointOut(endpoint).data)
+
+    @extend_schema(request=DisableIn, responses=EndpointOut)
+    @action(detail=True, methods=["post"])
+    def disable(self, request: Request, endpoint_id: str) -> Response:
+        """Disable the endpoint; its pending deliveries are cancelled."""
+        endpoint = self.get_object()
+        reason = self.read(DisableIn, request).get("reason") or (
+            f"Disabled over the API by {request.user.email}."
+        )
+        callbacks.endpoint_disable(endpoint=endpoint, actor=request.user, reason=reason)
+        endpoint.refresh_from_db()
+        return Response(EndpointOut(endpoint).data)
+
+    @extend_schema(responses=SecretOut)
+    @action(detail=True, methods=["get"])
+    def secret(self, request: Request, endpoint_id: str) -> Response:
+        """The signing secret (each reveal is audited)."""
+        endpoint = self.get_object()
+        secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=request.user)
+        expires = endpoint.previous_secret_expires_at
+        return Response(SecretOut({"secret": secret, "previous_secret_expires_at": expires}).data)
+
+    @extend_schema(request=None, responses=SecretOut)
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, endpoint_id: str) -> Response:
+        """Issue a new secret; the old one keeps signing too for a day (overlap)."""
+        endpoint = callbacks.endpoint_rotate_secret(endpoint=self.get_object(), actor=request.user)
+        return Response(SecretOut(endpoint).data)
+
+    @extend_schema(
+        request=TestEventIn,
+        parameters=[WAIT],
+        responses={
+            202: OpenApiResponse(DeliverySummaryOut, "Queued (or still on its way)."),
+            200: OpenApiResponse(DeliverySummaryOut, "Finished while you waited."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, endpoint_id: str) -> Response:
+        """Send the event type's example payload to this endpoint alone (no retries)."""
+        endpoint = self.get_object()
+        event_type = self.read(TestEventIn, request)["event_type"]
+        delivery = callbacks.send_test_event(
+            endpoint=endpoint, event_type=event_type, actor=request.user
+        )
+        if _truthy(request.query_params.get("wait")):
+            _wait_for(delivery, settings.CALLBACK_TEST_WAIT_SECONDS)
+        finished = delivery.state in FINISHED
+        return Response(
+            DeliverySummaryOut(delivery_summary(delivery)).data,
+            status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        request=ReplayIn,
+        responses={
+            202: OpenApiResponse(ReplayJobOut, "The replay job (follow it at /api/replays/{id})."),
+            200: OpenApiResponse(ReplayCountOut, "dry_run: how many events it would send."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, endpoint_id: str) -> Response:
+        """Send again this endpoint's events of a time range (failed ones, or all)."""
+        endpoint = self.get_object()
+        data = self.read(ReplayIn, request)
+        span = {"start": data["since"], "end": data["until"], "include_all": data["include_all"]}
+        if data["dry_run"]:
+            count = callbacks.replay_count(endpoint=endpoint, **span)
+            return Response(ReplayCountOut({"count": count}).data)
+        job = callbacks.replay_start(endpoint=endpoint, actor=request.user, **span)
+        return Response(ReplayJobOut(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=["endpoints"])
+class ReplayJobViewSet(AdminViewSet):
+    lookup_field = "job_id"
+    serializer_class = ReplayJobOut
+    not_found = "No replay with this id in your domain."
+
+    def get_queryset(self):
+        return ReplayJob.objects.filter(endpoint__domain__in=self.administered()).select_related(
+            "endpoint"
+        )
+
+    @extend_schema(responses=ReplayJobOut)
+    def retrieve(self, request: Request, job_id: str) -> Response:
+        """A replay's progress: total, done, state."""
+        return Response(ReplayJobOut(self.get_object()).data)

@@ -1,0 +1,179 @@
+"""A domain's Boxes, cameras and zones, written through the same services as the
+admin, so each change emits its callback event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from domains import services
+from domains.api.pagination import NewestFirst
+from domains.api.serializers import (
+    CameraChangeIn,
+    CameraIn,
+    CameraOut,
+    DeviceChangeIn,
+    DeviceIn,
+    DeviceOut,
+    ZoneChangeIn,
+    ZoneIn,
+    ZoneOut,
+)
+from domains.api.views.base import AdminViewSet, domain_user
+from domains.models import Camera, Device, Domain, Zone
+
+
+def _device(domain: Domain, device_id: str) -> Device:
+    device = Device.objects.filter(domain=domain, device_id=device_id).first()
+    if device is None:
+        raise ValidationError({"device_id": [f"No Box {device_id!r} in {domain.name}."]})
+    return device
+
+
+def _camera(domain: Domain, camera_id: str) -> Camera:
+    camera = Camera.objects.filter(domain=domain, camera_id=camera_id).first()
+    if camera is None:
+        raise ValidationError({"camera_id": [f"No camera {camera_id!r} in {domain.name}."]})
+    return camera
+
+
+class InventoryViewSet(AdminViewSet):
+    pagination_class = NewestFirst
+    model: type
+
+    def get_queryset(self):
+        return self.model.objects.filter(domain__in=self.administered()).select_related(
+            "domain", *self.related
+        )
+
+    def references(self, domain: Domain, data: dict[str, Any]) -> dict[str, Any]:
+        """Turn public ids and e-mails in ``data`` into the domain's objects."""
+        if "owner" in data:
+            data["owner"] = domain_user(domain, data["owner"])
+        if "device_id" in data:
+            data["device"] = _device(domain, data.pop("device_id"))
+        if "camera_id" in data:
+            data["camera"] = _camera(domain, data.pop("camera_id"))
+        return data
+
+
+@extend_schema(tags=["inventory"])
+class DeviceViewSet(InventoryViewSet):
+    model = Device
+    related = ("owner",)
+    lookup_field = "device_id"
+    serializer_class = DeviceOut
+
+    @extend_schema(responses=DeviceOut(many=True))
+    def list(self, request: Request) -> Response:
+        """Your domain's Boxes, newest first."""
+        return self.page(self.get_queryset(), DeviceOut)
+
+    @extend_schema(request=DeviceIn, responses={201: DeviceOut})
+    def create(self, request: Request) -> Response:
+        """Register a Box."""
+        domain = self.home_domain()
+        data = self.references(domain, self.read(DeviceIn, request))
+        data.setdefault("owner", request.user)
+        device = services.device_create(actor=request.user, **data)
+        return Response(DeviceOut(device).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=DeviceOut)
+    def retrieve(self, request: Request, device_id: str) -> Response:
+        return Response(DeviceOut(self.get_object()).data)
+
+    @extend_schema(request=DeviceChangeIn, responses=DeviceOut)
+    def partial_update(self, request: Request, device_id: str) -> Response:
+        device = self.get_object()
+        changes = self.references(device.domain, self.read(DeviceChangeIn, request))
+        device = services.device_update(device=device, actor=request.user, changes=changes)
+        return Response(DeviceOut(device).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, device_id: str) -> Response:
+        """Delete a Box with its cameras and their zones (each announces its deletion)."""
+        services.device_delete(device=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["inventory"])
+class CameraViewSet(InventoryViewSet):
+    model = Camera
+    related = ("owner", "device")
+    lookup_field = "camera_id"
+    serializer_class = CameraOut
+
+    @extend_schema(responses=CameraOut(many=True))
+    def list(self, request: Request) -> Response:
+        """Your domain's cameras, newest first."""
+        return self.page(self.get_queryset(), CameraOut)
+
+    @extend_schema(request=CameraIn, responses={201: CameraOut})
+    def create(self, request: Request) -> Response:
+        """Add a camera on a Box; emits camera.created."""
+        domain = self.home_domain()
+        data = self.references(domain, self.read(CameraIn, request))
+        data.setdefault("owner", request.user)
+        camera = services.camera_create(actor=request.user, **data)
+        return Response(CameraOut(camera).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=CameraOut)
+    def retrieve(self, request: Request, camera_id: str) -> Response:
+        return Response(CameraOut(self.get_object()).data)
+
+    @extend_schema(request=CameraChangeIn, responses=CameraOut)
+    def partial_update(self, request: Request, camera_id: str) -> Response:
+        """Change a camera; emits camera.updated when something changed."""
+        camera = self.get_object()
+        changes = self.references(camera.domain, self.read(CameraChangeIn, request))
+        camera = services.camera_update(camera=camera, actor=request.user, changes=changes)
+        return Response(CameraOut(camera).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, camera_id: str) -> Response:
+        """Delete a camera and its zones; emits zone.deleted and camera.deleted."""
+        services.camera_delete(camera=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["inventory"])
+class ZoneViewSet(InventoryViewSet):
+    model = Zone
+    related = ("camera",)
+    lookup_field = "zone_id"
+    serializer_class = ZoneOut
+
+    @extend_schema(responses=ZoneOut(many=True))
+    def list(self, request: Request) -> Response:
+        """Your domain's zones, newest first."""
+        return self.page(self.get_queryset(), ZoneOut)
+
+    @extend_schema(request=ZoneIn, responses={201: ZoneOut})
+    def create(self, request: Request) -> Response:
+        """Add a zone to a camera; emits zone.created."""
+        data = self.references(self.home_domain(), self.read(ZoneIn, request))
+        zone = services.zone_create(actor=request.user, **data)
+        return Response(ZoneOut(zone).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=ZoneOut)
+    def retrieve(self, request: Request, zone_id: str) -> Response:
+        return Response(ZoneOut(self.get_object()).data)
+
+    @extend_schema(request=ZoneChangeIn, responses=ZoneOut)
+    def partial_update(self, request: Request, zone_id: str) -> Response:
+        """Rename a zone or change its polygons; emits zone.updated."""
+        zone = self.get_object()
+        changes = self.read(ZoneChangeIn, request)
+        zone = services.zone_update(zone=zone, actor=request.user, changes=changes)
+        return Response(ZoneOut(zone).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, zone_id: str) -> Response:
+        """Delete a zone; emits zone.deleted."""
+        services.zone_delete(zone=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
