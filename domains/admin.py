@@ -11,18 +11,21 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from domains import services
 from domains.models import (
+    ApiToken,
     AuditEntry,
     Camera,
     Device,
     Domain,
     DomainAdministrator,
     Hook,
+    TokenKind,
     User,
     Zone,
 )
@@ -506,3 +509,111 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class TokenAddForm(forms.ModelForm):
+    kind = forms.ChoiceField(
+        choices=[(TokenKind.USER, "user token"), (TokenKind.BOX, "Box token")],
+        help_text="A Box token opens only its Box's counters route; its holder is the Box's owner.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["kind", "name", "user", "device"]
+        help_texts = {"user": "The holder of a user token (ignored for a Box token)."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].required = False  # a Box token's holder is the Box's owner
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("kind") == TokenKind.BOX:
+            if data.get("device") is None:
+                raise ValidationError({"device": "A Box token needs its Box."})
+            data["user"] = data["device"].owner
+        holder = data.get("user")
+        if holder is None:
+            raise ValidationError({"user": "Choose who holds the token."})
+        if holder.domain_id is None or not holder.domain.registered:
+            raise ValidationError({"user": f"{holder.email} is not a user of a registered domain."})
+        return data
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Support staff issue and revoke tokens; the plaintext is shown once, after adding."""
+
+    list_display = (
+        "prefix",
+        "name",
+        "kind",
+        "user",
+        "device",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("prefix", "name", "user__email", "device__device_id", "subject")
+    list_select_related = ("user", "device")
+    raw_id_fields = ("user", "device")
+    actions = ["revoke"]
+    readonly_fields = (
+        "kind",
+        "name",
+        "prefix",
+        "user",
+        "device",
+        "subject",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    )
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type:
+        if obj is None:
+            kwargs["form"] = TokenAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.readonly_fields) if obj is not None else TokenAddForm.Meta.fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the row stays for the audit trail
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        token, raw = services.token_issue(
+            kind=data["kind"],
+            user=data["user"],
+            name=data["name"],
+            device=data.get("device"),
+            actor=request.user,
+        )
+        adopt(obj, token)
+        request._new_token = raw  # shown by response_add, never stored
+
+    def response_add(
+        self, request: HttpRequest, obj: Any, post_url_continue: Any = None
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "token": obj,
+            "raw": getattr(request, "_new_token", ""),
+            "opts": self.opts,
+            "title": "Token created",
+        }
+        return TemplateResponse(request, "admin/domains/apitoken/created.html", context)
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.token_revoke(token=token, actor=request.user)
+        self.message_user(request, "Revoked.", messages.SUCCESS)

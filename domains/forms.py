@@ -104,3 +104,12 @@ class ReplayForm(forms.Form):
 
 class CoAdminForm(forms.Form):
     email = forms.EmailField(label="E-mail of a user of this domain")
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="What uses it, such as 'deploy script'.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from domains import pages, views
+from domains import account, pages, views
 
 app_name = "domains"
 
@@ -63,5 +63,7 @@ urlpatterns = [
     path("domains/<str:name>/admins/<str:user_id>/remove", pages.admin_remove, name="admin_remove"),
     path("domains/<str:name>/audit", pages.audit_log, name="audit"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("account/tokens", account.tokens, name="tokens"),
+    path("account/tokens/<str:prefix>/revoke", account.token_revoke, name="token_revoke"),
     path("healthz", views.healthz, name="healthz"),
 ]
