@@ -101,8 +101,11 @@ def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_for(lambda: re.search(r"admin@acme.test\s+password: \S+", log.read_text()), 90,
-                 "the ready banner with the sign-ins")
+        wait_for(
+            lambda: re.search(r"admin@acme.test\s+password: \S+", log.read_text()),
+            90,
+            "the ready banner with the sign-ins",
+        )
         text = log.read_text()
         assert f"http://127.0.0.1:{port}/" in text and "Ctrl-C stops it" in text
         assert re.search(r"support@camio-portal.test\s+password: \S+", text)
@@ -113,6 +116,8 @@ def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
         assert "gunicorn" in commands and "worker" in commands and "beat" in commands
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/") as page:
             assert page.status == 200
+        assert re.search(r"API token\s+cpu_\S+", text)
+        run_readme_api_example(port, environment, tmp_path)
         assert stat.S_IMODE((tmp_path / "data" / "secret_key").stat().st_mode) == 0o600
         assert stat.S_IMODE((tmp_path / "data" / "field_encryption_key").stat().st_mode) == 0o600
         launcher.send_signal(signal.SIGINT)
@@ -126,3 +131,58 @@ def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
                 launcher.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 launcher.kill()  # its children get SIGTERM from the kernel (PDEATHSIG)
+
+
+def readme_block(name: str) -> str:
+    """Return the README's sh block marked ``<!-- api-example: name -->``."""
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"<!-- api-example: {name} -->\n```sh\n(.*?)```", text, re.S)
+    assert match, f"README has no api-example block {name!r}"
+    return match.group(1)
+
+
+def run_readme_api_example(port: int, environment: dict, tmp_path: Path) -> None:
+    """Acceptance: the README's curl examples work against the demo, as written
+    (only the two port numbers are this run's)."""
+    receiver_port = free_port()
+
+    def ported(script: str) -> str:
+        return script.replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace(
+            "9000", str(receiver_port)
+        )
+
+    log = tmp_path / "receiver.log"
+    with log.open("w") as out:
+        receiver = subprocess.Popen(
+            ["bash", "-c", ported(readme_block("receiver"))],
+            cwd=ROOT,
+            env={**environment, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: "Receiving callbacks" in log.read_text(), 60, "the receiver")
+        done = subprocess.run(
+            ["bash", "-c", ported(readme_block("curl"))],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        assert '"email":"admin@acme.test"' in out
+        assert '"state":"succeeded"' in out and '"status":200' in out, out
+        assert '"name":"Back Door"' in out and '"hook_id"' in out, out
+        wait_for(
+            lambda: (
+                log.read_text().count("camera.created") >= 2 and "hook.created" in log.read_text()
+            ),
+            60,
+            "camera.created (test and real) and hook.created at the receiver",
+        )
+    finally:
+        os.killpg(receiver.pid, signal.SIGINT)
+        receiver.wait(timeout=30)

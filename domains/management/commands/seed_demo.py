@@ -37,19 +37,40 @@ class Command(BaseCommand):
             help="Where the generated sign-ins are kept (default: DATA_DIR/demo-credentials.json).",
         )
         parser.add_argument("--show", action="store_true", help="Only print the saved sign-ins.")
+        parser.add_argument(
+            "--token", action="store_true", help="Only print the demo admin's API token."
+        )
 
-    def handle(self, *args: Any, credentials_file: Path | None, show: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, credentials_file: Path | None, show: bool, token: bool, **options: Any
+    ) -> None:
         path = credentials_file or Path(settings.DATA_DIR) / "demo-credentials.json"
+        if token:
+            self.stdout.write(json.loads(path.read_text())["api_token"]["token"])
+            return
         if not show and not Domain.objects.filter(name=DEMO_DOMAIN).exists():
-            credentials = self.create_demo()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(credentials, handle, indent=2)
+            self.save(path, self.create_demo())
             if options["verbosity"]:
                 self.stdout.write(self.style.SUCCESS(f"Created demo domain {DEMO_DOMAIN}."))
+        elif not show and path.exists() and "api_token" not in json.loads(path.read_text()):
+            # A data folder from before the API: give its admin a token too.
+            admin_user = User.objects.filter(email=DEMO_ADMIN).first()
+            if admin_user is not None:
+                self.save(path, {**json.loads(path.read_text()), **self.api_token(admin_user)})
         if show or options["verbosity"]:
             self.print_credentials(path)
+
+    @staticmethod
+    def save(path: Path, credentials: dict) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(credentials, handle, indent=2)
+
+    @staticmethod
+    def api_token(admin_user: User) -> dict[str, dict[str, str]]:
+        _, raw = services.token_issue(kind="user", user=admin_user, name="demo", actor=None)
+        return {"api_token": {"email": admin_user.email, "token": raw}}
 
     @transaction.atomic
     def create_demo(self) -> dict[str, dict[str, str]]:
@@ -92,6 +113,7 @@ class Command(BaseCommand):
         return {
             "support": {"email": DEMO_SUPPORT, "password": support_password, "url": "/admin/"},
             "domain_admin": {"email": DEMO_ADMIN, "password": admin_password, "url": "/domains"},
+            **self.api_token(admin_user),
         }
 
     def print_credentials(self, path: Path) -> None:
@@ -107,4 +129,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {label:14} {entry['email']}  password: {entry['password']}  "
                 f"({settings.PORTAL_URL}{entry['url']})"
+            )
+        if "api_token" in saved:
+            self.stdout.write(
+                f"  {'API token':14} {saved['api_token']['token']}  "
+                f"(Authorization: token ...; {settings.PORTAL_URL}/api/docs/)"
             )

@@ -1,0 +1,369 @@
+"""Schemathesis against our own OpenAPI schema: every operation, as acme.com's admin.
+
+One test drives the WSGI app in-process (so requests share the test's database
+connection and see its fixtures):
+
+1. A deterministic pass calls each operation once with real ids and a valid
+   body and requires a 2xx that conforms to the schema.
+2. A property-based pass lets Schemathesis generate ``MAX_EXAMPLES`` positive
+   and ``MAX_EXAMPLES`` negative requests per operation. About half of them
+   get real path parameters (re-created when a DELETE removed them), so detail
+   routes run their code instead of answering 404.
+
+Every answer must not be a 5xx, must use a documented status code and content
+type and must match the documented schema. At the end every operation must
+have answered at least one 2xx. Outbound HTTP is stubbed (DNS lookups and
+broker sends are refused and recorded), ``?wait`` waits at most about 1 s,
+throttling is off (test settings), each request has a timeout and the whole
+run a time budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import signal
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.utils import timezone
+from hypothesis import HealthCheck, Phase, Verbosity, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from callbacks import catalog
+from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, Event, ReplayJob
+from callbacks.publish import publish
+from domains import services
+from domains.models import Camera, Device, Hook, Zone
+
+MAX_EXAMPLES = 50  # per operation and generation mode
+REQUEST_TIMEOUT = 10.0  # seconds; ?wait alone takes about 1 s
+RUN_BUDGET = 6 * 60.0  # seconds for the whole run
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+HYPOTHESIS = hypothesis_settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,  # the same examples on every run: CI is repeatable
+    database=None,
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+    verbosity=Verbosity.quiet,
+    report_multiple_bugs=False,
+)
+
+
+class RequestTimedOut(BaseException):
+    """A request ran past REQUEST_TIMEOUT (a BaseException so Django does not make it a 500)."""
+
+
+@contextlib.contextmanager
+def request_timeout(seconds: float) -> Iterator[None]:
+    def expire(signum: int, frame: Any) -> None:
+        raise RequestTimedOut(f"no answer within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def wsgi_app():
+    """The project's WSGI app, keeping the test's connection (and transaction) open
+    across requests, as Django's test client does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield WSGIHandler()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Refuse and record every callback DNS lookup and every broker send."""
+    from callbacks import publish as publish_module
+    from callbacks.delivery import guard
+    from callbacks.services import deliveries
+
+    calls: list[str] = []
+
+    def refuse_dns(host: str, port: int) -> list:
+        calls.append(f"DNS {host}:{port}")
+        raise OSError(f"{host}: network access is stubbed in this test")
+
+    monkeypatch.setattr(guard, "getaddrinfo", refuse_dns)
+    monkeypatch.setattr(publish_module, "enqueue", lambda ids, **kw: calls.append("enqueue"))
+    monkeypatch.setattr(deliveries, "_queue_replay", lambda job_id: calls.append("replay"))
+    return calls
+
+
+class World:
+    """acme.com's objects the routes act on, re-created when a request removed them."""
+
+    def __init__(self, admin, box, camera, zone, endpoint_for) -> None:
+        self.admin = admin
+        self.endpoint_for = endpoint_for
+        self._endpoint = endpoint_for("https://hooks.example.com/camio")
+        self._device, self._camera, self._zone = box, camera, zone
+        services.camera_update(camera=camera, actor=admin, changes={"name": "Front Door"})
+        self._hook: Hook | None = None
+        self._delivery: Delivery | None = None
+        self._job: ReplayJob | None = None
+        self.serial = 0
+
+    def _next(self) -> int:
+        self.serial += 1
+        return self.serial
+
+    def endpoint(self) -> Endpoint:
+        if not Endpoint.objects.live().filter(pk=self._endpoint.pk, enabled=True).exists():
+            self._endpoint = self.endpoint_for(f"https://hooks.example.com/camio/{self._next()}")
+        return self._endpoint
+
+    def device(self) -> Device:
+        if not Device.objects.filter(pk=self._device.pk).exists():
+            n = self._next()
+            self._device = services.device_create(
+                owner=self.admin, name=f"Box {n}", mac_address=f"aa:bb:cc:00:12:{n % 256:02x}"
+            )
+        return self._device
+
+    def camera(self) -> Camera:
+        if not Camera.objects.filter(pk=self._camera.pk).exists():
+            self._camera = services.camera_create(
+                owner=self.admin, device=self.device(), name=f"Camera {self._next()}"
+            )
+        return self._camera
+
+    def zone(self) -> Zone:
+        if not Zone.objects.filter(pk=self._zone.pk).exists():
+            self._zone = services.zone_create(
+                camera=self.camera(), name=f"Zone {self._next()}", polygons=[[[0, 0], [1, 0], [1, 1]]]
+            )
+        return self._zone
+
+    def hook(self) -> Hook:
+        if self._hook is None or not Hook.objects.filter(pk=self._hook.pk).exists():
+            self._hook = services.hook_create(
+                owner=self.admin,
+                callback_url="https://hooks.example.com/search",
+                type="query_match",
+                parsed_query="camera == 'Front Entrance' and labels in ['person']",
+            )
+        return self._hook
+
+    def delivery(self) -> Delivery:
+        """A finished delivery, with one attempt, to a live enabled endpoint (resendable)."""
+        endpoint = self.endpoint()
+        if self._delivery is None or self._delivery.endpoint_id != endpoint.pk:
+            entry = catalog.get("camera.updated")
+            event = publish(
+                domain=endpoint.domain, type=entry.name, object=entry.example, endpoint=endpoint
+            )
+            delivery = event.deliveries.get()
+            now = timezone.now()
+            Attempt.objects.create(
+                delivery=delivery,
+                number=1,
+                due_at=now,
+                started_at=now,
+                finished_at=now,
+                duration_ms=12,
+                request_method="POST",
+                request_url=endpoint.url,
+                request_headers=[["content-type", "application/json"]],
+                response_status=200,
+                response_headers=[["content-type", "text/plain"]],
+                response_body="ok",
+                succeeded=True,
+            )
+            Delivery.objects.filter(pk=delivery.pk).update(
+                state=DeliveryState.SUCCEEDED, attempt_count=1, last_status_code=200,
+                finished_at=now,
+            )
+            self._delivery = delivery
+        return self._delivery
+
+    def job(self) -> ReplayJob:
+        if self._job is None:
+            from callbacks.services import replay_start
+
+            now = timezone.now()
+            self._job = replay_start(
+                endpoint=self.endpoint(),
+                start=now - datetime.timedelta(days=1),
+                end=now + datetime.timedelta(minutes=1),
+                include_all=True,
+                actor=self.admin,
+            )
+        return self._job
+
+    # Path parameters and one valid request per operation ---------------------------
+
+    def path_parameters(self, path: str) -> dict[str, str]:
+        """Real values for the path parameters of ``path`` (an OpenAPI path template)."""
+        prefix = path.removeprefix("/api/").split("/")[0]
+        values: dict[str, Callable[[], str]] = {
+            "{name}": lambda: "acme.com",
+            "{endpoint_id}": lambda: self.endpoint().endpoint_id,
+            "{job_id}": lambda: self.job().job_id,
+            "{device_id}": lambda: self.device().device_id,
+            "{camera_id}": lambda: self.camera().camera_id,
+            "{zone_id}": lambda: self.zone().zone_id,
+            "{hook_id}": lambda: self.hook().hook_id,
+            "{id}": (
+                (lambda: str(self.delivery().pk))
+                if prefix == "deliveries"
+                else (lambda: str(self.delivery().event_id))
+            ),
+        }
+        return {
+            name.strip("{}"): value()
+            for name, value in values.items()
+            if name in path
+        }
+
+    def valid_request(self, method: str, path: str) -> dict[str, Any]:
+        """Query and body of a request to ``method path`` that must succeed."""
+        n = self._next()
+        now = timezone.now()
+        bodies: dict[tuple[str, str], Callable[[], Any]] = {
+            ("POST", "/api/devices"): lambda: {
+                "name": f"Garage Box {n}", "mac_address": f"aa:bb:cc:00:13:{n % 256:02x}"
+            },
+            ("PATCH", "/api/devices/{device_id}"): lambda: {"name": f"Lobby Box {n}"},
+            ("POST", "/api/cameras"): lambda: {
+                "name": f"Side Door {n}", "device_id": self.device().device_id,
+                "ip_address": "192.168.1.30",
+            },
+            ("PATCH", "/api/cameras/{camera_id}"): lambda: {"name": f"Front Entrance {n}"},
+            ("POST", "/api/zones"): lambda: {
+                "name": f"Gate {n}", "camera_id": self.camera().camera_id,
+                "polygons": [[[0, 0], [1, 0], [1, 1]]],
+            },
+            ("PATCH", "/api/zones/{zone_id}"): lambda: {"name": f"Doorway {n}"},
+            ("PATCH", "/api/domains/{name}"): lambda: {
+                "min_upload_queue_length_for_incident_creation": 25
+            },
+            ("POST", "/api/endpoints"): lambda: {
+                "url": f"https://hooks.example.com/new/{n}",
+                "event_types": ["camera.created", "zone.created"],
+                "headers": {"Authorization": "token XYZPDQ"},
+            },
+            ("PATCH", "/api/endpoints/{endpoint_id}"): lambda: {"description": f"Edited {n}"},
+            ("POST", "/api/endpoints/{endpoint_id}/disable"): lambda: {"reason": "Maintenance"},
+            ("POST", "/api/endpoints/{endpoint_id}/test"): lambda: {"event_type": "zone.created"},
+            ("POST", "/api/endpoints/{endpoint_id}/replay"): lambda: {
+                "since": (now - datetime.timedelta(days=1)).isoformat(),
+                "until": (now + datetime.timedelta(minutes=1)).isoformat(),
+                "include_all": True,
+            },
+            ("POST", "/api/users/me/hooks"): lambda: {
+                "callback_url": "https://hooks.example.com/search",
+                "type": "label_hit",
+                "parsed_query": "labels in ['car']",
+            },
+        }
+        request: dict[str, Any] = {}
+        if (method, path) in bodies:
+            request["body"] = bodies[(method, path)]()
+            request["media_type"] = "application/json"
+        if path.endswith("/test"):
+            request["query"] = {"wait": "true"}  # no worker runs: waits ~1 s, then 202
+        if (method, path) == ("POST", "/api/endpoints/{endpoint_id}/enable"):
+            Endpoint.objects.filter(pk=self.endpoint().pk).update(enabled=False)
+            request["path_parameters"] = {"endpoint_id": self._endpoint.endpoint_id}
+            return request
+        request["path_parameters"] = self.path_parameters(path)
+        return request
+
+
+@pytest.mark.django_db
+def test_every_operation_conforms_to_the_schema(
+    wsgi_app, no_network, settings, acme_admin, box, camera, zone, endpoint_for, token_for
+):
+    settings.CALLBACK_TEST_WAIT_SECONDS = 1.0
+    assert all(rate is None for rate in settings.API_THROTTLE_RATES.values())
+    started = time.monotonic()
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 40
+    world = World(acme_admin, box, camera, zone, endpoint_for)
+    auth = {"Authorization": f"token {token_for(acme_admin)}"}
+    statuses: dict[str, Counter] = defaultdict(Counter)
+    failures: list[str] = []
+
+    def call(case: schemathesis.Case) -> int:
+        with request_timeout(REQUEST_TIMEOUT):
+            response = case.call_and_validate(headers=auth, checks=CHECKS)
+        statuses[case.operation.label][response.status_code] += 1
+        return response.status_code
+
+    # 1. Deterministic: each operation once, with real ids and a valid body.
+    for operation in operations:
+        case = operation.Case(**world.valid_request(operation.method.upper(), operation.path))
+        try:
+            status = call(case)
+        except (Exception, RequestTimedOut) as exc:
+            failures.append(f"{operation.label} (valid request): {exc}")
+            continue
+        if not 200 <= status < 300:
+            failures.append(f"{operation.label} (valid request): answered {status}")
+
+    # 2. Generated: positive and negative cases, half of them with real path parameters.
+    for operation in operations:
+        if time.monotonic() - started > RUN_BUDGET:
+            failures.append(f"run budget of {RUN_BUDGET:.0f} s spent before {operation.label}")
+            break
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @HYPOTHESIS
+            @given(case=operation.as_strategy(generation_mode=mode), real_ids=st.booleans())
+            def fuzz(case: schemathesis.Case, real_ids: bool) -> None:
+                if real_ids and case.path_parameters:
+                    case.path_parameters = world.path_parameters(case.operation.path)
+                call(case)
+
+            try:
+                fuzz()
+            except (Exception, RequestTimedOut) as exc:
+                failures.append(f"{operation.label} ({mode.value}): {exc}")
+
+    elapsed = time.monotonic() - started
+    print(f"\nschemathesis: {len(operations)} operations in {elapsed:.1f} s")
+    for label, counts in statuses.items():
+        print(f"  {label}: {dict(sorted(counts.items()))}")
+    assert not failures, "\n\n".join(failures)
+    without_success = [
+        op.label
+        for op in operations
+        if not any(200 <= status < 300 for status in statuses[op.label])
+    ]
+    assert not without_success, f"no 2xx answer: {without_success}"
+    assert no_network == [], f"outbound calls attempted: {no_network}"
+    assert elapsed < RUN_BUDGET
