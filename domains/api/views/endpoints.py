@@ -98,10 +98,9 @@ class EndpointViewSet(AdminViewSet):
     @extend_schema(request=EndpointChangeIn, responses=EndpointOut)
     def partial_update(self, request: Request, endpoint_id: str) -> Response:
         """Change the URL, method, headers, event types or description."""
+        endpoint = self.get_object()
         changes = self.read(EndpointChangeIn, request)
-        endpoint = callbacks.endpoint_update(
-            endpoint=self.get_object(), actor=request.user, changes=changes
-        )
+        endpoint = callbacks.endpoint_update(endpoint=endpoint, actor=request.user, changes=changes)
         return Response(EndpointOut(endpoint).data)
 
     @extend_schema(responses={204: None})
