@@ -137,7 +137,10 @@ def validate_query(text: str) -> str:
     if len(text) > MAX_LENGTH:
         raise ValidationError(f"The query is longer than {MAX_LENGTH} characters.")
     parser = _Parser(_tokens(text))
-    parser.query()
+    try:
+        parser.query()
+    except RecursionError:
+        raise ValidationError("The query nests parentheses or lists too deeply.") from None
     if parser.at != len(parser.tokens):
         raise ValidationError(f"Unexpected {parser.peek()[1]!r} after a complete query.")
     return text

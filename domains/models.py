@@ -26,6 +26,7 @@ from domains.validators import (
     validate_local_camera_id,
     validate_not_public_email_domain,
     validate_polygons,
+    validate_public_id,
 )
 
 _ID_ALPHABET = string.digits + string.ascii_uppercase
@@ -254,6 +255,7 @@ class Device(OwnedByDomainUser):
         unique=True,
         default=new_public_id,
         blank=True,
+        validators=[validate_public_id],
         help_text="Opaque public id; generated unless the Box has one.",
     )
     name = models.CharField(max_length=200)
@@ -279,6 +281,7 @@ class Camera(OwnedByDomainUser):
         unique=True,
         default=new_public_id,
         blank=True,
+        validators=[validate_public_id],
         help_text="Opaque public id; generated unless given.",
     )
     local_camera_id = models.CharField(
@@ -353,8 +356,12 @@ def validate_hook_query(value: str) -> None:
 def validate_callback_url(value: str) -> None:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(value or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value or "")
+        host = parts.hostname
+    except ValueError:  # such as an unclosed [IPv6 bracket
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
         raise ValidationError(f"{value!r} is not an http(s) URL with a host.")
 
 

@@ -123,7 +123,12 @@ def validate_local_camera_id(value: str) -> None:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def validate_polygons(value: object) -> None:
@@ -146,3 +151,11 @@ def validate_polygons(value: object) -> None:
                     f"got {point!r}.",
                     code="invalid_polygons",
                 )
+
+
+def validate_public_id(value: str) -> None:
+    """Allow ids that fit in a URL path segment: letters, digits, ``.``, ``_``, ``:``, ``-``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]*", value or ""):
+        raise ValidationError(
+            f"{value!r} is not a usable id: use letters, digits, '.', '_', ':' or '-'."
+        )

@@ -147,7 +147,7 @@ def test_replay_counts_then_starts_a_job(api, endpoint, box, camera):
     progress = api.get(f"/api/replays/{job.json()['job_id']}")
     assert progress.status_code == 200 and progress.json()["state"] == "queued"
     backwards = api.post(url, {**span, "since": span["until"], "until": span["since"]})
-    assert backwards.status_code == 400 and "end" in errors(backwards)
+    assert backwards.status_code == 400 and "until" in errors(backwards)
 
 
 # --- Events and deliveries ------------------------------------------------------------

@@ -1,22 +1,24 @@
 """Schemathesis against our own OpenAPI schema: every operation, as acme.com's admin.
 
-One test drives the WSGI app in-process (so requests share the test's database
-connection and see its fixtures):
+The tests drive the WSGI app in-process, so requests share the test's database
+connection and see its fixtures. ``test_every_operation_conforms_to_the_schema``:
 
 1. A deterministic pass calls each operation once with real ids and a valid
    body and requires a 2xx that conforms to the schema.
 2. A property-based pass lets Schemathesis generate ``MAX_EXAMPLES`` positive
-   and ``MAX_EXAMPLES`` negative requests per operation. About half of them
-   get real path parameters (re-created when a DELETE removed them), so detail
-   routes run their code instead of answering 404.
+   requests per operation, and as many negative ones (a broken query or body)
+   where something can be broken. About half of them get real ids in the path
+   and the body's references (re-created when a DELETE removed them), so
+   detail routes run their code instead of answering 404.
 
 Every answer must not be a 5xx, must use a documented status code and content
-type and must match the documented schema. At the end every operation must
-have answered at least one 2xx. Outbound HTTP is stubbed (DNS lookups and
-broker sends are refused and recorded), ``?wait`` waits at most about 1 s,
-throttling is off (test settings), each request has a timeout and the whole
-run a time budget.
-"""
+type and must match the documented schema; at the end every operation must
+have answered at least one 2xx. ``test_edge_input_answers_as_documented`` sends
+inputs random generation seldom builds, under the same checks.
+
+Outbound HTTP is stubbed (callback DNS lookups and broker sends are refused and
+recorded; no worker runs), ``?wait`` waits at most about 1 s, throttling is off
+(test settings), each request has a timeout and the whole run a time budget."""
 
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from callbacks import catalog
-from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, Event, ReplayJob
+from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, ReplayJob
 from callbacks.publish import publish
 from domains import services
 from domains.models import Camera, Device, Hook, Zone
@@ -54,6 +56,7 @@ from domains.models import Camera, Device, Hook, Zone
 MAX_EXAMPLES = 50  # per operation and generation mode
 REQUEST_TIMEOUT = 10.0  # seconds; ?wait alone takes about 1 s
 RUN_BUDGET = 6 * 60.0  # seconds for the whole run
+TRIANGLE = [[[0, 0], [1, 0], [1, 1]]]
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -74,6 +77,10 @@ HYPOTHESIS = hypothesis_settings(
 
 class RequestTimedOut(BaseException):
     """A request ran past REQUEST_TIMEOUT (a BaseException so Django does not make it a 500)."""
+
+
+# Schemathesis reports failed checks as a FailureGroup, a BaseExceptionGroup.
+FAILURES = (Exception, BaseExceptionGroup, RequestTimedOut)
 
 
 @contextlib.contextmanager
@@ -104,6 +111,16 @@ def wsgi_app():
 
 
 @pytest.fixture
+def schema(wsgi_app):
+    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
+
+
+@pytest.fixture
+def auth(acme_admin, token_for) -> dict[str, str]:
+    return {"Authorization": f"token {token_for(acme_admin)}"}
+
+
+@pytest.fixture
 def no_network(monkeypatch):
     """Refuse and record every callback DNS lookup and every broker send."""
     from callbacks import publish as publish_module
@@ -130,6 +147,7 @@ class World:
         self.endpoint_for = endpoint_for
         self._endpoint = endpoint_for("https://hooks.example.com/camio")
         self._device, self._camera, self._zone = box, camera, zone
+        # An event fanned out to the endpoint: the logs have rows to list and filter.
         services.camera_update(camera=camera, actor=admin, changes={"name": "Front Door"})
         self._hook: Hook | None = None
         self._delivery: Delivery | None = None
@@ -163,7 +181,7 @@ class World:
     def zone(self) -> Zone:
         if not Zone.objects.filter(pk=self._zone.pk).exists():
             self._zone = services.zone_create(
-                camera=self.camera(), name=f"Zone {self._next()}", polygons=[[[0, 0], [1, 0], [1, 1]]]
+                camera=self.camera(), name=f"Zone {self._next()}", polygons=TRIANGLE
             )
         return self._zone
 
@@ -248,6 +266,31 @@ class World:
             if name in path
         }
 
+    def use_real_ids(self, case: schemathesis.Case) -> None:
+        """Put real ids in the path and in the body's references to other objects."""
+        if case.path_parameters:
+            case.path_parameters = self.path_parameters(case.operation.path)
+        body = case.body
+        if not isinstance(body, dict):
+            return
+        method, path = case.method.upper(), case.operation.path
+        references: dict[str, Callable[[], str]] = {
+            "owner": lambda: self.admin.email,
+            "domain": lambda: "acme.com",
+        }
+        if path.startswith("/api/cameras"):
+            references["device_id"] = lambda: self.device().device_id
+        if (method, path) == ("POST", "/api/zones"):
+            references["camera_id"] = lambda: self.camera().camera_id
+        if path.startswith("/api/endpoints") and method in ("POST", "PATCH"):
+            references["url"] = lambda: "https://hooks.example.com/fuzzed"
+        if path.startswith("/api/users/me/hooks"):
+            references["callback_url"] = lambda: "https://hooks.example.com/search"
+        case.body = {
+            key: references[key]() if key in references and isinstance(value, str) else value
+            for key, value in body.items()
+        }
+
     def valid_request(self, method: str, path: str) -> dict[str, Any]:
         """Query and body of a request to ``method path`` that must succeed."""
         n = self._next()
@@ -264,7 +307,7 @@ class World:
             ("PATCH", "/api/cameras/{camera_id}"): lambda: {"name": f"Front Entrance {n}"},
             ("POST", "/api/zones"): lambda: {
                 "name": f"Gate {n}", "camera_id": self.camera().camera_id,
-                "polygons": [[[0, 0], [1, 0], [1, 1]]],
+                "polygons": TRIANGLE,
             },
             ("PATCH", "/api/zones/{zone_id}"): lambda: {"name": f"Doorway {n}"},
             ("PATCH", "/api/domains/{name}"): lambda: {
@@ -303,18 +346,20 @@ class World:
         return request
 
 
+@pytest.fixture
+def world(acme_admin, box, camera, zone, endpoint_for) -> World:
+    return World(acme_admin, box, camera, zone, endpoint_for)
+
+
 @pytest.mark.django_db
 def test_every_operation_conforms_to_the_schema(
-    wsgi_app, no_network, settings, acme_admin, box, camera, zone, endpoint_for, token_for
+    wsgi_app, no_network, settings, schema, world, auth
 ):
     settings.CALLBACK_TEST_WAIT_SECONDS = 1.0
     assert all(rate is None for rate in settings.API_THROTTLE_RATES.values())
     started = time.monotonic()
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 40
-    world = World(acme_admin, box, camera, zone, endpoint_for)
-    auth = {"Authorization": f"token {token_for(acme_admin)}"}
     statuses: dict[str, Counter] = defaultdict(Counter)
     failures: list[str] = []
 
@@ -329,7 +374,7 @@ def test_every_operation_conforms_to_the_schema(
         case = operation.Case(**world.valid_request(operation.method.upper(), operation.path))
         try:
             status = call(case)
-        except (Exception, RequestTimedOut) as exc:
+        except FAILURES as exc:
             failures.append(f"{operation.label} (valid request): {exc}")
             continue
         if not 200 <= status < 300:
@@ -340,18 +385,25 @@ def test_every_operation_conforms_to_the_schema(
         if time.monotonic() - started > RUN_BUDGET:
             failures.append(f"run budget of {RUN_BUDGET:.0f} s spent before {operation.label}")
             break
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        # Negative cases break the query or the body; the token header is fixed and
+        # plain-string path parameters cannot be broken.
+        negatable = bool(operation.body) or any(True for _ in operation.query)
+        modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if negatable else [])
+        for mode in modes:
 
             @HYPOTHESIS
-            @given(case=operation.as_strategy(generation_mode=mode), real_ids=st.booleans())
+            @given(
+                case=operation.as_strategy(generation_mode=mode, headers=auth),
+                real_ids=st.booleans(),
+            )
             def fuzz(case: schemathesis.Case, real_ids: bool) -> None:
-                if real_ids and case.path_parameters:
-                    case.path_parameters = world.path_parameters(case.operation.path)
+                if real_ids:
+                    world.use_real_ids(case)
                 call(case)
 
             try:
                 fuzz()
-            except (Exception, RequestTimedOut) as exc:
+            except FAILURES as exc:
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
 
     elapsed = time.monotonic() - started
@@ -367,3 +419,84 @@ def test_every_operation_conforms_to_the_schema(
     assert not without_success, f"no 2xx answer: {without_success}"
     assert no_network == [], f"outbound calls attempted: {no_network}"
     assert elapsed < RUN_BUDGET
+
+
+# Inputs random generation seldom builds; each must answer as documented, never 5xx.
+EDGE_CASES = [
+    pytest.param(
+        "GET", "/api/events", lambda w: {"query": {"since": "0001-01-01T00:00:00+14:00"}}, 400,
+        id="events-since-before-year-1-in-utc",
+    ),
+    pytest.param(
+        "GET", "/api/deliveries", lambda w: {"query": {"until": "9999-12-31T23:59:59-14:00"}},
+        400, id="deliveries-until-after-year-9999-in-utc",
+    ),
+    pytest.param(
+        "POST", "/api/endpoints/{endpoint_id}/replay",
+        lambda w: {"body": {"since": "0001-01-01T00:00:00+14:00", "until": "2030-01-01T00:00:00Z"}},
+        400, id="replay-since-before-year-1-in-utc",
+    ),
+    pytest.param(
+        "POST", "/api/devices", lambda w: {"body": {"name": "Dock Box", "device_id": "DOCKBOX1"}},
+        201, id="device-with-its-own-id",
+    ),
+    pytest.param(
+        "POST", "/api/devices",
+        lambda w: {"body": {"name": "Dock Box", "device_id": w.device().device_id}},
+        400, id="device-with-a-taken-id",
+    ),
+    pytest.param(
+        "POST", "/api/devices", lambda w: {"body": {"name": "Dock Box", "device_id": "a/b"}},
+        400, id="device-id-with-a-slash",
+    ),
+    pytest.param(
+        "POST", "/api/cameras",
+        lambda w: {"body": {"name": "Dock", "device_id": w.device().device_id,
+                            "camera_id": "DOCKCAM1"}},
+        201, id="camera-with-its-own-id",
+    ),
+    pytest.param(
+        "POST", "/api/cameras",
+        lambda w: {"body": {"name": "Dock", "device_id": w.device().device_id,
+                            "camera_id": w.camera().camera_id}},
+        400, id="camera-with-a-taken-id",
+    ),
+    pytest.param(
+        "POST", "/api/endpoints",
+        lambda w: {"body": {"url": "http://[zz/", "event_types": ["zone.created"]}},
+        400, id="endpoint-url-bad-ipv6",
+    ),
+    pytest.param(
+        "POST", "/api/users/me/hooks",
+        lambda w: {"body": {"callback_url": "http://[zz/", "type": "query_match",
+                            "parsed_query": "camera == 'Lobby'"}},
+        400, id="hook-callback-url-bad-ipv6",
+    ),
+    pytest.param(
+        "POST", "/api/users/me/hooks",
+        lambda w: {"body": {"callback_url": "https://hooks.example.com/", "type": "query_match",
+                            "parsed_query": "(" * 900 + "camera == 'Lobby'" + ")" * 900}},
+        400, id="hook-query-deeply-nested",
+    ),
+    pytest.param(
+        "POST", "/api/zones",
+        lambda w: {"body": {"name": "Gate", "camera_id": w.camera().camera_id,
+                            "polygons": [[[10**400, 0], [1, 0], [1, 1]]]}},
+        400, id="zone-point-beyond-float",
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path", "build", "expected"), EDGE_CASES)
+def test_edge_input_answers_as_documented(
+    wsgi_app, no_network, schema, world, auth, method, path, build, expected
+):
+    request = {"path_parameters": world.path_parameters(path), **build(world)}
+    if "body" in request:
+        request["media_type"] = "application/json"
+    case = schema[path][method].Case(**request)
+    with request_timeout(REQUEST_TIMEOUT):
+        response = case.call_and_validate(headers=auth, checks=CHECKS)
+    assert response.status_code == expected, response.text
+    assert no_network == []

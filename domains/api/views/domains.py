@@ -33,6 +33,10 @@ class DomainViewSet(AdminViewSet):
     def get_queryset(self):
         return self.administered().prefetch_related("administrators__user")
 
+    def get_object(self) -> Domain:
+        self.kwargs["name"] = self.kwargs["name"].strip().lower()  # names are stored lower-case
+        return super().get_object()
+
     @extend_schema(responses=DomainOut(many=True))
     def list(self, request: Request) -> Response:
         """The registered domains you administer."""

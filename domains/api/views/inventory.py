@@ -45,6 +45,9 @@ def _camera(domain: Domain, camera_id: str) -> Camera:
 class InventoryViewSet(AdminViewSet):
     pagination_class = NewestFirst
     model: type
+    # Input fields naming other objects; a model's own id (DeviceIn.device_id,
+    # CameraIn.camera_id) names the new object instead.
+    reference_fields: tuple[str, ...] = ()
 
     def get_queryset(self):
         return self.model.objects.filter(domain__in=self.administered()).select_related(
@@ -53,11 +56,12 @@ class InventoryViewSet(AdminViewSet):
 
     def references(self, domain: Domain, data: dict[str, Any]) -> dict[str, Any]:
         """Turn public ids and e-mails in ``data`` into the domain's objects."""
-        if "owner" in data:
+        fields = self.reference_fields
+        if "owner" in data and "owner" in fields:
             data["owner"] = domain_user(domain, data["owner"])
-        if "device_id" in data:
+        if "device_id" in data and "device_id" in fields:
             data["device"] = _device(domain, data.pop("device_id"))
-        if "camera_id" in data:
+        if "camera_id" in data and "camera_id" in fields:
             data["camera"] = _camera(domain, data.pop("camera_id"))
         return data
 
@@ -66,6 +70,7 @@ class InventoryViewSet(AdminViewSet):
 class DeviceViewSet(InventoryViewSet):
     model = Device
     related = ("owner",)
+    reference_fields = ("owner",)
     lookup_field = "device_id"
     serializer_class = DeviceOut
 
@@ -105,6 +110,7 @@ class DeviceViewSet(InventoryViewSet):
 class CameraViewSet(InventoryViewSet):
     model = Camera
     related = ("owner", "device")
+    reference_fields = ("owner", "device_id")
     lookup_field = "camera_id"
     serializer_class = CameraOut
 
@@ -145,6 +151,7 @@ class CameraViewSet(InventoryViewSet):
 class ZoneViewSet(InventoryViewSet):
     model = Zone
     related = ("camera",)
+    reference_fields = ("camera_id",)
     lookup_field = "zone_id"
     serializer_class = ZoneOut
 
