@@ -12,9 +12,11 @@ from django.utils import timezone
 
 from callbacks.models import Delivery, Endpoint, ReplayJob
 from domains import services
-from domains.models import AuditEntry, DomainAdministrator
+from domains.models import ApiToken, AuditEntry, DomainAdministrator
 
 PUBLIC = {"home", "index", "invitation_accept", "healthz"}
+# The signed-in user's own pages: everyone sees only their own (tested below).
+OWN = {"tokens"}
 
 
 def portal_routes() -> list[tuple[str, str]]:
@@ -26,7 +28,7 @@ def portal_routes() -> list[tuple[str, str]]:
             continue
         for route in pattern.url_patterns:
             assert isinstance(route, URLPattern)
-            if route.name not in PUBLIC:
+            if route.name not in PUBLIC | OWN:
                 found.append((route.name, str(route.pattern)))
     return found
 
@@ -44,7 +46,9 @@ def acme_objects(
     job = ReplayJob.objects.create(
         endpoint=endpoint, start=timezone.now(), end=timezone.now() + datetime.timedelta(hours=1)
     )
+    token, _ = services.token_issue(kind="user", user=acme_admin, name="ci", actor=None)
     return {
+        "prefix": token.prefix,
         "name": "acme.com",
         "endpoint_id": endpoint.endpoint_id,
         "delivery_id": str(delivery.pk),
@@ -64,6 +68,7 @@ def state() -> tuple:
         ReplayJob.objects.count(),
         AuditEntry.objects.count(),
         DomainAdministrator.objects.count(),
+        list(ApiToken.objects.values_list("prefix", "revoked_at")),
     )
 
 
@@ -94,3 +99,10 @@ def test_every_domain_route_is_closed_to_other_domains(client, acme_objects, bet
                 answer = getattr(client, method)(other, {"action": "rotate"})
                 assert answer.status_code in (404, 405), (name, method, "beta")
     assert state() == before
+
+
+@pytest.mark.django_db
+def test_the_token_page_shows_only_your_own_tokens(client, acme_objects, beta_admin):
+    client.force_login(beta_admin)
+    page = client.get("/account/tokens").content.decode()
+    assert acme_objects["prefix"] not in page
