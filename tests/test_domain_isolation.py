@@ -24,7 +24,7 @@ def portal_routes() -> list[tuple[str, str]]:
     found = []
     for pattern in resolver.url_patterns:
         namespace = getattr(pattern, "namespace", None)
-        if namespace != "domains":
+        if namespace not in ("domains", "incidents"):
             continue
         for route in pattern.url_patterns:
             assert isinstance(route, URLPattern)
@@ -39,7 +39,7 @@ def acme_objects(
 ):
     endpoint = endpoint_for("https://hooks.acme.com/", ["camera.created"])
     with django_capture_on_commit_callbacks(execute=False):
-        services.camera_create(owner=acme_admin, device=box, name="Cam")
+        camera = services.camera_create(owner=acme_admin, device=box, name="Cam")
     delivery = Delivery.objects.get()
     Delivery.objects.update(state="failed")
     services.domain_admin_add(domain=acme, user=acme_teammate, actor=acme_admin)
@@ -49,6 +49,7 @@ def acme_objects(
     token, _ = services.token_issue(kind="user", user=acme_admin, name="ci", actor=None)
     return {
         "prefix": token.prefix,
+        "camera_id": camera.camera_id,
         "name": "acme.com",
         "endpoint_id": endpoint.endpoint_id,
         "delivery_id": str(delivery.pk),

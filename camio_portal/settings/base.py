@@ -102,6 +102,7 @@ API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
 API_THROTTLE_RATES = {
     "user": env.str("API_THROTTLE_USER", default="1200/minute") or None,
     "anon": env.str("API_THROTTLE_ANON", default="60/minute") or None,
+    "box": env.str("API_THROTTLE_BOX", default="600/minute") or None,
 }
 
 REST_FRAMEWORK = {
@@ -226,6 +227,17 @@ CALLBACK_REPLAY_RATE = env.int("CALLBACK_REPLAY_RATE", default=500)  # deliverie
 CALLBACK_ALLOWED_NETWORKS: list[str] = env.list("CALLBACK_ALLOWED_NETWORKS", default=[])
 CALLBACK_REPLAY_QUEUE = "replay"
 
+# --- Incidents ------------------------------------------------------------
+
+# Reports older than this (report time) are evaluated but publish nothing.
+INCIDENT_MAX_AGE = env.int("INCIDENT_MAX_AGE", default=3600)  # seconds
+INCIDENT_MAX_REPORTS = env.int("INCIDENT_MAX_REPORTS", default=1_000)  # per request
+INCIDENT_MAX_BODY_BYTES = env.int("INCIDENT_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+INCIDENT_REPORT_RETENTION_DAYS = env.int("INCIDENT_REPORT_RETENTION_DAYS", default=7)
+INCIDENT_ROLLUP_RETENTION_DAYS = env.int("INCIDENT_ROLLUP_RETENTION_DAYS", default=90)
+# Reports not evaluated after this many seconds are evaluated by the sweeper.
+INCIDENT_SWEEP_AFTER = env.float("INCIDENT_SWEEP_AFTER", default=30.0)
+
 # --- Retention ---------------------------------------------------------------
 
 RETENTION_EVENTS_DAYS = env.int("RETENTION_EVENTS_DAYS", default=30)
@@ -286,6 +298,8 @@ def beat_schedule(sweep_interval: float) -> dict:
     return {
         "callbacks-sweep": {"task": "callbacks.sweep", "schedule": sweep_interval},
         "callbacks-retention": {"task": "callbacks.retention", "schedule": 3600.0},
+        "incidents-sweep": {"task": "incidents.sweep", "schedule": max(sweep_interval, 10.0)},
+        "incidents-retention": {"task": "incidents.retention", "schedule": 3600.0},
     }
 
 

@@ -13,13 +13,14 @@ from domains.api.callback_serializers import EVENT_TYPES
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time the database can store in UTC (year 1 at +14:00 cannot)."""
+    """An ISO 8601 time, handed to the database in UTC (PostgreSQL refuses offsets beyond
+    ±15:59, and year 1 at +14:00 has no UTC form at all)."""
 
     def to_python(self, value):
         value = super().to_python(value)
         if value is not None:
             try:
-                value.astimezone(datetime.UTC)
+                value = value.astimezone(datetime.UTC)
             except OverflowError:
                 raise ValidationError("Datetime value out of range.", code="overflow") from None
         return value

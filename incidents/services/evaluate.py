@@ -1,0 +1,306 @@
+"""Judge stored reports against the rules; open at most one incident per camera (or Box)
+per report, and publish incident.created for the recent ones.
+
+One evaluation holds the lock rows of every camera it touches (taken in a fixed
+order), so evaluations of one camera run one at a time. It is idempotent: a
+report already judged for a camera opens nothing again. Reports may arrive out
+of order: each new sample also re-judges the windows ending at the stored
+later samples it falls into, and cooldowns look both ways in report time, so
+the outcome does not depend on arrival order.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from callbacks.formats import camio_date
+from callbacks.publish import publish_many
+from domains import payloads
+from domains.models import Camera, Device
+from incidents.models import (
+    CounterReport,
+    CounterRule,
+    CounterSample,
+    CounterTrip,
+    EvaluationLock,
+    Incident,
+)
+
+Key = tuple[str, str]  # (subject, counter)
+
+
+def subject_for(obj: Camera | Device) -> str:
+    return f"cam:{obj.pk}" if isinstance(obj, Camera) else f"box:{obj.pk}"
+
+
+@dataclass
+class Trip:
+    report_id: int
+    subject: str
+    counter: str
+    at: datetime.datetime
+    value: int
+    threshold: int
+
+
+@dataclass
+class Judgement:
+    rules: dict[str, CounterRule]
+    samples: dict[Key, list[tuple[datetime.datetime, int, int]]]  # (at, value, report id)
+    trips: dict[Key, list[datetime.datetime]]
+    new: list[Trip] = field(default_factory=list)
+
+
+def _lock(subjects: Iterable[str]) -> None:
+    """Take the lock rows of ``subjects`` in sorted order (no deadlocks between workers)."""
+    ordered = sorted(set(subjects))
+    EvaluationLock.objects.bulk_create(
+        [EvaluationLock(subject=s) for s in ordered], ignore_conflicts=True
+    )
+    list(EvaluationLock.objects.select_for_update().filter(subject__in=ordered).order_by("subject"))
+
+
+def _threshold(rule: CounterRule, report: CounterReport) -> int | None:
+    if rule.threshold is not None:
+        return rule.threshold
+    return report.domain.min_upload_queue_length_for_incident_creation
+
+
+def _window_points(
+    rule: CounterRule, points: list[tuple[datetime.datetime, int, int]], fresh: set[int]
+) -> list[tuple[datetime.datetime, int, int]]:
+    """Return the samples whose window must be judged: the new ones and the stored later
+    ones whose window takes a new one in."""
+    width = datetime.timedelta(seconds=rule.window_seconds)
+    new_times = [at for at, _, report_id in points if report_id in fresh]
+    return [
+        point
+        for point in points
+        if point[2] in fresh or any(t <= point[0] <= t + width for t in new_times)
+    ]
+
+
+def _judge_key(judgement: Judgement, key: Key, fresh: set[int], reports: dict) -> None:
+    rule = judgement.rules[key[1]]
+    points = judgement.samples[key]
+    cooldown = datetime.timedelta(seconds=rule.cooldown_seconds)
+    width = datetime.timedelta(seconds=rule.window_seconds)
+    judged = (
+        _window_points(rule, points, fresh)
+        if rule.window_seconds
+        else [p for p in points if p[2] in fresh]
+    )
+    for at, value, report_id in sorted(judged):
+        report = reports[report_id]
+        threshold = _threshold(rule, report)
+        if threshold is None:
+            continue
+        if rule.window_seconds:
+            value = sum(v for t, v, _ in points if at - width <= t <= at)
+        if not rule.trips(value, threshold):
+            continue
+        if any(abs(at - t) < cooldown for t in judgement.trips[key]):
+            continue
+        judgement.trips[key].append(at)
+        judgement.new.append(Trip(report_id, key[0], key[1], at, value, threshold))
+
+
+def _load(keys: set[Key], rules: dict[str, CounterRule], span: tuple) -> Judgement:
+    start, end = span
+    widest = max((r.window_seconds for r in rules.values()), default=0)
+    longest = max((r.cooldown_seconds for r in rules.values()), default=0)
+    subjects = {s for s, _ in keys}
+    counters = {c for _, c in keys}
+    samples: dict[Key, list] = defaultdict(list)
+    rows = CounterSample.objects.filter(
+        subject__in=subjects,
+        counter__in=counters,
+        reported_at__gte=start - datetime.timedelta(seconds=widest),
+        reported_at__lte=end + datetime.timedelta(seconds=widest),
+    ).values_list("subject", "counter", "reported_at", "value", "report_id")
+    for subject, counter, at, value, report_id in rows:
+        if (subject, counter) in keys:
+            samples[(subject, counter)].append((at, value, report_id))
+    trips: dict[Key, list] = defaultdict(list)
+    margin = datetime.timedelta(seconds=longest + widest)
+    for subject, counter, at in CounterTrip.objects.filter(
+        subject__in=subjects, counter__in=counters, at__gte=start - margin, at__lte=end + margin
+    ).values_list("subject", "counter", "at"):
+        trips[(subject, counter)].append(at)
+    return Judgement(rules, samples, trips)
+
+
+def _payload(incident: Incident, owner_payload: dict, trips: list[Trip], rules: dict) -> dict:
+    events = {
+        t.counter: {
+            "counter": t.counter,
+            "description": rules[t.counter].describe(t.value, t.threshold),
+            "value": t.value,
+        }
+        for t in sorted(trips, key=lambda t: t.counter)
+    }
+    body = {
+        "counter_events": events,
+        "date": camio_date(incident.date),
+        "type": "incident",
+        "incident_id": incident.incident_id,
+        "device_id": incident.device.device_id,
+    }
+    camera = incident.camera
+    if camera is not None:
+        body = {
+            "camera_name": camera.name,
+            "camera_ip": camera.ip_address,
+            "camera_id": camera.camera_id,
+            **body,
+        }
+    else:
+        body = {"box_mac_address": incident.device.mac_address, **body}
+    return {"incident": body, "user": owner_payload}
+
+
+def _open_incidents(judgement: Judgement, reports: dict[int, CounterReport]) -> list[Incident]:
+    grouped: dict[tuple[int, str], list[Trip]] = defaultdict(list)
+    for trip in judgement.new:
+        grouped[(trip.report_id, trip.subject)].append(trip)
+    taken = set(
+        Incident.objects.filter(
+            report_id__in={r for r, _ in grouped}, subject__in={s for _, s in grouped}
+        ).values_list("report_id", "subject")
+    )
+    cameras = Camera.objects.select_related("owner", "device").in_bulk(
+        {int(s[4:]) for _, s in grouped if s.startswith("cam:")}
+    )
+    old = timezone.now() - datetime.timedelta(seconds=settings.INCIDENT_MAX_AGE)
+    opened, rows = [], []
+    for (report_id, subject), trips in sorted(grouped.items()):
+        if (report_id, subject) in taken:
+            continue  # judged before (a task that ran twice): nothing new
+        report = reports[report_id]
+        camera = cameras.get(int(subject[4:])) if subject.startswith("cam:") else None
+        incident = Incident(
+            domain_id=report.domain_id,
+            device=report.device,
+            camera=camera,
+            report=report,
+            subject=subject,
+            date=report.reported_at,
+            historical=report.historical or report.reported_at < old,
+            counters=",".join(sorted(t.counter for t in trips)),
+        )
+        owner = camera.owner if camera is not None else report.device.owner
+        incident.counter_events = _payload(incident, payloads.user(owner), trips, judgement.rules)[
+            "incident"
+        ]["counter_events"]
+        incident.payload = _payload(incident, payloads.user(owner), trips, judgement.rules)
+        opened.append(incident)
+        rows += [
+            CounterTrip(incident=incident, subject=subject, counter=t.counter, at=t.at)
+            for t in trips
+        ]
+    Incident.objects.bulk_create(opened)
+    CounterTrip.objects.bulk_create(rows)
+    return opened
+
+
+def _publish(opened: list[Incident]) -> None:
+    by_domain: dict[int, list[Incident]] = defaultdict(list)
+    for incident in opened:
+        if not incident.historical:
+            by_domain[incident.domain_id].append(incident)
+    for incidents in by_domain.values():
+        domain = incidents[0].report.domain
+        events = publish_many(
+            domain=domain, events=[("incident.created", i.payload) for i in incidents]
+        )
+        for incident, event in zip(incidents, events, strict=True):
+            incident.event_id = event.id
+        Incident.objects.bulk_update(incidents, ["event_id"])
+
+
+ROLLUP_SQL = """
+INSERT INTO incidents_counterminute (subject, counter, minute, total) VALUES (%s, %s, %s, %s)
+ON CONFLICT (subject, counter, minute) DO UPDATE SET total = incidents_counterminute.total
+ + excluded.total
+"""
+
+
+def _roll_up(report_ids: list[int]) -> None:
+    """Add the new samples to the per-minute sums (kept after raw reports expire)."""
+    sums: dict[tuple, int] = defaultdict(int)
+    for subject, counter, at, value in CounterSample.objects.filter(
+        report_id__in=report_ids
+    ).values_list("subject", "counter", "reported_at", "value"):
+        sums[(subject, counter, at.replace(second=0, microsecond=0))] += value
+    with connection.cursor() as cursor:
+        cursor.executemany(ROLLUP_SQL, [(*key, total) for key, total in sorted(sums.items())])
+
+
+def _claim(report_ids: list[int]) -> list[int]:
+    """Lock the not yet evaluated reports among ``report_ids`` and mark them evaluated.
+
+    A concurrent evaluation of the same report waits on its row, then finds it
+    evaluated (PostgreSQL re-checks the condition after the wait): it runs once.
+    """
+    claimed = list(
+        CounterReport.objects.select_for_update()
+        .filter(pk__in=report_ids, evaluated_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    CounterReport.objects.filter(pk__in=claimed).update(evaluated_at=timezone.now())
+    return claimed
+
+
+def _reports(ids: Iterable[int]) -> dict[int, CounterReport]:
+    related = ("domain", "device", "device__owner")
+    return CounterReport.objects.select_related(*related).in_bulk(list(ids))
+
+
+def evaluate_reports(report_ids: list[int]) -> list[Incident]:
+    """Judge these stored reports (once each) and open their incidents."""
+    with transaction.atomic():
+        fresh = set(_claim(report_ids))
+        if not fresh:
+            return []
+        _roll_up(sorted(fresh))
+        rules = {r.counter: r for r in CounterRule.objects.filter(enabled=True)}
+        new_samples = list(
+            CounterSample.objects.filter(report_id__in=fresh, counter__in=rules).values_list(
+                "subject", "counter", "reported_at"
+            )
+        )
+        if not new_samples:
+            return []
+        keys = {(s, c) for s, c, _ in new_samples}
+        _lock({s for s, _ in keys})
+        times = [at for _, _, at in new_samples]
+        judgement = _load(keys, rules, (min(times), max(times)))
+        # Stored later reports re-judged here need their rows too.
+        reports = _reports({r for points in judgement.samples.values() for _, _, r in points})
+        for key in sorted(keys):
+            _judge_key(judgement, key, fresh, reports)
+        opened = _open_incidents(judgement, reports)
+        _publish(opened)
+        return opened
+
+
+def evaluate_unevaluated(limit: int = 2_000) -> int:
+    """The sweeper: evaluate reports whose task never ran (broker down, worker lost)."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.INCIDENT_SWEEP_AFTER)
+    ids = list(
+        CounterReport.objects.filter(Q(evaluated_at__isnull=True), received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for start in range(0, len(ids), 200):
+        evaluate_reports(ids[start : start + 200])
+    return len(ids)

@@ -1,0 +1,35 @@
+"""Raw counter reports are kept a week; per-minute sums and incidents stay longer."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from incidents.models import CounterMinute, CounterReport
+
+
+def _delete_in_batches(queryset, batch: int) -> int:
+    total = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:batch])
+        if not ids:
+            return total
+        queryset.model.objects.filter(pk__in=ids).delete()
+        total += len(ids)
+
+
+def retention_purge(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Delete reports (with their samples) and minute sums past their retention."""
+    now = now or timezone.now()
+    reports = CounterReport.objects.filter(
+        received_at__lt=now - datetime.timedelta(days=settings.INCIDENT_REPORT_RETENTION_DAYS)
+    )
+    minutes = CounterMinute.objects.filter(
+        minute__lt=now - datetime.timedelta(days=settings.INCIDENT_ROLLUP_RETENTION_DAYS)
+    )
+    return {
+        "reports": _delete_in_batches(reports, settings.RETENTION_BATCH),
+        "minutes": _delete_in_batches(minutes, settings.RETENTION_BATCH),
+    }
