@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-dev
 # Needs PostgreSQL and Redis (DATABASE_URL / CELERY_BROKER_URL, defaults: local servers).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python bench/incidents.py
 	$(BIN)/python bench/render.py
 
 clean:

@@ -203,3 +203,13 @@ def client_with():
 def api(acme_admin, token_for, client_with):
     """acme.com's primary admin, over the API with a user token."""
     return client_with(token_for(acme_admin))
+
+
+@pytest.fixture
+def counter_rules(db):
+    """The default counter rules (a data migration; transactional tests flush them)."""
+    from incidents.models import CounterRule
+    from incidents.services import rules_reset
+
+    if not CounterRule.objects.exists():
+        rules_reset(actor=None)

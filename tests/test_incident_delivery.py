@@ -19,6 +19,13 @@ from tests.receiver import wait_for
 SEED = json.loads(
     (Path(__file__).parent / "fixtures" / "events" / "incident.created.json").read_text()
 )
+
+
+@pytest.fixture(autouse=True)
+def _rules(counter_rules):
+    """Every test here judges with the default rules."""
+
+
 EXTRAS = {"camera_ip", "camera_id", "device_id", "incident_id"}
 CAMIO_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}-0000$")
 

@@ -14,6 +14,12 @@ from incidents.models import CounterReport, CounterSample
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _rules(counter_rules):
+    """Every test here judges with the default rules."""
+
+
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
 
 

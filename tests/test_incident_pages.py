@@ -12,6 +12,11 @@ from incidents.models import CounterMinute
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _rules(counter_rules):
+    """Every test here judges with the default rules."""
+
+
 @pytest.fixture
 def storm(box, camera):
     now = timezone.now()

@@ -16,6 +16,12 @@ from incidents.models import CounterReport, CounterRule, Incident
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _rules(counter_rules):
+    """Every test here judges with the default rules."""
+
+
 T0 = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
 
 

@@ -14,10 +14,18 @@ from incidents.models import CounterReport, Incident
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _rules(counter_rules):
+    """Every test here judges with the default rules."""
+
+
 def lines(box, camera, now) -> str:
     rows = [
-        {"device_id": box.device_id, "time": (now - datetime.timedelta(minutes=m)).isoformat(),
-         "cameras": {camera.camera_id: {"movies_purged_count": 1 if m == 0 else 0}}}
+        {
+            "device_id": box.device_id,
+            "time": (now - datetime.timedelta(minutes=m)).isoformat(),
+            "cameras": {camera.camera_id: {"movies_purged_count": 1 if m == 0 else 0}},
+        }
         for m in range(5)
     ]
     text = "\n".join(json.dumps(r) for r in rows)
