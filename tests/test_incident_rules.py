@@ -191,3 +191,23 @@ def test_reset_to_defaults(support):
     services.rules_reset(actor=support)
     rule = CounterRule.objects.get(counter="movies_purged_count")
     assert rule.threshold == 0 and rule.enabled
+
+
+def test_the_sweeper_evaluates_reports_whose_task_was_lost(box, camera, settings):
+    settings.INCIDENT_SWEEP_AFTER = 0
+    restarts(box, camera, 0, 30)  # stored, never evaluated (no worker here)
+    assert services.evaluate_unevaluated() == 1
+    assert len(incidents_of(camera)) == 1
+    assert services.evaluate_unevaluated() == 0
+
+
+def test_retention_drops_old_reports_but_keeps_incidents_and_minutes(box, camera):
+    from incidents.models import CounterMinute, CounterSample
+
+    evaluate(restarts(box, camera, 0, 30))
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=8)
+    assert services.retention_purge(now=later) == {"reports": 1, "minutes": 0}
+    assert not CounterReport.objects.exists() and not CounterSample.objects.exists()
+    assert len(incidents_of(camera)) == 1 and CounterMinute.objects.count() == 1
+    much_later = later + datetime.timedelta(days=90)
+    assert services.retention_purge(now=much_later)["minutes"] == 1
