@@ -40,13 +40,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--token", action="store_true", help="Only print the demo admin's API token."
         )
+        parser.add_argument(
+            "--box-token", action="store_true", help="Only print the demo Box's token."
+        )
 
     def handle(
-        self, *args: Any, credentials_file: Path | None, show: bool, token: bool, **options: Any
+        self,
+        *args: Any,
+        credentials_file: Path | None,
+        show: bool,
+        token: bool,
+        box_token: bool,
+        **options: Any,
     ) -> None:
         path = credentials_file or Path(settings.DATA_DIR) / "demo-credentials.json"
-        if token:
-            self.stdout.write(json.loads(path.read_text())["api_token"]["token"])
+        if token or box_token:
+            saved = json.loads(path.read_text())
+            self.stdout.write(saved["box_token" if box_token else "api_token"]["token"])
             return
         if not show and not Domain.objects.filter(name=DEMO_DOMAIN).exists():
             self.save(path, self.create_demo())
@@ -70,7 +80,14 @@ class Command(BaseCommand):
     @staticmethod
     def api_token(admin_user: User) -> dict[str, dict[str, str]]:
         _, raw = services.token_issue(kind="user", user=admin_user, name="demo", actor=None)
-        return {"api_token": {"email": admin_user.email, "token": raw}}
+        tokens = {"api_token": {"email": admin_user.email, "token": raw}}
+        box = admin_user.devices.order_by("created_at").first()
+        if box is not None:
+            _, box_raw = services.token_issue(
+                kind="box", user=admin_user, name="demo Box", device=box, actor=None
+            )
+            tokens["box_token"] = {"device_id": box.device_id, "token": box_raw}
+        return tokens
 
     @transaction.atomic
     def create_demo(self) -> dict[str, dict[str, str]]:
@@ -134,4 +151,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {'API token':14} {saved['api_token']['token']}  "
                 f"(Authorization: token ...; {settings.PORTAL_URL}/api/docs/)"
+            )
+        if "box_token" in saved:
+            self.stdout.write(
+                f"  {'Box token':14} {saved['box_token']['token']}  "
+                f"(Lobby Box {saved['box_token']['device_id']}: counter reports)"
             )
