@@ -14,8 +14,10 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("domains.urls")),
     path("", include("incidents.urls")),
+    path("", include("pacs.urls")),
 ]
 
-# /api/ paths answer errors as JSON ({"errors": ...}); other paths get the pages.
+# /api/ and /pacs/ paths answer errors as JSON ({"errors": ...}); other paths get the pages.
+handler400 = "domains.api.errors.bad_request"
 handler404 = "domains.api.errors.not_found"
 handler500 = "domains.api.errors.server_error"

@@ -177,7 +177,11 @@ def token_for(db):
 
     def make(user: User | None = None, kind: str = "user", device=None, subject: str = "") -> str:
         _, raw = services.token_issue(
-            kind=kind, user=user, name=f"{kind} token", actor=None, device=device,
+            kind=kind,
+            user=user,
+            name=f"{kind} token",
+            actor=None,
+            device=device,
             subject=subject,
         )
         return raw
@@ -213,3 +217,39 @@ def counter_rules(db):
 
     if not CounterRule.objects.exists():
         rules_reset(actor=None)
+
+
+# --- PACS -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def integration(acme_admin):
+    """acme.com's OnGuard integration, as in the seed's example."""
+    from pacs.services import integration_create
+
+    return integration_create(
+        owner=acme_admin,
+        vendor="onguard",
+        name="HQ OnGuard",
+        source_server="apac.int.acme.com:443",
+    )
+
+
+@pytest.fixture
+def pacs_client(integration, client_with):
+    """A PACS gateway's client with the integration's token."""
+    from pacs.services import integration_token_issue
+
+    _, raw = integration_token_issue(integration=integration, actor=None)
+    return client_with(raw, "Bearer")
+
+
+@pytest.fixture
+def pacs_labels(db):
+    """The vendors' default label maps (a data migration; transactional tests flush it)."""
+    from pacs.models import PacsLabel
+    from pacs.vendors import NORMALIZERS
+
+    for vendor, normalizer in NORMALIZERS.items():
+        for code, label in normalizer.default_labels.items():
+            PacsLabel.objects.get_or_create(vendor=vendor, code=code, defaults={"label": label})

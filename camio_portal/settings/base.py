@@ -103,6 +103,7 @@ API_THROTTLE_RATES = {
     "user": env.str("API_THROTTLE_USER", default="1200/minute") or None,
     "anon": env.str("API_THROTTLE_ANON", default="60/minute") or None,
     "box": env.str("API_THROTTLE_BOX", default="600/minute") or None,
+    "pacs": env.str("API_THROTTLE_PACS", default="1200/minute") or None,
 }
 
 REST_FRAMEWORK = {
@@ -238,6 +239,18 @@ INCIDENT_ROLLUP_RETENTION_DAYS = env.int("INCIDENT_ROLLUP_RETENTION_DAYS", defau
 # Reports not evaluated after this many seconds are evaluated by the sweeper.
 INCIDENT_SWEEP_AFTER = env.float("INCIDENT_SWEEP_AFTER", default=30.0)
 
+# --- PACS relay -----------------------------------------------------------
+
+PACS_BATCH_SIZE = env.int("PACS_BATCH_SIZE", default=100)  # N: events per callback at most
+PACS_FLUSH_DELAY_MS = env.int("PACS_FLUSH_DELAY_MS", default=1_000)  # T: wait to gather a batch
+PACS_MAX_EVENTS = env.int("PACS_MAX_EVENTS", default=5_000)  # per request
+PACS_MAX_BODY_BYTES = env.int("PACS_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+PACS_EVENT_RETENTION_DAYS = env.int("PACS_EVENT_RETENTION_DAYS", default=30)
+
+# Django's own cap on a request body sits above the batch caps, so those answer 413
+# in the API's format first.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(INCIDENT_MAX_BODY_BYTES, PACS_MAX_BODY_BYTES) + 1024 * 1024
+
 # --- Retention ---------------------------------------------------------------
 
 RETENTION_EVENTS_DAYS = env.int("RETENTION_EVENTS_DAYS", default=30)
@@ -300,6 +313,8 @@ def beat_schedule(sweep_interval: float) -> dict:
         "callbacks-retention": {"task": "callbacks.retention", "schedule": 3600.0},
         "incidents-sweep": {"task": "incidents.sweep", "schedule": max(sweep_interval, 10.0)},
         "incidents-retention": {"task": "incidents.retention", "schedule": 3600.0},
+        "pacs-sweep": {"task": "pacs.sweep", "schedule": max(sweep_interval, 5.0)},
+        "pacs-retention": {"task": "pacs.retention", "schedule": 3600.0},
     }
 
 

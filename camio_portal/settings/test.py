@@ -50,4 +50,4 @@ CALLBACK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 
 # Throttling is tested by tests that turn it on; the rest (and schemathesis) run without.
-API_THROTTLE_RATES = {"user": None, "anon": None, "box": None}
+API_THROTTLE_RATES = {"user": None, "anon": None, "box": None, "pacs": None}

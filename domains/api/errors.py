@@ -63,7 +63,7 @@ def api_or_page(page_view: Any, status: int, message: str) -> Any:
     from django.http import JsonResponse
 
     def view(request: Any, *args: Any, **kwargs: Any) -> Any:
-        if request.path.startswith("/api/"):
+        if request.path.startswith(("/api/", "/pacs/")):
             return JsonResponse({"errors": {"detail": [message]}}, status=status)
         return page_view(request, *args, **kwargs)
 
@@ -74,6 +74,15 @@ def not_found(request: Any, exception: Exception | None = None) -> Any:
     from django.views.defaults import page_not_found
 
     return api_or_page(page_not_found, 404, "Nothing here.")(request, exception)
+
+
+def bad_request(request: Any, exception: Exception | None = None) -> Any:
+    from django.core.exceptions import RequestDataTooBig
+    from django.views.defaults import bad_request as page
+
+    if isinstance(exception, RequestDataTooBig):
+        return api_or_page(page, 413, "The request body is too large.")(request, exception)
+    return api_or_page(page, 400, "Bad request.")(request, exception)
 
 
 def server_error(request: Any) -> Any:

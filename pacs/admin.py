@@ -1,0 +1,153 @@
+"""Support staff's PACS tools: integrations (and their tokens), devices and their
+cameras, the vendors' label maps, and recent events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from pacs import services
+from pacs.models import PacsDevice, PacsEvent, PacsIntegration, PacsLabel
+
+
+class DeviceInline(admin.TabularInline):
+    model = PacsDevice
+    extra = 0
+    fields = ("device_id", "device_name", "cameras")
+    readonly_fields = ("device_id", "device_name")
+    filter_horizontal = ("cameras",)
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the PACS sends its list (POST /pacs/devices)
+
+
+@admin.register(PacsIntegration)
+class PacsIntegrationAdmin(admin.ModelAdmin):
+    list_display = ("name", "vendor", "domain", "owner", "source_server", "time_zone", "created_at")
+    list_filter = ("vendor", "domain")
+    search_fields = ("name", "integration_id", "owner__email", "source_server")
+    list_select_related = ("domain", "owner")
+    raw_id_fields = ("owner",)
+    readonly_fields = ("integration_id", "domain", "created_at", "updated_at")
+    fields = (
+        "integration_id",
+        "name",
+        "vendor",
+        "owner",
+        "domain",
+        "source_server",
+        "time_zone",
+        "created_at",
+        "updated_at",
+    )
+    actions = ["issue_token", "rotate_token"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        return (*self.readonly_fields, "owner") if obj is not None else self.readonly_fields
+
+    def save_model(
+        self, request: HttpRequest, obj: PacsIntegration, form: Any, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        if change:
+            changes = {k: data[k] for k in form.changed_data if k in services.integrations.EDITABLE}
+            saved = services.integration_update(
+                integration=obj, actor=request.user, changes=changes
+            )
+        else:
+            saved = services.integration_create(
+                owner=data["owner"],
+                vendor=data["vendor"],
+                name=data["name"],
+                source_server=data.get("source_server", ""),
+                time_zone=data.get("time_zone") or "UTC",
+                actor=request.user,
+            )
+        obj.pk, obj.integration_id, obj.domain_id = saved.pk, saved.integration_id, saved.domain_id
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: PacsIntegration) -> None:
+        services.integration_delete(integration=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for integration in queryset:
+            services.integration_delete(integration=integration, actor=request.user)
+
+    def _show(self, request: HttpRequest, token: Any, raw: str) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "token": token,
+            "raw": raw,
+            "opts": self.opts,
+            "title": "PACS token created",
+        }
+        return TemplateResponse(request, "admin/domains/apitoken/created.html", context)
+
+    @admin.action(description="Issue a new PACS token (shown once)")
+    def issue_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
+        token, raw = services.integration_token_issue(
+            integration=queryset.first(), actor=request.user
+        )
+        return self._show(request, token, raw)
+
+    @admin.action(description="Rotate the PACS token (revokes the others; shown once)")
+    def rotate_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
+        token, raw = services.integration_token_rotate(
+            integration=queryset.first(), actor=request.user
+        )
+        return self._show(request, token, raw)
+
+
+@admin.register(PacsDevice)
+class PacsDeviceAdmin(admin.ModelAdmin):
+    list_display = ("device_id", "device_name", "integration", "camera_count")
+    list_filter = ("integration",)
+    search_fields = ("device_id", "device_name")
+    filter_horizontal = ("cameras",)
+    readonly_fields = ("integration", "device_id", "device_name", "created_at", "updated_at")
+    fields = ("integration", "device_id", "device_name", "cameras", "created_at", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="cameras")
+    def camera_count(self, obj: PacsDevice) -> int:
+        return obj.cameras.count()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        services.device_map(
+            device=form.instance, cameras=list(form.cleaned_data["cameras"]), actor=request.user
+        )
+
+
+@admin.register(PacsLabel)
+class PacsLabelAdmin(admin.ModelAdmin):
+    list_display = ("vendor", "code", "label", "description")
+    list_filter = ("vendor",)
+    list_editable = ("label",)
+    search_fields = ("code", "label")
+
+
+@admin.register(PacsEvent)
+class PacsEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "integration", "entry_id", "label", "state", "batch_id")
+    list_filter = ("state", "integration", ("received_at", admin.DateFieldListFilter))
+    search_fields = ("entry_id", "vendor_event_id", "batch_id")
+    list_select_related = ("integration",)
+    readonly_fields = [f.name for f in PacsEvent._meta.fields]
+    date_hierarchy = "received_at"
+
+    @admin.display(description="label")
+    def label(self, obj: PacsEvent) -> str:
+        return obj.labels[1] if len(obj.labels) > 1 else ""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,30 @@
+"""PACS integrations, their devices and tokens; event ingest; the batched relay."""
+
+from pacs.services.ingest import IngestResult, ingest_events
+from pacs.services.integrations import (
+    device_map,
+    devices_replace,
+    integration_create,
+    integration_delete,
+    integration_token_issue,
+    integration_token_rotate,
+    integration_update,
+    integrations_visible_to,
+)
+from pacs.services.relay import flush, schedule_flush, sweep_pending
+
+__all__ = [
+    "IngestResult",
+    "device_map",
+    "devices_replace",
+    "flush",
+    "ingest_events",
+    "integration_create",
+    "integration_delete",
+    "integration_token_issue",
+    "integration_token_rotate",
+    "integration_update",
+    "integrations_visible_to",
+    "schedule_flush",
+    "sweep_pending",
+]

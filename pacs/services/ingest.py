@@ -1,0 +1,137 @@
+"""Take a PACS's events: normalize each with its vendor's normalizer, keep the raw
+event whole plus camio_metadata, store it against the cameras that see its door, or
+pending relay; name each bad event; schedule the relay after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from callbacks.formats import camio_date
+from pacs.models import EventState, PacsDevice, PacsEvent, PacsIntegration, PacsLabel
+from pacs.services.relay import schedule_flush
+from pacs.vendors import NORMALIZERS, NormalizeError, camio_labels
+
+
+@dataclass
+class IngestResult:
+    accepted: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    pending: int = 0
+
+    def as_answer(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def _labels(vendor: str) -> dict[str, str]:
+    return dict(PacsLabel.objects.filter(vendor=vendor).values_list("code", "label"))
+
+
+def _cameras_by_entry(integration: PacsIntegration, entries: set[str]) -> dict[str, list[int]]:
+    mapped: dict[str, list[int]] = {}
+    through = PacsDevice.cameras.through.objects.filter(
+        pacsdevice__integration=integration, pacsdevice__device_id__in=entries
+    ).values_list("pacsdevice__device_id", "camera_id")
+    for entry, camera in through:
+        mapped.setdefault(entry, []).append(camera)
+    return mapped
+
+
+def _build(index: int, raw: Any, integration: PacsIntegration, labels: dict[str, str]):
+    if not isinstance(raw, dict):
+        return {"event": ["An event is a JSON object."]}
+    try:
+        found = NORMALIZERS[integration.vendor].normalize(raw, integration.time_zone)
+    except NormalizeError as exc:
+        return {exc.field: [str(exc)]}
+    label = labels.get(found.code) or found.fallback_label
+    metadata = {
+        "entry_id": found.entry_id,
+        "date": camio_date(found.occurred_at),
+        "labels": camio_labels(integration.vendor, label, found.occurred_at, found.extra_labels),
+    }
+    if integration.source_server:
+        metadata["source_server"] = integration.source_server
+    body = {**{k: v for k, v in raw.items() if k != "camio_metadata"}, "camio_metadata": metadata}
+    return PacsEvent(
+        integration=integration,
+        domain_id=integration.domain_id,
+        vendor_event_id=found.vendor_event_id[:128],
+        entry_id=found.entry_id,
+        occurred_at=found.occurred_at,
+        labels=metadata["labels"],
+        body=body,
+        state=EventState.PENDING,
+    )
+
+
+def _drop_duplicates(
+    integration: PacsIntegration, rows: list[tuple[int, PacsEvent]], result: IngestResult
+) -> list[tuple[int, PacsEvent]]:
+    ids = {row.vendor_event_id for _, row in rows if row.vendor_event_id}
+    seen = (
+        set(
+            PacsEvent.objects.filter(integration=integration, vendor_event_id__in=ids).values_list(
+                "vendor_event_id", flat=True
+            )
+        )
+        if ids
+        else set()
+    )
+    fresh = []
+    for index, row in rows:
+        if row.vendor_event_id and row.vendor_event_id in seen:
+            result.duplicates.append(index)
+            continue
+        if row.vendor_event_id:
+            seen.add(row.vendor_event_id)
+        fresh.append((index, row))
+    return fresh
+
+
+def _store(integration: PacsIntegration, fresh: list[tuple[int, PacsEvent]]) -> int:
+    mapped = _cameras_by_entry(integration, {row.entry_id for _, row in fresh})
+    for _, row in fresh:
+        if row.entry_id in mapped:
+            row.state = EventState.MAPPED
+    with transaction.atomic():
+        PacsEvent.objects.bulk_create([row for _, row in fresh], batch_size=1000)
+        PacsEvent.cameras.through.objects.bulk_create(
+            [
+                PacsEvent.cameras.through(pacsevent_id=row.pk, camera_id=camera)
+                for _, row in fresh
+                if row.state == EventState.MAPPED
+                for camera in mapped[row.entry_id]
+            ]
+        )
+    return sum(1 for _, row in fresh if row.state == EventState.PENDING)
+
+
+def ingest_events(*, integration: PacsIntegration, events: list[Any]) -> IngestResult:
+    """Store ``events`` of ``integration`` in one transaction; say what became of each."""
+    result = IngestResult()
+    labels = _labels(integration.vendor)
+    rows = []
+    for index, raw in enumerate(events):
+        built = _build(index, raw, integration, labels)
+        if isinstance(built, PacsEvent):
+            rows.append((index, built))
+        else:
+            result.rejected.append({"index": index, "errors": built})
+    for attempt in range(2):
+        fresh = _drop_duplicates(integration, rows, result)
+        try:
+            result.pending = _store(integration, fresh)
+            break
+        except IntegrityError:  # the same event arrived concurrently: sort again
+            if attempt:
+                raise
+            result.duplicates.clear()
+    result.accepted = [index for index, _ in fresh]
+    if result.pending:
+        integration_id = integration.integration_id
+        transaction.on_commit(lambda: schedule_flush(integration_id))
+    return result

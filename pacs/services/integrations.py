@@ -1,0 +1,188 @@
+"""Integrations, their PACS tokens, their device lists and the devices' cameras."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from domains.models import ApiToken, AuditEntry, Camera, Domain, TokenKind, User
+from domains.services import token_issue, token_revoke
+from pacs.models import PacsDevice, PacsIntegration, Vendor
+
+EDITABLE = frozenset({"name", "source_server", "time_zone", "vendor"})
+
+
+def integrations_visible_to(user: User) -> QuerySet[PacsIntegration]:
+    """The caller's own integrations, and every one of the domains they administer."""
+    return PacsIntegration.objects.filter(
+        Q(owner=user, domain_id=user.domain_id) | Q(domain__in=Domain.objects.administered_by(user))
+    ).select_related("owner", "domain")
+
+
+def _audit(integration: PacsIntegration, actor: User | None, action: str, **extra: Any) -> None:
+    AuditEntry.objects.record(
+        actor=actor,
+        action=action,
+        domain=integration.domain,
+        obj=integration,
+        object_id=integration.integration_id,
+        **extra,
+    )
+
+
+def _view(integration: PacsIntegration) -> dict[str, str]:
+    return {name: getattr(integration, name) for name in sorted(EDITABLE)}
+
+
+@transaction.atomic
+def integration_create(
+    *,
+    owner: User,
+    vendor: str,
+    name: str,
+    source_server: str = "",
+    time_zone: str = "UTC",
+    actor: User | None = None,
+) -> PacsIntegration:
+    """Connect a PACS for ``owner`` (a user of a registered domain)."""
+    if vendor not in Vendor.values:
+        raise ValidationError({"vendor": [f"Choose one of {', '.join(Vendor.values)}."]})
+    integration = PacsIntegration(
+        owner=owner,
+        domain_id=owner.domain_id,
+        vendor=vendor,
+        name=(name or "").strip(),
+        source_server=(source_server or "").strip(),
+        time_zone=(time_zone or "UTC").strip(),
+    )
+    integration.full_clean()
+    integration.save()
+    _audit(integration, actor or owner, "pacs_integration.created", after=_view(integration))
+    return integration
+
+
+@transaction.atomic
+def integration_update(
+    *, integration: PacsIntegration, actor: User | None, changes: Mapping[str, Any]
+) -> PacsIntegration:
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    before = _view(integration)
+    for name, value in changes.items():
+        setattr(integration, name, (value or "").strip() if isinstance(value, str) else value)
+    integration.full_clean()
+    integration.updated_at = timezone.now()
+    integration.save()
+    _audit(integration, actor, "pacs_integration.updated", before=before, after=_view(integration))
+    return integration
+
+
+@transaction.atomic
+def integration_delete(*, integration: PacsIntegration, actor: User | None) -> None:
+    """Delete an integration with its devices and events; its tokens stop working."""
+    for token in ApiToken.objects.live().filter(
+        kind=TokenKind.PACS, subject=integration.integration_id
+    ):
+        token_revoke(token=token, actor=actor)
+    _audit(integration, actor, "pacs_integration.deleted", before=_view(integration))
+    integration.delete()
+
+
+def integration_token_issue(
+    *, integration: PacsIntegration, actor: User | None, name: str = "PACS gateway"
+) -> tuple[ApiToken, str]:
+    """A new PACS token for the integration (shown once)."""
+    return token_issue(
+        kind=TokenKind.PACS,
+        user=integration.owner,
+        name=name,
+        actor=actor,
+        subject=integration.integration_id,
+    )
+
+
+@transaction.atomic
+def integration_token_rotate(
+    *, integration: PacsIntegration, actor: User | None
+) -> tuple[ApiToken, str]:
+    """Issue a new token and revoke the integration's others at once."""
+    token, raw = integration_token_issue(integration=integration, actor=actor)
+    for old in (
+        ApiToken.objects.live()
+        .filter(kind=TokenKind.PACS, subject=integration.integration_id)
+        .exclude(pk=token.pk)
+    ):
+        token_revoke(token=old, actor=actor)
+    return token, raw
+
+
+def _device_rows(devices: Any) -> dict[str, str]:
+    if not isinstance(devices, list):
+        raise ValidationError({"devices": ['Send {"devices": [{"device_id", "device_name"}]}.']})
+    rows, errors = {}, {}
+    for index, item in enumerate(devices):
+        device_id = item.get("device_id") if isinstance(item, dict) else None
+        name = item.get("device_name", "") if isinstance(item, dict) else ""
+        if isinstance(device_id, int) and not isinstance(device_id, bool):
+            device_id = str(device_id)
+        if not isinstance(device_id, str) or not device_id.strip() or len(device_id) > 128:
+            errors[f"devices.{index}.device_id"] = ["A device_id of 1 to 128 characters."]
+        elif not isinstance(name, str) or len(name) > 255:
+            errors[f"devices.{index}.device_name"] = ["A device_name of at most 255 characters."]
+        else:
+            rows[device_id.strip()] = name.strip()
+    if errors:
+        raise ValidationError(errors)
+    return rows
+
+
+@transaction.atomic
+def devices_replace(*, integration: PacsIntegration, devices: Any) -> dict[str, Any]:
+    """Replace the integration's device list; devices mapped to cameras stay."""
+    rows = _device_rows(devices)
+    current = {d.device_id: d for d in integration.devices.prefetch_related("cameras")}
+    gone = [d for key, d in current.items() if key not in rows]
+    kept = [d.device_id for d in gone if d.cameras.exists()]
+    removed = [d.pk for d in gone if d.device_id not in kept]
+    PacsDevice.objects.filter(pk__in=removed).delete()
+    now = timezone.now()
+    changed = []
+    for key, name in rows.items():
+        device = current.get(key)
+        if device is not None and device.device_name != name:
+            device.device_name, device.updated_at = name, now
+            changed.append(device)
+    PacsDevice.objects.bulk_update(changed, ["device_name", "updated_at"])
+    PacsDevice.objects.bulk_create(
+        [
+            PacsDevice(integration=integration, device_id=key, device_name=name)
+            for key, name in rows.items()
+            if key not in current
+        ]
+    )
+    return {"devices": len(rows), "removed": len(removed), "kept_mapped": kept}
+
+
+@transaction.atomic
+def device_map(*, device: PacsDevice, cameras: list[Camera], actor: User | None) -> PacsDevice:
+    """Set the cameras that see ``device`` (cameras of the integration's domain)."""
+    domain_id = device.integration.domain_id
+    strangers = [c.camera_id for c in cameras if c.domain_id != domain_id]
+    if strangers:
+        raise ValidationError({"camera_ids": [f"Not cameras of this domain: {strangers}."]})
+    before = sorted(device.cameras.values_list("camera_id", flat=True))
+    device.cameras.set(cameras)
+    _audit(
+        device.integration,
+        actor,
+        "pacs_device.mapped",
+        before={"device": device.device_id, "cameras": before},
+        after={"device": device.device_id, "cameras": sorted(c.camera_id for c in cameras)},
+    )
+    return device

@@ -1,0 +1,114 @@
+"""Relay pending PACS events in batches: one pacs.events.created per N events of one
+integration. A flush is scheduled T ms after a commit that stored pending events
+(deduplicated per integration); the sweeper catches what a lost task left behind."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from callbacks.publish import publish
+from domains import payloads
+from pacs.models import EventState, PacsEvent, PacsIntegration
+
+log = logging.getLogger(__name__)
+
+
+def schedule_flush(integration_id: str) -> None:
+    """Ask for a flush of this integration T ms from now, unless one is already asked for."""
+    from pacs.tasks import flush_integration
+
+    delay = settings.PACS_FLUSH_DELAY_MS / 1000
+    key = f"pacs-flush:{integration_id}"
+    if not cache.add(key, 1, timeout=max(delay, 0.001)):
+        return  # a flush is due within T already: it takes these events too
+    try:
+        flush_integration.apply_async(args=[integration_id], countdown=delay)
+    except Exception:  # the broker is down: the sweeper relays them later
+        cache.delete(key)
+        log.exception("could not schedule a PACS flush; the sweeper will relay")
+
+
+def _claim(integration: PacsIntegration, size: int) -> list[PacsEvent]:
+    pending = PacsEvent.objects.filter(integration=integration, state=EventState.PENDING)
+    if connection.features.has_select_for_update_skip_locked:
+        pending = pending.select_for_update(skip_locked=True)
+    ids = list(pending.order_by("received_at", "pk").values_list("pk", flat=True)[:size])
+    if not ids:
+        return []
+    batch = uuid.uuid4()
+    # The conditional UPDATE is the claim: rows another flush took are no longer pending.
+    PacsEvent.objects.filter(pk__in=ids, state=EventState.PENDING).update(
+        state=EventState.RELAYED, batch_id=batch, relayed_at=timezone.now()
+    )
+    return list(PacsEvent.objects.filter(batch_id=batch).order_by("received_at", "pk"))
+
+
+def _payload(integration: PacsIntegration, events: list[PacsEvent]) -> dict:
+    body = {
+        "user": payloads.user(integration.owner),
+        "domain": integration.domain.name,
+        "events": [event.body for event in events],
+    }
+    if integration.source_server:
+        body["source_server"] = integration.source_server
+    return body
+
+
+def flush(integration_id: str) -> int:
+    """Relay every pending event of the integration, N per callback; return how many."""
+    integration = (
+        PacsIntegration.objects.select_related("owner", "domain")
+        .filter(integration_id=integration_id)
+        .first()
+    )
+    if integration is None:
+        return 0
+    relayed = 0
+    while True:
+        with transaction.atomic():
+            events = _claim(integration, settings.PACS_BATCH_SIZE)
+            if not events:
+                return relayed
+            event = publish(
+                domain=integration.domain,
+                type="pacs.events.created",
+                object=_payload(integration, events),
+            )
+            PacsEvent.objects.filter(batch_id=events[0].batch_id).update(event_id=event.id)
+        relayed += len(events)
+        if len(events) < settings.PACS_BATCH_SIZE:
+            return relayed
+
+
+def sweep_pending() -> int:
+    """Flush integrations whose pending events waited more than twice T (a lost task)."""
+    cutoff = timezone.now() - datetime.timedelta(milliseconds=2 * settings.PACS_FLUSH_DELAY_MS)
+    stale = (
+        PacsEvent.objects.filter(state=EventState.PENDING, received_at__lt=cutoff)
+        .values_list("integration__integration_id", flat=True)
+        .distinct()
+    )
+    return sum(flush(pk) for pk in list(stale))
+
+
+def retention_purge(*, now: datetime.datetime | None = None) -> int:
+    """Delete PACS events older than PACS_EVENT_RETENTION_DAYS, in batches."""
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.PACS_EVENT_RETENTION_DAYS)
+    total = 0
+    while True:
+        ids = list(
+            PacsEvent.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[
+                : settings.RETENTION_BATCH
+            ]
+        )
+        if not ids:
+            return total
+        PacsEvent.objects.filter(pk__in=ids).delete()
+        total += len(ids)

@@ -1,0 +1,80 @@
+"""The normalizer interface: from a vendor's raw event, the door (entry id), the time,
+the event code and the vendor's own id for the event."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.utils.dateparse import parse_datetime
+
+from callbacks.formats import camio_date
+
+
+class NormalizeError(ValueError):
+    """A field the event cannot do without is missing or unreadable."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class Normalized:
+    entry_id: str
+    occurred_at: datetime.datetime  # aware, UTC
+    code: str  # looked up in the vendor's label map
+    fallback_label: str  # the label when the map has no entry for the code
+    vendor_event_id: str = ""  # the vendor's id for this event, when it has one
+    extra_labels: tuple[str, ...] = ()
+
+
+def parse_time(value: Any, tz: str, field: str) -> datetime.datetime:
+    """Read an ISO 8601 string (no offset: the integration's zone) or epoch seconds/ms."""
+    if isinstance(value, bool) or value is None:
+        raise NormalizeError(field, f"{field} is missing.")
+    try:
+        if isinstance(value, int | float):
+            seconds = value / 1000 if value > 1e11 else value  # epoch ms or seconds
+            return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+        moment = parse_datetime(str(value).strip())
+        if moment is None:
+            raise ValueError
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(tz))
+        return moment.astimezone(datetime.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise NormalizeError(field, f"{value!r} is not a time (ISO 8601 or epoch).") from None
+
+
+def text(value: Any, field: str) -> str:
+    if value is None or value == "" or isinstance(value, bool | dict | list):
+        raise NormalizeError(field, f"{field} is missing.")
+    result = str(value).strip()
+    if not result or len(result) > 128:
+        raise NormalizeError(field, f"{field} must be 1 to 128 characters.")
+    return result
+
+
+def dig(raw: dict, *path: str) -> Any:
+    value: Any = raw
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def camio_labels(
+    vendor: str, label: str, occurred_at: datetime.datetime, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """``["<vendor>:<label>:<date>", "<label>", "integration:<vendor>", *extra]``."""
+    return [f"{vendor}:{label}:{camio_date(occurred_at)}", label, f"integration:{vendor}", *extra]
+
+
+class Normalizer:
+    vendor: ClassVar[str]
+    default_labels: ClassVar[dict[str, str]] = {}
+
+    def normalize(self, raw: dict, tz: str) -> Normalized:
+        raise NotImplementedError

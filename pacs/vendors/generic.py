@@ -1,0 +1,25 @@
+"""Generic JSON: ``device_id``, ``timestamp`` (ISO 8601 or epoch ms), ``event_type``,
+optional ``event_id``, ``actor_id``, ``actor_name``, ``actor_email`` and ``labels``
+(extra labels, appended)."""
+
+from __future__ import annotations
+
+from pacs.vendors.base import Normalized, NormalizeError, Normalizer, parse_time, text
+
+
+class Generic(Normalizer):
+    vendor = "generic"
+
+    def normalize(self, raw: dict, tz: str) -> Normalized:
+        kind = text(raw.get("event_type"), "event_type")
+        extra = raw.get("labels") or []
+        if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
+            raise NormalizeError("labels", "labels is a list of strings.")
+        return Normalized(
+            entry_id=text(raw.get("device_id"), "device_id"),
+            occurred_at=parse_time(raw.get("timestamp"), tz, "timestamp"),
+            code=kind,
+            fallback_label=kind,
+            vendor_event_id=str(raw.get("event_id") or ""),
+            extra_labels=tuple(extra),
+        )

@@ -1,0 +1,32 @@
+"""Lenel OnGuard: the door is ``<controller_id>_<device_id>``; the code is
+``<event_type>/<event_subtype>``; times carry no offset (the integration's zone)."""
+
+from __future__ import annotations
+
+from pacs.vendors.base import Normalized, NormalizeError, Normalizer, parse_time, text
+
+
+class OnGuard(Normalizer):
+    vendor = "onguard"
+    default_labels = {
+        "4/10": "entry.ajar.started",
+        "4/11": "entry.ajar.ended",
+        "4/7": "entry.forced.open",
+        "0/0": "access.granted",
+        "1/0": "access.denied",
+    }
+
+    def normalize(self, raw: dict, tz: str) -> Normalized:
+        controller = text(raw.get("controller_id"), "controller_id")
+        device = text(raw.get("device_id"), "device_id")
+        kind, subtype = raw.get("event_type"), raw.get("event_subtype", 0)
+        if not isinstance(kind, int) or isinstance(kind, bool) or not isinstance(subtype, int):
+            raise NormalizeError("event_type", "event_type and event_subtype are integers.")
+        serial = raw.get("serial_number")
+        return Normalized(
+            entry_id=f"{controller}_{device}",
+            occurred_at=parse_time(raw.get("timestamp"), tz, "timestamp"),
+            code=f"{kind}/{subtype}",
+            fallback_label=f"event.{kind}.{subtype}",
+            vendor_event_id=f"{controller}:{serial}" if serial is not None else "",
+        )

@@ -1,0 +1,57 @@
+"""Acceptance 5: each vendor's fixture normalizes to the expected camio_metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from domains.models import User
+from pacs import services
+from pacs.models import PacsEvent, PacsLabel
+
+pytestmark = pytest.mark.django_db
+FIXTURES = Path(__file__).parent / "fixtures" / "pacs"
+
+
+@pytest.fixture(autouse=True)
+def _labels(pacs_labels):
+    """The default label maps."""
+
+
+@pytest.mark.parametrize("vendor", ["onguard", "openpath", "brivo", "generic"])
+def test_each_vendor_fixture_normalizes_as_expected(vendor, acme_admin: User):
+    fixture = json.loads((FIXTURES / f"{vendor}.json").read_text())
+    integration = services.integration_create(
+        owner=acme_admin,
+        vendor=vendor,
+        name=vendor,
+        source_server=fixture["source_server"],
+        time_zone=fixture["time_zone"],
+    )
+    result = services.ingest_events(integration=integration, events=[fixture["event"]])
+    assert result.accepted == [0], result.rejected
+    stored = PacsEvent.objects.get()
+    assert stored.body["camio_metadata"] == fixture["expected_metadata"]
+    # The vendor's fields stay as they came.
+    assert {k: v for k, v in stored.body.items() if k != "camio_metadata"} == fixture["event"]
+
+
+def test_an_unmapped_code_gets_a_label_from_the_vendors_type(integration):
+    event = {**json.loads((FIXTURES / "onguard.json").read_text())["event"], "event_subtype": 99}
+    services.ingest_events(integration=integration, events=[event])
+    assert PacsEvent.objects.get().labels[1] == "event.4.99"
+
+
+def test_the_label_map_is_edited_in_the_admin(client, support, integration):
+    label = PacsLabel.objects.get(vendor="onguard", code="4/10")
+    client.force_login(support)
+    answer = client.post(
+        f"/admin/pacs/pacslabel/{label.pk}/change/",
+        {"vendor": "onguard", "code": "4/10", "label": "door.propped", "description": ""},
+    )
+    assert answer.status_code == 302, answer.content[:500]
+    event = json.loads((FIXTURES / "onguard.json").read_text())["event"]
+    services.ingest_events(integration=integration, events=[event])
+    assert PacsEvent.objects.get().labels[1] == "door.propped"
