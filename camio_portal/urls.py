@@ -10,6 +10,7 @@ admin.site.index_title = "Domains, inventory and callbacks"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("incidents.api_urls")),
+    path("api/", include("pacs.api_urls")),
     path("api/", include("domains.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("domains.urls")),

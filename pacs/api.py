@@ -57,16 +57,16 @@ def _check_size(request: Request) -> None:
         raise TooLarge(f"At most {settings.PACS_MAX_BODY_BYTES} bytes per request.")
 
 
-class DeviceIn(serializers.Serializer):
+class PacsDeviceIn(serializers.Serializer):
     device_id = serializers.CharField(max_length=128, help_text="The vendor's door/reader id.")
     device_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
 
-class DevicesIn(serializers.Serializer):
-    devices = DeviceIn(many=True)
+class PacsDevicesIn(serializers.Serializer):
+    devices = PacsDeviceIn(many=True)
 
 
-class DevicesOut(serializers.Serializer):
+class PacsDevicesOut(serializers.Serializer):
     devices = serializers.IntegerField(help_text="How many the list holds now.")
     removed = serializers.IntegerField()
     kept_mapped = serializers.ListField(
@@ -84,8 +84,8 @@ class DevicesView(PacsGatewayView):
     @extend_schema(
         operation_id="pacs_devices_replace",
         tags=["pacs gateway"],
-        request=DevicesIn,
-        responses={200: DevicesOut},
+        request=PacsDevicesIn,
+        responses={200: PacsDevicesOut},
     )
     def post(self, request: Request) -> Response:
         """Replace the integration's doors and readers; those mapped to cameras stay."""
@@ -93,11 +93,11 @@ class DevicesView(PacsGatewayView):
         data = request.data
         devices = data.get("devices") if isinstance(data, dict) else None
         return Response(
-            DevicesOut(devices_replace(integration=self.integration, devices=devices)).data
+            PacsDevicesOut(devices_replace(integration=self.integration, devices=devices)).data
         )
 
 
-class EventsIn(serializers.Serializer):
+class PacsEventsIn(serializers.Serializer):
     events = serializers.ListField(
         child=serializers.DictField(),
         max_length=5000,
@@ -105,18 +105,18 @@ class EventsIn(serializers.Serializer):
     )
 
 
-class Rejected(serializers.Serializer):
+class PacsRejected(serializers.Serializer):
     index = serializers.IntegerField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
-class EventsOut(serializers.Serializer):
+class PacsEventsOut(serializers.Serializer):
     accepted = serializers.ListField(child=serializers.IntegerField())
     duplicates = serializers.ListField(child=serializers.IntegerField())
-    rejected = Rejected(many=True)
+    rejected = PacsRejected(many=True)
 
 
-class ErrorsOut(serializers.Serializer):
+class PacsErrorsOut(serializers.Serializer):
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
@@ -140,13 +140,13 @@ class WebhooksView(PacsGatewayView):
     @extend_schema(
         operation_id="pacs_webhooks_create",
         tags=["pacs gateway"],
-        request=EventsIn,
+        request=PacsEventsIn,
         responses={
-            202: OpenApiResponse(EventsOut, "Stored; accepted, duplicates, rejected by index."),
+            202: OpenApiResponse(PacsEventsOut, "Stored; accepted, duplicates, rejected by index."),
             400: OpenApiResponse(
                 PolymorphicProxySerializer(
                     component_name="PacsBatchOrErrors",
-                    serializers=[EventsOut, ErrorsOut],
+                    serializers=[PacsEventsOut, PacsErrorsOut],
                     resource_type_field_name=None,
                 ),
                 "Every event was bad (batch answer), or the body held no events (errors).",

@@ -1,0 +1,234 @@
+"""``/api/pacs/integrations``: a user's PACS integrations, their tokens, their doors and
+readers (mapped to cameras) and their recent events. Any user of a registered domain
+manages their own; a domain's admins see every integration of the domain."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from domains.api.pagination import NewestFirst
+from domains.api.permissions import DomainUser
+from domains.models import ApiToken, Camera, TokenKind
+from domains.services import token_revoke
+from pacs import services
+from pacs.models import PacsDevice, PacsEvent, PacsIntegration, Vendor
+
+
+class PacsOwnerOut(serializers.Serializer):
+    user_id = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class IntegrationOut(serializers.Serializer):
+    integration_id = serializers.CharField()
+    name = serializers.CharField()
+    vendor = serializers.ChoiceField(choices=Vendor.choices)
+    source_server = serializers.CharField()
+    time_zone = serializers.CharField()
+    domain = serializers.CharField(source="domain.name")
+    owner = PacsOwnerOut()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class IntegrationChangeIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    vendor = serializers.ChoiceField(choices=Vendor.choices, required=False)
+    source_server = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    time_zone = serializers.CharField(
+        max_length=64, required=False, help_text="For vendor times without an offset."
+    )
+
+
+class IntegrationIn(IntegrationChangeIn):
+    name = serializers.CharField(max_length=200)
+    vendor = serializers.ChoiceField(choices=Vendor.choices)
+
+
+class PacsTokenOut(serializers.Serializer):
+    prefix = serializers.CharField(help_text="The token's visible start.")
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class NewPacsTokenOut(PacsTokenOut):
+    token = serializers.CharField(help_text="Shown this once: the gateway sends it as Bearer.")
+
+
+class PacsDeviceOut(serializers.Serializer):
+    device_id = serializers.CharField()
+    device_name = serializers.CharField()
+    camera_ids = serializers.ListField(child=serializers.CharField())
+
+
+class PacsDeviceMapIn(serializers.Serializer):
+    camera_ids = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        help_text="The cameras that see this door or reader.",
+    )
+
+
+class PacsEventOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    entry_id = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    labels = serializers.ListField(child=serializers.CharField())
+    state = serializers.CharField(help_text="mapped (kept with its cameras), pending, relayed")
+    batch_id = serializers.UUIDField(allow_null=True, help_text="The relay batch.")
+    event_id = serializers.UUIDField(allow_null=True, help_text="The pacs.events.created event.")
+    received_at = serializers.DateTimeField()
+
+
+class NewestReceivedFirst(NewestFirst):
+    ordering = "-received_at"
+
+
+def _device_out(device: PacsDevice) -> dict:
+    return {
+        "device_id": device.device_id,
+        "device_name": device.device_name,
+        "camera_ids": sorted(c.camera_id for c in device.cameras.all()),
+    }
+
+
+def _new_token(token: ApiToken, raw: str) -> Response:
+    return Response(
+        NewPacsTokenOut({**PacsTokenOut(token).data, "token": raw}).data,
+        status=status.HTTP_201_CREATED,
+    )
+
+
+@extend_schema(tags=["pacs"])
+class IntegrationViewSet(viewsets.GenericViewSet):
+    permission_classes = [DomainUser]
+    pagination_class = NewestFirst
+    serializer_class = IntegrationOut
+    lookup_field = "integration_id"
+    lookup_value_regex = "[^/]+"
+    queryset = PacsIntegration.objects.none()  # for the schema generator
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return services.integrations_visible_to(self.request.user)
+
+    def get_object(self) -> PacsIntegration:
+        try:
+            return self.get_queryset().get(integration_id=self.kwargs["integration_id"])
+        except ObjectDoesNotExist:
+            raise NotFound("No integration with this id that you can see.") from None
+
+    def _read(self, serializer_class: type, request: Request) -> dict:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    @extend_schema(responses=IntegrationOut(many=True))
+    def list(self, request: Request) -> Response:
+        """Your integrations (a domain admin: all of the domain's), newest first."""
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(IntegrationOut(page, many=True).data)
+
+    @extend_schema(request=IntegrationIn, responses={201: IntegrationOut})
+    def create(self, request: Request) -> Response:
+        """Connect a PACS; then create a token for its gateway."""
+        integration = services.integration_create(
+            owner=request.user, actor=request.user, **self._read(IntegrationIn, request)
+        )
+        return Response(IntegrationOut(integration).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=IntegrationOut)
+    def retrieve(self, request: Request, integration_id: str) -> Response:
+        return Response(IntegrationOut(self.get_object()).data)
+
+    @extend_schema(request=IntegrationChangeIn, responses=IntegrationOut)
+    def partial_update(self, request: Request, integration_id: str) -> Response:
+        integration = self.get_object()
+        changes = self._read(IntegrationChangeIn, request)
+        integration = services.integration_update(
+            integration=integration, actor=request.user, changes=changes
+        )
+        return Response(IntegrationOut(integration).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, integration_id: str) -> Response:
+        """Delete the integration with its devices and events; its tokens stop working."""
+        services.integration_delete(integration=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _tokens(self, integration: PacsIntegration):
+        return ApiToken.objects.filter(kind=TokenKind.PACS, subject=integration.integration_id)
+
+    @extend_schema(responses=PacsTokenOut(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def tokens(self, request: Request, integration_id: str) -> Response:
+        """The integration's PACS tokens (prefixes only)."""
+        return Response(PacsTokenOut(self._tokens(self.get_object()), many=True).data)
+
+    @extend_schema(request=None, responses={201: NewPacsTokenOut})
+    @action(detail=True, methods=["post"], url_path="tokens/new")
+    def new_token(self, request: Request, integration_id: str) -> Response:
+        """A new PACS token for the gateway (shown once)."""
+        return _new_token(
+            *services.integration_token_issue(integration=self.get_object(), actor=request.user)
+        )
+
+    @extend_schema(request=None, responses={201: NewPacsTokenOut})
+    @action(detail=True, methods=["post"], url_path="tokens/rotate")
+    def rotate_token(self, request: Request, integration_id: str) -> Response:
+        """A new PACS token; every other token of the integration is revoked."""
+        return _new_token(
+            *services.integration_token_rotate(integration=self.get_object(), actor=request.user)
+        )
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"tokens/(?P<prefix>cpp_[A-Za-z0-9]+)")
+    def revoke_token(self, request: Request, integration_id: str, prefix: str) -> Response:
+        """Revoke one PACS token."""
+        token = self._tokens(self.get_object()).filter(prefix=prefix).first()
+        if token is None:
+            raise NotFound("No token with this prefix on this integration.")
+        token_revoke(token=token, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=PacsDeviceOut(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def devices(self, request: Request, integration_id: str) -> Response:
+        """The doors and readers the PACS sent, with the cameras mapped to each."""
+        rows = self.get_object().devices.prefetch_related("cameras")
+        return Response(PacsDeviceOut([_device_out(d) for d in rows], many=True).data)
+
+    @extend_schema(request=PacsDeviceMapIn, responses=PacsDeviceOut)
+    @action(detail=True, methods=["patch"], url_path=r"devices/(?P<device_id>[^/]+)")
+    def map_device(self, request: Request, integration_id: str, device_id: str) -> Response:
+        """Set the cameras that see this door or reader (its events then stay with them)."""
+        integration = self.get_object()
+        device = integration.devices.filter(device_id=device_id).first()
+        if device is None:
+            raise NotFound("No device with this id on this integration.")
+        wanted = self._read(PacsDeviceMapIn, request)["camera_ids"]
+        cameras = list(Camera.objects.filter(domain_id=integration.domain_id, camera_id__in=wanted))
+        missing = sorted(set(wanted) - {c.camera_id for c in cameras})
+        if missing:
+            raise ValidationError(
+                {"camera_ids": [f"No camera {m!r} in this domain." for m in missing]}
+            )
+        services.device_map(device=device, cameras=cameras, actor=request.user)
+        device = integration.devices.prefetch_related("cameras").get(pk=device.pk)
+        return Response(PacsDeviceOut(_device_out(device)).data)
+
+    @extend_schema(responses=PacsEventOut(many=True))
+    @action(detail=True, methods=["get"], pagination_class=NewestReceivedFirst)
+    def events(self, request: Request, integration_id: str) -> Response:
+        """Recent events: labels, relayed or kept with a camera, and in which batch."""
+        rows = PacsEvent.objects.filter(integration=self.get_object()).defer("body")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(PacsEventOut(page, many=True).data)
