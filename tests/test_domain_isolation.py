@@ -14,9 +14,11 @@ from callbacks.models import Delivery, Endpoint, ReplayJob
 from domains import services
 from domains.models import ApiToken, AuditEntry, DomainAdministrator
 
-PUBLIC = {"home", "index", "invitation_accept", "healthz"}
+PUBLIC = {"domains:home", "domains:index", "domains:invitation_accept", "domains:healthz"}
 # The signed-in user's own pages: everyone sees only their own (tested below).
-OWN = {"tokens"}
+OWN = {"domains:tokens", "pacs:list"}
+# The PACS gateway's API routes (PACS tokens only: tests/test_pacs_ingest.py).
+GATEWAY = {"pacs:devices", "pacs:webhooks"}
 
 
 def portal_routes() -> list[tuple[str, str]]:
@@ -24,11 +26,11 @@ def portal_routes() -> list[tuple[str, str]]:
     found = []
     for pattern in resolver.url_patterns:
         namespace = getattr(pattern, "namespace", None)
-        if namespace not in ("domains", "incidents"):
+        if namespace not in ("domains", "incidents", "pacs"):
             continue
         for route in pattern.url_patterns:
             assert isinstance(route, URLPattern)
-            if route.name not in PUBLIC | OWN:
+            if f"{namespace}:{route.name}" not in PUBLIC | OWN | GATEWAY:
                 found.append((route.name, str(route.pattern)))
     return found
 
@@ -46,9 +48,17 @@ def acme_objects(
     job = ReplayJob.objects.create(
         endpoint=endpoint, start=timezone.now(), end=timezone.now() + datetime.timedelta(hours=1)
     )
+    from pacs import services as pacs_services
+
+    integration = pacs_services.integration_create(owner=acme_admin, vendor="onguard", name="HQ")
+    pacs_services.devices_replace(integration=integration, devices=[{"device_id": "1_1"}])
+    pacs_token, _ = pacs_services.integration_token_issue(integration=integration, actor=None)
     token, _ = services.token_issue(kind="user", user=acme_admin, name="ci", actor=None)
     return {
-        "prefix": token.prefix,
+        "integration_id": integration.integration_id,
+        "device_id": "1_1",
+        "user_token_prefix": token.prefix,
+        "prefix": pacs_token.prefix,
         "camera_id": camera.camera_id,
         "name": "acme.com",
         "endpoint_id": endpoint.endpoint_id,
@@ -106,4 +116,6 @@ def test_every_domain_route_is_closed_to_other_domains(client, acme_objects, bet
 def test_the_token_page_shows_only_your_own_tokens(client, acme_objects, beta_admin):
     client.force_login(beta_admin)
     page = client.get("/account/tokens").content.decode()
-    assert acme_objects["prefix"] not in page
+    assert acme_objects["user_token_prefix"] not in page
+    pacs_page = client.get("/integrations/pacs").content.decode()
+    assert acme_objects["integration_id"] not in pacs_page

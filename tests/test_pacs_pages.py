@@ -1,0 +1,69 @@
+"""The portal's PACS pages: connect, token shown once, map a door, see recent events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from domains.models import ApiToken
+from pacs import services
+from pacs.models import EventState, PacsIntegration
+
+pytestmark = pytest.mark.django_db
+EVENT = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())[
+    "event"
+]
+
+
+@pytest.fixture(autouse=True)
+def _labels(pacs_labels):
+    """The default label maps."""
+
+
+def test_a_user_connects_a_pacs_and_gets_its_token_once(client, acme_teammate):
+    client.force_login(acme_teammate)
+    bad = client.post(
+        reverse("pacs:list"), {"name": "Doors", "vendor": "brivo", "time_zone": "Mars/Base"}
+    )
+    assert bad.status_code == 200 and bad.context["form"].errors["time_zone"]
+    answer = client.post(
+        reverse("pacs:list"), {"name": "Doors", "vendor": "brivo", "time_zone": "America/Chicago"}
+    )
+    integration = PacsIntegration.objects.get()
+    assert answer.status_code == 302 and integration.owner == acme_teammate
+    page = client.post(
+        reverse("pacs:integration", args=[integration.integration_id]), {"action": "new_token"}
+    )
+    raw = page.context["new_token"]
+    assert raw.startswith("cpp_") and raw in page.content.decode()
+    again = client.get(reverse("pacs:integration", args=[integration.integration_id]))
+    assert raw not in again.content.decode() and raw[:12] in again.content.decode()
+    assert ApiToken.objects.get(prefix=raw[:12]).subject == integration.integration_id
+
+
+def test_mapping_a_door_keeps_its_events_with_the_camera(client, acme_admin, integration, camera):
+    services.devices_replace(
+        integration=integration, devices=[{"device_id": "1_1", "device_name": "Rooftop"}]
+    )
+    client.force_login(acme_admin)
+    client.post(
+        reverse("pacs:device_map", args=[integration.integration_id, "1_1"]),
+        {"cameras": [camera.camera_id]},
+    )
+    result = services.ingest_events(integration=integration, events=[EVENT])
+    assert result.accepted == [0]
+    page = client.get(reverse("pacs:integration", args=[integration.integration_id]))
+    text = page.content.decode()
+    assert "entry.ajar.started" in text and "no: seen by Front Entrance" in text
+    assert integration.events.get().state == EventState.MAPPED
+
+
+def test_others_cannot_see_an_integration(client, beta_admin, integration):
+    client.force_login(beta_admin)
+    url = reverse("pacs:integration", args=[integration.integration_id])
+    assert client.get(url).status_code == 404
+    assert client.post(reverse("pacs:delete", args=[integration.integration_id])).status_code == 404
+    assert PacsIntegration.objects.filter(pk=integration.pk).exists()
