@@ -32,6 +32,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py $(ARGS)
 	$(BIN)/python bench/incidents.py
+	$(BIN)/python bench/pacs.py
 	$(BIN)/python bench/render.py
 
 clean:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-ORDER = ["fanout-1", "fanout-10", "steady-200", "hanging-1-of-10", "incidents-ingest"]
+ORDER = ["fanout-1", "fanout-10", "steady-200", "hanging-1-of-10", "incidents-ingest",
+         "pacs-relay"]
 WHAT = {
     "fanout-1": "1 endpoint, events published flat out in transactions of 100",
     "fanout-10": "10 endpoints, events published flat out in transactions of 100",
@@ -21,6 +22,8 @@ WHAT = {
     "hanging-1-of-10": "1 of 10 endpoints never answers: healthy p99 / normal p99",
     "incidents-ingest": "Boxes post batches of 100 reports x 50 cameras x 6 counters (5 % "
     "non-zero) over HTTP; stored and evaluated (`bench/incidents.py`)",
+    "pacs-relay": "2 gateways post batches of 500 OnGuard events for unmapped readers over "
+    "HTTP; stored and relayed, 100 per callback (`bench/pacs.py`)",
 }
 PROFILE = "docs/benchmarks.md#where-the-time-goes"
 
@@ -49,6 +52,11 @@ def table(records: list[dict]) -> str:
             f = r["figures"]
             extra = (f" (ingest alone {f['ingest_values_per_s']}/s; backlog when posting "
                      f"stopped {f['backlog_at_stop']} reports, at the end {f['backlog_at_end']})")
+        elif r["scenario"] == "pacs-relay":
+            f = r["figures"]
+            extra = (f" (ingest alone {f['ingest_events_per_s']}/s; {f['callbacks']} callbacks, "
+                     f"all received after {f['seconds_delivered']} s; backlog when posting "
+                     f"stopped {f['backlog_at_stop']}, at the end {f['backlog_at_end']})")
         elif r["scenario"] == "hanging-1-of-10":
             f = r["figures"]
             extra = f" ({f['latency_p99_ms']} ms vs {f['normal_p99_ms']} ms)"

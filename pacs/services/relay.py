@@ -5,6 +5,7 @@ integration. A flush is scheduled T ms after a commit that stored pending events
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import uuid
 
@@ -35,26 +36,42 @@ def schedule_flush(integration_id: str) -> None:
         log.exception("could not schedule a PACS flush; the sweeper will relay")
 
 
-def _claim(integration: PacsIntegration, size: int) -> list[PacsEvent]:
+CLAIM_RETURNING = """
+UPDATE pacs_pacsevent SET state = 'relayed', batch_id = %s, relayed_at = %s
+WHERE id IN (
+    SELECT id FROM pacs_pacsevent WHERE integration_id = %s AND state = 'pending'
+    ORDER BY received_at, id LIMIT %s FOR UPDATE SKIP LOCKED
+) AND state = 'pending'
+RETURNING id, received_at, body
+"""
+
+
+def _claim(integration: PacsIntegration, size: int) -> list[tuple[uuid.UUID, dict]]:
+    """Take up to ``size`` pending events of the integration: (id, body), oldest first.
+
+    The claim is a conditional UPDATE (rows another flush took are no longer
+    pending); on PostgreSQL one statement locks, claims and returns them.
+    """
+    batch, now = uuid.uuid4(), timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(CLAIM_RETURNING, [batch, now, integration.pk, size])
+            rows = sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))
+        return [(pk, body if isinstance(body, dict) else json.loads(body)) for pk, _, body in rows]
     pending = PacsEvent.objects.filter(integration=integration, state=EventState.PENDING)
-    if connection.features.has_select_for_update_skip_locked:
-        pending = pending.select_for_update(skip_locked=True)
     ids = list(pending.order_by("received_at", "pk").values_list("pk", flat=True)[:size])
-    if not ids:
-        return []
-    batch = uuid.uuid4()
-    # The conditional UPDATE is the claim: rows another flush took are no longer pending.
     PacsEvent.objects.filter(pk__in=ids, state=EventState.PENDING).update(
-        state=EventState.RELAYED, batch_id=batch, relayed_at=timezone.now()
+        state=EventState.RELAYED, batch_id=batch, relayed_at=now
     )
-    return list(PacsEvent.objects.filter(batch_id=batch).order_by("received_at", "pk"))
+    claimed = PacsEvent.objects.filter(pk__in=ids, batch_id=batch).order_by("received_at", "pk")
+    return list(claimed.values_list("pk", "body"))
 
 
-def _payload(integration: PacsIntegration, events: list[PacsEvent]) -> dict:
+def _payload(integration: PacsIntegration, bodies: list[dict]) -> dict:
     body = {
         "user": payloads.user(integration.owner),
         "domain": integration.domain.name,
-        "events": [event.body for event in events],
+        "events": bodies,
     }
     if integration.source_server:
         body["source_server"] = integration.source_server
@@ -79,9 +96,9 @@ def flush(integration_id: str) -> int:
             event = publish(
                 domain=integration.domain,
                 type="pacs.events.created",
-                object=_payload(integration, events),
+                object=_payload(integration, [body for _, body in events]),
             )
-            PacsEvent.objects.filter(batch_id=events[0].batch_id).update(event_id=event.id)
+            PacsEvent.objects.filter(pk__in=[pk for pk, _ in events]).update(event_id=event.id)
         relayed += len(events)
         if len(events) < settings.PACS_BATCH_SIZE:
             return relayed

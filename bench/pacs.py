@@ -1,0 +1,182 @@
+"""PACS benchmark: a gateway posts batches of 500 events over HTTP to /pacs/webhooks
+(gunicorn); Celery workers relay them, N per pacs.events.created, to a loopback
+receiver (PostgreSQL + Redis). Prints events/s ingested and relayed and the backlog
+left when posting stops (it must drain); writes bench/results/pacs-relay-<sha>.json.
+
+    python bench/pacs.py            # 2 gateways x 20 batches of 500 events
+    python bench/pacs.py --quick    # 2 x 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import run as common  # noqa: E402  (bench/run.py: configuration, processes, results)
+
+SCENARIO = "pacs-relay"
+common.TARGETS[SCENARIO] = ("PACS events/s", 5000, ">=")
+
+
+def reset() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE pacs_pacsevent, pacs_pacsevent_cameras, pacs_pacsdevice, "
+                       "pacs_pacsintegration, callbacks_attempt, callbacks_delivery, "
+                       "callbacks_event, callbacks_endpointhourlystat, callbacks_replayjob, "
+                       "callbacks_endpoint CASCADE")
+
+
+def prepare(gateways: int, receiver_url: str) -> list[str]:
+    """Fresh bench.test data: one endpoint for pacs.events.created, one integration (and
+    token) per gateway; return the tokens."""
+    from callbacks.services import endpoint_create
+    from domains import services
+    from domains.models import Domain, User
+    from pacs.services import devices_replace, integration_create, integration_token_issue
+
+    domain = Domain.objects.filter(name="bench.test").first() or services.domain_register(
+        name="bench.test", admin_email="admin@bench.test", invite=False)
+    owner = User.objects.get(email="admin@bench.test")
+    endpoint_create(domain=domain, url=f"{receiver_url}/pacs",
+                    event_types=["pacs.events.created"], actor=None)
+    tokens = []
+    for g in range(gateways):
+        integration = integration_create(owner=owner, vendor="onguard", name=f"Gateway {g}",
+                                         source_server=f"gw{g}.bench.test:443")
+        devices_replace(integration=integration, devices=[
+            {"device_id": f"1_{d}", "device_name": f"Reader {d}"} for d in range(50)])
+        tokens.append(integration_token_issue(integration=integration, actor=None)[1])
+    return tokens
+
+
+def batch(gateway: int, number: int, size: int) -> bytes:
+    events = [{
+        "badge_id": 0, "controller_id": 1, "cardholder_key": 0, "event_type": 4,
+        "event_subtype": 10, "device_id": i % 50, "device_name": f"Reader {i % 50}",
+        "serial_number": (gateway * 1_000_000) + number * size + i,
+        "timestamp": "2021-01-29T01:14:33.000000",
+    } for i in range(size)]
+    return json.dumps({"events": events}).encode()
+
+
+def post(url: str, token: str, body: bytes) -> dict:
+    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310 (loopback)
+        return json.loads(answer.read())
+
+
+def pending() -> int:
+    from pacs.models import EventState, PacsEvent
+
+    return PacsEvent.objects.filter(state=EventState.PENDING).count()
+
+
+def relayed_in_callbacks(receiver_url: str) -> int:
+    return int(common.http(f"{receiver_url}/_count"))
+
+
+def start_web(procs: common.Processes, workers: int) -> str:
+    """Start gunicorn beside the workers; return its base URL once it answers."""
+    port = common.free_port()
+    log = open(common.RESULTS / "last-run-web.log", "w")  # noqa: SIM115
+    procs.spawn([sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application", "--bind",
+                 f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"], log)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=5)  # noqa: S310
+            return base
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--gateways", type=int, default=2, help="gateways posting at once")
+    parser.add_argument("--batches", type=int, default=20, help="batches of 500 per gateway")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--web", type=int, default=2, help="gunicorn worker processes")
+    args = parser.parse_args()
+    batches = 4 if args.quick else args.batches
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    env = common.configure()
+    os.environ.update(API_THROTTLE_PACS="", SECURE_SSL_REDIRECT="false")  # plain loopback HTTP
+    if env["DATABASE_URL"].startswith("postgres"):
+        common.ensure_database(env["DATABASE_URL"])
+    common.setup_django()
+    common.purge_broker()
+    facts = common.machine()
+    reset()  # before any worker starts: old rows may be encrypted with another run's key
+    procs = common.Processes(args.workers)
+    try:
+        tokens = prepare(args.gateways, procs.url)
+        common.http(f"{procs.url}/_reset", "POST")
+        base = start_web(procs, args.web)
+        bodies = [[batch(g, n, 500) for n in range(batches)] for g in range(args.gateways)]
+        total = args.gateways * batches * 500
+        print(f"{SCENARIO}: {args.gateways} gateways x {batches} batches of 500 events = "
+              f"{total} events", flush=True)
+        failures: list[str] = []
+
+        def gateway(index: int) -> None:
+            for number, body in enumerate(bodies[index]):
+                answer = post(f"{base}/pacs/webhooks", tokens[index], body)
+                if len(answer["accepted"]) != 500:
+                    failures.append(f"gateway {index} batch {number}: {answer}")
+
+        started = time.time()
+        threads = [threading.Thread(target=gateway, args=(g,)) for g in range(args.gateways)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        posted = time.time() - started
+        backlog_at_stop = pending()
+        print(f"  posting done in {posted:.1f} s; {backlog_at_stop} events not yet relayed",
+              flush=True)
+        drain_deadline = time.monotonic() + 300
+        while pending() and time.monotonic() < drain_deadline:
+            time.sleep(0.1)
+        relayed = time.time() - started
+        from callbacks.models import Event
+
+        callbacks = Event.objects.filter(type="pacs.events.created").count()
+        while (relayed_in_callbacks(procs.url) < callbacks
+               and time.monotonic() < drain_deadline):
+            time.sleep(0.2)
+        delivered = time.time() - started
+        figures = {
+            "measured": round(total / relayed), "events": total,
+            "ingest_events_per_s": round(total / posted), "seconds_relayed": round(relayed, 2),
+            "seconds_delivered": round(delivered, 2), "backlog_at_stop": backlog_at_stop,
+            "backlog_at_end": pending(), "callbacks": callbacks,
+            "callbacks_received": relayed_in_callbacks(procs.url), "failures": failures[:5],
+            "web_workers": args.web,
+        }
+        print(f"  ingested and relayed {figures['measured']} events/s (ingest alone "
+              f"{figures['ingest_events_per_s']}/s) in {callbacks} callbacks; all received "
+              f"after {delivered:.1f} s; backlog at the end: {figures['backlog_at_end']}",
+              flush=True)
+        common.write(SCENARIO, figures, 0, facts, args)
+    finally:
+        procs.stop()
+
+
+if __name__ == "__main__":
+    main()
