@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,12 +41,18 @@ from domains.models import (
     Zone,
 )
 from incidents.models import CounterReport
+from pacs import services as pacs_services
+from pacs.models import PacsDevice, PacsEvent, PacsIntegration
 
 # --- The routes, from the resolver ------------------------------------------------
 
 PUBLIC = {"api/schema/", "api/docs/"}  # the schema and its docs page need no token
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 POLYGONS = [[[0, 0], [1, 0], [1, 1]]]
+# An OnGuard event of door 1_1 (the seed's example), as a PACS gateway sends it.
+PACS_EVENT = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())[
+    "event"
+]
 
 
 def _regex_template(regex: str) -> str:
@@ -149,6 +156,16 @@ KWARG_OBJECTS = {
     "hook_id": "hook_id",
     ("events", "pk"): "event_id",
     ("deliveries", "pk"): "delivery_id",
+    "integration_id": "integration_id",
+    ("pacs", "device_id"): "pacs_device_id",  # a door or reader of the integration, not a Box
+    "prefix": "pacs_token_prefix",
+}
+# Ids the same in every domain (a PACS names its doors 1_1 wherever it runs): they
+# cannot tell whose object an answer shows.
+SHARED_IDS = {"pacs_device_id"}
+# Ids that exist nowhere but still match their route's pattern (a token prefix is cpp_…).
+NOWHERE_SHAPES: dict[str, Callable[[], str]] = {
+    "pacs_token_prefix": lambda: "cpp_" + uuid.uuid4().hex[:8],
 }
 
 ADMIN_RESOURCES = {
@@ -166,6 +183,8 @@ DOMAIN_FREE = {"api/event-types"}
 
 
 BOX_TEMPLATES = {"api/devices/{device_id}/counters"}
+# A user's own objects (a domain's admins see all of the domain's PACS integrations too).
+DOMAIN_USER_COLLECTIONS = ("api/users/me/hooks", "api/pacs/integrations")
 
 
 def access(route: Route) -> str:
@@ -174,7 +193,10 @@ def access(route: Route) -> str:
     A new route must be classified."""
     if route.template in BOX_TEMPLATES:
         return "box"
-    if route.template == "api/users/me/hooks" or route.template.startswith("api/users/me/hooks/"):
+    if any(
+        route.template == collection or route.template.startswith(collection + "/")
+        for collection in DOMAIN_USER_COLLECTIONS
+    ):
         return "domain_user"
     if route.template in ("api/users/me", "api/event-types"):
         return "signed_in"
@@ -241,6 +263,9 @@ BODIES: dict[tuple[str, str], Body] = {
         "time": timezone.now().isoformat(),
         "cameras": {ids["camera_id"]: {"movies_purged_count": 1}},
     },
+    ("pacs-integration-list", "post"): lambda ids: {"name": "Matrix PACS", "vendor": "onguard"},
+    ("pacs-integration-detail", "patch"): lambda ids: {"name": "Renamed PACS"},
+    ("pacs-integration-map-device", "patch"): lambda ids: {"camera_ids": [ids["camera_id"]]},
 }
 
 
@@ -301,6 +326,17 @@ def populate(domain: Domain, admin: User, endpoint_for, device: Device | None = 
     job = ReplayJob.objects.create(
         endpoint=endpoint, start=now - datetime.timedelta(hours=1), end=now
     )
+    # A PACS integration of the admin's with a door (not mapped yet), a token, an event.
+    integration = pacs_services.integration_create(
+        owner=admin, vendor="onguard", name=f"{domain.name} OnGuard"
+    )
+    pacs_services.devices_replace(
+        integration=integration,
+        devices=[{"device_id": "1_1", "device_name": f"{domain.name} Rooftop Reader"}],
+    )
+    pacs_token, _ = pacs_services.integration_token_issue(integration=integration, actor=None)
+    pacs_services.ingest_events(integration=integration, events=[PACS_EVENT])
+    pacs_event = PacsEvent.objects.get(integration=integration)
     return {
         "name": domain.name,
         "admin_email": admin.email,
@@ -312,6 +348,10 @@ def populate(domain: Domain, admin: User, endpoint_for, device: Device | None = 
         "delivery_id": str(delivery.pk),
         "job_id": job.job_id,
         "hook_id": hook.hook_id,
+        "integration_id": integration.integration_id,
+        "pacs_device_id": "1_1",
+        "pacs_token_prefix": pacs_token.prefix,
+        "pacs_event_id": str(pacs_event.pk),  # not a path kwarg: listed by .../events
         "secret": endpoint.secret,  # not a path kwarg: in no other domain's answer either
     }
 
@@ -330,7 +370,10 @@ def world_b(beta, beta_admin, endpoint_for) -> dict[str, str]:
 
 def nowhere() -> dict[str, str]:
     """Ids that exist in no domain."""
-    return {key: str(uuid.uuid4()) for key in set(KWARG_OBJECTS.values())}
+    return {
+        key: NOWHERE_SHAPES.get(key, lambda: str(uuid.uuid4()))()
+        for key in set(KWARG_OBJECTS.values())
+    }
 
 
 def _rows(queryset) -> list[dict]:
@@ -360,11 +403,19 @@ def snapshot(domain: Domain) -> dict[str, Any]:
             ApiToken.objects.filter(user__domain=domain).order_by("pk").values("pk", "revoked_at")
         ),
         "audit": list(AuditEntry.objects.filter(domain=domain).values_list("pk", flat=True)),
+        "pacs_integrations": _rows(PacsIntegration.objects.filter(domain=domain)),
+        "pacs_devices": _rows(PacsDevice.objects.filter(integration__domain=domain)),
+        "pacs_device_cameras": list(
+            PacsDevice.cameras.through.objects.filter(pacsdevice__integration__domain=domain)
+            .order_by("pk")
+            .values_list("pacsdevice_id", "camera_id")
+        ),
+        "pacs_events": _rows(PacsEvent.objects.filter(domain=domain)),
     }
 
 
 def names_any(text: str, ids: dict[str, str]) -> list[str]:
-    return [value for value in ids.values() if value in text]
+    return [value for key, value in ids.items() if key not in SHARED_IDS and value in text]
 
 
 def assert_error(answer, status: int, route: Route) -> None:
@@ -541,15 +592,25 @@ def test_delivery_filter_by_another_domains_endpoint_finds_nothing(api, world_a,
         ("/api/devices/{device_id}", {"owner": "{admin_email}"}),
         ("/api/cameras/{camera_id}", {"device_id": "{device_id}"}),
         ("/api/cameras/{camera_id}", {"owner": "{admin_email}"}),
+        (
+            "/api/pacs/integrations/{integration_id}/devices/{pacs_device_id}",
+            {"camera_ids": ["{camera_id}"]},
+        ),
     ],
-    ids=["device owner", "camera's Box", "camera owner"],
+    ids=["device owner", "camera's Box", "camera owner", "PACS door's cameras"],
 )
 def test_own_objects_cannot_be_pointed_at_another_domains(
     path, body, api, world_a, world_b, acme, beta
 ):
     """PATCHing acme's own object to name beta.org's Box or user: 400, nothing changes."""
     before = snapshot(acme), snapshot(beta)
-    filled = {key: value.format(**world_b) for key, value in body.items()}
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, list):
+            return [fill(item) for item in value]
+        return value.format(**world_b)
+
+    filled = {key: fill(value) for key, value in body.items()}
     answer = api.patch(path.format(**world_a), filled, format="json")
     route = Route(path.strip("/"), "", "patch")
     assert_error(answer, 400, route)
@@ -612,7 +673,8 @@ def test_sanity_beta_admin_reaches_every_route_with_the_same_ids_and_bodies(
 def test_a_non_admin_user_token(
     route, world_a, world_b, acme, beta, acme_teammate, token_for, client_with
 ):
-    """acme's teammate: 403 on admin routes (even acme's own ids), their own hooks only."""
+    """acme's teammate: 403 on admin routes (even acme's own ids), their own hooks and
+    PACS integrations only."""
     client = client_with(token_for(acme_teammate))
     before = snapshot(acme), snapshot(beta)
     role = access(route)
@@ -621,7 +683,7 @@ def test_a_non_admin_user_token(
             assert_error(call(client, route, ids), 403, route)
         assert (snapshot(acme), snapshot(beta)) == before
     elif route.kwargs:
-        # Someone else's hook: acme's admin's, or beta.org's.
+        # Someone else's hook or integration: acme's admin's, or beta.org's.
         for ids in (world_a, world_b):
             assert_error(call(client, route, ids), 404, route)
         assert (snapshot(acme), snapshot(beta)) == before
@@ -632,7 +694,9 @@ def test_a_non_admin_user_token(
         text = answer.content.decode()
         assert not names_any(text, world_b), route.id
         if route.method == "get":
-            others = {k: world_a[k] for k in ("hook_id", "endpoint_id", "device_id")}
+            others = {
+                k: world_a[k] for k in ("hook_id", "endpoint_id", "device_id", "integration_id")
+            }
             assert not names_any(text, others), f"{route.id} shows acme admin's objects"
         assert snapshot(beta) == before[1]
 
@@ -650,6 +714,29 @@ def test_a_teammate_reaches_their_own_hook(acme_teammate, token_for, client_with
     listed = client.get("/api/users/me/hooks").json()["results"]
     assert [row["hook_id"] for row in listed] == [hook.hook_id]
     assert client.delete(f"/api/users/me/hooks/{hook.hook_id}").status_code == 204
+
+
+@pytest.mark.django_db
+def test_a_teammate_reaches_their_own_integration_and_their_admin_does_too(
+    acme_teammate, token_for, client_with, api, world_a, world_b
+):
+    """A teammate's PACS integration: theirs to manage; acme's admins see it as well
+    (and beta.org's admin does not)."""
+    integration = pacs_services.integration_create(
+        owner=acme_teammate, vendor="brivo", name="Annex Brivo"
+    )
+    own = f"/api/pacs/integrations/{integration.integration_id}"
+    client = client_with(token_for(acme_teammate))
+    assert client.get(own).status_code == 200
+    listed = client.get("/api/pacs/integrations").json()["results"]
+    assert [row["integration_id"] for row in listed] == [integration.integration_id]
+    assert client.post(f"{own}/tokens/new").status_code == 201
+    seen = {row["integration_id"] for row in api.get("/api/pacs/integrations").json()["results"]}
+    assert seen == {integration.integration_id, world_a["integration_id"]}
+    assert api.get(own).json()["owner"]["email"] == acme_teammate.email
+    beta = client_with(token_for(User.objects.get(email=world_b["admin_email"])))
+    assert_error(beta.get(own), 404, Route(own.strip("/"), "", "get"))
+    assert client.delete(own).status_code == 204
 
 
 @pytest.mark.django_db

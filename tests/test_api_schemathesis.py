@@ -51,12 +51,19 @@ from callbacks import catalog
 from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, ReplayJob
 from callbacks.publish import publish
 from domains import services
-from domains.models import Camera, Device, Hook, Zone
+from domains.models import ApiToken, Camera, Device, Hook, Zone
+from pacs import services as pacs_services
+from pacs.models import PacsIntegration
 
 MAX_EXAMPLES = 50  # per operation and generation mode
 REQUEST_TIMEOUT = 10.0  # seconds; ?wait alone takes about 1 s
 RUN_BUDGET = 6 * 60.0  # seconds for the whole run
 TRIANGLE = [[[0, 0], [1, 0], [1, 1]]]
+# An OnGuard event of door 1_1, as the gateway sends it (the seed's example).
+ONGUARD_EVENT = {
+    "controller_id": 1, "device_id": 1, "event_type": 4, "event_subtype": 10,
+    "serial_number": 1611881197, "timestamp": "2021-01-29T01:14:33.000000",
+}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -152,6 +159,8 @@ class World:
         self._hook: Hook | None = None
         self._delivery: Delivery | None = None
         self._job: ReplayJob | None = None
+        self._integration: PacsIntegration | None = None
+        self._pacs_prefix: str | None = None
         self.serial = 0
 
     def _next(self) -> int:
@@ -241,6 +250,43 @@ class World:
             )
         return self._job
 
+    def integration(self) -> PacsIntegration:
+        """acme's OnGuard integration (managed under /api/pacs/integrations), with door
+        1_1 and one event; not the gateway's, so deleting it or rotating its tokens
+        leaves /pacs/* working."""
+        if (
+            self._integration is None
+            or not PacsIntegration.objects.filter(pk=self._integration.pk).exists()
+        ):
+            n = self._next()
+            self._integration = pacs_services.integration_create(
+                owner=self.admin, vendor="onguard", name=f"HQ OnGuard {n}",
+                source_server="apac.int.acme.com:443",
+            )
+            pacs_services.devices_replace(
+                integration=self._integration,
+                devices=[{"device_id": "1_1", "device_name": "Rooftop Reader 1"}],
+            )
+            pacs_services.ingest_events(integration=self._integration, events=[ONGUARD_EVENT])
+            self._pacs_prefix = None
+        return self._integration
+
+    def pacs_device_id(self) -> str:
+        """A door of the current integration (no request removes one)."""
+        return self.integration().devices.get().device_id
+
+    def pacs_prefix(self) -> str:
+        """The prefix of a live token of the current integration (revoking or rotating
+        revokes it)."""
+        integration = self.integration()
+        live = ApiToken.objects.live().filter(prefix=self._pacs_prefix or "")
+        if self._pacs_prefix is None or not live.exists():
+            token, _ = pacs_services.integration_token_issue(
+                integration=integration, actor=self.admin
+            )
+            self._pacs_prefix = token.prefix
+        return self._pacs_prefix
+
     def pacs_auth(self) -> dict[str, str]:
         """A PACS token of acme's OnGuard integration (the gateway routes take no other)."""
         if getattr(self, "_pacs_token", None) is None:
@@ -265,10 +311,14 @@ class World:
         """Real values for the path parameters of ``path`` (an OpenAPI path template)."""
         prefix = path.removeprefix("/api/").split("/")[0]
         values: dict[str, Callable[[], str]] = {
+            "{integration_id}": lambda: self.integration().integration_id,  # first: re-created
+            "{prefix}": self.pacs_prefix,
             "{name}": lambda: "acme.com",
             "{endpoint_id}": lambda: self.endpoint().endpoint_id,
             "{job_id}": lambda: self.job().job_id,
-            "{device_id}": lambda: self.device().device_id,
+            "{device_id}": (
+                self.pacs_device_id if prefix == "pacs" else (lambda: self.device().device_id)
+            ),
             "{camera_id}": lambda: self.camera().camera_id,
             "{zone_id}": lambda: self.zone().zone_id,
             "{hook_id}": lambda: self.hook().hook_id,
@@ -308,6 +358,8 @@ class World:
             key: references[key]() if key in references and isinstance(value, str) else value
             for key, value in body.items()
         }
+        if path.startswith("/api/pacs/integrations") and isinstance(body.get("camera_ids"), list):
+            case.body["camera_ids"] = [self.camera().camera_id]
 
     def valid_request(self, method: str, path: str) -> dict[str, Any]:
         """Query and body of a request to ``method path`` that must succeed."""
@@ -354,6 +406,16 @@ class World:
             ("POST", "/pacs/webhooks"): lambda: {"events": [{
                 "controller_id": 1, "device_id": 1, "event_type": 4, "event_subtype": 10,
                 "serial_number": n, "timestamp": "2021-01-29T01:14:33.000000"}]},
+            ("POST", "/api/pacs/integrations"): lambda: {
+                "name": f"Dock OnGuard {n}", "vendor": "onguard",
+                "source_server": "dock.int.acme.com:443", "time_zone": "America/Chicago",
+            },
+            ("PATCH", "/api/pacs/integrations/{integration_id}"): lambda: {
+                "name": f"HQ OnGuard {n}", "time_zone": "Europe/Berlin",
+            },
+            ("PATCH", "/api/pacs/integrations/{integration_id}/devices/{device_id}"): lambda: {
+                "camera_ids": [self.camera().camera_id],
+            },
             ("POST", "/api/users/me/hooks"): lambda: {
                 "callback_url": "https://hooks.example.com/search",
                 "type": "label_hit",
@@ -524,6 +586,27 @@ EDGE_CASES = [
         lambda w: {"body": {"name": "Gate", "camera_id": w.camera().camera_id,
                             "polygons": [[[10**400, 0], [1, 0], [1, 1]]]}},
         400, id="zone-point-beyond-float",
+    ),
+    pytest.param(
+        "POST", "/api/pacs/integrations",
+        lambda w: {"body": {"name": "Base", "vendor": "onguard", "time_zone": "Mars/Base"}},
+        400, id="pacs-integration-unknown-time-zone",
+    ),
+    pytest.param(
+        "PATCH", "/api/pacs/integrations/{integration_id}",
+        lambda w: {"body": {"time_zone": "../../etc/passwd"}},
+        400, id="pacs-integration-time-zone-path",
+    ),
+    pytest.param(
+        "PATCH", "/api/pacs/integrations/{integration_id}/devices/{device_id}",
+        lambda w: {"body": {"camera_ids": ["NOSUCHCAMERA"]}},
+        400, id="pacs-device-unknown-camera",
+    ),
+    pytest.param(
+        "DELETE", "/api/pacs/integrations/{integration_id}/tokens/{prefix}",
+        lambda w: {"path_parameters": {"integration_id": w.integration().integration_id,
+                                       "prefix": "cpp_NOSUCH00"}},
+        404, id="pacs-token-unknown-prefix",
     ),
 ]
 

@@ -76,6 +76,8 @@ def integration_update(
     before = _view(integration)
     for name, value in changes.items():
         setattr(integration, name, (value or "").strip() if isinstance(value, str) else value)
+    if _view(integration) == before:
+        return integration  # nothing changed: nothing to save or audit
     integration.full_clean()
     integration.updated_at = timezone.now()
     integration.save()
