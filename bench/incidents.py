@@ -91,24 +91,6 @@ def unevaluated() -> int:
     return CounterReport.objects.filter(evaluated_at__isnull=True).count()
 
 
-def start_web(procs: common.Processes, workers: int) -> str:
-    """Start gunicorn beside the workers; return its base URL once it answers."""
-    port = common.free_port()
-    log = open(common.RESULTS / "last-run-web.log", "w")  # noqa: SIM115
-    procs.spawn([sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application", "--bind",
-                 f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"], log)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=5)  # noqa: S310
-            return base
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -132,7 +114,7 @@ def main() -> None:
     _, boxes = prepare(args.boxes, 50)  # before any worker starts (old rows, old keys)
     procs = common.Processes(args.workers)
     try:
-        base = start_web(procs, args.web)
+        base = common.start_web(procs, args.web)
         start_time = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=40)
         rng = random.Random(7)  # noqa: S311 (repeatable load, not secrets)
         bodies = {device_id: [batch(ids, start_time, n * 100, 100, rng) for n in range(batches)]

@@ -87,24 +87,6 @@ def relayed_in_callbacks(receiver_url: str) -> int:
     return int(common.http(f"{receiver_url}/_count"))
 
 
-def start_web(procs: common.Processes, workers: int) -> str:
-    """Start gunicorn beside the workers; return its base URL once it answers."""
-    port = common.free_port()
-    log = open(common.RESULTS / "last-run-web.log", "w")  # noqa: SIM115
-    procs.spawn([sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application", "--bind",
-                 f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"], log)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=5)  # noqa: S310
-            return base
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -127,7 +109,7 @@ def main() -> None:
     try:
         tokens = prepare(args.gateways, procs.url)
         common.http(f"{procs.url}/_reset", "POST")
-        base = start_web(procs, args.web)
+        base = common.start_web(procs, args.web)
         bodies = [[batch(g, n, 500) for n in range(batches)] for g in range(args.gateways)]
         total = args.gateways * batches * 500
         print(f"{SCENARIO}: {args.gateways} gateways x {batches} batches of 500 events = "

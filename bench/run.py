@@ -133,6 +133,24 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def start_web(procs: Processes, workers: int) -> str:
+    """Start gunicorn beside the workers; return its base URL once it answers."""
+    port = free_port()
+    log = open(RESULTS / "last-run-web.log", "w")  # noqa: SIM115
+    procs.spawn([sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application", "--bind",
+                 f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"], log)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=5)  # noqa: S310
+            return base
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def reset_data(receiver_url: str) -> object:
     from django.db import connection
 

@@ -6,24 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, AuthenticationFailed
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from domains.api.batch import (
+    BAD_BATCH,
+    BatchAnswer,
+    batch_response,
+    check_size,
+    items,
+    token_throttle,
+)
 from domains.api.permissions import require_kind
 from domains.models import TokenKind
 from pacs.models import PacsIntegration
 from pacs.services import devices_replace, ingest_events
-
-
-class TooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request is too large."
 
 
 class PacsCredentials(BasePermission):
@@ -42,19 +44,7 @@ class PacsCredentials(BasePermission):
         return True
 
 
-class PacsThrottle(SimpleRateThrottle):
-    scope = "pacs"
-
-    def get_rate(self) -> str | None:
-        return settings.API_THROTTLE_RATES.get(self.scope) or None
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.subject}
-
-
-def _check_size(request: Request) -> None:
-    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.PACS_MAX_BODY_BYTES:
-        raise TooLarge(f"At most {settings.PACS_MAX_BODY_BYTES} bytes per request.")
+PacsThrottle = token_throttle("pacs", lambda token: token.subject)
 
 
 class PacsDeviceIn(serializers.Serializer):
@@ -89,7 +79,7 @@ class DevicesView(PacsGatewayView):
     )
     def post(self, request: Request) -> Response:
         """Replace the integration's doors and readers; those mapped to cameras stay."""
-        _check_size(request)
+        check_size(request, settings.PACS_MAX_BODY_BYTES)
         data = request.data
         devices = data.get("devices") if isinstance(data, dict) else None
         return Response(
@@ -105,50 +95,15 @@ class PacsEventsIn(serializers.Serializer):
     )
 
 
-class PacsRejected(serializers.Serializer):
-    index = serializers.IntegerField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
-class PacsEventsOut(serializers.Serializer):
-    accepted = serializers.ListField(child=serializers.IntegerField())
-    duplicates = serializers.ListField(child=serializers.IntegerField())
-    rejected = PacsRejected(many=True)
-
-
-class PacsErrorsOut(serializers.Serializer):
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
-def _events(data: Any) -> list[Any]:
-    if isinstance(data, dict) and "events" in data:
-        events = data["events"]
-    elif isinstance(data, dict) and "event" in data:
-        events = [data["event"]]
-    else:
-        events = None
-    if not isinstance(events, list) or not events:
-        raise serializers.ValidationError(
-            {"events": ['Send {"event": {...}} or {"events": [...]} with at least one.']}
-        )
-    if len(events) > settings.PACS_MAX_EVENTS:
-        raise TooLarge(f"At most {settings.PACS_MAX_EVENTS} events per request.")
-    return events
-
-
 class WebhooksView(PacsGatewayView):
     @extend_schema(
         operation_id="pacs_webhooks_create",
         tags=["pacs gateway"],
         request=PacsEventsIn,
         responses={
-            202: OpenApiResponse(PacsEventsOut, "Stored; accepted, duplicates, rejected by index."),
+            202: OpenApiResponse(BatchAnswer, "Stored; accepted, duplicates, rejected by index."),
             400: OpenApiResponse(
-                PolymorphicProxySerializer(
-                    component_name="PacsBatchOrErrors",
-                    serializers=[PacsEventsOut, PacsErrorsOut],
-                    resource_type_field_name=None,
-                ),
+                BAD_BATCH,
                 "Every event was bad (batch answer), or the body held no events (errors).",
             ),
             413: OpenApiResponse(description="More than 5,000 events or 5 MB."),
@@ -156,10 +111,7 @@ class WebhooksView(PacsGatewayView):
     )
     def post(self, request: Request) -> Response:
         """Store the PACS's events; those no camera sees are relayed in batches."""
-        _check_size(request)
-        result = ingest_events(integration=self.integration, events=_events(request.data))
-        stored = result.accepted or result.duplicates
-        return Response(
-            result.as_answer(),
-            status=status.HTTP_202_ACCEPTED if stored else status.HTTP_400_BAD_REQUEST,
-        )
+        check_size(request, settings.PACS_MAX_BODY_BYTES)
+        events = items(request.data, many="events", one="event", limit=settings.PACS_MAX_EVENTS)
+        result = ingest_events(integration=self.integration, events=events)
+        return batch_response(result.as_answer())

@@ -30,9 +30,7 @@ def _zones() -> frozenset[str]:
 
 def validate_time_zone(value: str) -> None:
     if value not in _zones():
-        raise ValidationError(
-            f"{value!r} is not a time zone, such as UTC or America/Chicago."
-        )
+        raise ValidationError(f"{value!r} is not a time zone, such as UTC or America/Chicago.")
 
 
 class PacsIntegration(models.Model):

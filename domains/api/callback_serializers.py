@@ -123,7 +123,6 @@ class ReplayIn(serializers.Serializer):
     )
     dry_run = serializers.BooleanField(default=False, help_text="Only count the events.")
 
-
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data["since"] >= data["until"]:
             raise serializers.ValidationError({"until": ["Must be after since."]})

@@ -164,5 +164,3 @@ class HookIn(serializers.Serializer):
     parsed_query = serializers.CharField(
         help_text="Such as: camera == 'Front Entrance' and labels in ['person']"
     )
-
-

@@ -64,9 +64,7 @@ class EndpointViewSet(AdminViewSet):
 
     def get_queryset(self):
         return (
-            Endpoint.objects.live()
-            .filter(domain__in=self.administered())
-            .select_related("domain")
+            Endpoint.objects.live().filter(domain__in=self.administered()).select_related("domain")
         )
 
     def _target_domain(self, name: str | None) -> Domain:
