@@ -315,3 +315,15 @@ def test_throttling_answers_429_with_retry_after(api, settings):
     assert int(third.headers["Retry-After"]) > 0
     assert "throttled" in errors(third)["detail"][0].lower()
     cache.clear()
+
+
+def test_nul_characters_are_refused_before_the_database(api, box, token_for, client_with):
+    answer = api.post("/api/devices", {"name": "Box\u0000"})
+    assert answer.status_code == 400 and "NUL" in errors(answer)["detail"][0]
+    gateway = client_with(token_for(kind="box", device=box), "Bearer")
+    answer = gateway.post(
+        f"/api/devices/{box.device_id}/counters",
+        {"time": "2026-11-26T12:00:00Z", "box": {"x\u0000": 1}},
+    )
+    assert answer.status_code == 400 and "NUL" in errors(answer)["detail"][0]
+    assert api.post("/api/devices", {"name": "Box"}).status_code == 201
