@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,6 +14,8 @@ from callbacks import catalog
 from callbacks.delivery.policy import MASK, SECRET_HEADER, mask_url
 from callbacks.models import DeliveryState, Method, ReplayJob
 
+# Schema-level shape only; the services check the URL fully (host, SSRF guard).
+HTTP_URL = RegexValidator(r"^https?://[^\s/]+", "The URL must start with http:// or https://.")
 EVENT_TYPES = [(name, name) for name in catalog.NAMES]
 HEADERS_HELP = (
     'Extra request headers, such as {"Authorization": "token XYZPDQ"}. Secret-looking '
@@ -24,7 +27,7 @@ HEADERS_HELP = (
 
 
 class EndpointChangeIn(serializers.Serializer):
-    url = serializers.CharField(max_length=2048, required=False)
+    url = serializers.CharField(max_length=2048, required=False, validators=[HTTP_URL])
     method = serializers.ChoiceField(choices=Method.choices, required=False)
     headers = serializers.DictField(
         child=serializers.CharField(allow_blank=True, max_length=4096),
@@ -38,7 +41,9 @@ class EndpointChangeIn(serializers.Serializer):
 
 
 class EndpointIn(EndpointChangeIn):
-    url = serializers.CharField(max_length=2048, help_text="Where callbacks go (http or https).")
+    url = serializers.CharField(
+        max_length=2048, validators=[HTTP_URL], help_text="Where callbacks go (http or https)."
+    )
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from domains.api.callback_serializers import HTTP_URL
 from domains.models import HookType
 
 # --- Shared outputs --------------------------------------------------------------
@@ -159,7 +160,7 @@ class HookOut(serializers.Serializer):
 
 
 class HookIn(serializers.Serializer):
-    callback_url = serializers.CharField(max_length=2048)
+    callback_url = serializers.CharField(max_length=2048, validators=[HTTP_URL])
     type = serializers.ChoiceField(choices=HookType.choices)
     parsed_query = serializers.CharField(
         help_text="Such as: camera == 'Front Entrance' and labels in ['person']"
