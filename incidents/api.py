@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -83,7 +83,8 @@ class CounterReportView(APIView):
         if device is None:
             raise NotFound("No Box with this id.")
         if request.auth.device_id != device.pk:
-            raise PermissionDenied("This token belongs to another Box.")
+            # Another Box's id: the same answer as an unknown one (ids are not disclosed).
+            raise NotFound("No Box with this id.")
         reports = items(
             request.data, many="reports", one=None, bare=True, limit=settings.INCIDENT_MAX_REPORTS
         )

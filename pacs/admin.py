@@ -15,12 +15,17 @@ from pacs.models import PacsDevice, PacsEvent, PacsIntegration, PacsLabel
 
 
 class DeviceInline(admin.TabularInline):
+    """The integration's devices; map cameras on a device's own page (audited there)."""
+
     model = PacsDevice
     extra = 0
-    fields = ("device_id", "device_name", "cameras")
-    readonly_fields = ("device_id", "device_name")
-    filter_horizontal = ("cameras",)
+    fields = ("device_id", "device_name", "camera_names")
+    readonly_fields = ("device_id", "device_name", "camera_names")
     show_change_link = True
+
+    @admin.display(description="cameras")
+    def camera_names(self, obj: PacsDevice) -> str:
+        return ", ".join(c.name for c in obj.cameras.all()) or "—"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the PACS sends its list (POST /pacs/devices)
@@ -46,6 +51,7 @@ class PacsIntegrationAdmin(admin.ModelAdmin):
         "updated_at",
     )
     actions = ["issue_token", "rotate_token"]
+    inlines = [DeviceInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         return (*self.readonly_fields, "owner") if obj is not None else self.readonly_fields
@@ -56,8 +62,9 @@ class PacsIntegrationAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         if change:
             changes = {k: data[k] for k in form.changed_data if k in services.integrations.EDITABLE}
+            stored = PacsIntegration.objects.get(pk=obj.pk)  # the form already changed obj
             saved = services.integration_update(
-                integration=obj, actor=request.user, changes=changes
+                integration=stored, actor=request.user, changes=changes
             )
         else:
             saved = services.integration_create(
@@ -118,6 +125,15 @@ class PacsDeviceAdmin(admin.ModelAdmin):
     @admin.display(description="cameras")
     def camera_count(self, obj: PacsDevice) -> int:
         return obj.cameras.count()
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "cameras":
+            from domains.models import Camera
+
+            device = PacsDevice.objects.filter(pk=request.resolver_match.kwargs.get("object_id"))
+            domain_ids = device.values_list("integration__domain_id", flat=True)
+            kwargs["queryset"] = Camera.objects.filter(domain_id__in=domain_ids)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         services.device_map(

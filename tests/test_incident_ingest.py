@@ -129,7 +129,7 @@ def test_credentials(box, camera, token_for, client_with, acme_admin):
     )
     other_box = domain_services.device_create(owner=acme_admin, name="Dock Box")
     other = client_with(token_for(kind="box", device=other_box), "Bearer").post(url(box), body)
-    assert other.status_code == 403
+    assert other.status_code == 404  # another Box's id answers as an unknown one
     raw = token_for(kind="box", device=box)
     ApiToken.objects.filter(prefix=raw[:12]).update(revoked_at=NOW)
     assert client_with(raw, "Bearer").post(url(box), body).status_code == 401
@@ -157,3 +157,21 @@ def test_bodies_that_are_not_reports(box_client, box):
         assert answer.status_code == 400 and "reports" in answer.json()["errors"], answer.json()
     answer = box_client.generic("POST", url(box), "{", content_type="application/json")
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"time": "2026-11-26T12:00:00Z", "report_id": "\\ud800"}', "surrogate"),
+        ("[" * 100_000 + "]" * 100_000, "deeply"),
+    ],
+)
+def test_unstorable_text_and_absurd_nesting_are_400s(box_client, box, body, message):
+    answer = box_client.generic("POST", url(box), body, content_type="application/json")
+    assert answer.status_code == 400 and message in answer.json()["errors"]["detail"][0]
+
+
+def test_values_beyond_any_real_delta_are_refused(box_client, box, camera):
+    answer = box_client.post(url(box), {**good(camera), "box": {"upload_queue_length": 2**40}})
+    assert answer.status_code == 400
+    assert "too large" in answer.json()["rejected"][0]["errors"]["box.upload_queue_length"][0]

@@ -211,3 +211,33 @@ def test_retention_drops_old_reports_but_keeps_incidents_and_minutes(box, camera
     assert len(incidents_of(camera)) == 1 and CounterMinute.objects.count() == 1
     much_later = later + datetime.timedelta(days=90)
     assert services.retention_purge(now=much_later)["minutes"] == 1
+
+
+def test_a_box_counter_reported_under_a_camera_opens_nothing(box, camera, acme):
+    domain_services.domain_update(
+        domain=acme, actor=None, min_upload_queue_length_for_incident_creation=100
+    )
+    evaluate(report(box, T0, {camera.camera_id: {"upload_queue_length": 150}}))
+    assert not Incident.objects.exists()
+
+
+def test_a_later_report_not_yet_evaluated_is_judged_by_its_own_evaluation(box, camera):
+    later = report(
+        box,
+        T0 + datetime.timedelta(minutes=14),
+        {
+            camera.camera_id: {
+                "segmentation_process_restart_count": 8,
+                "stream_changed_offline_count": 1,
+            }
+        },
+    )
+    evaluate(restarts(box, camera, 0, 8))  # the later one is stored, not yet evaluated
+    assert incidents_of(camera) == []
+    evaluate(later)
+    [incident] = incidents_of(camera)
+    assert sorted(incident.counter_events) == [
+        "segmentation_process_restart_count",
+        "stream_changed_offline_count",
+    ]
+    assert incident.counter_events["segmentation_process_restart_count"]["value"] == 16

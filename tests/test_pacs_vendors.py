@@ -55,3 +55,37 @@ def test_the_label_map_is_edited_in_the_admin(client, support, integration):
     event = json.loads((FIXTURES / "onguard.json").read_text())["event"]
     services.ingest_events(integration=integration, events=[event])
     assert PacsEvent.objects.get().labels[1] == "door.propped"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"event_subtype": True}, "event_type"),
+        ({"controller_id": "9" * 100, "device_id": "8" * 100}, "device_id"),
+    ],
+)
+def test_onguard_refuses_what_it_cannot_name(integration, change, field):
+    event = {**json.loads((FIXTURES / "onguard.json").read_text())["event"], **change}
+    result = services.ingest_events(integration=integration, events=[event])
+    assert result.rejected[0]["index"] == 0 and field in result.rejected[0]["errors"]
+    assert not PacsEvent.objects.exists()
+
+
+def test_support_edits_an_integration_in_the_admin(client, support, integration):
+    client.force_login(support)
+    answer = client.post(
+        f"/admin/pacs/pacsintegration/{integration.pk}/change/",
+        {
+            "name": "Renamed",
+            "vendor": "onguard",
+            "source_server": "emea.int.acme.com:443",
+            "time_zone": "UTC",
+            "devices-TOTAL_FORMS": "0",
+            "devices-INITIAL_FORMS": "0",
+            "devices-MIN_NUM_FORMS": "0",
+            "devices-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert answer.status_code == 302, answer.content[:800]
+    integration.refresh_from_db()
+    assert (integration.name, integration.source_server) == ("Renamed", "emea.int.acme.com:443")

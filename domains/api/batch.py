@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -22,7 +22,11 @@ class TooLarge(APIException):
 
 def check_size(request: Request, limit: int) -> None:
     """Answer 413 before reading a body larger than ``limit`` bytes."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ParseError("Content-Length is not a number.") from None
+    if length > limit:
         raise TooLarge(f"At most {limit} bytes per request.")
 
 

@@ -12,6 +12,7 @@ the outcome does not depend on arrival order.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from incidents.models import (
     EvaluationLock,
     Incident,
 )
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (subject, counter)
 
@@ -90,14 +93,17 @@ def _window_points(
 
 def _judge_key(judgement: Judgement, key: Key, fresh: set[int], reports: dict) -> None:
     rule = judgement.rules[key[1]]
+    if not key[0].startswith("cam:" if rule.scope == "camera" else "box:"):
+        return  # a Box counter reported under a camera (or the reverse): no rule for it there
     points = judgement.samples[key]
     cooldown = datetime.timedelta(seconds=rule.cooldown_seconds)
     width = datetime.timedelta(seconds=rule.window_seconds)
-    judged = (
-        _window_points(rule, points, fresh)
-        if rule.window_seconds
-        else [p for p in points if p[2] in fresh]
-    )
+    if rule.window_seconds:
+        judged = _window_points(rule, points, fresh)
+    else:
+        judged = [p for p in points if p[2] in fresh]
+    # A later report not evaluated yet is judged by its own evaluation, with everything.
+    judged = [p for p in judged if p[2] in fresh or reports[p[2]].evaluated_at is not None]
     for at, value, report_id in sorted(judged):
         report = reports[report_id]
         threshold = _threshold(rule, report)
@@ -186,6 +192,8 @@ def _open_incidents(judgement: Judgement, reports: dict[int, CounterReport]) -> 
             continue  # judged before (a task that ran twice): nothing new
         report = reports[report_id]
         camera = cameras.get(int(subject[4:])) if subject.startswith("cam:") else None
+        if subject.startswith("cam:") and camera is None:
+            continue  # the camera was deleted since the report: nobody to tell
         incident = Incident(
             domain_id=report.domain_id,
             device=report.device,
@@ -302,5 +310,8 @@ def evaluate_unevaluated(limit: int = 2_000) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     for start in range(0, len(ids), 200):
-        evaluate_reports(ids[start : start + 200])
+        try:
+            evaluate_reports(ids[start : start + 200])
+        except Exception:  # one bad chunk must not stop the others; it is retried next sweep
+            log.exception("evaluating counter reports %s.. failed", ids[start])
     return len(ids)

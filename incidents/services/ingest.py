@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 MAX_COUNTER_NAME = 64
 MAX_REPORT_ID = 100
+# A delta no Box reports; sums over windows and minutes stay far inside 64 bits.
+MAX_VALUE = 2**31 - 1
 
 
 @dataclass
@@ -67,8 +69,8 @@ def _counters(values: Any, where: str, errors: dict[str, list[str]]) -> dict[str
             errors[f"{where}.{name}"] = [f"{value!r} is not an integer."]
         elif value < 0:
             errors[f"{where}.{name}"] = [f"{value} is negative: counters are deltas >= 0."]
-        elif value > 2**62:
-            errors[f"{where}.{name}"] = [f"{value} is too large."]
+        elif value > MAX_VALUE:
+            errors[f"{where}.{name}"] = [f"{value} is too large (at most {MAX_VALUE})."]
         else:
             clean[name] = value
     return clean

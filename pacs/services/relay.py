@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import math
 import uuid
 
 from django.conf import settings
@@ -27,7 +28,9 @@ def schedule_flush(integration_id: str) -> None:
 
     delay = settings.PACS_FLUSH_DELAY_MS / 1000
     key = f"pacs-flush:{integration_id}"
-    if not cache.add(key, 1, timeout=max(delay, 0.001)):
+    # Whole seconds, rounded up: Redis' cache rounds down (0 would not deduplicate). The
+    # flush deletes the key when it starts, so what commits after that asks for another.
+    if not cache.add(key, 1, timeout=max(1, math.ceil(delay))):
         return  # a flush is due within T already: it takes these events too
     try:
         flush_integration.apply_async(args=[integration_id], countdown=delay)
@@ -85,6 +88,7 @@ def flush(integration_id: str) -> int:
         .filter(integration_id=integration_id)
         .first()
     )
+    cache.delete(f"pacs-flush:{integration_id}")
     if integration is None:
         return 0
     relayed = 0
@@ -112,7 +116,13 @@ def sweep_pending() -> int:
         .values_list("integration__integration_id", flat=True)
         .distinct()
     )
-    return sum(flush(pk) for pk in list(stale))
+    relayed = 0
+    for public_id in list(stale):
+        try:
+            relayed += flush(public_id)
+        except Exception:  # one integration's trouble must not hold up the others
+            log.exception("flushing PACS integration %s failed", public_id)
+    return relayed
 
 
 def retention_purge(*, now: datetime.datetime | None = None) -> int:

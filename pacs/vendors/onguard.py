@@ -20,11 +20,14 @@ class OnGuard(Normalizer):
         controller = text(raw.get("controller_id"), "controller_id")
         device = text(raw.get("device_id"), "device_id")
         kind, subtype = raw.get("event_type"), raw.get("event_subtype", 0)
-        if not isinstance(kind, int) or isinstance(kind, bool) or not isinstance(subtype, int):
+        if any(not isinstance(v, int) or isinstance(v, bool) for v in (kind, subtype)):
             raise NormalizeError("event_type", "event_type and event_subtype are integers.")
         serial = raw.get("serial_number")
+        entry_id = f"{controller}_{device}"
+        if len(entry_id) > 128:
+            raise NormalizeError("device_id", "controller_id and device_id are too long.")
         return Normalized(
-            entry_id=f"{controller}_{device}",
+            entry_id=entry_id,
             occurred_at=parse_time(raw.get("timestamp"), tz, "timestamp"),
             code=f"{kind}/{subtype}",
             fallback_label=f"event.{kind}.{subtype}",
