@@ -19,7 +19,6 @@ import random
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,13 +77,6 @@ def batch(camera_ids: list[str], start: datetime.datetime, first: int, size: int
     return json.dumps({"reports": reports}).encode()
 
 
-def post(url: str, token: str, body: bytes) -> dict:
-    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310 (loopback)
-        return json.loads(answer.read())
-
-
 def unevaluated() -> int:
     from incidents.models import CounterReport
 
@@ -127,7 +119,7 @@ def main() -> None:
         def box_client(device_id: str, token: str) -> None:
             url = f"{base}/api/devices/{device_id}/counters"
             for number, body in enumerate(bodies[device_id]):
-                answer = post(url, token, body)
+                answer = common.post_json(url, token, body)
                 if len(answer["accepted"]) != 100:
                     failures.append(f"{device_id} batch {number}: {answer}")
                 if number % 10 == 9:

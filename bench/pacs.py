@@ -15,7 +15,6 @@ import os
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,13 +69,6 @@ def batch(gateway: int, number: int, size: int) -> bytes:
     return json.dumps({"events": events}).encode()
 
 
-def post(url: str, token: str, body: bytes) -> dict:
-    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310 (loopback)
-        return json.loads(answer.read())
-
-
 def pending() -> int:
     from pacs.models import EventState, PacsEvent
 
@@ -118,7 +110,7 @@ def main() -> None:
 
         def gateway(index: int) -> None:
             for number, body in enumerate(bodies[index]):
-                answer = post(f"{base}/pacs/webhooks", tokens[index], body)
+                answer = common.post_json(f"{base}/pacs/webhooks", tokens[index], body)
                 if len(answer["accepted"]) != 500:
                     failures.append(f"gateway {index} batch {number}: {answer}")
 

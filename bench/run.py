@@ -42,8 +42,9 @@ def configure() -> dict[str, str]:
 
     env = {
         "CAMIO_MODE": "production",
-        "DATABASE_URL": os.environ.get("DATABASE_URL",
-                                       "postgres://postgres@127.0.0.1:5432/camio_bench"),
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/camio_bench"
+        ),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14"),
         "SECRET_KEY": "bench-" + "x" * 60,
         "FIELD_ENCRYPTION_KEYS": os.environ.get("BENCH_FIELD_KEY", Fernet.generate_key().decode()),
@@ -99,11 +100,41 @@ class Processes:
         log = open(RESULTS / "last-run.log", "w")  # noqa: SIM115 (lives as long as the run)
         self.spawn([sys.executable, str(ROOT / "bench" / "receiver.py"), str(self.port)], log)
         for _ in range(workers):
-            self.spawn([sys.executable, "-m", "celery", "-A", "camio_portal", "worker", "--pool",
-                        "solo", "--queues", "celery,replay", "--without-gossip",
-                        "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"], log)
-        self.spawn([sys.executable, "-m", "celery", "-A", "camio_portal", "beat", "--loglevel",
-                    "WARNING", "-s", str(RESULTS / "beat-schedule")], log)
+            self.spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "camio_portal",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--queues",
+                    "celery,replay",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                log,
+            )
+        self.spawn(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "camio_portal",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "-s",
+                str(RESULTS / "beat-schedule"),
+            ],
+            log,
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -115,8 +146,9 @@ class Processes:
                 time.sleep(0.1)
 
     def spawn(self, command: list[str], log: object) -> None:
-        self.procs.append(subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log,
-                                           start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+        )
 
     @property
     def url(self) -> str:
@@ -133,12 +165,33 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def post_json(url: str, token: str, body: bytes) -> dict:
+    """POST ``body`` (JSON) with a bearer token; return the parsed answer."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310 (loopback)
+        return json.loads(answer.read())
+
+
 def start_web(procs: Processes, workers: int) -> str:
     """Start gunicorn beside the workers; return its base URL once it answers."""
     port = free_port()
     log = open(RESULTS / "last-run-web.log", "w")  # noqa: SIM115
-    procs.spawn([sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application", "--bind",
-                 f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120"], log)
+    procs.spawn(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "camio_portal.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "120",
+        ],
+        log,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -158,11 +211,14 @@ def reset_data(receiver_url: str) -> object:
     from domains.services import domain_register
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE callbacks_attempt, callbacks_delivery, callbacks_event, "
-                       "callbacks_endpointhourlystat, callbacks_replayjob, callbacks_endpoint "
-                       "CASCADE")
+        cursor.execute(
+            "TRUNCATE callbacks_attempt, callbacks_delivery, callbacks_event, "
+            "callbacks_endpointhourlystat, callbacks_replayjob, callbacks_endpoint "
+            "CASCADE"
+        )
     domain = Domain.objects.filter(name="bench.test").first() or domain_register(
-        name="bench.test", admin_email="admin@bench.test", invite=False)
+        name="bench.test", admin_email="admin@bench.test", invite=False
+    )
     http(f"{receiver_url}/_reset", "POST")
     return domain, User.objects.get(email="admin@bench.test")
 
@@ -217,8 +273,9 @@ def publish_steady(domain: object, rate: float, seconds: float) -> list[tuple[st
     return committed
 
 
-def wait_drained(expected_receipts: int, receiver_url: str, timeout: float,
-                 hanging: bool = False) -> None:
+def wait_drained(
+    expected_receipts: int, receiver_url: str, timeout: float, hanging: bool = False
+) -> None:
     """Wait until the receiver has what it should and nothing healthy is left; show progress."""
     from callbacks.models import Delivery
 
@@ -250,8 +307,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def latencies_ms(committed: list[tuple[str, float]], rows: list, skip_path: str = "") -> list:
     at = dict(committed)
-    return [(t - at[i]) * 1000 for i, t, path in rows
-            if i in at and not (skip_path and path.startswith(skip_path))]
+    return [
+        (t - at[i]) * 1000
+        for i, t, path in rows
+        if i in at and not (skip_path and path.startswith(skip_path))
+    ]
 
 
 async def _ceiling(url: str, total: int, concurrency: int = 50) -> float:
@@ -302,22 +362,30 @@ def flat_out(name: str, procs: Processes, fanout: int, events: int) -> dict:
     elapsed = max(t for _, t, _ in rows) - start
     measured = len(rows) / elapsed
     lat = latencies_ms(committed, rows)
-    return {"measured": round(measured), "received": len(rows),
-            "attempts_recorded": attempts_recorded(), "seconds": round(elapsed, 2),
-            "publish_events_per_s": round(events / publish_seconds),
-            "latency_p50_ms": round(percentile(lat, 0.5), 1),
-            "latency_p99_ms": round(percentile(lat, 0.99), 1)}
+    return {
+        "measured": round(measured),
+        "received": len(rows),
+        "attempts_recorded": attempts_recorded(),
+        "seconds": round(elapsed, 2),
+        "publish_events_per_s": round(events / publish_seconds),
+        "latency_p50_ms": round(percentile(lat, 0.5), 1),
+        "latency_p99_ms": round(percentile(lat, 0.99), 1),
+    }
 
 
-def steady(name: str, procs: Processes, rate: float, seconds: float, fanout: int = 1,
-           hanging: bool = False) -> dict:
+def steady(
+    name: str, procs: Processes, rate: float, seconds: float, fanout: int = 1, hanging: bool = False
+) -> dict:
     domain, _ = reset_data(procs.url)
     urls = [f"{procs.url}/e{i}" for i in range(fanout)]
     if hanging:
         urls[0] = f"{procs.url}/hang"
     make_endpoints(domain, urls)
-    print(f"  publishing {rate:g} events/s for {seconds:g} s, one per transaction, "
-          f"{fanout} endpoint(s){', one hanging' if hanging else ''}", flush=True)
+    print(
+        f"  publishing {rate:g} events/s for {seconds:g} s, one per transaction, "
+        f"{fanout} endpoint(s){', one hanging' if hanging else ''}",
+        flush=True,
+    )
     committed = publish_steady(domain, rate, seconds)
     healthy = len(committed) * (fanout - (1 if hanging else 0))
     wait_drained(healthy + (1 if hanging else 0), procs.url, timeout=300, hanging=hanging)
@@ -330,11 +398,14 @@ def steady(name: str, procs: Processes, rate: float, seconds: float, fanout: int
             time.sleep(0.2)
     rows = receipts(procs.url)
     lat = latencies_ms(committed, rows, skip_path="/hang")
-    return {"received_healthy": len(lat), "expected_healthy": healthy,
-            "latency_p50_ms": round(percentile(lat, 0.5), 1),
-            "latency_p99_ms": round(percentile(lat, 0.99), 1),
-            "latency_max_ms": round(max(lat), 1),
-            "attempts_recorded": attempts_recorded()}
+    return {
+        "received_healthy": len(lat),
+        "expected_healthy": healthy,
+        "latency_p50_ms": round(percentile(lat, 0.5), 1),
+        "latency_p99_ms": round(percentile(lat, 0.99), 1),
+        "latency_max_ms": round(max(lat), 1),
+        "attempts_recorded": attempts_recorded(),
+    }
 
 
 def machine() -> dict:
@@ -343,19 +414,31 @@ def machine() -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg = cursor.fetchone()[0]
-    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True,
-                                   text=True).stdout.split()[2:3]
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
-    return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "postgresql": pg, "redis": "".join(redis_version),
-            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)}
+    redis_version = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True
+    ).stdout.split()[2:3]
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "redis": "".join(redis_version),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+    }
 
 
 def git_sha() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
     return result.stdout.strip() or "unknown"
 
 
@@ -363,31 +446,50 @@ def write(name: str, figures: dict, ceiling_rate: float, facts: dict, args: obje
     unit, target, sense = TARGETS[name]
     measured = figures["measured"]
     met = measured >= target if sense == ">=" else measured <= target
-    record = {"scenario": name, "target": target, "unit": unit, "sense": sense,
-              "measured": measured, "met": met, "ceiling_requests_per_s": round(ceiling_rate),
-              "percent_of_ceiling": round(100 * figures.get("throughput", measured)
-                                          / ceiling_rate, 1) if unit == "deliveries/s" else None,
-              "figures": figures, "workers": args.workers, "quick": args.quick,
-              "machine": facts, "git": git_sha(),
-              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    record = {
+        "scenario": name,
+        "target": target,
+        "unit": unit,
+        "sense": sense,
+        "measured": measured,
+        "met": met,
+        "ceiling_requests_per_s": round(ceiling_rate),
+        "percent_of_ceiling": round(100 * figures.get("throughput", measured) / ceiling_rate, 1)
+        if unit == "deliveries/s"
+        else None,
+        "figures": figures,
+        "workers": args.workers,
+        "quick": args.quick,
+        "machine": facts,
+        "git": git_sha(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     path = RESULTS / f"{name}-{record['git']}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     verdict = "met" if met else "MISSED"
-    print(f"  {name}: {measured} {unit} (target {sense} {target}: {verdict}); "
-          f"ceiling {round(ceiling_rate)} req/s -> {path.relative_to(ROOT)}", flush=True)
+    print(
+        f"  {name}: {measured} {unit} (target {sense} {target}: {verdict}); "
+        f"ceiling {round(ceiling_rate)} req/s -> {path.relative_to(ROOT)}",
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", metavar="scenario",
-                        help=f"any of {', '.join(TARGETS)} (default: all)")
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="scenario",
+        help=f"any of {', '.join(TARGETS)} (default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     args = parser.parse_args()
     unknown = set(args.scenarios) - set(TARGETS)
     if unknown:
-        parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; "
-                     f"choose from {', '.join(TARGETS)}")
+        parser.error(
+            f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(TARGETS)}"
+        )
     args.scenarios = args.scenarios or list(TARGETS)
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = configure()
@@ -417,8 +519,9 @@ def main() -> None:
                 normal = steady(name, procs, 50, 20 * scale, fanout=10)
                 figures = steady(name, procs, 50, 20 * scale, fanout=10, hanging=True)
                 figures["normal_p99_ms"] = normal["latency_p99_ms"]
-                figures["measured"] = round(figures["latency_p99_ms"]
-                                            / max(normal["latency_p99_ms"], 0.001), 2)
+                figures["measured"] = round(
+                    figures["latency_p99_ms"] / max(normal["latency_p99_ms"], 0.001), 2
+                )
             write(name, figures, rate, facts, args)
     finally:
         procs.stop()

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest
+from django.utils import timezone
 
 from domains.models import AuditEntry
 from incidents import services
@@ -47,8 +48,6 @@ class CounterRuleAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: CounterRule, form: Any, change: bool) -> None:
-        from django.utils import timezone
-
         before = {name: form.initial.get(name) for name in form.changed_data}
         obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)

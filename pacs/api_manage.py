@@ -4,9 +4,9 @@ manages their own; a domain's admins see every integration of the domain."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from domains.api.pagination import NewestFirst
 from domains.api.permissions import DomainUser
+from domains.api.views.base import ScopedViewSet
 from domains.models import ApiToken, Camera, TokenKind
 from domains.services import token_revoke
 from pacs import services
@@ -107,12 +108,12 @@ def _new_token(token: ApiToken, raw: str) -> Response:
 
 
 @extend_schema(tags=["pacs"])
-class IntegrationViewSet(viewsets.GenericViewSet):
+class IntegrationViewSet(ScopedViewSet):
     permission_classes = [DomainUser]
     pagination_class = NewestFirst
     serializer_class = IntegrationOut
     lookup_field = "integration_id"
-    lookup_value_regex = "[^/]+"
+    not_found = "No integration with this id that you can see."
     queryset = PacsIntegration.objects.none()  # for the schema generator
 
     def get_queryset(self):
@@ -120,28 +121,16 @@ class IntegrationViewSet(viewsets.GenericViewSet):
             return self.queryset
         return services.integrations_visible_to(self.request.user)
 
-    def get_object(self) -> PacsIntegration:
-        try:
-            return self.get_queryset().get(integration_id=self.kwargs["integration_id"])
-        except ObjectDoesNotExist:
-            raise NotFound("No integration with this id that you can see.") from None
-
-    def _read(self, serializer_class: type, request: Request) -> dict:
-        serializer = serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
     @extend_schema(responses=IntegrationOut(many=True))
     def list(self, request: Request) -> Response:
         """Your integrations (a domain admin: all of the domain's), newest first."""
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(IntegrationOut(page, many=True).data)
+        return self.page(self.get_queryset(), IntegrationOut)
 
     @extend_schema(request=IntegrationIn, responses={201: IntegrationOut})
     def create(self, request: Request) -> Response:
         """Connect a PACS; then create a token for its gateway."""
         integration = services.integration_create(
-            owner=request.user, actor=request.user, **self._read(IntegrationIn, request)
+            owner=request.user, actor=request.user, **self.read(IntegrationIn, request)
         )
         return Response(IntegrationOut(integration).data, status=status.HTTP_201_CREATED)
 
@@ -152,7 +141,7 @@ class IntegrationViewSet(viewsets.GenericViewSet):
     @extend_schema(request=IntegrationChangeIn, responses=IntegrationOut)
     def partial_update(self, request: Request, integration_id: str) -> Response:
         integration = self.get_object()
-        changes = self._read(IntegrationChangeIn, request)
+        changes = self.read(IntegrationChangeIn, request)
         integration = services.integration_update(
             integration=integration, actor=request.user, changes=changes
         )
@@ -214,7 +203,7 @@ class IntegrationViewSet(viewsets.GenericViewSet):
         device = integration.devices.filter(device_id=device_id).first()
         if device is None:
             raise NotFound("No device with this id on this integration.")
-        wanted = self._read(PacsDeviceMapIn, request)["camera_ids"]
+        wanted = self.read(PacsDeviceMapIn, request)["camera_ids"]
         cameras = list(Camera.objects.filter(domain_id=integration.domain_id, camera_id__in=wanted))
         missing = sorted(set(wanted) - {c.camera_id for c in cameras})
         if missing:
@@ -230,5 +219,4 @@ class IntegrationViewSet(viewsets.GenericViewSet):
     def events(self, request: Request, integration_id: str) -> Response:
         """Recent events: labels, relayed or kept with a camera, and in which batch."""
         rows = PacsEvent.objects.filter(integration=self.get_object()).defer("body")
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(PacsEventOut(page, many=True).data)
+        return self.page(rows, PacsEventOut)

@@ -150,7 +150,7 @@ def devices_replace(*, integration: PacsIntegration, devices: Any) -> dict[str, 
     rows = _device_rows(devices)
     current = {d.device_id: d for d in integration.devices.prefetch_related("cameras")}
     gone = [d for key, d in current.items() if key not in rows]
-    kept = [d.device_id for d in gone if d.cameras.exists()]
+    kept = [d.device_id for d in gone if d.cameras.all()]  # prefetched: no query per device
     removed = [d.pk for d in gone if d.device_id not in kept]
     PacsDevice.objects.filter(pk__in=removed).delete()
     now = timezone.now()

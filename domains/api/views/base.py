@@ -15,19 +15,12 @@ from domains.api.permissions import DomainAdmin
 from domains.models import Domain, User
 
 
-class AdminViewSet(viewsets.GenericViewSet):
-    """Routes for a domain's administrators; objects outside their domains answer 404."""
+class ScopedViewSet(viewsets.GenericViewSet):
+    """A viewset whose queryset is already scoped to the caller: an id outside it answers
+    404, exactly as one that exists nowhere."""
 
-    permission_classes = [DomainAdmin]
     lookup_value_regex = "[^/]+"
     not_found = "Nothing with this id in your domain."
-
-    def administered(self) -> QuerySet[Domain]:
-        return Domain.objects.administered_by(self.request.user)
-
-    def home_domain(self) -> Domain:
-        """The domain new objects join: the caller's own (DomainAdmin checked it is theirs)."""
-        return self.administered().get(pk=self.request.user.domain_id)
 
     def get_object(self) -> Any:
         value = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
@@ -45,6 +38,19 @@ class AdminViewSet(viewsets.GenericViewSet):
     def page(self, queryset: QuerySet, out: type[serializers.Serializer]) -> Response:
         rows = self.paginate_queryset(queryset)
         return self.get_paginated_response(out(rows, many=True).data)
+
+
+class AdminViewSet(ScopedViewSet):
+    """Routes for a domain's administrators; objects outside their domains answer 404."""
+
+    permission_classes = [DomainAdmin]
+
+    def administered(self) -> QuerySet[Domain]:
+        return Domain.objects.administered_by(self.request.user)
+
+    def home_domain(self) -> Domain:
+        """The domain new objects join: the caller's own (DomainAdmin checked it is theirs)."""
+        return self.administered().get(pk=self.request.user.domain_id)
 
 
 def domain_user(domain: Domain, email: str, field: str = "owner") -> User:

@@ -11,12 +11,12 @@ from domains import services
 from domains.api.pagination import NewestFirst
 from domains.api.permissions import DomainUser
 from domains.api.serializers import HookIn, HookOut
-from domains.api.views.base import AdminViewSet
+from domains.api.views.base import ScopedViewSet
 from domains.models import Hook
 
 
 @extend_schema(tags=["hooks"])
-class MyHookViewSet(AdminViewSet):
+class MyHookViewSet(ScopedViewSet):
     permission_classes = [DomainUser]
     pagination_class = NewestFirst
     lookup_field = "hook_id"
