@@ -152,7 +152,7 @@ def main() -> None:
         print(f"  stored and evaluated {figures['measured']} values/s "
               f"(ingest alone {figures['ingest_values_per_s']}/s); backlog at the end: {backlog}; "
               f"{figures['incidents']} incidents", flush=True)
-        common.write(SCENARIO, figures, 0, facts, args)
+        common.write(SCENARIO, figures, None, facts, args)
     finally:
         procs.stop()
 

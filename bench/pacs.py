@@ -147,7 +147,7 @@ def main() -> None:
               f"{figures['ingest_events_per_s']}/s) in {callbacks} callbacks; all received "
               f"after {delivered:.1f} s; backlog at the end: {figures['backlog_at_end']}",
               flush=True)
-        common.write(SCENARIO, figures, 0, facts, args)
+        common.write(SCENARIO, figures, None, facts, args)
     finally:
         procs.stop()
 

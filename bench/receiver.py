@@ -4,7 +4,7 @@
 
 Answers 200 at once on every path except /hang/..., which never answers before
 the sender gives up. Records (webhook-id, receipt time, path) for GET /_dump;
-GET /_count answers the number received.
+GET /_count answers the number received (``?prefix=/e``: on paths starting so).
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ async def handle(request: web.Request) -> web.Response:
 
 
 async def count(request: web.Request) -> web.Response:
-    return web.Response(text=str(len(received)))
+    prefix = request.query.get("prefix", "")
+    if not prefix:
+        return web.Response(text=str(len(received)))
+    return web.Response(text=str(sum(1 for _, _, path in received if path.startswith(prefix))))
 
 
 async def dump(request: web.Request) -> web.Response:

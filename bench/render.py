@@ -13,12 +13,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-ORDER = ["fanout-1", "fanout-10", "steady-200", "hanging-1-of-10", "incidents-ingest",
-         "pacs-relay"]
+ORDER = ["fanout-1", "fanout-10", "steady-200", "steady-500", "hanging-1-of-10",
+         "flood-isolation", "incidents-ingest", "pacs-relay"]
 WHAT = {
     "fanout-1": "1 endpoint, events published flat out in transactions of 100",
     "fanout-10": "10 endpoints, events published flat out in transactions of 100",
     "steady-200": "200 events/s, one per transaction: commit-to-receipt p99",
+    "steady-500": "500 events/s, one per transaction (4 publisher threads): commit-to-receipt "
+    "p99",
+    "flood-isolation": "50 events/s to one domain while another domain's Box posts counter "
+    "reports flat out (100 per request, 3 clients): p99 during the flood / p99 without",
     "hanging-1-of-10": "1 of 10 endpoints never answers: healthy p99 / normal p99",
     "incidents-ingest": "Boxes post batches of 100 reports x 50 cameras x 6 counters (5 % "
     "non-zero) over HTTP; stored and evaluated (`bench/incidents.py`)",
@@ -39,40 +43,63 @@ def newest() -> list[dict]:
     return [found[name] for name in ORDER if name in found]
 
 
+def _extra(r: dict) -> str:
+    f = r["figures"]
+    if r["scenario"] in ("steady-200", "steady-500"):
+        return f" (p50 {f['latency_p50_ms']} ms)"
+    if r["scenario"] == "incidents-ingest":
+        return (f" (ingest alone {f['ingest_values_per_s']}/s; backlog when posting "
+                f"stopped {f['backlog_at_stop']} reports, at the end {f['backlog_at_end']})")
+    if r["scenario"] == "pacs-relay":
+        return (f" (ingest alone {f['ingest_events_per_s']}/s; {f['callbacks']} callbacks, "
+                f"all received after {f['seconds_delivered']} s; backlog when posting "
+                f"stopped {f['backlog_at_stop']}, at the end {f['backlog_at_end']})")
+    if r["scenario"] == "hanging-1-of-10":
+        return f" ({f['latency_p99_ms']} ms vs {f['normal_p99_ms']} ms)"
+    if r["scenario"] == "flood-isolation":
+        return (f" ({f['flood_p99_ms']} ms vs {f['calm_p99_ms']} ms; "
+                f"{f['flood_reports_posted']} reports posted)")
+    return ""
+
+
+def _cpu(r: dict) -> str:
+    if "cpu_ms_per_delivery" not in r:
+        return "—"
+    text = f"{r['cpu_ms_per_delivery']:.3f} ms ({r['cpu_per_delivery_over_ceiling']}x)"
+    if "cpu_met" in r:
+        text += f", target <= {r['cpu_target']}x: " + ("met" if r["cpu_met"] else "**missed**")
+    if not r["figures"]["cpu"]["accounted"]:
+        text += " (components " + f"{r['figures']['cpu']['components_over_machine']:.0%}" + \
+            " of machine busy: not all accounted)"
+    return text
+
+
 def table(records: list[dict]) -> str:
-    lines = ["| scenario | what | target | measured | result | ceiling (req/s) | run |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | what | target | measured | result | deliveries/s (% of ceiling) | "
+             "CPU per delivery (x ceiling's per request) | ceiling req/s (CPU ms/req) | run |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in records:
-        extra = ""
-        if r["unit"] == "deliveries/s" and r.get("percent_of_ceiling") is not None:
-            extra = f" ({r['percent_of_ceiling']} % of ceiling)"
-        elif r["scenario"] == "steady-200":
-            extra = f" (p50 {r['figures']['latency_p50_ms']} ms)"
-        elif r["scenario"] == "incidents-ingest":
-            f = r["figures"]
-            extra = (f" (ingest alone {f['ingest_values_per_s']}/s; backlog when posting "
-                     f"stopped {f['backlog_at_stop']} reports, at the end {f['backlog_at_end']})")
-        elif r["scenario"] == "pacs-relay":
-            f = r["figures"]
-            extra = (f" (ingest alone {f['ingest_events_per_s']}/s; {f['callbacks']} callbacks, "
-                     f"all received after {f['seconds_delivered']} s; backlog when posting "
-                     f"stopped {f['backlog_at_stop']}, at the end {f['backlog_at_end']})")
-        elif r["scenario"] == "hanging-1-of-10":
-            f = r["figures"]
-            extra = f" ({f['latency_p99_ms']} ms vs {f['normal_p99_ms']} ms)"
         result = "met" if r["met"] else f"**missed** ([profile]({PROFILE}))"
+        throughput = "—"
+        if r.get("deliveries_per_s") is not None:
+            throughput = f"{r['deliveries_per_s']} ({r['percent_of_ceiling']} %)"
+        ceiling = "—"
+        if r.get("ceiling_requests_per_s"):
+            ceiling = f"{r['ceiling_requests_per_s']} ({r['ceiling_cpu_ms_per_request']:.3f})"
         lines.append(
             f"| `{r['scenario']}` | {WHAT[r['scenario']]} | {r['sense']} {r['target']} "
-            f"{r['unit']} | {r['measured']} {r['unit']}{extra} | {result} | "
-            f"{r['ceiling_requests_per_s'] or '—'} | [{r['git']}, {r['date'][:10]}]({r['file']}) |")
+            f"{r['unit']} | {r['measured']} {r['unit']}{_extra(r)} | {result} | {throughput} | "
+            f"{_cpu(r)} | {ceiling} | [{r['git']}, {r['date'][:10]}]({r['file']}) |")
     if records:
         m = records[0]["machine"]
         lines.append("")
         lines.append(f"Measured on {m['cpus']} vCPUs ({m['cpu']}), {m['memory_gb']} GB, Python "
                      f"{m['python']}, PostgreSQL {m['postgresql'].split()[0]}, Redis "
-                     f"{m['redis'].removeprefix('v=')}, {records[0]['workers']} worker "
-                     "process(es); the ceiling is an aiohttp client with 50 requests in flight "
-                     "against the same receiver in the same run.")
+                     f"{m['redis'].removeprefix('v=')}; {records[0].get('layout', '')}. The "
+                     "ceiling is an aiohttp client with 50 requests in flight against the same "
+                     "receiver in the same run, with a body the scenarios' size; CPU is read "
+                     "from /proc for every process of the run (publisher, workers, beat, "
+                     "receiver, PostgreSQL, Redis) and checked against /proc/stat.")
     return "\n".join(lines)
 
 

@@ -21,7 +21,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from callbacks import services
-from callbacks.delivery.policy import MASK, SECRET_HEADER, mask_url
 from callbacks.forms import EVENT_TYPE_CHOICES, EndpointFieldsMixin, HeadersField
 from callbacks.models import (
     Attempt,
@@ -33,6 +32,7 @@ from callbacks.models import (
     Method,
     ReplayJob,
 )
+from domains.formats import mask_mapping, mask_url
 
 
 def _errors_to_messages(request: HttpRequest, exc: ValidationError) -> None:
@@ -59,10 +59,7 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            shown = {
-                k: MASK if SECRET_HEADER.search(k) else v
-                for k, v in (self.instance.headers or {}).items()
-            }
+            shown = mask_mapping(self.instance.headers)
             self.fields["headers_json"].initial = (
                 json.dumps(shown, indent=2, ensure_ascii=False) if shown else ""
             )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 from django.db import models
 from django.utils import timezone
 
+from callbacks.delivery.policy import signing_secrets
 from callbacks.fields import EncryptedJSONField, EncryptedTextField
 from domains.models import Domain, User, new_public_id
 
@@ -71,17 +73,11 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.method} {self.url}"
 
-    def signing_secrets(self, now: timezone.datetime | None = None) -> list[str]:
+    def signing_secrets(self, now: datetime.datetime | None = None) -> list[str]:
         """Return the secrets that sign now: the current one, and the old one during rotation."""
-        now = now or timezone.now()
-        found = [self.secret]
-        if (
-            self.previous_secret
-            and self.previous_secret_expires_at
-            and self.previous_secret_expires_at > now
-        ):
-            found.append(self.previous_secret)
-        return found
+        return signing_secrets(self.secret, self.previous_secret,
+                               self.previous_secret_expires_at, now or timezone.now())
+
 
 
 class Event(models.Model):

@@ -8,12 +8,13 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from callbacks.delivery.policy import MASK, mask_url
 from callbacks.models import Attempt, Delivery, Endpoint, EndpointHourlyStat, Heartbeat
+from domains.formats import MASK, mask_url
 from domains.models import Domain
 
 
@@ -28,8 +29,6 @@ def heartbeat_status(interval: float, name: str = "sweeper") -> str:
 
 def broker_status() -> str:
     """Return "ok" when the Celery broker accepts a connection, else the error's name."""
-    from celery import current_app
-
     try:
         with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=0, timeout=2)

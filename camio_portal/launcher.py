@@ -3,7 +3,8 @@
     python -m camio_portal.launcher [--port 8000]
 
 Prepares the data folder (keys, SQLite database, demo), then starts the web
-server (gunicorn on 127.0.0.1), a Celery worker (concurrency 1) and Celery beat,
+server (gunicorn on 127.0.0.1), two Celery workers (deliveries, and the rest) and
+Celery beat,
 prints the URL and sign-ins, and on Ctrl-C stops every process it started.
 """
 
@@ -56,6 +57,18 @@ def prepare(port: int) -> None:
     call_command("seed_demo", verbosity=0)
 
 
+def worker_command(role: str) -> list[str]:
+    """A solo Celery worker consuming the queues of ``role`` (settings.WORKER_QUEUES)."""
+    from django.conf import settings
+
+    return [
+        sys.executable, "-m", "celery", "-A", "camio_portal", "worker", "--loglevel", "INFO",
+        "--concurrency", "1", "--pool", "solo", "--hostname", f"{role}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--queues", ",".join(settings.WORKER_QUEUES[role]),
+    ]
+
+
 def children(port: int) -> dict[str, list[str]]:
     python = sys.executable
     return {
@@ -76,25 +89,10 @@ def children(port: int) -> dict[str, list[str]]:
             "5",
             "--no-control-socket",
         ],
-        "worker": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "camio_portal",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "1",
-            "--pool",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--queues",
-            "celery,replay",
-        ],
+        # Two workers: one delivers, the other evaluates incidents, flushes PACS events,
+        # replays and maintains, so a slow evaluation never holds a delivery.
+        "worker": worker_command("deliveries"),
+        "worker-other": worker_command("other"),
         "beat": [python, "-m", "celery", "-A", "camio_portal", "beat", "--loglevel", "INFO"],
     }
 
@@ -174,7 +172,7 @@ def main() -> int:
             time.sleep(0.5)
         return 0
     finally:
-        print("\nStopping web server, worker and beat ...", flush=True)
+        print("\nStopping web server, workers and beat ...", flush=True)
         stop(processes)
         print("Stopped.", flush=True)
 

@@ -8,7 +8,6 @@ the writes themselves (and their events) live in ``domains.services``.
 from __future__ import annotations
 
 import datetime
-import re
 import secrets
 import string
 from typing import Any
@@ -20,6 +19,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from domains.formats import MASK, is_secret_name
 from domains.validators import (
     normalize_domain_name,
     normalize_mac_address,
@@ -392,8 +392,6 @@ class Hook(OwnedByDomainUser):
 # --- Audit -----------------------------------------------------------------
 
 
-SECRET_NAME = re.compile(r"authorization|cookie|token|secret|key|password|signature", re.I)
-MASK = "••••••"
 
 
 def audit_value(value: Any) -> Any:
@@ -407,7 +405,7 @@ def audit_value(value: Any) -> Any:
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: MASK if SECRET_NAME.search(str(k)) else audit_value(v) for k, v in value.items()}
+        return {k: MASK if is_secret_name(k) else audit_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [audit_value(v) for v in value]
     return value

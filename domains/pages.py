@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import services as callbacks
-from callbacks.delivery.policy import MASK, SECRET_HEADER
 from callbacks.models import Delivery, Endpoint, ReplayJob
 from callbacks.selectors import (
     attempt_as_curl,
@@ -25,6 +24,7 @@ from callbacks.selectors import (
     pretty_body,
 )
 from domains import services
+from domains.formats import mask_mapping
 from domains.forms import (
     CoAdminForm,
     DeliveryFilterForm,
@@ -115,7 +115,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
 def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
     domain = administered_domain(request, name)
     endpoint = domain_endpoint(domain, endpoint_id)
-    shown = {k: MASK if SECRET_HEADER.search(k) else v for k, v in endpoint.headers.items()}
+    shown = mask_mapping(endpoint.headers)
     initial = {
         "method": endpoint.method,
         "url": endpoint.url,

@@ -24,8 +24,7 @@ from domains.api.batch import (
 )
 from domains.api.permissions import require_kind
 from domains.models import Device, TokenKind
-from incidents.services import ingest_reports
-from incidents.tasks import enqueue_evaluation
+from incidents.services import ingest_reports, request_evaluation
 
 
 class BoxCredentials(BasePermission):
@@ -89,5 +88,6 @@ class CounterReportView(APIView):
             request.data, many="reports", one=None, bare=True, limit=settings.INCIDENT_MAX_REPORTS
         )
         result = ingest_reports(device=device, reports=reports)
-        transaction.on_commit(lambda: enqueue_evaluation(result.report_ids))
+        if result.report_ids:
+            transaction.on_commit(lambda: request_evaluation([device.pk]))
         return batch_response(result.as_answer())

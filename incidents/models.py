@@ -109,6 +109,11 @@ class CounterReport(models.Model):
                 condition=models.Q(evaluated_at__isnull=True),
                 name="report_unevaluated",
             ),
+            models.Index(
+                fields=["device", "id"],
+                condition=models.Q(evaluated_at__isnull=True),
+                name="report_unevaluated_box",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,9 +156,14 @@ class CounterMinute(models.Model):
 
 
 class EvaluationLock(models.Model):
-    """One row per camera (or Box): evaluations lock it, so they run one at a time."""
+    """One row per Box: its evaluation is asked for once (``queued_at``) and runs under a
+    lease (``held_by`` until ``held_until``), so evaluations of one Box run one at a time
+    and a second one gives the work back instead of waiting."""
 
     subject = models.CharField(max_length=80, primary_key=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    held_by = models.UUIDField(null=True, blank=True)
+    held_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.subject

@@ -1,19 +1,23 @@
-"""Celery tasks: evaluate stored reports, sweep up missed ones, purge old ones."""
+"""Celery tasks (queue ``incidents``; retention on ``maintenance``): evaluate Boxes'
+stored reports, sweep up missed ones, purge old ones."""
 
 from __future__ import annotations
-
-import logging
 
 from celery import shared_task
 
 from incidents import services
 
-log = logging.getLogger(__name__)
+
+@shared_task(name="incidents.evaluate_box")
+def evaluate_box(device_pks: list[int]) -> int:
+    """Evaluate each Box's unevaluated reports; safe to run twice (each report is judged
+    once, and a Box another runner holds is given back)."""
+    return sum(services.evaluate_box(pk).evaluated for pk in device_pks)
 
 
 @shared_task(name="incidents.evaluate")
 def evaluate(report_ids: list[int]) -> int:
-    """Judge these reports; safe to run twice (each report is judged once)."""
+    """Messages queued before evaluation went per Box: judge these reports."""
     return len(services.evaluate_reports(report_ids))
 
 
@@ -25,15 +29,3 @@ def sweep() -> int:
 @shared_task(name="incidents.retention")
 def retention() -> dict[str, int]:
     return services.retention_purge()
-
-
-def enqueue_evaluation(report_ids: list[int]) -> None:
-    """Hand report ids to a worker; never raise (the sweeper evaluates them later)."""
-    for start in range(0, len(report_ids), 200):
-        chunk = report_ids[start : start + 200]
-        try:
-            evaluate.apply_async(args=[chunk])
-        except Exception:
-            log.exception(
-                "enqueue failed for %d counter reports; the sweeper will take them", len(chunk)
-            )

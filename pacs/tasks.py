@@ -1,4 +1,5 @@
-"""Celery tasks: relay an integration's pending events, sweep stragglers, purge old ones."""
+"""Celery tasks (queue ``pacs``; retention on ``maintenance``): relay an integration's
+pending events, sweep stragglers, purge old ones."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pacs.services import relay
 
 
 @shared_task(name="pacs.flush")
-def flush_integration(integration_id: str) -> int:
-    """Relay the integration's pending events; safe to run twice (claims are conditional)."""
-    return relay.flush(integration_id)
+def flush_integration(integration_ids: list[str] | str) -> int:
+    """Relay the integrations' pending events; safe to run twice (claims are conditional)."""
+    ids = [integration_ids] if isinstance(integration_ids, str) else integration_ids
+    return sum(relay.flush(integration_id) for integration_id in ids)
 
 
 @shared_task(name="pacs.sweep")

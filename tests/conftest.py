@@ -109,19 +109,24 @@ def receiver():
     server.close()
 
 
+def all_queues() -> list[str]:
+    return [q for queues in settings.WORKER_QUEUES.values() for q in queues]
+
+
 def purge_broker() -> None:
     from camio_portal.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in ("celery", "replay"):
+        for queue in all_queues():
             # A queue that was never declared has nothing to purge.
             with contextlib.suppress(Exception):
                 conn.default_channel.queue_purge(queue)
 
 
 @contextlib.contextmanager
-def running_worker():
-    """Run a real Celery worker in this process (so patches and settings apply)."""
+def running_worker(queues: list[str] | None = None):
+    """Run a real Celery worker in this process (so patches and settings apply), on
+    ``queues`` (default: every queue, both workers' work in one)."""
     from celery.contrib.testing.worker import start_worker
 
     from callbacks.delivery.dispatcher import shutdown_dispatcher
@@ -135,7 +140,7 @@ def running_worker():
         perform_ping_check=False,
         loglevel="WARNING",
         shutdown_timeout=30,
-        queues=["celery", "replay"],
+        queues=queues or all_queues(),
     ) as w:
         yield w
         shutdown_dispatcher(timeout=30)

@@ -36,8 +36,14 @@ def child_env(**overrides: str) -> dict[str, str]:
     return environment
 
 
-def start_worker(log: Path, beat_schedule: Path, **overrides: str) -> subprocess.Popen:
-    """Start a worker with embedded beat (the sweeper) in its own process group."""
+def start_worker(
+    log: Path, beat_schedule: Path, queues: str = "", **overrides: str
+) -> subprocess.Popen:
+    """Start a worker with embedded beat (the sweeper) in its own process group, on
+    ``queues`` (comma-separated; default: every queue)."""
+    from django.conf import settings
+
+    queues = queues or ",".join(q for qs in settings.WORKER_QUEUES.values() for q in qs)
     command = [
         sys.executable,
         "-m",
@@ -50,7 +56,7 @@ def start_worker(log: Path, beat_schedule: Path, **overrides: str) -> subprocess
         "--loglevel",
         "INFO",
         "--queues",
-        "celery,replay",
+        queues,
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",

@@ -48,8 +48,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from callbacks import catalog
+from callbacks.delivery.outbox import publish
 from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, ReplayJob
-from callbacks.publish import publish
 from domains import services
 from domains.models import ApiToken, Camera, Device, Hook, Zone
 from pacs import services as pacs_services
@@ -130,9 +130,7 @@ def auth(acme_admin, token_for) -> dict[str, str]:
 @pytest.fixture
 def no_network(monkeypatch):
     """Refuse and record every callback DNS lookup and every broker send."""
-    from callbacks import publish as publish_module
-    from callbacks.delivery import guard
-    from callbacks.services import deliveries
+    from callbacks.delivery import outbox, ssrf
 
     calls: list[str] = []
 
@@ -140,9 +138,9 @@ def no_network(monkeypatch):
         calls.append(f"DNS {host}:{port}")
         raise OSError(f"{host}: network access is stubbed in this test")
 
-    monkeypatch.setattr(guard, "getaddrinfo", refuse_dns)
-    monkeypatch.setattr(publish_module, "enqueue", lambda ids, **kw: calls.append("enqueue"))
-    monkeypatch.setattr(deliveries, "_queue_replay", lambda job_id: calls.append("replay"))
+    monkeypatch.setattr(ssrf, "getaddrinfo", refuse_dns)
+    monkeypatch.setattr(outbox.current_app, "send_task",
+                        lambda name, **kw: calls.append(f"enqueue {name}"))
     return calls
 
 

@@ -10,8 +10,8 @@ import pytest
 from django.db import transaction
 
 from callbacks import catalog
+from callbacks.delivery.outbox import publish
 from callbacks.models import Delivery
-from callbacks.publish import publish
 from tests.processes import kill_group, manage, start_worker
 from tests.receiver import wait_for
 

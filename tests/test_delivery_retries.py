@@ -208,6 +208,7 @@ def test_health_is_written_once_per_batch(worker, receiver, endpoint_for, box, a
         b"{}",
         1,
         now,
+        claim_token="00000000-0000-0000-0000-000000000001",
     )
     results = [
         Result(

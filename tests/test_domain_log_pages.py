@@ -12,6 +12,7 @@ from django.utils import timezone
 from callbacks.delivery.claims import claim
 from callbacks.delivery.policy import Result
 from callbacks.delivery.recording import record
+from callbacks.delivery.signing import build_request
 from callbacks.models import Delivery, ReplayJob
 from domains import services
 from domains.models import AuditEntry, DomainAdministrator
@@ -33,9 +34,7 @@ def sent(endpoint_for, box, acme_admin, django_capture_on_commit_callbacks):
     )
     with django_capture_on_commit_callbacks(execute=False):
         services.camera_create(owner=acme_admin, device=box, name="Logged")
-    [job] = claim([str(Delivery.objects.get().pk)], 1).jobs
-    from callbacks.delivery.policy import build_request
-
+    [job] = claim([str(Delivery.objects.get().pk)], 1)
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=False):
         record(

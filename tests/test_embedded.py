@@ -17,6 +17,9 @@ from django.core.management import call_command
 from camio_portal.env import read_or_create_secret
 from domains.models import Camera, Device, Domain, User, Zone
 
+# Not about the database or broker: CI runs it once, on SQLite.
+pytestmark = pytest.mark.backend_independent
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from callbacks import services as cs
+from callbacks.delivery import sweeper
 from callbacks.models import Delivery, Event, ReplayJob
 from domains import services
 from domains.models import AuditEntry
@@ -160,23 +161,21 @@ def test_send_test_event_command(receiver, endpoint_for):
 def test_sweeper_recovers_expired_leases_and_overdue_rows(
     settings, worker, receiver, endpoint_for, box, acme_admin
 ):
-    from callbacks.delivery import engine
-
     settings.CALLBACK_SWEEP_INTERVAL = 0.1
     endpoint_for(receiver.url, ["camera.created"])
     with pytest.MonkeyPatch.context() as patch:
         # The broker "loses" the message: nothing is enqueued after commit.
-        patch.setattr("callbacks.publish.enqueue", lambda *a, **k: None)
+        patch.setattr("callbacks.delivery.outbox.enqueue_deliveries", lambda *a, **k: 0)
         services.camera_create(owner=acme_admin, device=box, name="Lost message")
     delivery = Delivery.objects.get()
     Delivery.objects.filter(pk=delivery.pk).update(
         state="sending", lease_expires_at=timezone.now() - datetime.timedelta(seconds=1)
     )
-    report = engine.sweep()
+    report = sweeper.sweep()
     assert report["expired_leases"] == 1
     Delivery.objects.filter(pk=delivery.pk).update(
         next_attempt_at=timezone.now() - datetime.timedelta(seconds=1)
     )
-    engine.sweep()
+    sweeper.sweep()
     wait_for(lambda: Delivery.objects.get(pk=delivery.pk).state == "succeeded", what="swept")
     assert len(receiver.received) == 1

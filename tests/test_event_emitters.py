@@ -11,7 +11,7 @@ import pytest
 from django.db import transaction
 
 from callbacks import services as callback_services
-from callbacks.delivery import engine
+from callbacks.delivery import sweeper
 from callbacks.models import Delivery, Event
 from domains import services
 from domains.models import Camera, Device, User
@@ -81,7 +81,7 @@ def test_camera_lifecycle(worker, receiver, endpoint_for, box, acme_admin, other
     for event_type in ("camera.created", "camera.updated", "camera.deleted"):
         [body] = bodies(receiver, event_type)
         assert body == expected(event_type, event_id=body["id"], **ids)
-    engine.sweep()
+    sweeper.sweep()
     assert len(receiver.received) == 3  # the no-op update sent nothing
     zones_only, disabled = others
     assert zones_only.received == [] and disabled.received == []
@@ -168,7 +168,7 @@ def test_rolled_back_change_sends_nothing(worker, receiver, endpoint_for, box, a
     assert not Event.objects.exists()
     services.camera_create(owner=acme_admin, device=box, name="Real")
     wait_for(lambda: receiver.received, what="the committed change")
-    engine.sweep()
+    sweeper.sweep()
     assert Delivery.objects.count() == 1
     assert [json.loads(r.body)["data"]["object"]["camera"]["name"] for r in receiver.received] == [
         "Real"

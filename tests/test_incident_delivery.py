@@ -1,5 +1,5 @@
 """Over HTTP with a real worker: a Box's report becomes an incident.created shaped like
-the seed's; on PostgreSQL, evaluations of one camera wait for each other."""
+the seed's; evaluations of one Box never wait for each other and open one incident."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ import datetime
 import json
 import re
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, connections
+from django.utils import timezone
 
+from callbacks.delivery import outbox
 from incidents import services
 from incidents.models import EvaluationLock, Incident
+from incidents.services.evaluate import box_subject
 from tests.receiver import wait_for
 
 SEED = json.loads(
@@ -81,15 +85,9 @@ def test_a_restart_storm_delivers_incident_created_like_the_seed(
     assert body["data"]["object"]["user"]["email"] == "hq@acme.com"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_evaluations_of_one_camera_wait_for_the_lock_and_open_one_incident(
-    db_vendor, box, camera, settings
-):
-    if db_vendor != "postgresql":
-        pytest.skip("row locks that block are PostgreSQL's (SQLite runs one writer at a time)")
-    settings.INCIDENT_MAX_AGE = 10**9
+def restart_report(box, camera) -> list[int]:
     now = datetime.datetime.now(datetime.UTC)
-    ids = services.ingest_reports(
+    return services.ingest_reports(
         device=box,
         reports=[
             {
@@ -98,30 +96,51 @@ def test_evaluations_of_one_camera_wait_for_the_lock_and_open_one_incident(
             }
         ],
     ).report_ids
-    subject = services.subject_for(camera)
-    EvaluationLock.objects.get_or_create(subject=subject)
-    holder_ready, release, finished = threading.Event(), threading.Event(), []
 
-    def hold_the_lock():
-        with transaction.atomic():
-            list(EvaluationLock.objects.select_for_update().filter(subject=subject))
-            holder_ready.set()
-            release.wait(20)
-        connections.close_all()
+
+@pytest.mark.django_db(transaction=True)
+def test_an_evaluation_of_a_held_box_gives_the_work_back_instead_of_waiting(
+    box, camera, settings, monkeypatch
+):
+    settings.INCIDENT_MAX_AGE = 10**9
+    restart_report(box, camera)
+    holder = uuid.uuid4()
+    EvaluationLock.objects.create(
+        subject=box_subject(box.pk),
+        held_by=holder,
+        held_until=timezone.now() + datetime.timedelta(seconds=60),
+    )
+    asked: list[tuple] = []
+    monkeypatch.setattr(
+        outbox.current_app, "send_task",
+        lambda name, args, **kw: asked.append((name, args, kw.get("countdown"))),
+    )
+    run = services.evaluate_box(box.pk)
+    assert run.given_back and run.evaluated == 0  # returned at once, nothing judged
+    assert asked == [("incidents.evaluate_box", [[box.pk]], 1.0)]  # asked for again later
+    EvaluationLock.objects.filter(held_by=holder).update(held_by=None, held_until=None)
+    run = services.evaluate_box(box.pk)
+    assert run.evaluated == 1 and len(run.opened) == 1
+    assert services.evaluate_box(box.pk).evaluated == 0
+    assert Incident.objects.filter(camera=camera).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_evaluations_of_one_box_open_one_incident(box, camera, settings):
+    settings.INCIDENT_MAX_AGE = 10**9
+    ids = restart_report(box, camera)
+    start, opened = threading.Barrier(2), []
 
     def evaluate():
-        finished.append(len(services.evaluate_reports(ids)))
+        start.wait(10)
+        opened.append(len(services.evaluate_reports(ids)))
         connections.close_all()
 
-    holder = threading.Thread(target=hold_the_lock)
-    holder.start()
-    assert holder_ready.wait(10)
-    first, second = threading.Thread(target=evaluate), threading.Thread(target=evaluate)
-    first.start(), second.start()
-    first.join(1.0)
-    assert first.is_alive() and finished == []  # blocked on the camera's lock row
-    release.set()
-    holder.join(20), first.join(20), second.join(20)
-    assert sorted(finished) == [0, 1]  # two concurrent evaluations: one incident
+    threads = [threading.Thread(target=evaluate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(opened) == [0, 1]
     connection.close()
     assert Incident.objects.filter(camera=camera).count() == 1

@@ -128,3 +128,38 @@ def test_a_thousand_events_arrive_in_batches_of_at_most_n_each_once(
     assert len(sizes) >= 20 and max(sizes) <= 50, sizes
     assert sorted(serials()) == list(range(5000, 6000))  # each exactly once
     assert not PacsEvent.objects.filter(state=EventState.PENDING).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_keeps_its_batch_size_under_a_nested_loop_plan(
+    db_vendor, integration, settings, django_capture_on_commit_callbacks
+):
+    """P9 (5): with statistics analysed over 5,000 pending events, the claim stays bounded."""
+    if db_vendor != "postgresql":
+        pytest.skip("the planner's join choice is PostgreSQL's")
+    from django.db import connection
+
+    from callbacks.models import Event
+    from pacs.services import flush, ingest_events
+    from tests.test_claims import NESTED_LOOP
+
+    events = [{**FIXTURE["event"], "serial_number": n} for n in range(5000)]
+    with django_capture_on_commit_callbacks(execute=False):  # no flush scheduled: done here
+        result = ingest_events(integration=integration, events=events)
+    assert len(result.accepted) == 5000
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE pacs_pacsevent")
+        for setting in NESTED_LOOP:
+            cursor.execute(f"SET {setting} = off")
+    try:
+        with django_capture_on_commit_callbacks(execute=False):
+            assert flush(integration.integration_id) == 5000
+    finally:
+        with connection.cursor() as cursor:
+            for setting in NESTED_LOOP:
+                cursor.execute(f"RESET {setting}")
+    sizes = [len(json.loads(bytes(body))["data"]["object"]["events"])
+             for body in Event.objects.filter(type="pacs.events.created").values_list("body",
+                                                                                        flat=True)]
+    assert sizes == [settings.PACS_BATCH_SIZE] * (5000 // settings.PACS_BATCH_SIZE)
+    assert PacsEvent.objects.filter(state=EventState.PENDING).count() == 0

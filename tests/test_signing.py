@@ -10,8 +10,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from callbacks import services as callback_services
-from callbacks.delivery.claims import job_for
-from callbacks.delivery.policy import build_request
+from callbacks.delivery.claims import claim
+from callbacks.delivery.signing import build_request
 from callbacks.models import Delivery, Endpoint
 from domains import services
 from tests.receiver import wait_for
@@ -47,7 +47,9 @@ def test_signatures_verify_and_rotation_signs_with_both(
     delivery = Delivery.objects.order_by("created_at").last()
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=24, seconds=1)
     endpoint = Endpoint.objects.get(pk=endpoint.pk)
-    job = job_for(delivery)
+    # Claimed again (pending once more) to build the attempt a later retry would send.
+    Delivery.objects.filter(pk=delivery.pk).update(state="pending")
+    [job] = claim([str(delivery.pk)], 1)
     job.secrets = endpoint.signing_secrets(now=later)
     request = build_request(job, int(time.time()))
     headers = {k: v for k, v in request.headers if k.startswith("webhook-")}
@@ -62,7 +64,7 @@ def test_get_signs_an_empty_body(endpoint_for, box, acme_admin, django_capture_o
     endpoint = endpoint_for("https://receiver.example.com/", ["camera.created"], method="GET")
     with django_capture_on_commit_callbacks(execute=False):
         services.camera_create(owner=acme_admin, device=box, name="Cam")
-    job = job_for(Delivery.objects.select_related("event", "endpoint").get())
+    [job] = claim([str(Delivery.objects.get().pk)], 1)
     request = build_request(job, int(time.time()))
     headers = {k: v for k, v in request.headers if k.startswith("webhook-")}
     assert request.body is None

@@ -8,7 +8,7 @@ import socket
 import pytest
 from django.core.exceptions import ValidationError
 
-from callbacks.delivery import guard
+from callbacks.delivery import ssrf
 from callbacks.models import Delivery, Endpoint
 from callbacks.services import endpoint_create
 from domains import services
@@ -52,7 +52,7 @@ def test_allow_listed_literal_is_accepted(only_127_0_0_2, acme):
 
 
 def fake_dns(answers: dict[str, str]):
-    real = guard.getaddrinfo
+    real = ssrf.getaddrinfo
 
     def resolve(host, port):
         if host in answers:
@@ -71,14 +71,14 @@ def test_dns_rebinding_is_refused_before_connecting(
     try:
         settings.CALLBACK_ALLOWED_NETWORKS = ["127.0.0.2/32"]
         port = loopback.server.server_address[1]
-        monkeypatch.setattr(guard, "getaddrinfo", fake_dns({"rebind.test": "127.0.0.2"}))
+        monkeypatch.setattr(ssrf, "getaddrinfo", fake_dns({"rebind.test": "127.0.0.2"}))
         endpoint_create(
             domain=acme,
             url=f"http://rebind.test:{port}/",
             event_types=["camera.created"],
             actor=None,
         )
-        monkeypatch.setattr(guard, "getaddrinfo", fake_dns({"rebind.test": "127.0.0.1"}))
+        monkeypatch.setattr(ssrf, "getaddrinfo", fake_dns({"rebind.test": "127.0.0.1"}))
         services.camera_create(owner=acme_admin, device=box, name="Rebound")
         delivery = wait_for(
             lambda: Delivery.objects.filter(state="failed").first(), what="the refused delivery"
@@ -129,6 +129,6 @@ def test_guard_checks_every_resolved_address(settings, monkeypatch):
             (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fd00::1", port, 0, 0)),
         ]
 
-    monkeypatch.setattr(guard, "getaddrinfo", two_answers)
-    with pytest.raises(guard.AddressRefused, match="fd00::1, private"):
-        guard.resolve("mixed.example", 443)
+    monkeypatch.setattr(ssrf, "getaddrinfo", two_answers)
+    with pytest.raises(ssrf.AddressRefused, match="fd00::1, private"):
+        ssrf.resolve("mixed.example", 443)

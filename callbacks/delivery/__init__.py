@@ -1,3 +1,7 @@
-"""The delivery engine: policy (what answers mean, retries, masking), network
-guard (SSRF), signing, transports (aiohttp batches, requests single sends),
-claiming and recording."""
+"""The delivery engine, one package whose modules import only downward (an
+import-linter layers contract holds the order):
+
+policy (the types and the answer table) → outbox (publish, enqueue) →
+signing, ssrf → transport → claims → recording → sweeper, dispatcher; the
+app's tasks and services sit on top.
+"""

@@ -1,187 +1,191 @@
-"""The per-process sender: an asyncio loop (aiohttp) in one thread, a recorder in
-another.
+"""The per-process sender: drives claim → send → record, each in its own thread so
+none waits for another.
 
-A Celery task claims deliveries and hands their jobs to the dispatcher, then
-returns; the loop sends them concurrently with no transaction open, and the
-recorder writes results in bulk as they complete. Each endpoint may have at
-most ``CALLBACK_ENDPOINT_INFLIGHT`` requests outstanding in this process, so a
-slow or hanging endpoint holds only its own slots, never a worker. Due
-deliveries of an endpoint at its cap wait here (still ``pending`` in the
-database) and are claimed as soon as its requests finish. If the process dies,
-claimed rows' leases expire and the sweeper sends them again; waiting rows were
-never claimed.
+- The *claimer* takes due ids handed over by tasks, claims as many of each
+  endpoint's as that endpoint has free slots (``CALLBACK_ENDPOINT_INFLIGHT`` per
+  process), and hands the jobs to the loop. A slot freed when a request
+  finishes wakes it at once, so an endpoint's slots refill without waiting for
+  the recorder.
+- The *sender* loop (asyncio + aiohttp) sends concurrently, no transaction open.
+- The *recorder* writes results in bulk, then acts on what ``record`` says must
+  follow: retries enqueued with a countdown, endpoints to disable handed to a
+  task.
+
+Ids waiting in memory are safe to lose: their rows stay ``pending`` and the
+sweeper enqueues them again. Claimed rows of a dead process come back when
+their lease expires.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from callbacks.delivery.claims import claim
+from callbacks.delivery.claims import claim, endpoints_of
+from callbacks.delivery.outbox import enqueue, enqueue_deliveries
 from callbacks.delivery.policy import Job, Result
-from callbacks.delivery.recording import record
-from callbacks.delivery.transport import AsyncSender
+from callbacks.delivery.recording import FollowUp, record
+from callbacks.delivery.transport import AsyncSender, send_one
 
 log = logging.getLogger(__name__)
 FLUSH_SIZE = 500
 FLUSH_SECONDS = 0.02
-CLAIM_GATHER_SECONDS = 0.002
+DISABLE_TASK = "callbacks.endpoint_disable"
+
+Item = str | list | tuple  # a delivery id, or [delivery id, endpoint id]
 
 
 class Dispatcher:
     def __init__(self) -> None:
         self.capacity = settings.CALLBACK_PROCESS_INFLIGHT
         self.endpoint_cap = settings.CALLBACK_ENDPOINT_INFLIGHT
+        self.batch_size = settings.CALLBACK_BATCH_SIZE
         self._lock = threading.Condition()
-        self._outstanding: Counter[int] = Counter()  # claimed, HTTP not finished, per endpoint
-        self._unrecorded = 0  # claimed, result not yet written
-        self._waiting: dict[int, dict[str, None]] = {}  # endpoint -> ordered due ids
+        self._due: dict[int, dict[str, None]] = {}  # endpoint -> ids to claim, in order
+        self._unsorted: dict[str, None] = {}  # ids that came without their endpoint
+        self._in_flight: Counter[int] = Counter()  # reserved or sending, per endpoint
+        self._unrecorded = 0  # reserved, sending or waiting for the recorder
+        self._wake = threading.Event()
+        self._stopping = False
         self._results: queue.Queue[Result | None] = queue.Queue()
-        self._incoming: queue.Queue[list[str] | None] = queue.Queue()
         self.loop = asyncio.new_event_loop()
         self.sender = AsyncSender(limit=self.capacity)
-        self._loop_thread = threading.Thread(target=self._run_loop, name="callback-sender",
-                                             daemon=True)
-        self._recorder = threading.Thread(target=self._run_recorder, name="callback-recorder",
-                                          daemon=True)
-        self._claimer = threading.Thread(target=self._run_claimer, name="callback-claimer",
-                                         daemon=True)
-        self._loop_thread.start()
-        self._recorder.start()
-        self._claimer.start()
+        self._threads = [
+            threading.Thread(target=self._run_loop, name="callback-sender", daemon=True),
+            threading.Thread(target=self._run_recorder, name="callback-recorder", daemon=True),
+            threading.Thread(target=self._run_claimer, name="callback-claimer", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    # --- room -----------------------------------------------------------------
+    # --- taking work in -------------------------------------------------------
 
-    def room(self, endpoint_ids: set[int]) -> dict[int, int]:
-        """Free request slots per endpoint in this process."""
+    def accept(self, items: Iterable[Item]) -> int:
+        """Take delivery ids (with their endpoint when known) to claim when there is room."""
+        count = 0
         with self._lock:
-            return {e: max(0, self.endpoint_cap - self._outstanding[e]) for e in endpoint_ids}
+            for item in items:
+                if isinstance(item, str):
+                    self._unsorted[item] = None
+                else:
+                    delivery_id, endpoint_id = item
+                    self._due.setdefault(int(endpoint_id), {})[str(delivery_id)] = None
+                count += 1
+        self._wake.set()
+        return count
 
-    def free(self) -> int:
-        """Free slots in this process (bounds memory and lease exposure)."""
+    def _sort_unsorted(self) -> None:
         with self._lock:
-            return max(0, self.capacity - self._unrecorded)
+            ids, self._unsorted = list(self._unsorted), {}
+        if ids:
+            self.accept([pk, endpoint] for endpoint, pks in endpoints_of(ids).items()
+                        for pk in pks)
 
-    # --- claiming and sending -------------------------------------------------
+    def _reserve(self) -> dict[int, list[str]]:
+        """Take ids to claim now, within each endpoint's free slots and the process's,
+        round-robin across endpoints; the slots are reserved until the claim returns."""
+        with self._lock:
+            free = min(self.capacity - self._unrecorded, self.batch_size)
+            taken: dict[int, list[str]] = defaultdict(list)
+            while free > 0:
+                progressed = False
+                for endpoint_id in list(self._due):
+                    if free <= 0:
+                        break
+                    ids = self._due[endpoint_id]
+                    if self._in_flight[endpoint_id] >= self.endpoint_cap:
+                        continue
+                    delivery_id = next(iter(ids))
+                    del ids[delivery_id]
+                    if not ids:
+                        del self._due[endpoint_id]
+                    taken[endpoint_id].append(delivery_id)
+                    self._in_flight[endpoint_id] += 1
+                    free -= 1
+                    progressed = True
+                if not progressed:
+                    break
+            self._unrecorded += sum(len(ids) for ids in taken.values())
+        return taken
 
-    def accept(self, ids: list[str]) -> int:
-        """Take delivery ids from a task; the claimer claims them in batches.
+    def _release(self, endpoint_id: int, count: int, recorded: bool = True) -> None:
+        with self._lock:
+            self._in_flight[endpoint_id] -= count
+            if self._in_flight[endpoint_id] <= 0:
+                del self._in_flight[endpoint_id]
+            if recorded:
+                self._unrecorded -= count
+                self._lock.notify_all()
+        self._wake.set()
 
-        Ids held only in memory are safe to lose: their rows stay pending and
-        the sweeper enqueues them again.
-        """
-        self._incoming.put(list(ids))
-        return len(ids)
+    # --- claiming ----------------------------------------------------------------
 
     def _run_claimer(self) -> None:
         while True:
-            try:
-                first = self._incoming.get(timeout=0.5)
-            except queue.Empty:
-                self._pump()
-                continue
-            if first is None:
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            if self._stopping:
                 connection.close()
                 return
-            ids = list(first)
-            deadline = time.monotonic() + CLAIM_GATHER_SECONDS
-            while len(ids) < settings.CALLBACK_BATCH_SIZE:
-                try:
-                    more = self._incoming.get(timeout=max(deadline - time.monotonic(), 0.0005))
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._incoming.put(None)
-                    break
-                ids += more
-            if ids:
-                try:
-                    self.claim_and_send(list(dict.fromkeys(ids)))
-                except Exception:
-                    log.exception("claiming %d deliveries failed; the sweeper will catch up",
-                                  len(ids))
-                    connection.close()
-            self._pump()
+            try:
+                self._sort_unsorted()
+                while self._claim_some():
+                    pass
+            except Exception:
+                log.exception("claiming deliveries failed; the sweeper will catch up")
+                connection.close()
 
-    def claim_and_send(self, ids: list[str]) -> int:
-        """Claim what is due among ``ids``, send it, park what must wait; return the count."""
-        sent, remaining = 0, list(ids)
-        while remaining:
-            limit = min(len(remaining), settings.CALLBACK_BATCH_SIZE, self.free())
-            if limit <= 0:
-                self.park({-1: remaining})
-                break
-            taken = claim(remaining, limit, self.room)
-            self.park(taken.waiting)
-            self.submit(taken.jobs)
-            sent += len(taken.jobs)
-            if not taken.jobs:
-                break
-            remaining = taken.more
-        return sent
+    def _claim_some(self) -> int:
+        """Claim one round of reserved ids and start sending them; return how many."""
+        taken = self._reserve()
+        if not taken:
+            return 0
+        ids = [pk for pks in taken.values() for pk in pks]
+        try:
+            jobs = claim(ids, len(ids))
+        except Exception:
+            for endpoint_id, pks in taken.items():
+                self._release(endpoint_id, len(pks))
+            raise
+        claimed = Counter(job.endpoint_id for job in jobs)
+        for endpoint_id, pks in taken.items():
+            unclaimed = len(pks) - claimed[endpoint_id]
+            if unclaimed:  # not due yet, or sent elsewhere: nothing to do here
+                self._release(endpoint_id, unclaimed)
+        if jobs:
+            self.loop.call_soon_threadsafe(self._start, jobs)
+        return len(ids)
 
-    def park(self, waiting: dict[int, list[str]]) -> None:
-        with self._lock:
-            for endpoint_id, ids in waiting.items():
-                self._waiting.setdefault(endpoint_id, {}).update(dict.fromkeys(ids))
+    # --- sending -------------------------------------------------------------------
 
-    def _unpark(self) -> list[str]:
-        """Take as many parked ids as their endpoints (and the process) have room for."""
-        with self._lock:
-            free = max(0, self.capacity - self._unrecorded)
-            taken: list[str] = []
-            for endpoint_id in list(self._waiting):
-                room = free if endpoint_id == -1 else \
-                    self.endpoint_cap - self._outstanding[endpoint_id]
-                room = min(room, free - len(taken))
-                if room <= 0:
-                    continue
-                parked = self._waiting[endpoint_id]
-                for delivery_id in list(parked)[:room]:
-                    del parked[delivery_id]
-                    taken.append(delivery_id)
-                if not parked:
-                    del self._waiting[endpoint_id]
-        return taken
-
-    def submit(self, jobs: list[Job]) -> None:
-        """Send ``jobs`` without waiting for them."""
-        with self._lock:
-            for job in jobs:
-                self._outstanding[job.endpoint_id] += 1
-            self._unrecorded += len(jobs)
+    def _start(self, jobs: list[Job]) -> None:
         for job in jobs:
-            asyncio.run_coroutine_threadsafe(self._send(job), self.loop)
+            self.loop.create_task(self._send(job))
 
     async def _send(self, job: Job) -> None:
         try:
             result = await self.sender.send(job)
         except Exception:  # the lease brings the delivery back
             log.exception("sending delivery %s failed unexpectedly", job.delivery_id)
-            self._finished(job, recorded=True)
+            self._release(job.endpoint_id, 1)
             return
-        self._finished(job, recorded=False)
+        self._release(job.endpoint_id, 1, recorded=False)  # the slot refills now
         self._results.put(result)
-
-    def _finished(self, job: Job, recorded: bool) -> None:
-        with self._lock:
-            self._outstanding[job.endpoint_id] -= 1
-            if recorded:
-                self._unrecorded -= 1
-                self._lock.notify_all()
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
-    # --- recording ------------------------------------------------------------
+    # --- recording -------------------------------------------------------------------
 
     def _run_recorder(self) -> None:
         while True:
@@ -200,18 +204,13 @@ class Dispatcher:
                     self._results.put(None)
                     break
                 batch.append(item)
-            self._flush(batch)
-            self._incoming.put([])  # wake the claimer: endpoints may have room again
+            follow(self._flush(batch))
 
-    def _flush(self, batch: list[Result]) -> None:
-        from callbacks.delivery.engine import schedule_retries
-
-        retries: list[tuple[str, float]] = []
+    def _flush(self, batch: list[Result]) -> FollowUp:
         try:
             for attempt in range(3):  # a deadlock or lost connection is worth a retry
                 try:
-                    retries = record(batch)
-                    break
+                    return record(batch)
                 except DatabaseError:
                     if attempt == 2:
                         raise
@@ -225,27 +224,13 @@ class Dispatcher:
             with self._lock:
                 self._unrecorded -= len(batch)
                 self._lock.notify_all()
-        try:
-            schedule_retries(retries)
-        except Exception:
-            log.exception("scheduling retries failed; the sweeper will catch up")
+            self._wake.set()
+        return FollowUp()
 
-    def _pump(self) -> None:
-        """Claim parked deliveries whose endpoints have room again."""
-        ids = self._unpark()
-        if not ids:
-            return
-        try:
-            self.claim_and_send(ids)
-        except Exception:
-            log.exception("claiming %d waiting deliveries failed; the sweeper will catch up",
-                          len(ids))
-            connection.close()
-
-    # --- lifecycle --------------------------------------------------------------
+    # --- lifecycle ---------------------------------------------------------------------
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until every submitted job is sent and recorded."""
+        """Wait until every claimed job is sent and recorded."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while self._unrecorded > 0:
@@ -256,17 +241,31 @@ class Dispatcher:
         return True
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._incoming.put(None)
-        self._claimer.join(timeout=10)
+        self._stopping = True
+        self._wake.set()
+        self._threads[2].join(timeout=10)
         self.wait_idle(timeout)
         self._results.put(None)
-        self._recorder.join(timeout=5)
+        self._threads[1].join(timeout=5)
         future = asyncio.run_coroutine_threadsafe(self.sender.close(), self.loop)
         try:
             future.result(timeout=5)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
-            self._loop_thread.join(timeout=5)
+            self._threads[0].join(timeout=5)
+
+
+def follow(follow_up: FollowUp) -> None:
+    """Enqueue retries due within the hour with a countdown (later ones wait for the
+    sweeper) and hand endpoints to disable to their task."""
+    buckets: dict[int, list[list]] = defaultdict(list)
+    for delivery_id, endpoint_id, seconds in follow_up.retries:
+        if seconds <= 3600:
+            buckets[math.ceil(seconds)].append([delivery_id, endpoint_id])
+    for seconds, items in buckets.items():
+        enqueue_deliveries(items, countdown=seconds or None)
+    if follow_up.disable:
+        enqueue(DISABLE_TASK, [[pk, reason] for pk, reason in follow_up.disable.items()])
 
 
 _dispatcher: Dispatcher | None = None
@@ -289,3 +288,13 @@ def shutdown_dispatcher(timeout: float = 30.0) -> None:
         dispatcher, _dispatcher = _dispatcher, None
     if dispatcher is not None:
         dispatcher.stop(timeout)
+
+
+def send_now(delivery_id: str) -> Result | None:
+    """Claim, send and record one delivery in this process (the command line's test event)."""
+    jobs = claim([delivery_id], 1)
+    if not jobs:
+        return None
+    result = send_one(jobs[0])
+    follow(record([result]))
+    return result

@@ -1,5 +1,6 @@
-"""Writing attempt results in bulk: attempts, delivery states, endpoint health,
-the hourly rollup, retries and automatic disabling."""
+"""Writing attempt results in bulk: attempts, delivery states, endpoint health and
+the hourly rollup. ``record`` returns what must follow (retries to enqueue,
+endpoints to disable) and leaves acting on it to the layer above."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -15,8 +17,9 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from callbacks.delivery.policy import Outcome, Result, mask_headers, mask_url, next_delay
+from callbacks.delivery.policy import Outcome, Result, next_delay
 from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint
+from domains.formats import mask_headers, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +97,29 @@ FIELDS = ["state", "attempt_count", "last_status_code", "last_error", "claim_tok
           "lease_expires_at", "finished_at", "next_attempt_at"]
 
 
-def record(results: list[Result]) -> list[tuple[str, float]]:
-    """Write a batch of results; return (delivery id, seconds) of retries now scheduled."""
+@dataclass
+class FollowUp:
+    """What must happen after a batch is recorded."""
+
+    # (delivery id, endpoint id, seconds until due) of retries now scheduled.
+    retries: list[tuple[str, int, float]] = field(default_factory=list)
+    # Endpoints to disable, with the reason: 410 Gone, or failing for too long.
+    disable: dict[int, str] = field(default_factory=dict)
+
+
+def record(results: list[Result]) -> FollowUp:
+    """Write a batch of results; return the retries now scheduled and endpoints to disable."""
     if not results:
-        return []
+        return FollowUp()
     by_id = {uuid.UUID(r.job.delivery_id): r for r in results}
     with transaction.atomic():
         rows = (Delivery.objects.select_for_update()
                 .filter(id__in=by_id, state=DeliveryState.SENDING)
                 .only("id", "claim_token", "endpoint_id", "test", "next_attempt_at"))
         # A result whose claim was lost (lease expired, row re-claimed) is not applied.
-        mine = [d for d in rows if str(d.claim_token) == by_id[d.id].job.extra.get("claim_token")]
-        live = set(Endpoint.objects.active().filter(pk__in={d.endpoint_id for d in mine})
-                   .values_list("pk", flat=True))
+        mine = [d for d in rows if str(d.claim_token) == by_id[d.id].job.claim_token]
+        live = set(Endpoint.objects.filter(pk__in={d.endpoint_id for d in mine}, enabled=True,
+                                           deleted_at=None).values_list("pk", flat=True))
         for delivery in mine:
             _next_state(delivery, by_id[delivery.id], delivery.endpoint_id in live)
         _insert_attempts(results)
@@ -116,10 +129,11 @@ def record(results: list[Result]) -> list[tuple[str, float]]:
         _update_rollup(counted)
         gone = {by_id[d.id].job.endpoint_id for d in mine
                 if by_id[d.id].verdict.outcome == Outcome.GONE}
-        _disable_broken(gone, counted)
+        disable = _broken(gone, counted)
     now = timezone.now()
-    return [(str(d.id), max(0.0, (d.next_attempt_at - now).total_seconds()))
-            for d in mine if d.state == DeliveryState.PENDING]
+    retries = [(str(d.id), d.endpoint_id, max(0.0, (d.next_attempt_at - now).total_seconds()))
+               for d in mine if d.state == DeliveryState.PENDING]
+    return FollowUp(retries=retries, disable=disable)
 
 
 def _write_states(deliveries: list[Delivery]) -> None:
@@ -194,19 +208,16 @@ def _update_rollup(results: Iterable[Result]) -> None:
             )
 
 
-def _disable_broken(gone: set[int], results: list[Result]) -> None:
-    """Disable endpoints that answered 410, or whose every attempt failed for too long."""
-    from callbacks.services import endpoint_disable
-
+def _broken(gone: set[int], results: list[Result]) -> dict[int, str]:
+    """Endpoints to disable: those that answered 410, or whose every attempt failed too long."""
     cutoff = timezone.now() - datetime.timedelta(days=settings.CALLBACK_DISABLE_AFTER_DAYS)
     failing = {r.job.endpoint_id for r in results if r.verdict.outcome != Outcome.SUCCEEDED}
-    for endpoint in Endpoint.objects.filter(pk__in=gone | failing, enabled=True, deleted_at=None):
-        if endpoint.pk in gone:
-            endpoint_disable(
-                endpoint=endpoint, actor=None, reason="The endpoint answered 410 Gone."
-            )
-        elif endpoint.failing_since and endpoint.failing_since < cutoff:
-            days = settings.CALLBACK_DISABLE_AFTER_DAYS
-            endpoint_disable(
-                endpoint=endpoint, actor=None, reason=f"Every attempt failed for {days:g} days."
-            )
+    days = settings.CALLBACK_DISABLE_AFTER_DAYS
+    broken: dict[int, str] = {}
+    candidates = Endpoint.objects.filter(pk__in=gone | failing, enabled=True, deleted_at=None)
+    for pk, failing_since in candidates.values_list("pk", "failing_since"):
+        if pk in gone:
+            broken[pk] = "The endpoint answered 410 Gone."
+        elif failing_since and failing_since < cutoff:
+            broken[pk] = f"Every attempt failed for {days:g} days."
+    return broken

@@ -1,53 +1,41 @@
-"""Sending attempts over HTTP under the one policy.
+"""Sending attempts over HTTP under the one policy, with aiohttp.
 
-- ``AsyncSender``: aiohttp, many attempts concurrently (the worker's batches).
-- ``send_sync``: requests, one attempt (test events sent in-process, the CLI).
-
-Both: total deadline, no redirects, no proxies from the environment, TLS
-verified, response read up to a cap, and the SSRF guard at connect time
-(every resolved address checked, the connection pinned to a checked one).
+Total deadline, no redirects, no proxies from the environment, TLS verified,
+response read up to a cap, and the SSRF guard at connect time (every resolved
+address checked, the connection pinned to a checked one). ``AsyncSender`` sends
+the worker's batches concurrently; ``send_one`` sends a single attempt (the
+command line's test event) through the same code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 import socket
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import requests
-import urllib3
 from aiohttp.abc import AbstractResolver, ResolveResult
 from django.conf import settings
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from callbacks.delivery import guard
-from callbacks.delivery.policy import Job, Request, Result, build_request, readable_error
+from callbacks.delivery import ssrf
+from callbacks.delivery.policy import Job, Request, Result
+from callbacks.delivery.signing import build_request
 
 
 def _now() -> datetime.datetime:
     return timezone.now()
 
 
-def _decode(body: bytes) -> str:
-    return body.decode("utf-8", errors="replace")
-
-
 def _preflight(request: Request) -> None:
     """Refuse a literal address before any connection (aiohttp skips resolvers for them)."""
     parts = urlsplit(request.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise guard.AddressRefused(f"{request.url!r} is not an http(s) URL with a host")
-    guard.check_literal(parts.hostname)
-
-
-# --- aiohttp -----------------------------------------------------------------
+        raise ssrf.AddressRefused(f"{request.url!r} is not an http(s) URL with a host")
+    ssrf.check_literal(parts.hostname)
 
 
 class GuardedResolver(AbstractResolver):
@@ -57,16 +45,10 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         loop = asyncio.get_running_loop()
-        pairs = await loop.run_in_executor(None, guard.resolve, host, port)
+        pairs = await loop.run_in_executor(None, ssrf.resolve, host, port)
         return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=fam,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
+            ResolveResult(hostname=host, host=address, port=port, family=fam, proto=0,
+                          flags=socket.AI_NUMERICHOST)
             for fam, address in pairs
         ]
 
@@ -122,8 +104,8 @@ class AsyncSender:
                 body = await response.content.read(settings.CALLBACK_RESPONSE_MAX_BYTES)
                 result.status = response.status
                 result.response_headers = list(response.headers.items())
-                result.response_body = _decode(body)
-        except guard.AddressRefused as exc:
+                result.response_body = body.decode("utf-8", errors="replace")
+        except ssrf.AddressRefused as exc:
             result.error, result.refused = f"Refused: {exc}", True
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             result.error = readable_error(exc, settings.CALLBACK_TIMEOUT)
@@ -132,112 +114,51 @@ class AsyncSender:
         return result
 
 
-# --- requests ----------------------------------------------------------------
+def send_one(job: Job) -> Result:
+    """Send one attempt from synchronous code, on a loop and session of its own."""
 
-
-class _GuardedConnectionMixin:
-    """Connect to a guard-checked address; Host and SNI keep the name."""
-
-    def _new_conn(self) -> socket.socket:
-        host, port = self._dns_host, self.port  # type: ignore[attr-defined]
+    async def run() -> Result:
+        sender = AsyncSender(limit=1)
         try:
-            pairs = guard.resolve(host, port)
-        except socket.gaierror as exc:
-            raise urllib3.exceptions.NameResolutionError(host, self, exc) from exc
-        last: OSError | None = None
-        for family, address in pairs:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)  # type: ignore[attr-defined]
-            try:
-                sock.connect((address, port))
-                return sock
-            except TimeoutError as exc:
-                sock.close()
-                raise urllib3.exceptions.ConnectTimeoutError(
-                    self, f"Connection to {host} timed out"
-                ) from exc
-            except OSError as exc:
-                sock.close()
-                last = exc
-        raise urllib3.exceptions.NewConnectionError(self, f"Failed to connect: {last}") from last
+            return await sender.send(job)
+        finally:
+            await sender.close()
 
-
-class GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
-    pass
-
-
-class GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = GuardedHTTPConnection
-
-
-class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": GuardedHTTPConnectionPool,
-            "https": GuardedHTTPSConnectionPool,
-        }
-
-
-def sync_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.max_redirects = 0
-    adapter = GuardedAdapter(max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def send_sync(job: Job, session: requests.Session | None = None) -> Result:
-    """Send one attempt with requests and return what happened."""
-    request = build_request(job, int(time.time()))
-    started = _now()
-    result = Result(job=job, request=request, started_at=started, finished_at=started)
-    deadline = time.monotonic() + settings.CALLBACK_TIMEOUT
-    own = session is None
-    session = session or sync_session()
     try:
-        _preflight(request)
-        with session.request(
-            request.method,
-            request.url,
-            headers=dict(request.headers),
-            data=request.body,
-            allow_redirects=False,
-            stream=True,
-            timeout=(settings.CALLBACK_CONNECT_TIMEOUT, settings.CALLBACK_TIMEOUT),
-        ) as response:
-            result.status = response.status_code
-            result.response_headers = list(response.headers.items())
-            result.response_body = _decode(_read_capped(response, deadline))
-    except guard.AddressRefused as exc:
-        result.error, result.refused = f"Refused: {exc}", True
-    except (requests.RequestException, OSError, TimeoutError, ValueError) as exc:
-        result.error = readable_error(exc, settings.CALLBACK_TIMEOUT)
-        result.refused = result.error.startswith("Refused:")
-    finally:
-        if own:
-            session.close()
-    result.finished_at = _now()
-    return result
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    # This thread already runs a loop (a caller embedding us): use a thread of our own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
-def _read_capped(response: requests.Response, deadline: float) -> bytes:
-    cap = settings.CALLBACK_RESPONSE_MAX_BYTES
-    body = b""
-    for chunk in response.iter_content(chunk_size=4096):
-        body += chunk
-        if len(body) >= cap:
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError("deadline passed while reading the body")
-    return body[:cap]
+def readable_error(exc: BaseException, timeout: float) -> str:
+    """Turn a transport exception into a sentence an admin understands."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for item in chain:
+        if isinstance(item, ssrf.AddressRefused):
+            return f"Refused: {item}"
+    for item in chain:
+        if isinstance(item, TimeoutError) or "Timeout" in type(item).__name__:
+            return f"Timed out after {timeout:g} s"
+    text = " ".join(f"{type(item).__name__} {item}" for item in chain)
+    for needle, message in (
+        ("Connection refused", "Connection refused"),
+        ("ConnectionRefused", "Connection refused"),
+        ("Name or service not known", "Host name not found"),
+        ("nodename nor servname", "Host name not found"),
+        ("No address associated", "Host name not found"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate could not be verified"),
+        ("SSL", "TLS error"),
+        ("Connection reset", "Connection reset by the receiver"),
+        ("ServerDisconnected", "The receiver closed the connection without answering"),
+        ("RemoteDisconnected", "The receiver closed the connection without answering"),
+    ):
+        if needle in text:
+            return message
+    return f"{type(exc).__name__}: {exc}"[:300]

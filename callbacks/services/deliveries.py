@@ -14,13 +14,15 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from callbacks import catalog
+from callbacks.delivery.dispatcher import send_now
+from callbacks.delivery.outbox import enqueue, enqueue_on_commit, publish
 from callbacks.delivery.policy import Result
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, ReplayJob
-from callbacks.publish import enqueue_on_commit, publish
 from domains.models import AuditEntry, User
 
 log = logging.getLogger(__name__)
 IN_PROGRESS = (DeliveryState.PENDING, DeliveryState.SENDING)
+REPLAY_TASK = "callbacks.replay"
 
 
 def _require_live(endpoint: Endpoint) -> None:
@@ -56,7 +58,7 @@ def delivery_resend(*, delivery: Delivery, actor: User | None) -> Delivery:
         raise ValidationError({"delivery": ["This delivery is still being attempted."]})
     fresh = _new_delivery(delivery.event, endpoint, test=delivery.test)
     fresh.save(force_insert=True)
-    enqueue_on_commit([str(fresh.id)])
+    enqueue_on_commit([fresh])
     AuditEntry.objects.record(
         actor=actor,
         action="delivery.resent",
@@ -136,17 +138,8 @@ def replay_start(
             "total": total,
         },
     )
-    transaction.on_commit(lambda: _queue_replay(job.job_id))
+    transaction.on_commit(lambda: enqueue(REPLAY_TASK, [job.job_id]))
     return job
-
-
-def _queue_replay(job_id: str) -> None:
-    from callbacks.tasks import replay
-
-    try:
-        replay.apply_async(args=[job_id], queue=settings.CALLBACK_REPLAY_QUEUE)
-    except Exception:
-        log.exception("could not queue replay %s", job_id)
 
 
 def replay_run(*, job_id: str, chunk: int = 200) -> ReplayJob:
@@ -193,7 +186,7 @@ def _replay_chunks(job: ReplayJob, chunk: int) -> int:
             rows = Delivery.objects.bulk_create(
                 [_new_delivery(event, endpoint, replay=True) for event in batch]
             )
-            enqueue_on_commit([str(r.id) for r in rows], queue=settings.CALLBACK_REPLAY_QUEUE)
+            enqueue_on_commit(rows, replay=True)
             done += len(rows)
             ReplayJob.objects.filter(pk=job.pk).update(done=done)
         newest = batch[-1].created_at
@@ -238,10 +231,8 @@ def send_test_event_now(
     *, endpoint: Endpoint, event_type: str, actor: User | None
 ) -> tuple[Delivery, Result | None]:
     """Create a test delivery and send it in this process (the command line's path)."""
-    from callbacks.delivery.engine import send_now
-
     delivery = send_test_event(endpoint=endpoint, event_type=event_type, actor=actor)
-    result = send_now(delivery)
+    result = send_now(str(delivery.pk))
     delivery.refresh_from_db()
     return delivery, result
 

@@ -12,11 +12,11 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from callbacks.delivery.policy import MASK, mask_url
+from callbacks.delivery.outbox import forget_subscribers
 from callbacks.delivery.signing import new_secret
 from callbacks.models import Delivery, DeliveryState, Endpoint
-from callbacks.publish import forget_subscribers
 from callbacks.validation import endpoint_fields_clean
+from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value
 
 EDITABLE = ("url", "method", "headers", "event_types", "description")

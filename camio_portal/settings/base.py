@@ -193,6 +193,28 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Each kind of work on its own queue, so deliveries never wait behind evaluation,
+# PACS flushes, replays or maintenance (README, "Queues and workers").
+CELERY_TASK_ROUTES = {
+    "callbacks.deliver": {"queue": "deliveries"},
+    "callbacks.sweep": {"queue": "deliveries"},
+    "callbacks.endpoint_disable": {"queue": "deliveries"},
+    "callbacks.replay": {"queue": "replay"},
+    "callbacks.retention": {"queue": "maintenance"},
+    "incidents.evaluate": {"queue": "incidents"},
+    "incidents.evaluate_box": {"queue": "incidents"},
+    "incidents.sweep": {"queue": "incidents"},
+    "incidents.retention": {"queue": "maintenance"},
+    "pacs.flush": {"queue": "pacs"},
+    "pacs.sweep": {"queue": "pacs"},
+    "pacs.retention": {"queue": "maintenance"},
+}
+# What each kind of worker consumes (`--queues`): delivery workers, and the rest.
+# "celery" drains messages queued by versions before the queues were split.
+WORKER_QUEUES = {
+    "deliveries": ["deliveries", "deliveries-replay"],
+    "other": ["incidents", "pacs", "replay", "maintenance", "celery"],
+}
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 # Publishing after commit must not hang a web request when the broker is down:
 # one quick retry, then the error is logged and the sweeper sends later.
@@ -226,7 +248,7 @@ CALLBACK_TEST_WAIT_SECONDS = env.float("CALLBACK_TEST_WAIT_SECONDS", default=20.
 CALLBACK_REPLAY_RATE = env.int("CALLBACK_REPLAY_RATE", default=500)  # deliveries/s created
 # Networks a callback may reach although private or loopback (CIDRs).
 CALLBACK_ALLOWED_NETWORKS: list[str] = env.list("CALLBACK_ALLOWED_NETWORKS", default=[])
-CALLBACK_REPLAY_QUEUE = "replay"
+CALLBACK_REPLAY_DELIVERY_QUEUE = "deliveries-replay"  # replayed deliveries, after fresh ones
 
 # --- Incidents ------------------------------------------------------------
 
@@ -238,6 +260,11 @@ INCIDENT_REPORT_RETENTION_DAYS = env.int("INCIDENT_REPORT_RETENTION_DAYS", defau
 INCIDENT_ROLLUP_RETENTION_DAYS = env.int("INCIDENT_ROLLUP_RETENTION_DAYS", default=90)
 # Reports not evaluated after this many seconds are evaluated by the sweeper.
 INCIDENT_SWEEP_AFTER = env.float("INCIDENT_SWEEP_AFTER", default=30.0)
+# A Box's reports are evaluated this many per transaction (short: SQLite has one
+# writer), at most this many transactions per task, under a lease of this length.
+INCIDENT_EVALUATION_CHUNK = env.int("INCIDENT_EVALUATION_CHUNK", default=100)
+INCIDENT_EVALUATION_CHUNKS_PER_TASK = env.int("INCIDENT_EVALUATION_CHUNKS_PER_TASK", default=20)
+INCIDENT_LEASE_SECONDS = env.float("INCIDENT_LEASE_SECONDS", default=120.0)
 
 # --- PACS relay -----------------------------------------------------------
 

@@ -11,8 +11,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from callbacks import catalog
-from callbacks.delivery.policy import MASK, SECRET_HEADER, mask_url
 from callbacks.models import DeliveryState, Method, ReplayJob
+from domains.formats import MASK, mask_mapping, mask_url
 
 # Schema-level shape only; the services check the URL fully (host, SSRF guard).
 HTTP_URL = RegexValidator(r"^https?://[^\s/]+", "The URL must start with http:// or https://.")
@@ -63,7 +63,7 @@ class EndpointIn(EndpointChangeIn):
 )
 class MaskedHeadersField(serializers.Field):
     def to_representation(self, value: dict[str, str]) -> dict[str, str]:
-        return {k: MASK if SECRET_HEADER.search(k) else v for k, v in (value or {}).items()}
+        return mask_mapping(value)
 
 
 class MaskedUrlField(serializers.CharField):

@@ -7,16 +7,13 @@ from typing import Any
 
 from django.db import models
 
-from callbacks.publish import publish
-from domains.models import MASK, SECRET_NAME, AuditEntry, Domain, User, audit_value
+from callbacks.delivery.outbox import publish
+from domains.models import AuditEntry, Domain, User, audit_value
 
 
 def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``values`` (field name to value) as JSON-able values, secrets masked."""
-    return {
-        name: MASK if SECRET_NAME.search(name) else audit_value(value)
-        for name, value in values.items()
-    }
+    return audit_value(dict(values))
 
 
 def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from callbacks.publish import publish
+from callbacks.delivery.outbox import publish
 from domains import payloads
 from domains.models import Hook, User
 from domains.services.audit import audit_record, delete_and_announce, snapshot

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from callbacks.publish import publish
+from callbacks.delivery.outbox import publish
 from domains import payloads
 from domains.models import Camera, Device, User, Zone
 from domains.services.audit import (

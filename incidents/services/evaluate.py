@@ -1,9 +1,15 @@
 """Judge stored reports against the rules; open at most one incident per camera (or Box)
 per report, and publish incident.created for the recent ones.
 
-One evaluation holds the lock rows of every camera it touches (taken in a fixed
-order), so evaluations of one camera run one at a time. It is idempotent: a
-report already judged for a camera opens nothing again. Reports may arrive out
+A Box's reports are evaluated by one runner at a time: ``evaluate_box`` holds the
+Box's lease (a conditional UPDATE, not a row lock, so a second runner gives the
+work back at once instead of holding a worker slot) and works through the
+Box's unevaluated reports in short transactions of INCIDENT_EVALUATION_CHUNK
+reports. A burst of reports asks for one evaluation task per Box
+(``request_evaluation`` marks the Box queued). Every subject of a Box's reports
+(its cameras, and the Box itself for queue counters) is the Box's, so the lease
+serializes each subject. Evaluation is idempotent: a report already judged for
+a camera opens nothing again. Reports may arrive out
 of order: each new sample also re-judges the windows ending at the stored
 later samples it falls into, and cooldowns look both ways in report time, so
 the outcome does not depend on arrival order.
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,9 +29,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from callbacks.formats import camio_date
-from callbacks.publish import publish_many
+from callbacks.delivery.outbox import enqueue, publish_many
 from domains import payloads
+from domains.formats import camio_date
 from domains.models import Camera, Device
 from incidents.models import (
     CounterReport,
@@ -38,6 +45,7 @@ from incidents.models import (
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (subject, counter)
+EVALUATE_TASK = "incidents.evaluate_box"
 
 
 def subject_for(obj: Camera | Device) -> str:
@@ -60,15 +68,6 @@ class Judgement:
     samples: dict[Key, list[tuple[datetime.datetime, int, int]]]  # (at, value, report id)
     trips: dict[Key, list[datetime.datetime]]
     new: list[Trip] = field(default_factory=list)
-
-
-def _lock(subjects: Iterable[str]) -> None:
-    """Take the lock rows of ``subjects`` in sorted order (no deadlocks between workers)."""
-    ordered = sorted(set(subjects))
-    EvaluationLock.objects.bulk_create(
-        [EvaluationLock(subject=s) for s in ordered], ignore_conflicts=True
-    )
-    list(EvaluationLock.objects.select_for_update().filter(subject__in=ordered).order_by("subject"))
 
 
 def _threshold(rule: CounterRule, report: CounterReport) -> int | None:
@@ -273,8 +272,10 @@ def _reports(ids: Iterable[int]) -> dict[int, CounterReport]:
     return CounterReport.objects.select_related(*related).in_bulk(list(ids))
 
 
-def evaluate_reports(report_ids: list[int]) -> list[Incident]:
-    """Judge these stored reports (once each) and open their incidents."""
+def _evaluate_chunk(report_ids: list[int]) -> list[Incident]:
+    """Judge these stored reports (once each) in one short transaction; open incidents.
+
+    The caller holds the lease of the reports' Box."""
     with transaction.atomic():
         fresh = set(_claim(report_ids))
         if not fresh:
@@ -289,7 +290,6 @@ def evaluate_reports(report_ids: list[int]) -> list[Incident]:
         if not new_samples:
             return []
         keys = {(s, c) for s, c, _ in new_samples}
-        _lock({s for s, _ in keys})
         times = [at for _, _, at in new_samples]
         judgement = _load(keys, rules, (min(times), max(times)))
         # Stored later reports re-judged here need their rows too.
@@ -301,17 +301,134 @@ def evaluate_reports(report_ids: list[int]) -> list[Incident]:
         return opened
 
 
-def evaluate_unevaluated(limit: int = 2_000) -> int:
-    """The sweeper: evaluate reports whose task never ran (broker down, worker lost)."""
-    cutoff = timezone.now() - datetime.timedelta(seconds=settings.INCIDENT_SWEEP_AFTER)
-    ids = list(
-        CounterReport.objects.filter(Q(evaluated_at__isnull=True), received_at__lt=cutoff)
-        .order_by("received_at")
+# --- One runner per Box -------------------------------------------------------
+
+
+def box_subject(device_pk: int) -> str:
+    return f"box:{device_pk}"
+
+
+def request_evaluation(device_pks: Iterable[int], countdown: float | None = None) -> int:
+    """Ask for an evaluation of each Box unless one is queued already; return how many
+    tasks were sent. A mark older than INCIDENT_SWEEP_AFTER (a lost message) asks again."""
+    subjects = {box_subject(pk): pk for pk in set(device_pks)}
+    if not subjects:
+        return 0
+    EvaluationLock.objects.bulk_create(
+        [EvaluationLock(subject=s) for s in sorted(subjects)], ignore_conflicts=True
+    )
+    now = timezone.now()
+    stale = now - datetime.timedelta(seconds=settings.INCIDENT_SWEEP_AFTER)
+    asked = []
+    for subject, pk in sorted(subjects.items()):
+        marked = EvaluationLock.objects.filter(
+            Q(queued_at__isnull=True) | Q(queued_at__lt=stale), subject=subject
+        ).update(queued_at=now)
+        if marked:
+            asked.append(pk)
+    return enqueue(EVALUATE_TASK, asked, countdown=countdown)
+
+
+def _take_lease(subject: str, token: uuid.UUID) -> bool:
+    now = timezone.now()
+    EvaluationLock.objects.bulk_create([EvaluationLock(subject=subject)], ignore_conflicts=True)
+    until = now + datetime.timedelta(seconds=settings.INCIDENT_LEASE_SECONDS)
+    return bool(
+        EvaluationLock.objects.filter(
+            Q(held_until__isnull=True) | Q(held_until__lt=now), subject=subject
+        ).update(held_by=token, held_until=until)
+    )
+
+
+def _renew_lease(subject: str, token: uuid.UUID) -> bool:
+    until = timezone.now() + datetime.timedelta(seconds=settings.INCIDENT_LEASE_SECONDS)
+    return bool(
+        EvaluationLock.objects.filter(subject=subject, held_by=token).update(held_until=until)
+    )
+
+
+def _release_lease(subject: str, token: uuid.UUID) -> None:
+    EvaluationLock.objects.filter(subject=subject, held_by=token).update(
+        held_by=None, held_until=None
+    )
+
+
+def _unevaluated(device_pk: int, limit: int) -> list[int]:
+    return list(
+        CounterReport.objects.filter(device_id=device_pk, evaluated_at__isnull=True)
+        .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
-    for start in range(0, len(ids), 200):
+
+
+@dataclass
+class BoxRun:
+    evaluated: int = 0
+    opened: list[Incident] = field(default_factory=list)
+    given_back: bool = False  # another runner holds the Box
+    more: bool = False  # the budget ran out with reports left: asked for another task
+
+
+def evaluate_box(device_pk: int, *, only: set[int] | None = None) -> BoxRun:
+    """Evaluate a Box's unevaluated reports (only those in ``only``, when given) under its
+    lease, in chunks, at most INCIDENT_EVALUATION_CHUNKS_PER_TASK of them per call."""
+    subject, token, run = box_subject(device_pk), uuid.uuid4(), BoxRun()
+    if only is None:  # a task: reports arriving from now on ask for a task of their own
+        EvaluationLock.objects.filter(subject=subject).update(queued_at=None)
+    if not _take_lease(subject, token):
+        run.given_back = True
+        request_evaluation([device_pk], countdown=1.0)  # the holder may be finishing
+        return run
+    chunk = settings.INCIDENT_EVALUATION_CHUNK
+    try:
+        for _ in range(settings.INCIDENT_EVALUATION_CHUNKS_PER_TASK):
+            ids = _unevaluated(device_pk, chunk) if only is None else sorted(only)[:chunk]
+            if not ids:
+                return run
+            run.opened += _evaluate_chunk(ids)
+            run.evaluated += len(ids)
+            if only is not None:
+                only -= set(ids)
+            _renew_lease(subject, token)
+        run.more = True
+    finally:
+        _release_lease(subject, token)
+    request_evaluation([device_pk])
+    return run
+
+
+def evaluate_reports(report_ids: list[int]) -> list[Incident]:
+    """Judge these stored reports now, Box by Box (loaders and tests); a Box another
+    runner holds is left to it (and asked for again)."""
+    by_box: dict[int, set[int]] = defaultdict(set)
+    rows = CounterReport.objects.filter(pk__in=report_ids).values_list("device_id", "pk")
+    for device_pk, pk in rows:
+        by_box[device_pk].add(pk)
+    opened: list[Incident] = []
+    for device_pk, ids in sorted(by_box.items()):
+        while ids:
+            run = evaluate_box(device_pk, only=ids)
+            opened += run.opened
+            if run.given_back:
+                break
+    return opened
+
+
+def evaluate_unevaluated(limit: int = 2_000) -> int:
+    """The sweeper: evaluate reports whose task never ran (broker down, worker lost).
+
+    Returns how many reports it evaluated."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.INCIDENT_SWEEP_AFTER)
+    boxes = (
+        CounterReport.objects.filter(Q(evaluated_at__isnull=True), received_at__lt=cutoff)
+        .order_by()
+        .values_list("device_id", flat=True)
+        .distinct()
+    )
+    evaluated = 0
+    for device_pk in list(boxes[:limit]):
         try:
-            evaluate_reports(ids[start : start + 200])
-        except Exception:  # one bad chunk must not stop the others; it is retried next sweep
-            log.exception("evaluating counter reports %s.. failed", ids[start])
-    return len(ids)
+            evaluated += evaluate_box(device_pk).evaluated
+        except Exception:  # one Box's trouble must not stop the others; retried next sweep
+            log.exception("evaluating the counter reports of Box %s failed", device_pk)
+    return evaluated

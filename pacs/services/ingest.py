@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from callbacks.formats import camio_date
+from domains.formats import camio_date
 from pacs.models import EventState, PacsDevice, PacsEvent, PacsIntegration, PacsLabel
 from pacs.services.relay import schedule_flush
 from pacs.vendors import NORMALIZERS, NormalizeError, camio_labels

@@ -15,37 +15,38 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from callbacks.publish import publish
+from callbacks.delivery.outbox import enqueue, publish
 from domains import payloads
 from pacs.models import EventState, PacsEvent, PacsIntegration
 
 log = logging.getLogger(__name__)
 
 
+FLUSH_TASK = "pacs.flush"
+
+
 def schedule_flush(integration_id: str) -> None:
     """Ask for a flush of this integration T ms from now, unless one is already asked for."""
-    from pacs.tasks import flush_integration
-
     delay = settings.PACS_FLUSH_DELAY_MS / 1000
     key = f"pacs-flush:{integration_id}"
     # Whole seconds, rounded up: Redis' cache rounds down (0 would not deduplicate). The
     # flush deletes the key when it starts, so what commits after that asks for another.
     if not cache.add(key, 1, timeout=max(1, math.ceil(delay))):
         return  # a flush is due within T already: it takes these events too
-    try:
-        flush_integration.apply_async(args=[integration_id], countdown=delay)
-    except Exception:  # the broker is down: the sweeper relays them later
-        cache.delete(key)
-        log.exception("could not schedule a PACS flush; the sweeper will relay")
+    if not enqueue(FLUSH_TASK, [integration_id], countdown=delay):
+        cache.delete(key)  # the broker is down: the sweeper relays them later
 
 
+# The LIMIT sits in a MATERIALIZED CTE: it runs once, so a nested-loop plan cannot
+# re-run it per outer row and claim more than a batch.
 CLAIM_RETURNING = """
-UPDATE pacs_pacsevent SET state = 'relayed', batch_id = %s, relayed_at = %s
-WHERE id IN (
+WITH picked AS MATERIALIZED (
     SELECT id FROM pacs_pacsevent WHERE integration_id = %s AND state = 'pending'
     ORDER BY received_at, id LIMIT %s FOR UPDATE SKIP LOCKED
-) AND state = 'pending'
-RETURNING id, received_at, body
+)
+UPDATE pacs_pacsevent p SET state = 'relayed', batch_id = %s, relayed_at = %s
+FROM picked WHERE p.id = picked.id AND p.state = 'pending'
+RETURNING p.id, p.received_at, p.body
 """
 
 
@@ -58,7 +59,7 @@ def _claim(integration: PacsIntegration, size: int) -> list[tuple[uuid.UUID, dic
     batch, now = uuid.uuid4(), timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(CLAIM_RETURNING, [batch, now, integration.pk, size])
+            cursor.execute(CLAIM_RETURNING, [integration.pk, size, batch, now])
             rows = sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))
         return [(pk, body if isinstance(body, dict) else json.loads(body)) for pk, _, body in rows]
     pending = PacsEvent.objects.filter(integration=integration, state=EventState.PENDING)

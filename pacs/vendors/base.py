@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from django.utils.dateparse import parse_datetime
 
-from callbacks.formats import camio_date
+from domains.formats import camio_date
 
 
 class NormalizeError(ValueError):

@@ -1,9 +1,13 @@
-"""publish(): the transactional outbox.
+"""The outbox, the bottom of the delivery engine: ``publish`` records events and
+their deliveries in the caller's transaction, and ``enqueue`` hands ids to the
+broker after commit.
 
-Writes one immutable Event and one Delivery per subscribed, enabled endpoint
-of the domain, in the caller's transaction. After commit, the new delivery ids
-(only ids) go to Celery, batched per transaction; if the broker is down the
-error is logged and the sweeper sends them later.
+``publish`` writes one immutable Event and one Delivery per subscribed, enabled
+endpoint of the domain. After commit, the new delivery ids (only ids) go to
+Celery, batched per transaction; if the broker is down the error is logged and
+the sweeper sends them later. ``enqueue`` is the one way every app hands ids to
+a task: by task name (so nothing here imports the tasks above it), in chunks,
+never raising.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -24,6 +30,43 @@ from domains.models import Domain
 
 log = logging.getLogger(__name__)
 _local = threading.local()
+
+DELIVER_TASK = "callbacks.deliver"
+
+
+def enqueue(
+    task: str,
+    ids: Sequence[Any],
+    *,
+    queue: str | None = None,
+    countdown: float | None = None,
+    chunk: int = 200,
+) -> int:
+    """Send ``ids`` to ``task`` in chunks; log and swallow broker errors.
+
+    The rows behind the ids are safe in the database, and each app's sweeper
+    picks up what was not sent. Returns how many ids were handed over.
+    """
+    sent = 0
+    for start in range(0, len(ids), chunk):
+        part = list(ids[start : start + chunk])
+        try:
+            current_app.send_task(task, args=[part], queue=queue, countdown=countdown)
+        except Exception:  # the broker is down: the rows are safe, the sweeper sends them
+            log.exception("enqueue of %d ids to %s failed; they are stored and the sweeper "
+                          "will send them", len(part), task)
+        else:
+            sent += len(part)
+    return sent
+
+
+def enqueue_deliveries(ids: Sequence[str | list], *, replay: bool = False,
+                       countdown: float | None = None) -> int:
+    """Hand delivery ids (``[id, endpoint id]`` pairs, or bare ids) to the senders; replays
+    go to their own, lower-priority queue."""
+    queue = settings.CALLBACK_REPLAY_DELIVERY_QUEUE if replay else None
+    return enqueue(DELIVER_TASK, ids, queue=queue, countdown=countdown,
+                   chunk=settings.CALLBACK_BATCH_SIZE)
 
 
 def envelope(event_id: uuid.UUID, event_type: str, obj: dict[str, Any]) -> bytes:
@@ -57,7 +100,8 @@ def publish_many(
 ) -> list[Event]:
     """Record several ``(type, object)`` events of one domain with two INSERTs."""
     for event_type, _ in events:
-        catalog.get(event_type)
+        if event_type not in catalog.BY_NAME:
+            raise ValueError(f"{event_type!r} is not an event type.")
     now = timezone.now()
     rows = []
     for event_type, obj in events:
@@ -75,7 +119,7 @@ def publish_many(
         ]
         Event.objects.bulk_create(rows)
         Delivery.objects.bulk_create(deliveries)
-        batch.ids.extend(str(d.id) for d in deliveries)
+        batch.ids.extend([str(d.id), d.endpoint_id] for d in deliveries)
     return rows
 
 
@@ -83,7 +127,8 @@ def subscribers(domain_id: int, event_type: str) -> list[int]:
     """Return the ids of the domain's enabled endpoints subscribed to ``event_type``."""
     # Filtered in Python: a domain has few endpoints, and SQLite has no JSON
     # containment lookup.
-    rows = Endpoint.objects.active().filter(domain_id=domain_id).values_list("id", "event_types")
+    rows = Endpoint.objects.filter(domain_id=domain_id, deleted_at=None, enabled=True)
+    rows = rows.values_list("id", "event_types")
     return [pk for pk, types in rows if event_type in types]
 
 
@@ -91,9 +136,9 @@ class _Batch:
     """What one transaction published: delivery ids, sent to the broker once at commit,
     and the subscribers already looked up (endpoint services clear them)."""
 
-    def __init__(self, queue: str | None) -> None:
-        self.ids: list[str] = []
-        self.queue = queue
+    def __init__(self, replay: bool) -> None:
+        self.ids: list[list] = []  # [delivery id, endpoint id]
+        self.replay = replay
         self.callback = self.send
         self._subscribers: dict[tuple[int, str], list[int]] = {}
 
@@ -104,22 +149,26 @@ class _Batch:
         return self._subscribers[key]
 
     def send(self) -> None:
-        if _local.__dict__.get(self.queue or "") is self:
-            del _local.__dict__[self.queue or ""]
+        if _local.__dict__.get(_slot(self.replay)) is self:
+            del _local.__dict__[_slot(self.replay)]
         if self.ids:
-            enqueue(self.ids, queue=self.queue)
+            enqueue_deliveries(self.ids, replay=self.replay)
 
 
-def _current_batch(queue: str | None = None) -> _Batch:
+def _slot(replay: bool) -> str:
+    return "replay" if replay else "fresh"
+
+
+def _current_batch(replay: bool = False) -> _Batch:
     """Return this transaction's batch, registering its on-commit send the first time."""
     connection = transaction.get_connection()
-    batch: _Batch | None = _local.__dict__.get(queue or "")
+    batch: _Batch | None = _local.__dict__.get(_slot(replay))
     registered = batch is not None and any(
         entry[1] is batch.callback for entry in connection.run_on_commit
     )
     if not registered:
-        batch = _Batch(queue)
-        _local.__dict__[queue or ""] = batch
+        batch = _Batch(replay)
+        _local.__dict__[_slot(replay)] = batch
         transaction.on_commit(batch.callback)
     return batch
 
@@ -130,22 +179,8 @@ def forget_subscribers() -> None:
         batch._subscribers.clear()
 
 
-def enqueue_on_commit(ids: list[str], queue: str | None = None) -> None:
-    """Hand ``ids`` to Celery when the current transaction commits (one message per batch)."""
+def enqueue_on_commit(deliveries: Sequence[Delivery], *, replay: bool = False) -> None:
+    """Hand deliveries to the senders when the current transaction commits (one message
+    per batch)."""
     with transaction.atomic():
-        _current_batch(queue).ids.extend(ids)
-
-
-def enqueue(ids: list[str], queue: str | None = None, countdown: float | None = None) -> None:
-    """Send delivery ids to the sender task in batches; never raise (the sweeper catches up)."""
-    from callbacks.tasks import deliver
-
-    size = settings.CALLBACK_BATCH_SIZE
-    for start in range(0, len(ids), size):
-        chunk = ids[start : start + size]
-        try:
-            deliver.apply_async(args=[chunk], queue=queue, countdown=countdown)
-        except Exception:  # the broker is down: the rows are safe, the sweeper sends them
-            log.exception(
-                "enqueue failed for %d deliveries; the sweeper will send them", len(chunk)
-            )
+        _current_batch(replay).ids.extend([str(d.id), d.endpoint_id] for d in deliveries)

@@ -1,0 +1,53 @@
+"""How values are written out, in one place on the floor: Camio's date form, and
+which names hold secrets and how their values are masked.
+
+Payloads and callback headers write dates through ``camio_date``; pages, API
+answers, the audit log, logs and the attempt log mask through these functions,
+so what counts as a secret is decided once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "••••••"
+
+
+def camio_date(moment: datetime.datetime) -> str:
+    """Format a time as Camio does: 2021-04-30T19:13:42.317-0000 (UTC, milliseconds)."""
+    moment = moment.astimezone(datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}-0000"
+
+SECRET_NAME = re.compile(r"authorization|cookie|token|secret|key|password|signature", re.I)
+
+
+def is_secret_name(name: object) -> bool:
+    """Whether a header or field called ``name`` holds a secret."""
+    return bool(SECRET_NAME.search(str(name)))
+
+
+def mask_value(name: object, value: str) -> str:
+    """Return ``value``, or the mask when ``name`` holds a secret."""
+    return MASK if is_secret_name(name) else value
+
+
+def mask_mapping(values: Mapping[str, str] | None) -> dict[str, str]:
+    """Return a name → value mapping with secret values masked (names kept)."""
+    return {name: mask_value(name, value) for name, value in (values or {}).items()}
+
+
+def mask_headers(headers: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Return header pairs with secret values masked, as JSON-ready lists."""
+    return [[name, mask_value(name, value)] for name, value in headers]
+
+
+def mask_url(url: str) -> str:
+    """Hide ``user:password@`` in a URL."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{MASK}@{host}"))
