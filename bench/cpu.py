@@ -18,8 +18,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 PROC = Path("/proc")
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """Return (parent pid, CPU seconds of the process and its reaped children)."""
+def _stat(pid: int, own_only: bool = False) -> tuple[int, float] | None:
+    """Return (parent pid, CPU seconds of the process and its reaped children; of the
+    process alone with ``own_only``)."""
     try:
         text = (PROC / str(pid) / "stat").read_text()
     except OSError:
@@ -27,6 +28,8 @@ def _stat(pid: int) -> tuple[int, float] | None:
     fields = text[text.rindex(")") + 2 :].split()
     ppid = int(fields[1])
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    if own_only:
+        return ppid, (utime + stime) / TICK
     return ppid, (utime + stime + cutime + cstime) / TICK
 
 
@@ -64,15 +67,25 @@ def machine_busy_seconds() -> float:
 
 @dataclass
 class Meter:
-    """Measure named components (root pids) over an interval."""
+    """Measure named components (root pids) over an interval. Components named in
+    ``alone`` count their own processes only: the bench process is the parent of the
+    receiver, the workers and beat, which are components of their own."""
 
     components: dict[str, set[int]]
+    alone: frozenset[str] = frozenset()
     start: dict[str, float] = field(default_factory=dict)
     busy_start: float = 0.0
 
     def read(self) -> dict[str, float]:
         table = _snapshot()
-        return {name: _tree_seconds(roots, table) for name, roots in self.components.items()}
+        found = {}
+        for name, roots in self.components.items():
+            if name in self.alone:
+                stats = [_stat(pid, own_only=True) for pid in roots]
+                found[name] = sum(stat[1] for stat in stats if stat)
+            else:
+                found[name] = _tree_seconds(roots, table)
+        return found
 
     def begin(self) -> None:
         self.start = self.read()

@@ -150,7 +150,7 @@ class Processes:
             backend = cursor.fetchone()[0]
         components = {"publisher": {os.getpid()}, **self.components,
                       "postgresql": {cpu.postgres_root(backend)}, "redis": {redis_pid()}}
-        return cpu.Meter(components)
+        return cpu.Meter(components, alone=frozenset({"publisher"}))
 
     @property
     def url(self) -> str:
@@ -386,7 +386,8 @@ def ceiling(procs: Processes, total: int) -> dict:
     """Requests/s an aiohttp client with 50 in flight reaches against the same receiver,
     with a scenario-sized body, and its CPU per request (client plus receiver)."""
     meter = cpu.Meter({"ceiling client": {os.getpid()},
-                       "receiver": procs.components["receiver"]})
+                       "receiver": procs.components["receiver"]},
+                      alone=frozenset({"ceiling client"}))
     meter.begin()
     rate = asyncio.run(_ceiling(procs.url, total, scenario_body()))
     used = meter.end(total)

@@ -9,6 +9,7 @@ so what counts as a secret is decided once.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
@@ -18,15 +19,20 @@ MASK = "••••••"
 
 def camio_date(moment: datetime.datetime) -> str:
     """Format a time as Camio does: 2021-04-30T19:13:42.317-0000 (UTC, milliseconds)."""
-    moment = moment.astimezone(datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}-0000"
+    # isoformat, not strftime: this runs for every attempt sent.
+    return moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds")[:23] + "-0000"
 
 SECRET_NAME = re.compile(r"authorization|cookie|token|secret|key|password|signature", re.I)
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))
+
+
 def is_secret_name(name: object) -> bool:
     """Whether a header or field called ``name`` holds a secret."""
-    return bool(SECRET_NAME.search(str(name)))
+    return _secret_name(str(name))
 
 
 def mask_value(name: object, value: str) -> str:

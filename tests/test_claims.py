@@ -7,7 +7,6 @@ from callbacks.delivery.claims import claim, endpoints_of
 from callbacks.delivery.outbox import publish_many
 from callbacks.models import Delivery
 
-
 NESTED_LOOP = ("enable_hashjoin", "enable_mergejoin", "enable_hashagg", "enable_sort",
                "enable_material")
 

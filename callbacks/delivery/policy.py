@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import functools
 import random
 from dataclasses import dataclass, field
 
@@ -149,8 +150,9 @@ class Result:
     error: str = ""
     refused: bool = False
 
-    @property
+    @functools.cached_property
     def verdict(self) -> Verdict:
+        """What the answer means (computed once: status and headers do not change)."""
         return judge(self.status, {k.lower(): v for k, v in self.response_headers}, self.refused)
 
     @property

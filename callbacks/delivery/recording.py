@@ -5,6 +5,7 @@ endpoints to disable) and leaves acting on it to the layer above."""
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -38,20 +39,36 @@ def _attempt_values(result: Result) -> tuple:
         result.started_at, result.finished_at, result.duration_ms, result.request.method,
         mask_url(result.request.url)[:2048], mask_headers(result.request.headers),
         result.status, [[k, v] for k, v in result.response_headers][:100],
-        result.response_body, result.error[:500], verdict.configuration_error,
-        verdict.outcome == Outcome.SUCCEEDED,
+        result.response_body.replace("\x00", "\ufffd"), result.error[:500],
+        verdict.configuration_error, verdict.outcome == Outcome.SUCCEEDED,
     )
 
 
+_JSON_COLUMNS = {ATTEMPT_COLUMNS.index(name) for name in ("request_headers", "response_headers")}
+
+
 def _insert_attempts(results: list[Result]) -> None:
-    """Insert attempt rows with one executemany (the ORM's per-object cost adds up here)."""
+    """Insert attempt rows: PostgreSQL with one COPY, others with one executemany (the
+    ORM's per-object cost adds up here)."""
+    table = Attempt._meta.db_table
+    if connection.vendor == "postgresql":
+        rows = [
+            [json.dumps(v, ensure_ascii=False) if i in _JSON_COLUMNS else v
+             for i, v in enumerate(_attempt_values(result))]
+            for result in results
+        ]
+        with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {table} ({', '.join(ATTEMPT_COLUMNS)}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     fields = [Attempt._meta.get_field(name.removesuffix("_id")) for name in ATTEMPT_COLUMNS]
     rows = [
         [field.get_db_prep_save(value, connection) for field, value in
          zip(fields, _attempt_values(result), strict=True)]
         for result in results
     ]
-    table = Attempt._meta.db_table
     sql = (f"INSERT INTO {table} ({', '.join(ATTEMPT_COLUMNS)}) "  # noqa: S608 (fixed names)
            f"VALUES ({', '.join(['%s'] * len(ATTEMPT_COLUMNS))})")
     with connection.cursor() as cursor:
@@ -64,7 +81,24 @@ def _describe_failure(result: Result) -> str:
     return f"HTTP {result.status}"
 
 
-def _next_state(delivery: Delivery, result: Result, live: bool) -> None:
+@dataclass(slots=True)
+class _State:
+    """A delivery's row as the recorder changes it (cheaper than a model instance)."""
+
+    id: uuid.UUID
+    endpoint_id: int
+    test: bool
+    state: str = DeliveryState.SENDING
+    attempt_count: int = 0
+    last_status_code: int | None = None
+    last_error: str = ""
+    claim_token: uuid.UUID | None = None
+    lease_expires_at: datetime.datetime | None = None
+    finished_at: datetime.datetime | None = None
+    next_attempt_at: datetime.datetime | None = None
+
+
+def _next_state(delivery: _State, result: Result, live: bool) -> None:
     """Apply one result to its delivery row (in memory)."""
     verdict = result.verdict
     delivery.attempt_count = result.job.attempt_number
@@ -114,10 +148,12 @@ def record(results: list[Result]) -> FollowUp:
     by_id = {uuid.UUID(r.job.delivery_id): r for r in results}
     with transaction.atomic():
         rows = (Delivery.objects.select_for_update()
-                .filter(id__in=by_id, state=DeliveryState.SENDING)
-                .only("id", "claim_token", "endpoint_id", "test", "next_attempt_at"))
+                .filter(id__in=by_id, state=DeliveryState.SENDING).order_by()
+                .values_list("id", "claim_token", "endpoint_id", "test", "next_attempt_at"))
         # A result whose claim was lost (lease expired, row re-claimed) is not applied.
-        mine = [d for d in rows if str(d.claim_token) == by_id[d.id].job.claim_token]
+        mine = [_State(pk, endpoint_id, test, next_attempt_at=due)
+                for pk, token, endpoint_id, test, due in rows
+                if str(token) == by_id[pk].job.claim_token]
         live = set(Endpoint.objects.filter(pk__in={d.endpoint_id for d in mine}, enabled=True,
                                            deleted_at=None).values_list("pk", flat=True))
         for delivery in mine:
@@ -136,9 +172,9 @@ def record(results: list[Result]) -> FollowUp:
     return FollowUp(retries=retries, disable=disable)
 
 
-def _write_states(deliveries: list[Delivery]) -> None:
+def _write_states(deliveries: list[_State]) -> None:
     """Write new states: successes as a few grouped UPDATEs, the rest row by row in bulk."""
-    groups: dict[tuple[int | None, int], list[Delivery]] = defaultdict(list)
+    groups: dict[tuple[int | None, int], list[_State]] = defaultdict(list)
     others = []
     for delivery in deliveries:
         if delivery.state == DeliveryState.SUCCEEDED:
@@ -151,7 +187,8 @@ def _write_states(deliveries: list[Delivery]) -> None:
             last_error="", claim_token=None, lease_expires_at=None,
             finished_at=max(d.finished_at for d in group))
     if others:
-        Delivery.objects.bulk_update(others, FIELDS)
+        rows = [Delivery(id=d.id, **{name: getattr(d, name) for name in FIELDS}) for d in others]
+        Delivery.objects.bulk_update(rows, FIELDS)
 
 
 def _update_health(results: Iterable[Result]) -> None:
@@ -197,15 +234,18 @@ def _update_rollup(results: Iterable[Result]) -> None:
     if not counts:
         return
     table = "callbacks_endpointhourlystat"
+    rows = sorted(counts.items())  # sorted: two recorders take the rows' locks in one order
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    params = [value for (endpoint_id, hour), (ok, bad) in rows
+              for value in (endpoint_id, connection.ops.adapt_datetimefield_value(hour), ok, bad)]
     with connection.cursor() as cursor:
-        for (endpoint_id, hour), (ok, bad) in sorted(counts.items()):
-            cursor.execute(
-                f"INSERT INTO {table} (endpoint_id, hour, succeeded, failed) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (endpoint_id, hour) DO UPDATE SET "
-                f"succeeded = {table}.succeeded + excluded.succeeded, "
-                f"failed = {table}.failed + excluded.failed",
-                [endpoint_id, connection.ops.adapt_datetimefield_value(hour), ok, bad],
-            )
+        cursor.execute(
+            f"INSERT INTO {table} (endpoint_id, hour, succeeded, failed) "  # noqa: S608
+            f"VALUES {values} ON CONFLICT (endpoint_id, hour) DO UPDATE SET "
+            f"succeeded = {table}.succeeded + excluded.succeeded, "
+            f"failed = {table}.failed + excluded.failed",
+            params,
+        )
 
 
 def _broken(gone: set[int], results: list[Result]) -> dict[int, str]:

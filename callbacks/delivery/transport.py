@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime
+import functools
 import socket
 import time
 from urllib.parse import urlsplit
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from callbacks.delivery import ssrf
-from callbacks.delivery.policy import Job, Request, Result
+from callbacks.delivery.policy import Job, Result
 from callbacks.delivery.signing import build_request
 
 
@@ -30,12 +31,24 @@ def _now() -> datetime.datetime:
     return timezone.now()
 
 
-def _preflight(request: Request) -> None:
+def _preflight(url: str) -> None:
     """Refuse a literal address before any connection (aiohttp skips resolvers for them)."""
-    parts = urlsplit(request.url)
+    refused = _refusal(url, tuple(settings.CALLBACK_ALLOWED_NETWORKS))
+    if refused:
+        raise ssrf.AddressRefused(refused)
+
+
+@functools.lru_cache(maxsize=4096)
+def _refusal(url: str, allowed: tuple[str, ...]) -> str | None:
+    """Why ``url`` may not be called before resolving (cached: endpoints' URLs repeat)."""
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ssrf.AddressRefused(f"{request.url!r} is not an http(s) URL with a host")
-    ssrf.check_literal(parts.hostname)
+        return f"{url!r} is not an http(s) URL with a host"
+    try:
+        ssrf.check_literal(parts.hostname)
+    except ssrf.AddressRefused as exc:
+        return str(exc)
+    return None
 
 
 class GuardedResolver(AbstractResolver):
@@ -91,7 +104,7 @@ class AsyncSender:
             total=settings.CALLBACK_TIMEOUT, connect=settings.CALLBACK_CONNECT_TIMEOUT
         )
         try:
-            _preflight(request)
+            _preflight(job.url)
             session = await self.open()
             async with session.request(
                 request.method,
