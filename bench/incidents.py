@@ -125,6 +125,8 @@ def main() -> None:
                 if number % 10 == 9:
                     print(f"  {device_id[:6]}: {number + 1}/{batches} batches posted", flush=True)
 
+        meter = procs.meter()
+        meter.begin()
         started = time.time()
         threads = [threading.Thread(target=box_client, args=(d, t)) for d, t, _ in boxes]
         for thread in threads:
@@ -139,6 +141,7 @@ def main() -> None:
         while unevaluated() and time.monotonic() < drain_deadline:
             time.sleep(0.1)
         elapsed = time.time() - started
+        used = meter.end(values)
         backlog = unevaluated()
         from incidents.models import CounterSample, Incident
 
@@ -147,8 +150,10 @@ def main() -> None:
             "ingest_values_per_s": round(values / posted), "backlog_at_stop": backlog_at_stop,
             "backlog_at_end": backlog, "samples_stored": CounterSample.objects.count(),
             "incidents": Incident.objects.count(), "failures": failures[:5],
-            "web_workers": args.web,
+            "web_workers": args.web, "cpu": used,
         }
+        print("  CPU ms per 1,000 values: " + ", ".join(
+            f"{k} {round(v * 1000, 3)}" for k, v in used["cpu_ms_per_unit"].items()), flush=True)
         print(f"  stored and evaluated {figures['measured']} values/s "
               f"(ingest alone {figures['ingest_values_per_s']}/s); backlog at the end: {backlog}; "
               f"{figures['incidents']} incidents", flush=True)

@@ -114,6 +114,8 @@ def main() -> None:
                 if len(answer["accepted"]) != 500:
                     failures.append(f"gateway {index} batch {number}: {answer}")
 
+        meter = procs.meter()
+        meter.begin()
         started = time.time()
         threads = [threading.Thread(target=gateway, args=(g,)) for g in range(args.gateways)]
         for thread in threads:
@@ -135,14 +137,17 @@ def main() -> None:
                and time.monotonic() < drain_deadline):
             time.sleep(0.2)
         delivered = time.time() - started
+        used = meter.end(total)
         figures = {
             "measured": round(total / relayed), "events": total,
             "ingest_events_per_s": round(total / posted), "seconds_relayed": round(relayed, 2),
             "seconds_delivered": round(delivered, 2), "backlog_at_stop": backlog_at_stop,
             "backlog_at_end": pending(), "callbacks": callbacks,
             "callbacks_received": relayed_in_callbacks(procs.url), "failures": failures[:5],
-            "web_workers": args.web,
+            "web_workers": args.web, "cpu": used,
         }
+        print("  CPU ms per event: " + ", ".join(
+            f"{k} {v}" for k, v in used["cpu_ms_per_unit"].items()), flush=True)
         print(f"  ingested and relayed {figures['measured']} events/s (ingest alone "
               f"{figures['ingest_events_per_s']}/s) in {callbacks} callbacks; all received "
               f"after {delivered:.1f} s; backlog at the end: {figures['backlog_at_end']}",

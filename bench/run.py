@@ -100,13 +100,17 @@ def http(url: str, method: str = "GET") -> str:
         return answer.read().decode()
 
 
-def worker_command(role: str) -> list[str]:
+def worker_command(role: str, number: int) -> list[str]:
+    """A delivery worker is one solo process (its dispatcher's threads do the concurrency);
+    the worker for the rest runs two pool processes, as the README's production command."""
     from django.conf import settings
 
-    return [sys.executable, "-m", "celery", "-A", "camio_portal", "worker", "--pool", "solo",
+    pool = ["--pool", "solo"] if role == "deliveries" else ["--pool", "prefork",
+                                                            "--concurrency", "2"]
+    return [sys.executable, "-m", "celery", "-A", "camio_portal", "worker", *pool,
             "--queues", ",".join(settings.WORKER_QUEUES[role]), "--hostname",
-            f"{role}-{len(role)}-%i@%h", "--without-gossip", "--without-mingle",
-            "--without-heartbeat", "--loglevel", "WARNING"]
+            f"{role}-{number}@%h", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")]
 
 
 class Processes:
@@ -120,9 +124,9 @@ class Processes:
         log = open(RESULTS / "last-run.log", "w")  # noqa: SIM115 (lives as long as the run)
         self.spawn("receiver", [sys.executable, str(ROOT / "bench" / "receiver.py"),
                                 str(self.port)], log)
-        for _ in range(workers):
-            self.spawn("delivery workers", worker_command("deliveries"), log)
-        self.spawn("other worker", worker_command("other"), log)
+        for number in range(workers):
+            self.spawn("delivery workers", worker_command("deliveries", number), log)
+        self.spawn("other worker", worker_command("other", 0), log)
         self.spawn("beat", [sys.executable, "-m", "celery", "-A", "camio_portal", "beat",
                             "--loglevel", "WARNING", "-s", str(RESULTS / "beat-schedule")], log)
         deadline = time.monotonic() + 30
@@ -558,7 +562,8 @@ def write(name: str, figures: dict, the_ceiling: dict | None, facts: dict,
         "met": met,
         "figures": figures,
         "workers": getattr(args, "workers", None),
-        "layout": f"{getattr(args, 'workers', 2)} delivery worker processes, 1 for the rest",
+        "layout": f"{getattr(args, 'workers', 2)} delivery worker processes (solo), 1 worker for "
+                  "the rest (2 pool processes)",
         "quick": getattr(args, "quick", False),
         "machine": facts,
         "git": git_sha(),

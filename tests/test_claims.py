@@ -55,3 +55,29 @@ def test_a_claim_is_bounded_under_a_nested_loop_plan(
         jobs = claim(ids, 100)
     assert len(jobs) == 100
     assert Delivery.objects.filter(state="sending").count() == 100
+
+
+@pytest.mark.django_db
+def test_a_delivery_deleted_while_in_flight_does_not_lose_the_batch(
+    endpoint_for, acme, django_capture_on_commit_callbacks
+):
+    """Recording writes the others' attempts and states (retention or a purge may delete a
+    delivery between its claim and its result)."""
+    from django.utils import timezone
+
+    from callbacks.delivery.policy import Result
+    from callbacks.delivery.recording import record
+    from callbacks.delivery.signing import build_request
+    from callbacks.models import Attempt
+
+    endpoint_for("https://hooks.acme.com/", ["camera.created"])
+    ids = published(acme, django_capture_on_commit_callbacks, 3)
+    jobs = claim(ids, 3)
+    now = timezone.now()
+    results = [Result(job=job, request=build_request(job, int(now.timestamp())), started_at=now,
+                      finished_at=now, status=200) for job in jobs]
+    Delivery.objects.filter(pk=jobs[0].delivery_id).delete()
+    with django_capture_on_commit_callbacks(execute=False):
+        record(results)
+    assert Delivery.objects.filter(state="succeeded").count() == 2
+    assert Attempt.objects.count() == 2

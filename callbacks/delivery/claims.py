@@ -44,19 +44,18 @@ def claim(ids: Sequence[str], limit: int) -> list[Job]:
     return _jobs(rows, token)
 
 
-# The LIMIT sits in a MATERIALIZED CTE: it runs once, so a nested-loop plan
-# cannot re-run it per outer row and claim more than ``limit``.
+# The LIMIT sits in an ARRAY(...) sub-select, which PostgreSQL runs once (an InitPlan):
+# no plan can re-run it per row and claim more than ``limit``, and the UPDATE finds the
+# picked rows by primary key.
 _CLAIM_SQL = """
-WITH due AS MATERIALIZED (
-    SELECT id FROM callbacks_delivery
-    WHERE id = ANY(%(ids)s) AND state = 'pending' AND next_attempt_at <= %(now)s
-    ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE callbacks_delivery d SET state = 'sending', claim_token = %(token)s,
+WITH claimed AS (
+    UPDATE callbacks_delivery SET state = 'sending', claim_token = %(token)s,
            lease_expires_at = %(lease)s
-    FROM due WHERE d.id = due.id
-    RETURNING d.id, d.endpoint_id, d.attempt_count, d.next_attempt_at, d.test, d.replay,
-              d.event_id
+    WHERE id = ANY(ARRAY(
+        SELECT id FROM callbacks_delivery
+        WHERE id = ANY(%(ids)s) AND state = 'pending' AND next_attempt_at <= %(now)s
+        ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
+    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id
 )
 SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
        e.type, e.created_at, e.body, ep.updated_at

@@ -147,18 +147,22 @@ def record(results: list[Result]) -> FollowUp:
         return FollowUp()
     by_id = {uuid.UUID(r.job.delivery_id): r for r in results}
     with transaction.atomic():
-        rows = (Delivery.objects.select_for_update()
-                .filter(id__in=by_id, state=DeliveryState.SENDING).order_by()
-                .values_list("id", "claim_token", "endpoint_id", "test", "next_attempt_at"))
-        # A result whose claim was lost (lease expired, row re-claimed) is not applied.
-        mine = [_State(pk, endpoint_id, test, next_attempt_at=due)
-                for pk, token, endpoint_id, test, due in rows
-                if str(token) == by_id[pk].job.claim_token]
+        rows = (Delivery.objects.select_for_update().filter(id__in=by_id).order_by()
+                .values_list("id", "state", "claim_token", "endpoint_id", "test",
+                             "next_attempt_at"))
+        existing: set[uuid.UUID] = set()
+        mine: list[_State] = []
+        for pk, state, token, endpoint_id, test, due in rows:
+            existing.add(pk)
+            # A result whose claim was lost (lease expired, row re-claimed) is not applied.
+            if state == DeliveryState.SENDING and str(token) == by_id[pk].job.claim_token:
+                mine.append(_State(pk, endpoint_id, test, next_attempt_at=due))
         live = set(Endpoint.objects.filter(pk__in={d.endpoint_id for d in mine}, enabled=True,
                                            deleted_at=None).values_list("pk", flat=True))
         for delivery in mine:
             _next_state(delivery, by_id[delivery.id], delivery.endpoint_id in live)
-        _insert_attempts(results)
+        # Every request made is logged, but a delivery deleted meanwhile has no log.
+        _insert_attempts([r for pk, r in by_id.items() if pk in existing])
         _write_states(mine)
         counted = [by_id[d.id] for d in mine if not d.test]
         _update_health(counted)

@@ -37,18 +37,17 @@ def schedule_flush(integration_id: str) -> None:
         cache.delete(key)  # the broker is down: the sweeper relays them later
 
 
-# The LIMIT sits in a MATERIALIZED CTE: it runs once, so a nested-loop plan cannot
-# re-run it per outer row and claim more than a batch.
+# The LIMIT sits in an ARRAY(...) sub-select, which PostgreSQL runs once (an InitPlan):
+# no plan can re-run it per row and claim more than a batch, and the UPDATE finds the
+# picked rows by primary key.
 CLAIM_RETURNING = """
-WITH picked AS MATERIALIZED (
+UPDATE pacs_pacsevent SET state = 'relayed', batch_id = %s, relayed_at = %s
+WHERE id = ANY(ARRAY(
     SELECT id FROM pacs_pacsevent WHERE integration_id = %s AND state = 'pending'
     ORDER BY received_at, id LIMIT %s FOR UPDATE SKIP LOCKED
-)
-UPDATE pacs_pacsevent p SET state = 'relayed', batch_id = %s, relayed_at = %s
-FROM picked WHERE p.id = picked.id AND p.state = 'pending'
-RETURNING p.id, p.received_at, p.body
+)) AND state = 'pending'
+RETURNING id, received_at, body
 """
-
 
 def _claim(integration: PacsIntegration, size: int) -> list[tuple[uuid.UUID, dict]]:
     """Take up to ``size`` pending events of the integration: (id, body), oldest first.
@@ -59,7 +58,7 @@ def _claim(integration: PacsIntegration, size: int) -> list[tuple[uuid.UUID, dic
     batch, now = uuid.uuid4(), timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(CLAIM_RETURNING, [integration.pk, size, batch, now])
+            cursor.execute(CLAIM_RETURNING, [batch, now, integration.pk, size])
             rows = sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))
         return [(pk, body if isinstance(body, dict) else json.loads(body)) for pk, _, body in rows]
     pending = PacsEvent.objects.filter(integration=integration, state=EventState.PENDING)
