@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,7 +62,10 @@ def worker_command(role: str) -> list[str]:
     """A solo Celery worker consuming the queues of ``role`` (settings.WORKER_QUEUES)."""
     from django.conf import settings
 
+    # The other worker runs at a lower CPU priority: deliveries come first.
+    nice = ["nice", "-n", "10"] if role != "deliveries" and shutil.which("nice") else []
     return [
+        *nice,
         sys.executable, "-m", "celery", "-A", "camio_portal", "worker", "--loglevel", "INFO",
         "--concurrency", "1", "--pool", "solo", "--hostname", f"{role}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",

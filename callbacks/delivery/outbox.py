@@ -51,7 +51,9 @@ def enqueue(
     for start in range(0, len(ids), chunk):
         part = list(ids[start : start + chunk])
         try:
-            current_app.send_task(task, args=[part], queue=queue, countdown=countdown)
+            # argsrepr given: Celery would otherwise format the whole list for its logs.
+            current_app.send_task(task, args=[part], queue=queue, countdown=countdown,
+                                  argsrepr=f"[{len(part)} ids]", kwargsrepr="{}")
         except Exception:  # the broker is down: the rows are safe, the sweeper sends them
             log.exception("enqueue of %d ids to %s failed; they are stored and the sweeper "
                           "will send them", len(part), task)
