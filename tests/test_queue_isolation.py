@@ -18,8 +18,9 @@ from kombu.exceptions import ChannelError
 from callbacks.services import endpoint_create
 from camio_portal.celery import app
 from domains import services
-from incidents.models import CounterReport
+from incidents.models import CounterReport, Incident
 from tests.conftest import running_worker
+from tests.processes import kill_group, start_worker
 from tests.receiver import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,3 +93,31 @@ def test_a_flood_of_counter_reports_does_not_hold_another_domains_deliveries(
             what="beta.org's camera.created",
         )
         assert queued("incidents") >= 1
+
+
+def test_deliveries_keep_their_deadline_while_a_flood_is_evaluated(
+    tmp_path, settings, receiver, box, camera, beta, beta_admin, token_for, client_with,
+    counter_rules,
+):
+    """The other worker evaluates the flood meanwhile (on SQLite too: its transactions are
+    short, so the delivery worker's writes do not wait long behind them)."""
+    other = start_worker(tmp_path / "other.log", tmp_path / "beat",
+                         queues=",".join(settings.WORKER_QUEUES["other"]))
+    try:
+        with running_worker(queues=settings.WORKER_QUEUES["deliveries"]):
+            flood(client_with(token_for(kind="box", device=box), "Bearer"), box, camera)
+            endpoint = endpoint_create(
+                domain=beta, url=receiver.url, event_types=["camera.created"], actor=None
+            )
+            answer = client_with(token_for(beta_admin)).post(
+                f"/api/endpoints/{endpoint.endpoint_id}/test?wait=true",
+                {"event_type": "camera.created"},
+                format="json",
+            )
+            assert answer.status_code == 200, answer.json()
+            assert answer.json()["state"] == "succeeded"
+            wait_for(lambda: not CounterReport.objects.filter(evaluated_at=None).exists(),
+                     timeout=180, what="the flood evaluated by the other worker")
+            assert Incident.objects.filter(camera=camera).exists()
+    finally:
+        kill_group(other)
