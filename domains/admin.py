@@ -115,6 +115,10 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ("email",)
     actions = ["send_invitation"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
+        # The e-mail is fixed once the user exists; the add form must still take one.
+        return self.readonly_fields if obj is not None else ()
+
     def save_model(
         self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
     ) -> None:

@@ -210,3 +210,27 @@ def test_audit_log_is_read_only(staff_client, camera):
 def test_domain_admins_are_not_staff(client, acme_admin):
     client.force_login(acme_admin)
     assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_support_adds_a_user_with_a_password_who_joins_the_domain_and_signs_in(
+    staff_client, acme, client
+):
+    """P9 (7): the add form takes the e-mail (it is read-only only once the user exists)."""
+    form = staff_client.get("/admin/domains/user/add/")
+    assert form.status_code == 200 and 'name="email"' in form.content.decode()
+    answer = staff_client.post(
+        "/admin/domains/user/add/",
+        {"email": "new@acme.com", "name": "New Guard", "password": "correct horse battery"},
+    )
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    user = User.objects.get(email="new@acme.com")
+    assert user.domain == acme and user.name == "New Guard"
+    assert AuditEntry.objects.filter(action="user.created", object_id=user.user_id).exists()
+    staff_client.logout()
+    signed_in = client.post(
+        "/accounts/login/", {"username": "new@acme.com", "password": "correct horse battery"}
+    )
+    assert signed_in.status_code == 302
+    assert client.get("/domains").status_code == 200
+    assert mail.outbox == [] or all("new@acme.com" not in m.to for m in mail.outbox)
