@@ -314,9 +314,7 @@ def request_evaluation(device_pks: Iterable[int], countdown: float | None = None
     subjects = {box_subject(pk): pk for pk in set(device_pks)}
     if not subjects:
         return 0
-    EvaluationLock.objects.bulk_create(
-        [EvaluationLock(subject=s) for s in sorted(subjects)], ignore_conflicts=True
-    )
+    _lock_rows(subjects)
     now = timezone.now()
     stale = now - datetime.timedelta(seconds=settings.INCIDENT_SWEEP_AFTER)
     asked = []
@@ -329,9 +327,16 @@ def request_evaluation(device_pks: Iterable[int], countdown: float | None = None
     return enqueue(EVALUATE_TASK, asked, countdown=countdown)
 
 
+def _lock_rows(subjects: Iterable[str]) -> None:
+    """Make sure each subject has its lock row (an insert that ignores existing rows)."""
+    EvaluationLock.objects.bulk_create(
+        [EvaluationLock(subject=s) for s in sorted(subjects)], ignore_conflicts=True
+    )
+
+
 def _take_lease(subject: str, token: uuid.UUID) -> bool:
     now = timezone.now()
-    EvaluationLock.objects.bulk_create([EvaluationLock(subject=subject)], ignore_conflicts=True)
+    _lock_rows([subject])
     until = now + datetime.timedelta(seconds=settings.INCIDENT_LEASE_SECONDS)
     return bool(
         EvaluationLock.objects.filter(
