@@ -49,7 +49,7 @@ def clean_url(value: Any) -> str:
     if not parts.hostname:
         raise ValidationError("The URL has no host name.")
     try:
-        ssrf.check_literal(parts.hostname)
+        ssrf.check_url(url)
     except ssrf.AddressRefused as exc:
         raise ValidationError(
             f"{exc}. Allowed private networks: "

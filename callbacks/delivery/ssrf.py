@@ -4,6 +4,11 @@ Checked when an endpoint is saved (literal addresses) and again at connect
 time over every address a name resolves to; the connection is then pinned to
 a checked address, so a DNS answer that changes between check and connect
 (rebinding) cannot slip through.
+
+Only globally routable unicast is allowed, judged by an explicit table (not
+``is_global``, which differs between Python versions). An IPv6 address that
+embeds an IPv4 one (mapped, compatible, translated, NAT64, 6to4, Teredo) is
+judged by the IPv4 address a connection would really reach as well.
 """
 
 from __future__ import annotations
@@ -11,47 +16,92 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from yarl import URL
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_REFUSED_V4 = [
-    ipaddress.ip_network(n)
-    for n in (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.0.0.0/24",
-        "192.0.2.0/24",
-        "192.168.0.0/16",
-        "198.18.0.0/15",
-        "198.51.100.0/24",
-        "203.0.113.0/24",
-        "224.0.0.0/4",
-        "240.0.0.0/4",
-    )
-]
-_REFUSED_V6 = [
-    ipaddress.ip_network(n)
-    for n in (
-        "::/128",
-        "::1/128",
-        "::ffff:0:0/96",
-        "64:ff9b::/96",
-        "64:ff9b:1::/48",
-        "100::/64",
-        "2001:db8::/32",
-        "fc00::/7",
-        "fe80::/10",
-        "fec0::/10",
-        "ff00::/8",
-    )
-]
+
+@dataclass(frozen=True)
+class _Range:
+    """A refused range; ``embeds`` pulls out the IPv4 address an IPv6 one stands for."""
+
+    network: Network
+    name: str
+    embeds: Callable[[int], ipaddress.IPv4Address] | None = None
+    always: bool = True  # False: refused only when the embedded IPv4 address is
+
+
+def _low32(value: int) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(value & 0xFFFFFFFF)
+
+
+def _sixtofour(value: int) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address((value >> 80) & 0xFFFFFFFF)
+
+
+def _teredo_client(value: int) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(~value & 0xFFFFFFFF)  # stored with every bit inverted
+
+
+def _table(*rows: tuple) -> tuple[_Range, ...]:
+    return tuple(_Range(ipaddress.ip_network(net), *rest) for net, *rest in rows)
+
+
+# The IANA IPv4 special-purpose registry where not globally reachable; first match wins.
+_REFUSED_V4 = _table(
+    ("0.0.0.0/32", "unspecified"),
+    ("0.0.0.0/8", "this network"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "shared address space (CGNAT)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "6to4 relay anycast"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("255.255.255.255/32", "broadcast"),
+    ("240.0.0.0/4", "reserved"),
+)
+
+# IPv6: refused ranges, first match wins; anything else outside 2000::/3 is refused too.
+_REFUSED_V6 = _table(
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::ffff:0:0/96", "an IPv4-mapped IPv6 address", _low32),
+    ("::ffff:0:0:0/96", "an IPv4-translated IPv6 address", _low32),
+    ("::/96", "an IPv4-compatible IPv6 address", _low32),
+    ("64:ff9b::/96", "a NAT64 IPv6 address", _low32),
+    ("64:ff9b:1::/48", "a local-use NAT64 IPv6 address"),
+    ("100::/64", "discard-only"),
+    ("fc00::/7", "private"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local"),
+    ("ff00::/8", "multicast"),
+    ("2001::/32", "a Teredo IPv6 address", _teredo_client),
+    ("2001:2::/48", "benchmarking"),
+    ("2001:10::/28", "ORCHID"),
+    ("2001:20::/28", "ORCHIDv2"),
+    ("2001::/23", "IETF protocol assignments"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("2002::/16", "a 6to4 IPv6 address", _sixtofour, False),
+)
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+
+# Dots that IDNA maps to "." (NFKC maps the fullwidth one, not the ideographic ones).
+_DOTS = {0x3002: ".", 0xFF0E: ".", 0xFF61: "."}
 
 
 class AddressRefused(OSError):
@@ -71,53 +121,96 @@ def refusal(address: IPAddress) -> str | None:
     """Return why ``address`` may not be called, or None when it may."""
     if any(address in network for network in allowed_networks()):
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return "an IPv4-mapped IPv6 address (::ffff:0:0/96)"
-    for network in _REFUSED_V4 if address.version == 4 else _REFUSED_V6:
-        if address in network:
-            return _describe(address, network)
-    if not address.is_global:
-        return "not a public address"
+    if address.version == 4:
+        return _v4_refusal(address)
+    return _v6_refusal(address)
+
+
+def _v4_refusal(address: ipaddress.IPv4Address) -> str | None:
+    for row in _REFUSED_V4:
+        if address in row.network:
+            return f"{row.name} ({row.network})"
     return None
 
 
-def _describe(address: IPAddress, network: object) -> str:
-    for flag, name in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_unspecified", "unspecified"),
-        ("is_private", "private"),
-    ):
-        if getattr(address, flag):
-            return f"{name} ({network})"
-    return f"reserved ({network})"
+def _v6_refusal(address: ipaddress.IPv6Address) -> str | None:
+    for row in _REFUSED_V6:
+        if address in row.network:
+            return _row_refusal(row, address)
+    if address not in _GLOBAL_UNICAST:
+        return f"reserved (outside global unicast {_GLOBAL_UNICAST})"
+    return None
+
+
+def _row_refusal(row: _Range, address: ipaddress.IPv6Address) -> str | None:
+    if row.embeds is None:
+        return f"{row.name} ({row.network})"
+    embedded = row.embeds(int(address))
+    reason = _v4_refusal(embedded)
+    if reason:
+        return f"{row.name} embedding {embedded}, {reason}"
+    return f"{row.name} ({row.network}) embedding {embedded}" if row.always else None
+
+
+def _spelling(host: str) -> str:
+    """Spell ``host`` as a resolver reads it: no brackets, zone or trailing dot, IDNA dots."""
+    host = unicodedata.normalize("NFKC", host.strip("[]")).translate(_DOTS)
+    return host.partition("%")[0].rstrip(".")
 
 
 def literal_address(host: str) -> IPAddress | None:
     """Return the address a host name *literally* denotes, or None for a real name.
 
     Accepts the forms resolvers accept too: dotted quads, ``2130706433``,
-    ``0x7f.1``, ``0177.0.0.1``, ``127.1`` and bracketed IPv6.
+    ``0x7f.1``, ``0177.0.0.1``, ``127.1``, a trailing dot, fullwidth digits and
+    dots, and bracketed IPv6 with or without a zone.
     """
-    host = host.strip("[]")
+    host = _spelling(host)
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         pass
     try:
         return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
+    except (OSError, UnicodeError, ValueError):
         return None
 
 
 def check_literal(host: str) -> None:
     """Raise AddressRefused when ``host`` is a literal address that is refused."""
     address = literal_address(host)
-    if address is not None:
-        reason = refusal(address)
-        if reason:
-            raise AddressRefused(f"{host} is {reason}, which callbacks may not reach")
+    if address is None:
+        return
+    reason = refusal(address)
+    if reason:
+        spelled = "" if _is_plain(host) else f"{address}, "  # name what 0x7f.1 stands for
+        raise AddressRefused(f"{host} is {spelled}{reason}, which callbacks may not reach")
+
+
+def _is_plain(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def url_hosts(url: str) -> list[str]:
+    """Return the URL's host as the standard library and as the HTTP client (yarl) read it."""
+    hosts = [urlsplit(url).hostname or ""]
+    try:
+        client_host = URL(url).raw_host or ""
+    except (ValueError, TypeError):
+        client_host = ""  # the client cannot send to it either
+    if client_host and client_host not in hosts:
+        hosts.append(client_host)
+    return hosts
+
+
+def check_url(url: str) -> None:
+    """Raise AddressRefused when either reading of the URL's host is a refused literal."""
+    for host in url_hosts(url):
+        check_literal(host)
 
 
 def getaddrinfo(host: str, port: int) -> list[tuple]:

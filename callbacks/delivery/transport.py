@@ -45,7 +45,7 @@ def _refusal(url: str, allowed: tuple[str, ...]) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"{url!r} is not an http(s) URL with a host"
     try:
-        ssrf.check_literal(parts.hostname)
+        ssrf.check_url(url)  # the host as we read it and as aiohttp will dial it
     except ssrf.AddressRefused as exc:
         return str(exc)
     return None
