@@ -55,6 +55,7 @@ def configure() -> dict[str, str]:
             "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/camio_bench"
         ),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14"),
+        "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/12"),
         "SECRET_KEY": "bench-" + "x" * 60,
         "FIELD_ENCRYPTION_KEYS": os.environ.get("BENCH_FIELD_KEY", Fernet.generate_key().decode()),
         "ALLOWED_HOSTS": "127.0.0.1",

@@ -66,4 +66,5 @@ urlpatterns = [
     path("account/tokens", account.tokens, name="tokens"),
     path("account/tokens/<str:prefix>/revoke", account.token_revoke, name="token_revoke"),
     path("healthz", views.healthz, name="healthz"),
+    path("livez", views.livez, name="livez"),
 ]

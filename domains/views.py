@@ -71,12 +71,22 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
+@never_cache
+def livez(request: HttpRequest) -> HttpResponse:
+    """Liveness: the web process answers. Needs nothing (no database, cache or broker)."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     """Report the database, the broker and the sweeper's heartbeat; 503 if one is down."""
+    database = _check_database()
     checks = {
-        "database": _check_database(),
+        "database": database,
         "broker": broker_status(),
-        "beat": heartbeat_status(settings.CALLBACK_SWEEP_INTERVAL),
+        # The heartbeat is a row: unknown while the database does not answer.
+        "beat": heartbeat_status(settings.CALLBACK_SWEEP_INTERVAL)
+        if database == "ok"
+        else "unknown (no database)",
     }
     healthy = (
         checks["database"] == "ok"

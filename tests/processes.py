@@ -90,3 +90,80 @@ def manage(*args: str, **overrides: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_web(log: Path, port: int, workers: int = 1, **overrides: str) -> subprocess.Popen:
+    """Start gunicorn (``workers`` sync processes) on 127.0.0.1:``port`` in its own
+    process group, on the test database; wait for it with ``web_answers``."""
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "camio_portal.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--timeout",
+        "60",
+    ]
+    with log.open("a") as out:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=child_env(**overrides),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def web_answers(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=2) as page:
+            return page.status == 200
+    except OSError:
+        return False
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen:
+    """A private Redis on ``port`` (a test may stop it; never the shared one)."""
+    return subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def redis_answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False

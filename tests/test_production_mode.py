@@ -1,4 +1,5 @@
-"""CAMIO_MODE=production refuses to start without its secrets, or with DEBUG on."""
+"""CAMIO_MODE=production refuses to start without its secrets, with DEBUG on, or with
+throttles and no shared cache."""
 
 import os
 import subprocess
@@ -19,6 +20,7 @@ GOOD = {
     "ALLOWED_HOSTS": "portal.example.com",
     "DATABASE_URL": "postgres://camio@127.0.0.1:5432/camio",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
 }
 
 
@@ -56,6 +58,23 @@ def test_refuses_to_start_with_debug_on():
     result = run(WSGI_IMPORT, DEBUG="true")
     assert result.returncode != 0
     assert "DEBUG is on" in result.stderr
+
+
+def test_refuses_throttling_without_a_shared_cache():
+    result = run(WSGI_IMPORT, CACHE_URL=None)
+    assert result.returncode != 0
+    assert "throttling is on (API_THROTTLE_USER, API_THROTTLE_ANON, API_THROTTLE_BOX, " in (
+        result.stderr
+    )
+    assert "CACHE_URL is not a Redis URL" in result.stderr
+    local = run(WSGI_IMPORT, CACHE_URL="locmemcache://")
+    assert "CACHE_URL is not a Redis URL" in local.stderr
+
+
+def test_starts_without_a_shared_cache_when_throttles_are_off():
+    off = {f"API_THROTTLE_{scope}": "" for scope in ("USER", "ANON", "BOX", "PACS")}
+    result = run(WSGI_IMPORT, CACHE_URL=None, **off)
+    assert result.returncode == 0, result.stderr
 
 
 def test_refuses_a_malformed_encryption_key():

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "domains.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,11 +91,21 @@ SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@camio-portal.invalid")
 
 # --- Cache ----------------------------------------------------------------
 
-# API throttling counts here: per process by default; use Redis
-# (CACHE_URL=redis://host:6379/1) when several web processes serve the API.
+# API throttling counts here: per process by default (embedded mode); production
+# needs Redis (CACHE_URL=redis://host:6379/1) so every web process shares one count.
+# Redis is used through a backend that fails open: an outage never fails a request.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "domains.cache.FailOpenRedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        socket_connect_timeout=env.float("CACHE_TIMEOUT", default=0.5),
+        socket_timeout=env.float("CACHE_TIMEOUT", default=0.5),
+    )
 
 # --- REST API -------------------------------------------------------------
+
+# Seconds a 503 asks clients to wait (Retry-After) while the database is unavailable.
+OUTAGE_RETRY_AFTER = env.int("OUTAGE_RETRY_AFTER", default=5)
 
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)

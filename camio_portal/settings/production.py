@@ -1,8 +1,8 @@
 """Production mode (CAMIO_MODE=production): PostgreSQL, Redis, gunicorn.
 
 Refuses to start, naming what is wrong, without SECRET_KEY,
-FIELD_ENCRYPTION_KEYS, ALLOWED_HOSTS, DATABASE_URL or CELERY_BROKER_URL, or
-with DEBUG on.
+FIELD_ENCRYPTION_KEYS, ALLOWED_HOSTS, DATABASE_URL or CELERY_BROKER_URL, with
+DEBUG on, or with a throttle on and no shared (Redis) CACHE_URL.
 """
 
 from __future__ import annotations
@@ -36,6 +36,17 @@ def _problems() -> list[str]:
     ]
     if env.bool("DEBUG", default=False):
         found.append("DEBUG is on; production never runs with DEBUG (unset it or set DEBUG=false)")
+    throttled = [
+        f"API_THROTTLE_{scope.upper()}"
+        for scope, rate in API_THROTTLE_RATES.items()  # noqa: F405
+        if rate
+    ]
+    if throttled and not env.str("CACHE_URL", default="").startswith(("redis://", "rediss://")):
+        found.append(
+            f"throttling is on ({', '.join(throttled)}) but CACHE_URL is not a Redis URL, so "
+            "each web process would count alone; set CACHE_URL=redis://host:6379/1 (or turn "
+            "the throttles off by setting them empty)"
+        )
     for index, key in enumerate(env.list("FIELD_ENCRYPTION_KEYS", default=[])):
         try:
             Fernet(key)

@@ -49,5 +49,9 @@ PORTAL_URL = "http://testserver"
 CALLBACK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 
-# Throttling is tested by tests that turn it on; the rest (and schemathesis) run without.
-API_THROTTLE_RATES = {"user": None, "anon": None, "box": None, "pacs": None}
+# Throttling is tested by tests that turn it on (in process, or API_THROTTLE_* for a web
+# server a test starts); the rest (and schemathesis) run without.
+API_THROTTLE_RATES = {
+    scope: env.str(f"API_THROTTLE_{scope.upper()}", default="") or None
+    for scope in ("user", "anon", "box", "pacs")
+}

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+
+from domains.api.throttling import CountedThrottle
 
 
 class TooLarge(APIException):
@@ -79,13 +79,10 @@ def items(data: Any, *, many: str, one: str | None, limit: int, bare: bool = Fal
     return found
 
 
-def token_throttle(scope: str, ident: Callable[[Any], Any]) -> type[SimpleRateThrottle]:
+def token_throttle(scope: str, ident: Callable[[Any], Any]) -> type[CountedThrottle]:
     """A throttle per calling device (a Box, a PACS integration), rate from settings."""
 
-    class Throttle(SimpleRateThrottle):
-        def get_rate(self) -> str | None:
-            return settings.API_THROTTLE_RATES.get(scope) or None
-
+    class Throttle(CountedThrottle):
         def get_cache_key(self, request: Request, view: Any) -> str | None:
             return self.cache_format % {"scope": scope, "ident": ident(request.auth)}
 

@@ -86,6 +86,14 @@ def bad_request(request: Any, exception: Exception | None = None) -> Any:
 
 
 def server_error(request: Any) -> Any:
+    """The 500 answer; a database outage raised outside a view still answers 503."""
+    import sys
+
     from django.views.defaults import server_error as page
 
+    from domains.outage import is_outage, outage_response
+
+    exc = sys.exc_info()[1]
+    if is_outage(exc):
+        return outage_response(request, exc)
     return api_or_page(page, 500, "Server error; it was logged.")(request)

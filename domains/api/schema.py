@@ -24,14 +24,26 @@ ERRORS = {
     "403": "The wrong kind of token, or a caller without the role this route needs.",
     "404": "Nothing here, or it belongs to another domain.",
     "429": "Throttled: retry after the Retry-After header's seconds.",
+    "503": "The database is unavailable; nothing was saved. Retry after the Retry-After "
+    "header's seconds.",
+}
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
 }
 
 
-def _error_response(description: str) -> dict[str, Any]:
-    return {
+def _error_response(status: str, description: str) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+    if status in ("429", "503"):
+        response["headers"] = RETRY_AFTER
+    return response
 
 
 class PortalAutoSchema(AutoSchema):
@@ -43,7 +55,7 @@ class PortalAutoSchema(AutoSchema):
             return None
         responses = operation.setdefault("responses", {})
         for status, description in ERRORS.items():
-            responses.setdefault(status, _error_response(description))
+            responses.setdefault(status, _error_response(status, description))
         return operation
 
 
