@@ -39,7 +39,13 @@ BoxThrottle = token_throttle("box", lambda token: token.device_id)
 
 
 class ReportIn(serializers.Serializer):
-    report_id = serializers.CharField(required=False, max_length=100)
+    report_id = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="The Box's id for this report (optional, at most 100 characters). A report "
+        "with the id of one stored for this Box is a duplicate; without an id, a duplicate is "
+        "a report of the same time and the same cameras and box counters.",
+    )
     time = serializers.DateTimeField(help_text="When the Box took the counts, with an offset.")
     cameras = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField(min_value=0)),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -77,8 +81,18 @@ class CounterRule(models.Model):
         )
 
 
+def report_digest(cameras: dict[str, Any], box: dict[str, Any]) -> str:
+    """Return the SHA-256 (hex) of a report's content, as canonical JSON (sorted keys, no
+    spaces) of its stored ``cameras`` and ``box``: equal content, equal digest."""
+    content = json.dumps({"box": box, "cameras": cameras}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
 class CounterReport(models.Model):
-    """One report of a Box as received: deltas since its previous report."""
+    """One report of a Box as received: deltas since its previous report.
+
+    The same report twice is one: by (Box, ``report_id``) when the Box gives an id,
+    else by (Box, time, content), so reports of one time for other cameras all count."""
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="counter_reports")
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="+")
@@ -87,6 +101,9 @@ class CounterReport(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     cameras = models.JSONField(default=dict, help_text="{camera_id: {counter: value}}")
     box = models.JSONField(default=dict, help_text="{counter: value}")
+    content_digest = models.CharField(
+        max_length=64, editable=False, help_text="SHA-256 of cameras and box (report_digest)."
+    )
     historical = models.BooleanField(
         default=False, help_text="Evaluated but publishes nothing (loaded history)."
     )
@@ -95,7 +112,11 @@ class CounterReport(models.Model):
     class Meta:
         ordering = ["-reported_at"]
         constraints = [
-            models.UniqueConstraint(fields=["device", "reported_at"], name="one_report_per_time"),
+            models.UniqueConstraint(
+                fields=["device", "reported_at", "content_digest"],
+                condition=models.Q(report_id=""),
+                name="one_report_per_time_and_content",
+            ),
             models.UniqueConstraint(
                 fields=["device", "report_id"],
                 condition=~models.Q(report_id=""),

@@ -5,6 +5,7 @@ sees the door."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 import zoneinfo
 
@@ -116,13 +117,23 @@ class EventState(models.TextChoices):
     RELAYED = "relayed", "relayed"
 
 
+def vendor_id_digest(vendor_event_id: str) -> str:
+    """Return the SHA-256 (hex) of a vendor's event id; "" for an event without one."""
+    return hashlib.sha256(vendor_event_id.encode()).hexdigest() if vendor_event_id else ""
+
+
 class PacsEvent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     integration = models.ForeignKey(
         PacsIntegration, on_delete=models.CASCADE, related_name="events"
     )
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="+")
-    vendor_event_id = models.CharField(max_length=128, blank=True)
+    # The vendor's id whole (each vendor field has its own limit, pacs.vendors.base);
+    # duplicates are found by its digest, so the unique index stays small.
+    vendor_event_id = models.CharField(max_length=255, blank=True)
+    vendor_event_digest = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="SHA-256 of vendor_event_id."
+    )
     entry_id = models.CharField(max_length=128)
     occurred_at = models.DateTimeField()
     labels = models.JSONField(default=list)
@@ -139,9 +150,9 @@ class PacsEvent(models.Model):
         verbose_name = "PACS event"
         constraints = [
             models.UniqueConstraint(
-                fields=["integration", "vendor_event_id"],
-                condition=~models.Q(vendor_event_id=""),
-                name="one_pacs_event_per_vendor_id",
+                fields=["integration", "vendor_event_digest"],
+                condition=~models.Q(vendor_event_digest=""),
+                name="one_pacs_event_per_vendor_digest",
             )
         ]
         indexes = [

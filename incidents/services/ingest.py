@@ -4,7 +4,9 @@ A report: ``{"report_id": "r-17" (optional), "time": "<ISO 8601 with offset>",
 "cameras": {"<camera_id or local camera id>": {"<counter>": <delta>, ...}},
 "box": {"<counter>": <value>, ...}}``. Values are non-negative integers;
 counters nobody has a rule for are stored too. Only non-zero values become
-samples (a zero changes no sum and trips no rule).
+samples (a zero changes no sum and trips no rule). A report already stored is a
+duplicate: by (Box, ``report_id``) when it has one, else by (Box, time, content), so a
+Box that posts each camera's report at the same time loses none of them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
 from domains.models import Device
-from incidents.models import CounterReport, CounterSample
+from incidents.models import CounterReport, CounterSample, report_digest
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,17 @@ class Parsed:
     reported_at: datetime.datetime
     cameras: dict[str, dict[str, int]]  # by camera pk (as str)
     box: dict[str, int]
+    digest: str = field(init=False)  # of cameras and box (report_digest)
+
+    def __post_init__(self) -> None:
+        self.digest = report_digest(self.cameras, self.box)
+
+    @property
+    def key(self) -> tuple:
+        """What makes it the same report as another of its Box: its id, else time and content."""
+        if self.report_id:
+            return ("id", self.report_id)
+        return ("content", self.reported_at, self.digest)
 
 
 def _parse(index: int, raw: Any, cameras: dict[str, int]) -> Parsed | dict[str, list[str]]:
@@ -119,27 +132,29 @@ def _parse(index: int, raw: Any, cameras: dict[str, int]) -> Parsed | dict[str, 
     return Parsed(index, report_id, reported_at, by_camera, box)
 
 
-def _known(device: Device, parsed: list[Parsed]) -> tuple[set[str], set[datetime.datetime]]:
+def _known(device: Device, parsed: list[Parsed]) -> set[tuple]:
+    """Return the keys (Parsed.key) of the Box's stored reports that ``parsed`` could repeat."""
     ids = [p.report_id for p in parsed if p.report_id]
-    times = [p.reported_at for p in parsed]
+    times = [p.reported_at for p in parsed if not p.report_id]
     rows = CounterReport.objects.filter(device=device)
-    known_ids = set(rows.filter(report_id__in=ids).values_list("report_id", flat=True))
-    known_times = set(rows.filter(reported_at__in=times).values_list("reported_at", flat=True))
-    return known_ids, known_times
+    known: set[tuple] = set()
+    if ids:
+        stored_ids = rows.filter(report_id__in=ids).values_list("report_id", flat=True)
+        known |= {("id", report_id) for report_id in stored_ids}
+    if times:
+        stored = rows.filter(report_id="", reported_at__in=times)
+        known |= {("content", *row) for row in stored.values_list("reported_at", "content_digest")}
+    return known
 
 
 def _split_duplicates(device: Device, parsed: list[Parsed], result: BatchResult) -> list[Parsed]:
-    known_ids, known_times = _known(device, parsed)
+    known = _known(device, parsed)
     fresh = []
     for report in parsed:
-        if report.reported_at in known_times or (
-            report.report_id and report.report_id in known_ids
-        ):
+        if report.key in known:
             result.duplicates.append(report.index)
             continue
-        known_times.add(report.reported_at)
-        if report.report_id:
-            known_ids.add(report.report_id)
+        known.add(report.key)
         fresh.append(report)
     return fresh
 
@@ -176,6 +191,7 @@ def _store(device: Device, fresh: list[Parsed], historical: bool) -> list[int]:
             reported_at=r.reported_at,
             cameras=r.cameras,
             box=r.box,
+            content_digest=r.digest,
             historical=historical,
         )
         for r in fresh

@@ -12,7 +12,14 @@ from django.db import IntegrityError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from domains.formats import camio_date
-from pacs.models import EventState, PacsDevice, PacsEvent, PacsIntegration, PacsLabel
+from pacs.models import (
+    EventState,
+    PacsDevice,
+    PacsEvent,
+    PacsIntegration,
+    PacsLabel,
+    vendor_id_digest,
+)
 from pacs.services.relay import schedule_flush
 from pacs.vendors import NORMALIZERS, NormalizeError, camio_labels
 
@@ -61,7 +68,8 @@ def _build(index: int, raw: Any, integration: PacsIntegration, labels: dict[str,
     return PacsEvent(
         integration=integration,
         domain_id=integration.domain_id,
-        vendor_event_id=found.vendor_event_id[:128],
+        vendor_event_id=found.vendor_event_id,
+        vendor_event_digest=vendor_id_digest(found.vendor_event_id),
         entry_id=found.entry_id,
         occurred_at=found.occurred_at,
         labels=metadata["labels"],
@@ -73,23 +81,25 @@ def _build(index: int, raw: Any, integration: PacsIntegration, labels: dict[str,
 def _drop_duplicates(
     integration: PacsIntegration, rows: list[tuple[int, PacsEvent]], result: IngestResult
 ) -> list[tuple[int, PacsEvent]]:
-    ids = {row.vendor_event_id for _, row in rows if row.vendor_event_id}
+    """Keep the rows whose vendor id (by its digest) is neither stored nor earlier in the batch."""
+    digests = {row.vendor_event_digest for _, row in rows if row.vendor_event_digest}
     seen = (
         set(
-            PacsEvent.objects.filter(integration=integration, vendor_event_id__in=ids).values_list(
-                "vendor_event_id", flat=True
-            )
+            PacsEvent.objects.filter(
+                integration=integration, vendor_event_digest__in=digests
+            ).values_list("vendor_event_digest", flat=True)
         )
-        if ids
+        if digests
         else set()
     )
     fresh = []
     for index, row in rows:
-        if row.vendor_event_id and row.vendor_event_id in seen:
+        digest = row.vendor_event_digest
+        if digest and digest in seen:
             result.duplicates.append(index)
             continue
-        if row.vendor_event_id:
-            seen.add(row.vendor_event_id)
+        if digest:
+            seen.add(digest)
         fresh.append((index, row))
     return fresh
 

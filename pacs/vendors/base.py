@@ -49,12 +49,33 @@ def parse_time(value: Any, tz: str, field: str) -> datetime.datetime:
         raise NormalizeError(field, f"{value!r} is not a time (ISO 8601 or epoch).") from None
 
 
+# Each raw field's own limit, refused above it (never cut): a door id, an event code and
+# an OnGuard controller id (MAX_TEXT); the vendor's own event id (MAX_EVENT_ID, which is
+# also the stored column's size); an OnGuard serial_number (MAX_SERIAL), so that an OnGuard
+# id "<controller_id>:<serial_number>" (at most 128 + 1 + 64) fits the column too.
+MAX_TEXT = 128
+MAX_EVENT_ID = 255
+MAX_SERIAL = 64
+
+
 def text(value: Any, field: str) -> str:
     if value is None or value == "" or isinstance(value, bool | dict | list):
         raise NormalizeError(field, f"{field} is missing.")
     result = str(value).strip()
-    if not result or len(result) > 128:
-        raise NormalizeError(field, f"{field} must be 1 to 128 characters.")
+    if not result or len(result) > MAX_TEXT:
+        raise NormalizeError(field, f"{field} must be 1 to {MAX_TEXT} characters.")
+    return result
+
+
+def event_id(value: Any, field: str, limit: int = MAX_EVENT_ID) -> str:
+    """Read the vendor's own id for an event, whole: "" when there is none (null or "")."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise NormalizeError(field, f"{field} is a string or an integer.")
+    result = str(value)
+    if len(result) > limit:
+        raise NormalizeError(field, f"{field} has {len(result)} characters: at most {limit}.")
     return result
 
 

@@ -4,7 +4,7 @@ the event's id."""
 
 from __future__ import annotations
 
-from pacs.vendors.base import Normalized, Normalizer, dig, parse_time, text
+from pacs.vendors.base import Normalized, Normalizer, dig, event_id, parse_time, text
 
 
 class Brivo(Normalizer):
@@ -24,5 +24,5 @@ class Brivo(Normalizer):
             occurred_at=parse_time(raw.get("occurred"), tz, "occurred"),
             code=kind,
             fallback_label=kind.lower().replace("_", "."),
-            vendor_event_id=str(raw.get("id") or ""),
+            vendor_event_id=event_id(raw.get("id") or None, "id"),
         )

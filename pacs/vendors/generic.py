@@ -4,7 +4,14 @@ optional ``event_id``, ``actor_id``, ``actor_name``, ``actor_email`` and ``label
 
 from __future__ import annotations
 
-from pacs.vendors.base import Normalized, NormalizeError, Normalizer, parse_time, text
+from pacs.vendors.base import (
+    Normalized,
+    NormalizeError,
+    Normalizer,
+    event_id,
+    parse_time,
+    text,
+)
 
 
 class Generic(Normalizer):
@@ -20,6 +27,6 @@ class Generic(Normalizer):
             occurred_at=parse_time(raw.get("timestamp"), tz, "timestamp"),
             code=kind,
             fallback_label=kind,
-            vendor_event_id=str(raw.get("event_id") or ""),
+            vendor_event_id=event_id(raw.get("event_id") or None, "event_id"),
             extra_labels=tuple(extra),
         )

@@ -1,9 +1,18 @@
 """Lenel OnGuard: the door is ``<controller_id>_<device_id>``; the code is
-``<event_type>/<event_subtype>``; times carry no offset (the integration's zone)."""
+``<event_type>/<event_subtype>``; times carry no offset (the integration's zone); the
+event's id is ``<controller_id>:<serial_number>`` (a controller numbers its events)."""
 
 from __future__ import annotations
 
-from pacs.vendors.base import Normalized, NormalizeError, Normalizer, parse_time, text
+from pacs.vendors.base import (
+    MAX_SERIAL,
+    Normalized,
+    NormalizeError,
+    Normalizer,
+    event_id,
+    parse_time,
+    text,
+)
 
 
 class OnGuard(Normalizer):
@@ -22,7 +31,7 @@ class OnGuard(Normalizer):
         kind, subtype = raw.get("event_type"), raw.get("event_subtype", 0)
         if any(not isinstance(v, int) or isinstance(v, bool) for v in (kind, subtype)):
             raise NormalizeError("event_type", "event_type and event_subtype are integers.")
-        serial = raw.get("serial_number")
+        serial = event_id(raw.get("serial_number"), "serial_number", MAX_SERIAL)
         entry_id = f"{controller}_{device}"
         if len(entry_id) > 128:
             raise NormalizeError("device_id", "controller_id and device_id are too long.")
@@ -31,5 +40,5 @@ class OnGuard(Normalizer):
             occurred_at=parse_time(raw.get("timestamp"), tz, "timestamp"),
             code=f"{kind}/{subtype}",
             fallback_label=f"event.{kind}.{subtype}",
-            vendor_event_id=f"{controller}:{serial}" if serial is not None else "",
+            vendor_event_id=f"{controller}:{serial}" if serial else "",
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from pacs.vendors.base import Normalized, Normalizer, parse_time, text
+from pacs.vendors.base import Normalized, Normalizer, event_id, parse_time, text
 
 
 class Openpath(Normalizer):
@@ -26,5 +26,5 @@ class Openpath(Normalizer):
             occurred_at=parse_time(raw.get("timestamp"), tz, "timestamp"),
             code=name,
             fallback_label=re.sub(r"(?<=[a-z])([A-Z])", lambda m: "." + m[1].lower(), name),
-            vendor_event_id=str(raw.get("id") or ""),
+            vendor_event_id=event_id(raw.get("id") or None, "id"),
         )
