@@ -126,6 +126,9 @@ class Delivery(models.Model):
     test = models.BooleanField(default=False)
     replay = models.BooleanField(default=False)
     attempt_count = models.PositiveSmallIntegerField(default=0)
+    # Attempts whose outcome is unknown (a worker stopped while sending): numbered like
+    # the others, but they use no slot of the retry schedule.
+    unknown_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claim_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -174,6 +177,9 @@ class Attempt(models.Model):
     error = models.CharField(max_length=500, blank=True)
     configuration_error = models.BooleanField(default=False)
     succeeded = models.BooleanField(default=False)
+    # The worker stopped while sending (its lease expired): the receiver may have got
+    # the request. Counted in no health figure, rollup, breaker or metric.
+    outcome_unknown = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["delivery", "number"]

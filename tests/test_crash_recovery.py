@@ -5,13 +5,15 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from collections import Counter
 
 import pytest
 from django.db import transaction
+from django.db.models import Sum
 
 from callbacks import catalog
 from callbacks.delivery.outbox import publish
-from callbacks.models import Delivery
+from callbacks.models import Attempt, Delivery, EndpointHourlyStat
 from tests.processes import kill_group, manage, start_worker
 from tests.receiver import wait_for
 
@@ -61,6 +63,24 @@ def test_killed_worker_loses_nothing(tmp_path, receiver, endpoint_for, acme):
         kill_group(second)
     duplicates = len(receiver.received) - 2000
     assert duplicates <= int(FAST["CALLBACK_ENDPOINT_INFLIGHT"]), log.read_text()[-3000:]
+    # Every delivery the killed worker held ends with an "outcome unknown" attempt
+    # before its resend's, and uses no retry slot; the rollup counts only real answers.
+    unknown = Attempt.objects.filter(outcome_unknown=True)
+    assert held <= unknown.count() <= int(FAST["CALLBACK_ENDPOINT_INFLIGHT"])
+    counts = Counter(receiver.ids())
+    sent_twice = {webhook_id for webhook_id, n in counts.items() if n > 1}
+    assert len(sent_twice) == duplicates
+    assert sent_twice <= {str(a.delivery.event_id) for a in unknown.select_related("delivery")}
+    for attempt in unknown.select_related("delivery"):
+        log_of = list(attempt.delivery.attempts.order_by("number"))
+        assert [(a.number, a.outcome_unknown, a.succeeded) for a in log_of] == [
+            (1, True, False), (2, False, True)
+        ]
+        assert attempt.response_status is None
+        assert attempt.error.startswith("Outcome unknown: the worker stopped while sending")
+        assert (attempt.delivery.attempt_count, attempt.delivery.unknown_attempts) == (2, 1)
+    hourly = EndpointHourlyStat.objects.aggregate(ok=Sum("succeeded"), bad=Sum("failed"))
+    assert hourly == {"ok": 2000, "bad": 0}
 
 
 def free_port() -> int:

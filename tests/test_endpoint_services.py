@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from callbacks import services as cs
 from callbacks.delivery import sweeper
-from callbacks.models import Delivery, Event, ReplayJob
+from callbacks.models import Delivery, EndpointHourlyStat, Event, ReplayJob
 from domains import services
 from domains.models import AuditEntry
 from tests.receiver import wait_for
@@ -179,3 +179,37 @@ def test_sweeper_recovers_expired_leases_and_overdue_rows(
     sweeper.sweep()
     wait_for(lambda: Delivery.objects.get(pk=delivery.pk).state == "succeeded", what="swept")
     assert len(receiver.received) == 1
+    unknown, sent = Delivery.objects.get(pk=delivery.pk).attempts.order_by("number")
+    assert (unknown.number, unknown.outcome_unknown, unknown.response_status) == (1, True, None)
+    assert unknown.error.startswith("Outcome unknown: the worker stopped while sending")
+    assert (sent.number, sent.outcome_unknown, sent.succeeded) == (2, False, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_outcome_uses_no_retry_slot_and_no_health(
+    settings, worker, receiver, endpoint_for, box, acme_admin
+):
+    settings.CALLBACK_RETRY_SCHEDULE = [0, 3600]  # the first attempt, then one retry
+    endpoint = endpoint_for(receiver.url, ["camera.created"])
+    receiver.answer = lambda index, request: (500, {}, b"down")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("callbacks.delivery.outbox.enqueue_deliveries", lambda *a, **k: 0)
+        services.camera_create(owner=acme_admin, device=box, name="Lost while sending")
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state="sending", lease_expires_at=timezone.now() - datetime.timedelta(seconds=1),
+        next_attempt_at=timezone.now() - datetime.timedelta(seconds=60),
+    )
+    assert sweeper.sweep() == {"expired_leases": 1, "requeued": 1}
+    endpoint.refresh_from_db()
+    assert (endpoint.consecutive_failures, endpoint.last_attempt_at) == (0, None)
+    assert not EndpointHourlyStat.objects.exists()
+    # The first real attempt fails: the one retry of the schedule is still there.
+    wait_for(lambda: Delivery.objects.get(pk=delivery.pk).attempt_count == 2, what="attempt 2")
+    delivery.refresh_from_db()
+    assert delivery.state == "pending" and delivery.unknown_attempts == 1
+    assert delivery.next_attempt_at > timezone.now() + datetime.timedelta(seconds=3000)
+    assert [a.outcome_unknown for a in delivery.attempts.order_by("number")] == [True, False]
+    endpoint.refresh_from_db()
+    assert endpoint.consecutive_failures == 1
+    assert EndpointHourlyStat.objects.get().failed == 1

@@ -55,10 +55,11 @@ WITH claimed AS (
         SELECT id FROM callbacks_delivery
         WHERE id = ANY(%(ids)s) AND state = 'pending' AND next_attempt_at <= %(now)s
         ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
-    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id
+    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
+              unknown_attempts
 )
 SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
-       e.type, e.created_at, e.body, ep.updated_at
+       e.type, e.created_at, e.body, ep.updated_at, c.unknown_attempts
 FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
      JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
 ORDER BY c.next_attempt_at
@@ -77,7 +78,7 @@ def _claim_returning(ids: Sequence[str], limit: int, now: datetime.datetime,
 
 _JOB_COLUMNS = ("id", "endpoint_id", "attempt_count", "next_attempt_at", "test", "replay",
                 "event_id", "event__type", "event__created_at", "event__body",
-                "endpoint__updated_at")
+                "endpoint__updated_at", "unknown_attempts")
 
 
 def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
@@ -105,13 +106,14 @@ def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
     jobs = []
     for row in rows:
         (delivery_id, endpoint_id, attempts, due, test, replay, event_id, kind, created, body,
-         _) = row
+         _, unknown) = row
         endpoint = views[endpoint_id]
         jobs.append(Job(
             delivery_id=str(delivery_id), endpoint_id=endpoint_id, event_id=str(event_id),
             event_type=kind, event_created_at=created, method=endpoint.method,
             url=endpoint.url, headers=endpoint.headers, secrets=endpoint.secrets(),
             body=bytes(body), attempt_number=attempts + 1, due_at=due,
+            schedule_slot=attempts - unknown + 1,
             claim_token=str(token), test=test, replay=replay,
         ))
     return jobs

@@ -51,6 +51,9 @@ class Job:
     claim_token: str
     test: bool = False
     replay: bool = False
+    # Which attempt of the retry schedule this is: ``attempt_number`` less the earlier
+    # attempts whose outcome is unknown (0: the same as ``attempt_number``).
+    schedule_slot: int = 0
 
 
 @dataclass

@@ -113,7 +113,7 @@ def _next_state(delivery: _State, result: Result, live: bool) -> None:
     delay = (
         None
         if (delivery.test or verdict.outcome == Outcome.GONE)
-        else next_delay(result.job.attempt_number)
+        else next_delay(result.job.schedule_slot or result.job.attempt_number)
     )
     if delay is None:
         delivery.state, delivery.finished_at = DeliveryState.FAILED, finished
