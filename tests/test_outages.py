@@ -4,6 +4,7 @@ every web process. Servers that a test stops are its own (a private Redis)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -267,3 +268,98 @@ def test_three_clients_over_three_processes_share_one_throttle(
         assert statuses.count(200) == 60
     finally:
         kill_group(web)
+
+
+class Cuttable:
+    """A loopback TCP proxy to the test database that a test can cut (the shared
+    PostgreSQL keeps running): new connections are refused, open ones are reset."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open: list = []
+        self.cut_off = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self.cut_off.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut_off.is_set():
+                client.close()
+                return
+            upstream = socket.create_connection(self.target)
+            self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def cut(self) -> None:
+        import socket
+
+        self.cut_off.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close does not)
+        self.listener.close()
+        for sock in self.open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gateway_answers_503_when_postgresql_is_cut_off(tmp_path, integration, pacs_labels):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("cuts a PostgreSQL connection (SQLite has none)")
+    from pacs.services import integration_token_issue
+
+    _, raw = integration_token_issue(integration=integration, actor=None)
+    conf = connection.settings_dict
+    proxy = Cuttable(conf["HOST"] or "127.0.0.1", int(conf["PORT"] or 5432))
+    auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf.get("PASSWORD") else "")
+    web_port = free_port()
+    web = start_web(
+        tmp_path / "web.log",
+        web_port,
+        DATABASE_URL=f"postgres://{auth}@127.0.0.1:{proxy.port}/{conf['NAME']}",
+    )
+    headers = {"Authorization": f"Bearer {raw}", "Content-Type": "application/json"}
+    try:
+        wait_for(lambda: web_answers(web_port), timeout=60, what="gunicorn")
+        status, _, body = request(web_port, "POST", "/pacs/webhooks", {"event": EVENT}, headers)
+        assert status == 202, body
+        proxy.cut()
+        for _ in range(3):  # each request opens a connection: refused
+            status, answer_headers, body = request(
+                web_port, "POST", "/pacs/webhooks", {"event": {**EVENT, "serial_number": 7}},
+                headers,
+            )
+            assert status == 503, body
+            assert answer_headers["Retry-After"] == "5"
+            assert json.loads(body)["errors"]["detail"][0].startswith(
+                "The database is unavailable"
+            )
+        assert "Internal Server Error" not in (tmp_path / "web.log").read_text()
+    finally:
+        kill_group(web)
+        proxy.cut()
