@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from callbacks import catalog
-from callbacks.delivery import ssrf
+from callbacks.delivery import transport
 from callbacks.delivery.policy import RESERVED_HEADERS
 from callbacks.models import Method
 
@@ -49,11 +49,11 @@ def clean_url(value: Any) -> str:
     if not parts.hostname:
         raise ValidationError("The URL has no host name.")
     try:
-        ssrf.check_url(url)
-    except ssrf.AddressRefused as exc:
+        transport.check_url(url)
+    except transport.AddressRefused as exc:
         raise ValidationError(
             f"{exc}. Allowed private networks: "
-            f"{ssrf.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)}."
+            f"{transport.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)}."
         ) from None
     return url
 

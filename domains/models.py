@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import secrets
 import string
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -409,6 +410,17 @@ def audit_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [audit_value(v) for v in value]
     return value
+
+
+def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``values`` (field name to value) as JSON-able values, secrets masked."""
+    return audit_value(dict(values))
+
+
+def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """Return the named fields of ``obj`` as JSON-able values, secrets masked (an audit
+    entry's ``before`` or ``after``)."""
+    return snapshot_values({name: getattr(obj, name) for name in fields})
 
 
 class AuditEntryManager(models.Manager["AuditEntry"]):

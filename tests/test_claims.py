@@ -65,9 +65,8 @@ def test_a_delivery_deleted_while_in_flight_does_not_lose_the_batch(
     delivery between its claim and its result)."""
     from django.utils import timezone
 
-    from callbacks.delivery.policy import Result
+    from callbacks.delivery.policy import Result, build_request
     from callbacks.delivery.recording import record
-    from callbacks.delivery.signing import build_request
     from callbacks.models import Attempt
 
     endpoint_for("https://hooks.acme.com/", ["camera.created"])

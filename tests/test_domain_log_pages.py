@@ -10,9 +10,8 @@ from django.core import mail
 from django.utils import timezone
 
 from callbacks.delivery.claims import claim
-from callbacks.delivery.policy import Result
+from callbacks.delivery.policy import Result, build_request
 from callbacks.delivery.recording import record
-from callbacks.delivery.signing import build_request
 from callbacks.models import Delivery, ReplayJob
 from domains import services
 from domains.models import AuditEntry, DomainAdministrator

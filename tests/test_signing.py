@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from callbacks import services as callback_services
 from callbacks.delivery.claims import claim
-from callbacks.delivery.signing import build_request
+from callbacks.delivery.policy import build_request
 from callbacks.models import Delivery, Endpoint
 from domains import services
 from tests.receiver import wait_for

@@ -1,15 +1,24 @@
-"""What an attempt is and what its answer means: the Job and Result types, the
-answer table, the retry schedule and the header names nobody may set."""
+"""What an attempt is and what its answer means: the Job and Result types, how a
+request is built and signed (headers in their order, the body, the Standard
+Webhooks signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">), the answer
+table, the retry schedule and the header names nobody may set."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import email.utils
 import functools
+import hashlib
+import hmac
 import random
+import secrets
 from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+
+from domains.formats import camio_date
 
 VERSION = "0.1.0"
 USER_AGENT = f"camio-portal/{VERSION}"
@@ -161,3 +170,50 @@ class Result:
     @property
     def duration_ms(self) -> int:
         return max(0, int((self.finished_at - self.started_at).total_seconds() * 1000))
+
+
+# --- Building and signing a request ------------------------------------------
+
+PREFIX = "whsec_"
+
+
+def new_secret() -> str:
+    """Return a fresh signing secret in the whsec_<base64> form."""
+    return PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(PREFIX))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """Return one ``v1,<signature>`` for ``body`` sent as ``msg_id`` at ``timestamp``."""
+    payload = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_key(secret), payload, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signature_header(secrets_: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """Return the webhook-signature value: one signature per secret, space-separated."""
+    return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets_)
+
+
+def build_request(job: Job, timestamp: int) -> Request:
+    """Return the signed request for one attempt of ``job`` sent at ``timestamp``."""
+    bodyless = job.method in BODYLESS
+    url = job.url
+    if bodyless:
+        query = urlencode({"event_id": job.event_id, "event_type": job.event_type})
+        url = f"{url}{'&' if urlsplit(url).query else '?'}{query}"
+    body = b"" if bodyless else job.body
+    headers = list(job.headers.items())
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    headers += [
+        ("User-Agent", USER_AGENT),
+        ("camio-event-date", camio_date(job.event_created_at)),
+        ("webhook-id", job.event_id),
+        ("webhook-timestamp", str(timestamp)),
+        ("webhook-signature", signature_header(job.secrets, job.event_id, timestamp, body)),
+    ]
+    return Request(job.method, url, headers, None if bodyless else body)

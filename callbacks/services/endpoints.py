@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from callbacks.delivery.outbox import forget_subscribers
-from callbacks.delivery.signing import new_secret
+from callbacks.delivery.policy import new_secret
 from callbacks.models import Delivery, DeliveryState, Endpoint
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url

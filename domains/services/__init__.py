@@ -4,7 +4,6 @@ They are keyword-only, validate with the models' own validators, write their
 audit entry in the same transaction, and (from P2 on) publish callbacks there.
 """
 
-from domains.services.audit import audit_record, snapshot, snapshot_values
 from domains.services.hooks import hook_create, hook_delete
 from domains.services.inventory import (
     camera_create,
@@ -37,7 +36,6 @@ from domains.services.tokens import token_find, token_issue, token_revoke
 
 __all__ = [
     "InvitationError",
-    "audit_record",
     "camera_create",
     "camera_delete",
     "camera_update",
@@ -55,8 +53,6 @@ __all__ = [
     "invitation_accept",
     "invitation_check",
     "invitation_send",
-    "snapshot",
-    "snapshot_values",
     "token_find",
     "token_issue",
     "token_revoke",

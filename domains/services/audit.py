@@ -1,46 +1,16 @@
-"""The audit log: one row per change, written inside the change's transaction."""
+"""Deleting an inventory object or hook with its audit entry and its event, in the
+caller's transaction. Audit entries are written with ``AuditEntry.objects.record``
+(the one way), their values with ``domains.models.snapshot``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
 
 from callbacks.delivery.outbox import publish
-from domains.models import AuditEntry, Domain, User, audit_value
-
-
-def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``values`` (field name to value) as JSON-able values, secrets masked."""
-    return audit_value(dict(values))
-
-
-def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
-    """Return the named fields of ``obj`` as JSON-able values, secrets masked."""
-    return snapshot_values({name: getattr(obj, name) for name in fields})
-
-
-def audit_record(
-    *,
-    actor: User | None,
-    action: str,
-    domain: Domain | None,
-    obj: models.Model | None = None,
-    object_id: str = "",
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Write one audit entry; call inside the transaction that makes the change."""
-    return AuditEntry.objects.record(
-        actor=actor,
-        action=action,
-        domain=domain,
-        obj=obj,
-        object_id=object_id,
-        before=before,
-        after=after,
-    )
+from domains.models import AuditEntry, User, snapshot
 
 
 def delete_and_announce(
@@ -59,7 +29,7 @@ def delete_and_announce(
     before = snapshot(obj, fields)
     domain = obj.domain
     obj.delete()
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action=event_type,
         domain=domain,

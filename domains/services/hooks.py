@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from callbacks.delivery.outbox import publish
-from domains import payloads
-from domains.models import Hook, User
-from domains.services.audit import audit_record, delete_and_announce, snapshot
+from domains.models import AuditEntry, Hook, User, snapshot
+from domains.services.audit import delete_and_announce
 
 HOOK_FIELDS = ("hook_id", "callback_url", "type", "parsed_query", "owner")
+
+
+def hook_payload(hook: Hook) -> dict[str, Any]:
+    """The data.object of hook.created and hook.deleted."""
+    return {
+        "hook": {
+            "hook_id": hook.hook_id,
+            "callback_url": hook.callback_url,
+            "type": hook.type,
+            "parsed_query": hook.parsed_query,
+        },
+        "user": hook.owner.as_payload(),
+    }
 
 
 @transaction.atomic
@@ -26,14 +40,14 @@ def hook_create(
     )
     hook.full_clean()
     hook.save()
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor or owner,
         action="hook.created",
         domain=hook.domain,
         obj=hook,
         after=snapshot(hook, HOOK_FIELDS),
     )
-    publish(domain=hook.domain, type="hook.created", object=payloads.hook(hook))
+    publish(domain=hook.domain, type="hook.created", object=hook_payload(hook))
     return hook
 
 
@@ -45,6 +59,6 @@ def hook_delete(*, hook: Hook, actor: User | None = None) -> None:
         fields=HOOK_FIELDS,
         public_id="hook_id",
         event_type="hook.deleted",
-        payload=payloads.hook(hook),
+        payload=hook_payload(hook),
         actor=actor,
     )

@@ -16,14 +16,8 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from callbacks.delivery.outbox import publish
-from domains import payloads
-from domains.models import Camera, Device, User, Zone
-from domains.services.audit import (
-    audit_record,
-    delete_and_announce,
-    snapshot,
-    snapshot_values,
-)
+from domains.models import AuditEntry, Camera, Device, User, Zone, snapshot, snapshot_values
+from domains.services.audit import delete_and_announce
 
 DEVICE_FIELDS = ("device_id", "name", "mac_address", "owner")
 CAMERA_FIELDS = (
@@ -38,6 +32,46 @@ CAMERA_FIELDS = (
     "owner",
 )
 ZONE_FIELDS = ("zone_id", "name", "polygons", "camera")
+
+
+# --- The data.object of each inventory event (catalog: callbacks.catalog) ----------
+
+
+def camera_fields(camera: Camera) -> dict[str, Any]:
+    return {
+        "camera_id": camera.camera_id,
+        "local_camera_id": camera.local_camera_id,
+        "name": camera.name,
+        "ip_address": camera.ip_address,
+        "mac_address": camera.mac_address,
+        "device_id": camera.device.device_id,
+        "maker": camera.maker,
+        "model": camera.model,
+    }
+
+
+def camera_payload(camera: Camera) -> dict[str, Any]:
+    return {"camera": camera_fields(camera), "user": camera.owner.as_payload()}
+
+
+def zone_payload(zone: Zone) -> dict[str, Any]:
+    cam = zone.camera
+    return {
+        "zone": {"zone_id": zone.zone_id, "name": zone.name, "polygons": zone.polygons},
+        "camera": {"camera_id": cam.camera_id, "name": cam.name, "ip_address": cam.ip_address},
+        "user": cam.owner.as_payload(),
+    }
+
+
+def device_payload(device: Device) -> dict[str, Any]:
+    return {
+        "device": {
+            "device_id": device.device_id,
+            "name": device.name,
+            "mac_address": device.mac_address,
+        },
+        "user": device.owner.as_payload(),
+    }
 
 DEVICE_EDITABLE = frozenset({"name", "mac_address", "owner"})
 CAMERA_EDITABLE = frozenset(
@@ -97,7 +131,7 @@ def device_create(
         device.device_id = device_id
     device.full_clean()
     device.save()
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="device.created",
         domain=device.domain,
@@ -114,7 +148,7 @@ def device_update(*, device: Device, actor: User | None, changes: Mapping[str, A
     previous = _apply(device, changes, DEVICE_EDITABLE)
     if previous:
         _save_changes(device, previous)
-        audit_record(
+        AuditEntry.objects.record(
             actor=actor,
             action="device.updated",
             domain=device.domain,
@@ -136,7 +170,7 @@ def device_delete(*, device: Device, actor: User | None) -> None:
         fields=DEVICE_FIELDS,
         public_id="device_id",
         event_type="device.deleted",
-        payload=payloads.device(device),
+        payload=device_payload(device),
         actor=actor,
     )
 
@@ -174,14 +208,14 @@ def camera_create(
         camera.camera_id = camera_id
     camera.full_clean()
     camera.save()
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="camera.created",
         domain=camera.domain,
         obj=camera,
         after=snapshot(camera, CAMERA_FIELDS),
     )
-    publish(domain=camera.domain, type="camera.created", object=payloads.camera(camera))
+    publish(domain=camera.domain, type="camera.created", object=camera_payload(camera))
     return camera
 
 
@@ -189,11 +223,11 @@ def camera_create(
 def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, Any]) -> Camera:
     """Change a camera; emits camera.updated only when a field really changed."""
     camera = Camera.objects.select_for_update().get(pk=camera.pk)
-    old_payload = payloads.camera(camera)
+    old_payload = camera_payload(camera)
     previous = _apply(camera, changes, CAMERA_EDITABLE)
     if previous:
         _save_changes(camera, previous)
-        audit_record(
+        AuditEntry.objects.record(
             actor=actor,
             action="camera.updated",
             domain=camera.domain,
@@ -201,7 +235,7 @@ def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, A
             before=snapshot_values(previous),
             after=snapshot(camera, previous),
         )
-        new_payload = payloads.camera(camera)
+        new_payload = camera_payload(camera)
         publish(
             domain=camera.domain,
             type="camera.updated",
@@ -221,7 +255,7 @@ def camera_delete(*, camera: Camera, actor: User | None) -> None:
         fields=CAMERA_FIELDS,
         public_id="camera_id",
         event_type="camera.deleted",
-        payload=payloads.camera(camera),
+        payload=camera_payload(camera),
         actor=actor,
     )
 
@@ -235,14 +269,14 @@ def zone_create(*, camera: Camera, name: str, polygons: list, actor: User | None
     zone = Zone(camera=camera, domain_id=camera.domain_id, name=name, polygons=polygons)
     zone.full_clean()
     zone.save()
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="zone.created",
         domain=zone.domain,
         obj=zone,
         after=snapshot(zone, ZONE_FIELDS),
     )
-    publish(domain=zone.domain, type="zone.created", object=payloads.zone(zone))
+    publish(domain=zone.domain, type="zone.created", object=zone_payload(zone))
     return zone
 
 
@@ -250,11 +284,11 @@ def zone_create(*, camera: Camera, name: str, polygons: list, actor: User | None
 def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -> Zone:
     """Rename a zone or change its polygons; emits zone.updated on a real change."""
     zone = Zone.objects.select_for_update().get(pk=zone.pk)
-    old_payload = payloads.zone(zone)
+    old_payload = zone_payload(zone)
     previous = _apply(zone, changes, ZONE_EDITABLE)
     if previous:
         _save_changes(zone, previous)
-        audit_record(
+        AuditEntry.objects.record(
             actor=actor,
             action="zone.updated",
             domain=zone.domain,
@@ -262,7 +296,7 @@ def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -
             before=snapshot_values(previous),
             after=snapshot(zone, previous),
         )
-        new_payload = payloads.zone(zone)
+        new_payload = zone_payload(zone)
         publish(
             domain=zone.domain,
             type="zone.updated",
@@ -280,6 +314,6 @@ def zone_delete(*, zone: Zone, actor: User | None) -> None:
         fields=ZONE_FIELDS,
         public_id="zone_id",
         event_type="zone.deleted",
-        payload=payloads.zone(zone),
+        payload=zone_payload(zone),
         actor=actor,
     )

@@ -14,8 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from domains.models import Domain, Invitation, User
-from domains.services.audit import audit_record
+from domains.models import AuditEntry, Domain, Invitation, User
 
 
 class InvitationError(Exception):
@@ -43,7 +42,7 @@ def invitation_send(*, user: User, domain: Domain | None, actor: User | None) ->
             created_by=actor if actor and actor.pk else None,
             expires_at=now + datetime.timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
         )
-        audit_record(actor=actor, action="invitation.sent", domain=domain, obj=user)
+        AuditEntry.objects.record(actor=actor, action="invitation.sent", domain=domain, obj=user)
         context = {
             "user": user,
             "domain": domain,
@@ -92,5 +91,7 @@ def invitation_accept(*, token: str, password: str) -> User:
             raise InvitationError("This invitation link has already been used.")
         user.set_password(password)
         user.save(update_fields=["password"])
-        audit_record(actor=user, action="invitation.accepted", domain=invitation.domain, obj=user)
+        AuditEntry.objects.record(
+            actor=user, action="invitation.accepted", domain=invitation.domain, obj=user
+        )
     return user

@@ -9,8 +9,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from domains.models import Domain, DomainAdministrator, User
-from domains.services.audit import audit_record, snapshot
+from domains.models import AuditEntry, Domain, DomainAdministrator, User, snapshot
 from domains.services.invitations import invitation_send
 from domains.validators import (
     email_domain,
@@ -58,7 +57,7 @@ def user_create(
     user.set_password(password) if password else user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="user.created",
         domain=user.domain,
@@ -85,7 +84,7 @@ def user_update(*, user: User, actor: User | None, changes: dict[str, Any]) -> U
         setattr(user, name, value)
     user.full_clean(exclude=["password"])
     user.save()
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="user.updated",
         domain=user.domain,
@@ -142,7 +141,7 @@ def domain_register(
             is_primary=True,
             added_by=actor if actor and actor.pk else None,
         )
-        audit_record(
+        AuditEntry.objects.record(
             actor=actor,
             action="domain.registered",
             domain=domain,
@@ -167,7 +166,7 @@ def domain_update(
     )
     domain.full_clean()
     domain.save(update_fields=[field])
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="domain.updated",
         domain=domain,
@@ -189,7 +188,7 @@ def domain_admin_add(*, domain: Domain, user: User, actor: User | None) -> Domai
     row = DomainAdministrator.objects.create(
         domain=domain, user=user, is_primary=False, added_by=actor if actor and actor.pk else None
     )
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="domain.admin_added",
         domain=domain,
@@ -208,7 +207,7 @@ def domain_admin_remove(*, domain: Domain, user: User, actor: User | None) -> No
     if row.is_primary:
         raise ValidationError({"user": ["The primary admin cannot be removed."]})
     row.delete()
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="domain.admin_removed",
         domain=domain,

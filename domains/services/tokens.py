@@ -15,8 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from domains.models import TOKEN_TAGS, ApiToken, Device, TokenKind, User
-from domains.services.audit import audit_record
+from domains.models import TOKEN_TAGS, ApiToken, AuditEntry, Device, TokenKind, User
 
 _ALPHABET = string.ascii_letters + string.digits
 _BODY_LENGTH = 40  # ~238 bits
@@ -72,7 +71,7 @@ def token_issue(
         subject=subject,
         created_by=actor if actor is not None and actor.pk else None,
     )
-    audit_record(
+    AuditEntry.objects.record(
         actor=actor,
         action="token.created",
         domain=user.domain,
@@ -91,7 +90,7 @@ def token_revoke(*, token: ApiToken, actor: User | None) -> ApiToken:
     )
     token.refresh_from_db()
     if changed:
-        audit_record(
+        AuditEntry.objects.record(
             actor=actor,
             action="token.revoked",
             domain=token.user.domain,

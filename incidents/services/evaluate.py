@@ -30,7 +30,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from callbacks.delivery.outbox import enqueue, publish_many
-from domains import payloads
 from domains.formats import camio_date
 from domains.models import Camera, Device
 from incidents.models import (
@@ -204,10 +203,10 @@ def _open_incidents(judgement: Judgement, reports: dict[int, CounterReport]) -> 
             counters=",".join(sorted(t.counter for t in trips)),
         )
         owner = camera.owner if camera is not None else report.device.owner
-        incident.counter_events = _payload(incident, payloads.user(owner), trips, judgement.rules)[
+        incident.counter_events = _payload(incident, owner.as_payload(), trips, judgement.rules)[
             "incident"
         ]["counter_events"]
-        incident.payload = _payload(incident, payloads.user(owner), trips, judgement.rules)
+        incident.payload = _payload(incident, owner.as_payload(), trips, judgement.rules)
         opened.append(incident)
         rows += [
             CounterTrip(incident=incident, subject=subject, counter=t.counter, at=t.at)

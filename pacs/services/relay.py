@@ -16,7 +16,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks.delivery.outbox import enqueue, publish
-from domains import payloads
 from pacs.models import EventState, PacsEvent, PacsIntegration
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,7 @@ def _claim(integration: PacsIntegration, size: int) -> list[tuple[uuid.UUID, dic
 
 def _payload(integration: PacsIntegration, bodies: list[dict]) -> dict:
     body = {
-        "user": payloads.user(integration.owner),
+        "user": integration.owner.as_payload(),
         "domain": integration.domain.name,
         "events": bodies,
     }

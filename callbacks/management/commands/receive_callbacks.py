@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from callbacks.delivery.signing import sign
+from callbacks.delivery.policy import sign
 
 
 def signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
