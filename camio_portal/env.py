@@ -15,7 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+# The package (templates, static files) and, in a checkout, the folder holding it.
+PACKAGE_DIR = Path(__file__).resolve().parent
+BASE_DIR = PACKAGE_DIR.parent
 MODES = ("embedded", "production", "test")
 
 

@@ -6,7 +6,9 @@ listed in the README's configuration table.
 
 from __future__ import annotations
 
-from camio_portal.env import BASE_DIR, env
+from pathlib import Path
+
+from camio_portal.env import PACKAGE_DIR, env
 
 # --- Core -----------------------------------------------------------------
 
@@ -48,7 +50,7 @@ WSGI_APPLICATION = "camio_portal.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -188,8 +190,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Static files ---------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# Inside the package, so an installed wheel has them.
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+# In the working folder by default, never inside the installed package.
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(Path.cwd() / "staticfiles"))
 
 # --- Celery ---------------------------------------------------------------
 
