@@ -1,22 +1,41 @@
 # The README's two commands: `make run` and `make test`. Each creates the
-# virtual environment (.venv) and installs what it needs on first use.
+# virtual environment (.venv) and installs what it needs on first use: every
+# package from a lock file, checked against its hashes, then the project itself.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LOCK_VENV ?= .venv-lock
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(VENV)/.installed $@
+
+# Refresh both lock files after changing pyproject.toml's pins (other pins stay as
+# they are; `make lock ARGS=--upgrade` moves every package to its newest release).
+lock: $(LOCK_VENV)/bin/pip-compile
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) $(ARGS) -o requirements.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) $(ARGS) --extra dev -o requirements-dev.lock pyproject.toml
+
+$(LOCK_VENV)/bin/pip-compile:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet $(PIP_TOOLS)
 
 run: $(VENV)/.installed
 	$(BIN)/python -m camio_portal.launcher $(ARGS)
@@ -36,4 +55,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/render.py
 
 clean:
-	rm -rf $(VENV) .test-data .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) .test-data .pytest_cache

@@ -3,16 +3,7 @@
 
 import sys
 
-
-def main() -> None:
-    """Run a management command under the current mode's settings."""
-    from camio_portal.env import use_default_settings
-
-    use_default_settings()
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from camio_portal.cli import manage
 
 if __name__ == "__main__":
-    main()
+    sys.exit(manage(sys.argv[1:], prog=sys.argv[0]))

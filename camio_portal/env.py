@@ -36,6 +36,14 @@ def settings_module() -> str:
     return f"camio_portal.settings.{mode()}"
 
 
+def data_dir() -> Path:
+    """Return embedded mode's data folder: CAMIO_DATA_DIR, else ./data in the working folder.
+
+    Never a folder beside the code: an installed portal's code is in site-packages.
+    """
+    return Path(env.str("CAMIO_DATA_DIR", default="") or Path.cwd() / "data").resolve()
+
+
 def use_default_settings() -> None:
     """Point DJANGO_SETTINGS_MODULE at the current mode unless already set."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())

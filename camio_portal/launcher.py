@@ -1,6 +1,6 @@
 """Run the whole portal in embedded mode with one command.
 
-    python -m camio_portal.launcher [--port 8000]
+    python -m camio_portal.launcher [--port 8000]     (or: camio-portal run)
 
 Prepares the data folder (keys, SQLite database, demo), then starts the web
 server (gunicorn on 127.0.0.1), two Celery workers (deliveries, and the rest) and
@@ -26,10 +26,10 @@ STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def port_is_free(port: int) -> bool:
@@ -46,7 +46,10 @@ def prepare(port: int) -> None:
     """Generate keys, migrate and seed the demo (in this process, before any child starts)."""
     os.environ.setdefault("CAMIO_MODE", "embedded")
     os.environ.setdefault("PORTAL_URL", f"http://127.0.0.1:{port}")
-    from camio_portal.env import use_default_settings
+    from camio_portal.env import data_dir, use_default_settings
+
+    # ./data of the folder we started in, named for the children whatever their folder.
+    os.environ.setdefault("CAMIO_DATA_DIR", str(data_dir()))
 
     use_default_settings()
     import django
@@ -138,8 +141,8 @@ def wait_until_ready(url: str, processes: dict[str, subprocess.Popen]) -> bool:
     return False
 
 
-def main() -> int:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if not port_is_free(args.port):
         print(
             f"Port {args.port} on 127.0.0.1 is in use; run with --port N to pick another.",

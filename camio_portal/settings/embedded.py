@@ -6,18 +6,17 @@ field-encryption key into the data folder (mode 0600) and later runs reuse them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cryptography.fernet import Fernet
 from django.core.management.utils import get_random_secret_key
 
 from camio_portal.broker import TRANSPORT
-from camio_portal.env import BASE_DIR, env, read_or_create_secret
+from camio_portal.env import data_dir, env, read_or_create_secret
 from camio_portal.settings.base import *  # noqa: F403
 from camio_portal.settings.base import filesystem_broker, sqlite_database
 
 CAMIO_MODE = "embedded"
-DATA_DIR = Path(env.str("CAMIO_DATA_DIR", default=str(BASE_DIR / "data")))
+# The working folder's data/ (or CAMIO_DATA_DIR), wherever the code is installed.
+DATA_DIR = data_dir()
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or read_or_create_secret(
     DATA_DIR / "secret_key", get_random_secret_key

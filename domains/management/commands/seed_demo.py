@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from domains import services
@@ -55,8 +55,7 @@ class Command(BaseCommand):
     ) -> None:
         path = credentials_file or Path(settings.DATA_DIR) / "demo-credentials.json"
         if token or box_token:
-            saved = json.loads(path.read_text())
-            self.stdout.write(saved["box_token" if box_token else "api_token"]["token"])
+            self.stdout.write(self.saved_token(path, "box_token" if box_token else "api_token"))
             return
         if not show and not Domain.objects.filter(name=DEMO_DOMAIN).exists():
             self.save(path, self.create_demo())
@@ -69,6 +68,23 @@ class Command(BaseCommand):
                 self.save(path, {**json.loads(path.read_text()), **self.api_token(admin_user)})
         if show or options["verbosity"]:
             self.print_credentials(path)
+
+    @staticmethod
+    def saved_token(path: Path, kind: str) -> str:
+        """Return the demo's saved token of ``kind``, or say what is missing."""
+        if not path.exists():
+            raise CommandError(
+                f"No demo sign-ins at {path}: the demo is created by `make run` "
+                "(`camio-portal run`) in its data folder. Run this in the folder the portal "
+                "was started in, or set CAMIO_DATA_DIR to that folder's data/."
+            )
+        saved = json.loads(path.read_text())
+        if kind not in saved:
+            raise CommandError(
+                f"{path} has no {kind.replace('_', ' ')} (an older demo); support staff "
+                "issue one in the admin, under API tokens."
+            )
+        return saved[kind]["token"]
 
     @staticmethod
     def save(path: Path, credentials: dict) -> None:

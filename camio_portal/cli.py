@@ -1,0 +1,139 @@
+"""The ``camio-portal`` command: the embedded portal, management commands and the
+production processes, from any folder.
+
+    camio-portal run [--port N]                       the embedded portal, as `make run`
+    camio-portal manage COMMAND [...]                 a management command, as manage.py
+    camio-portal web [--port N] [--workers N]         gunicorn (README, "Production deployment")
+    camio-portal worker --role deliveries|other [--concurrency N]
+    camio-portal beat [--schedule FILE]
+
+``web``, ``worker`` and ``beat`` replace themselves with gunicorn or Celery, so a
+process manager's signals reach them directly; options they do not know are passed on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+
+from camio_portal.env import data_dir, env, use_default_settings
+
+# Commands that may run where embedded mode has no data folder yet (they create it).
+SETS_UP = {"migrate", "check", "help", "version"}
+ROLES = ("deliveries", "other")
+# The other workers run at a lower CPU priority, so deliveries come first (README).
+OTHER_NICENESS = 10
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sub-command named first in ``argv`` (default: the command line)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["manage"]:
+        return manage(argv[1:], prog="camio-portal manage")
+    if argv[:1] == ["run"]:
+        from camio_portal import launcher
+
+        return launcher.main(argv[1:])
+    args, extra = parser().parse_known_args(argv)
+    try:
+        command = args.build(args)
+    except ImproperlyConfigured as problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if args.name == "worker" and args.role == "other":
+        os.nice(OTHER_NICENESS)
+    os.execv(command[0], [*command, *extra])  # noqa: S606 - our own interpreter, fixed argv
+    return 0  # not reached
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the parser of every sub-command (run and manage pass their arguments on)."""
+    top = argparse.ArgumentParser(
+        prog="camio-portal", description="Camio Portal: the embedded portal, management "
+        "commands and the production processes."
+    )
+    subs = top.add_subparsers(dest="name", required=True, metavar="COMMAND")
+    subs.add_parser("run", help="start the embedded portal (web, workers, beat), as make run")
+    subs.add_parser("manage", help="run a management command, as manage.py")
+    web = subs.add_parser("web", help="start gunicorn (production)")
+    web.add_argument("--port", type=int, default=env.int("PORT", default=8000))
+    web.add_argument("--workers", type=int, default=env.int("WEB_CONCURRENCY", default=3))
+    web.set_defaults(build=lambda a: web_command(a.port, a.workers))
+    worker = subs.add_parser("worker", help="start a Celery worker for one role's queues")
+    worker.add_argument("--role", choices=ROLES, required=True)
+    worker.add_argument("--concurrency", type=int, default=None)
+    worker.set_defaults(build=lambda a: worker_command(a.role, a.concurrency))
+    beat = subs.add_parser("beat", help="start Celery beat (run exactly one)")
+    beat.add_argument("--schedule", default="")
+    beat.set_defaults(build=lambda a: beat_command(a.schedule))
+    return top
+
+
+def web_command(port: int, workers: int) -> list[str]:
+    """Return gunicorn's command line with the README's production options."""
+    return [
+        sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application",
+        "--bind", f"0.0.0.0:{port}", "--workers", str(workers), "--access-logfile", "-",
+    ]
+
+
+def worker_command(role: str, concurrency: int | None = None) -> list[str]:
+    """Return a Celery worker's command line consuming ``role``'s queues (WORKER_QUEUES)."""
+    use_default_settings()
+    from django.conf import settings
+
+    if concurrency is None:
+        concurrency = (
+            env.int("WORKER_CONCURRENCY", default=4)
+            if role == "deliveries"
+            else env.int("OTHER_WORKER_CONCURRENCY", default=2)
+        )
+    return [
+        *celery("worker"), "--concurrency", str(concurrency),
+        "--queues", ",".join(settings.WORKER_QUEUES[role]), "--hostname", f"{role}@%h",
+    ]
+
+
+def beat_command(schedule: str = "") -> list[str]:
+    """Return Celery beat's command line (the sweepers and retention)."""
+    return [*celery("beat"), *(["--schedule", schedule] if schedule else [])]
+
+
+def celery(program: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "camio_portal", program, "--loglevel", "INFO"]
+
+
+def manage(argv: list[str], prog: str = "manage.py") -> int:
+    """Run a management command under the current mode's settings."""
+    use_default_settings()
+    problem = missing_data(argv)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line([prog, *argv])
+    return 0
+
+
+def missing_data(argv: list[str]) -> str:
+    """Say what is missing when an embedded-mode command would need ./data and there is
+    none (rather than create an empty one wherever it was run), else return ''.
+
+    A folder named by CAMIO_DATA_DIR is created on first use, as before.
+    """
+    if os.environ.get("DJANGO_SETTINGS_MODULE") != "camio_portal.settings.embedded":
+        return ""
+    if env.str("CAMIO_DATA_DIR", default="") or data_dir().is_dir():
+        return ""
+    if not argv or argv[0].startswith("-") or argv[0] in SETS_UP:
+        return ""
+    return (
+        f"No portal data here: embedded mode keeps its database, keys and demo sign-ins in "
+        f"./data, and there is no {data_dir()}. Run this in the folder the portal was "
+        "started in, set CAMIO_DATA_DIR to that folder's data/, or start a portal here "
+        "first with `camio-portal run` (`make run` in a checkout)."
+    )

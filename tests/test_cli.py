@@ -1,0 +1,79 @@
+"""`camio-portal`: production processes start with the README's options, and a command
+run where embedded mode has no data says what it needs instead of creating ./data."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from camio_portal import cli
+
+# Not about the database or broker: CI runs it once, on SQLite.
+pytestmark = pytest.mark.backend_independent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_web_is_gunicorn_with_the_production_options():
+    command = cli.web_command(8000, 3)
+    assert command[1:] == [
+        "-m", "gunicorn", "camio_portal.wsgi:application", "--bind", "0.0.0.0:8000",
+        "--workers", "3", "--access-logfile", "-",
+    ]
+
+
+@pytest.mark.parametrize("role", ["deliveries", "other"])
+def test_a_worker_consumes_its_roles_queues(role):
+    command = cli.worker_command(role)
+    assert command[command.index("--queues") + 1] == ",".join(settings.WORKER_QUEUES[role])
+    assert command[command.index("--hostname") + 1] == f"{role}@%h"
+    assert command[command.index("--concurrency") + 1] == ("4" if role == "deliveries" else "2")
+
+
+def test_the_procfile_names_the_same_queues():
+    procfile = (ROOT / "Procfile").read_text()
+    for role in ("deliveries", "other"):
+        assert "--queues " + ",".join(settings.WORKER_QUEUES[role]) in procfile
+
+
+def test_beat_and_its_schedule():
+    assert cli.beat_command()[-3:] == ["beat", "--loglevel", "INFO"]
+    assert cli.beat_command("/tmp/s")[-2:] == ["--schedule", "/tmp/s"]
+
+
+def test_an_unknown_role_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["worker", "--role", "everything"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def embedded_env() -> dict[str, str]:
+    drop = ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS", "CAMIO_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+def test_seed_demo_token_elsewhere_says_what_it_needs_and_creates_nothing(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "seed_demo", "--token"],
+        cwd=tmp_path, env=embedded_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"there is no {tmp_path / 'data'}" in done.stderr
+    assert "CAMIO_DATA_DIR" in done.stderr and "make run" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_seed_demo_token_without_a_demo_names_the_file(tmp_path):
+    data = tmp_path / "data"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "seed_demo", "--token"],
+        cwd=tmp_path, env={**embedded_env(), "CAMIO_DATA_DIR": str(data)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"No demo sign-ins at {data / 'demo-credentials.json'}" in done.stderr
