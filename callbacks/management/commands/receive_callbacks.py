@@ -1,29 +1,96 @@
-"""A callback receiver for trying the portal out: prints what arrives, checks signatures."""
+"""A callback receiver for trying the portal out: one line per callback, then its body.
+
+With ``--secret`` it checks each callback as a receiver should, with the reference
+``standardwebhooks`` package (signature compared in constant time, timestamp within
+five minutes of this clock) and refuses, with 401, any that fails.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
-from callbacks.delivery.policy import sign
+from callbacks.models import Method
+
+REFUSED = 401  # never 410, which would disable the endpoint
 
 
-def signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """Check ``webhook-signature`` against ``secret`` (any of its signatures may match)."""
+def refusal(webhook: Webhook | None, headers: dict[str, str], body: bytes) -> str:
+    """Return why the callback is not genuine, or '' (always '' without a secret)."""
+    if webhook is None:
+        return ""
     try:
-        expected = sign(secret, headers["webhook-id"], int(headers["webhook-timestamp"]), body)
-    except (KeyError, ValueError):
-        return False
-    return expected in headers.get("webhook-signature", "").split()
+        webhook.verify(body, headers, json_parse=False)
+    except WebhookVerificationError as error:
+        return str(error)
+    except ValueError:  # a malformed signature list, bad base64, a body that is not UTF-8
+        return "Malformed webhook-signature"
+    return ""
+
+
+def describe(method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[str, Any]:
+    """Return ``(event type, payload)``: GET and HEAD name the type in the query."""
+    try:
+        payload = json.loads(body) if body else None
+    except ValueError:
+        payload = body.decode(errors="replace")
+    if isinstance(payload, dict) and payload.get("type"):
+        return str(payload["type"]), payload
+    query = parse_qs(urlsplit(path).query)
+    return query.get("event_type", ["-"])[0], payload
+
+
+def make_server(
+    host: str, port: int, secret: str, status: int, write: Callable[[str], None]
+) -> ThreadingHTTPServer:
+    """Return a server answering every method an endpoint may use."""
+    webhook = Webhook(secret) if secret else None
+    printing = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return None
+
+        def do_any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            why = refusal(webhook, headers, body)
+            answer = REFUSED if why else status
+            kind, payload = describe(self.command, self.path, headers, body)
+            check = f"REFUSED ({why})" if why else ("verified" if webhook else "not verified")
+            with printing:
+                write(
+                    f"{time.strftime('%H:%M:%S')} {self.command} {self.path} {kind} "
+                    f"webhook-id={headers.get('webhook-id', '-')} -> {answer} {check}"
+                )
+                if payload is not None:
+                    write(json.dumps(payload, indent=2, ensure_ascii=False))
+            reply = b"refused\n" if why else b"ok\n"
+            self.send_response(answer)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply)
+
+    for method in Method.values:
+        setattr(Handler, f"do_{method}", Handler.do_any)
+    return ThreadingHTTPServer((host, port), Handler)
 
 
 class Command(BaseCommand):
     help = (
-        "Listen on 127.0.0.1 and print every callback received (for trying endpoints out); "
-        "with --secret, say whether each signature checks out."
+        "Listen on 127.0.0.1 and print a line per callback received (for trying endpoints "
+        "out); with --secret, verify each one and refuse (401) those that are not genuine."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,26 +100,14 @@ class Command(BaseCommand):
         parser.add_argument("--status", type=int, default=200, help="The status to answer.")
 
     def handle(self, *args: Any, port: int, host: str, secret: str, status: int, **kw: Any) -> None:
-        command = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                return None
-
-            def do_any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                command.show(self.command, self.path, dict(self.headers.items()), body, secret)
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            do_POST = do_PUT = do_PATCH = do_DELETE = do_GET = do_any
-
-        server = ThreadingHTTPServer((host, port), Handler)
-        self.stdout.write(f"Receiving callbacks at http://{host}:{port}/ (Ctrl-C stops)")
-        self.stdout.flush()
+        try:
+            server = make_server(host, port, secret, status, self.write)
+        except (ValueError, EmptyWebhookSecretError) as error:
+            raise CommandError(f"--secret is not a whsec_<base64> secret: {error}") from None
+        except OSError as error:
+            raise CommandError(f"Cannot listen on {host}:{port}: {error.strerror}") from None
+        verifying = "verifying signatures" if secret else "not verifying (no --secret)"
+        self.write(f"Receiving callbacks at http://{host}:{port}/, {verifying} (Ctrl-C stops)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -60,21 +115,6 @@ class Command(BaseCommand):
         finally:
             server.server_close()
 
-    def show(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, secret: str
-    ) -> None:
-        lowered = {k.lower(): v for k, v in headers.items()}
-        try:
-            payload = json.loads(body) if body else None
-        except ValueError:
-            payload = body.decode(errors="replace")
-        kind = payload.get("type", "") if isinstance(payload, dict) else ""
-        check = ""
-        if secret:
-            check = " signature ok" if signature_ok(secret, lowered, body) else " BAD SIGNATURE"
-        self.stdout.write(
-            f"{method} {path} {kind} webhook-id={lowered.get('webhook-id', '-')}{check}"
-        )
-        if payload is not None:
-            self.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False))
+    def write(self, line: str) -> None:
+        self.stdout.write(line)
         self.stdout.flush()

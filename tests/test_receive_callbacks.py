@@ -1,0 +1,140 @@
+"""`receive_callbacks --secret S` accepts a genuine callback with any method an endpoint
+may use, and refuses (401) one signed with another secret or ten minutes ago."""
+
+import datetime
+import http.client
+import io
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from callbacks.delivery.policy import Job, build_request, new_secret
+from callbacks.management.commands.receive_callbacks import make_server
+from callbacks.models import Method
+from tests.processes import ROOT, child_env, free_port
+from tests.test_embedded import wait_for
+
+# Not about the database or broker: CI runs it once, on SQLite.
+pytestmark = pytest.mark.backend_independent
+
+SECRET = new_secret()
+BODY = b'{"data": {"object": {}}, "id": "evt-1", "type": "camera.created"}'
+
+
+def callback(port: int, method: str = "POST", secrets=(SECRET,), age: float = 0):
+    """A request built and signed as the portal sends it, ``age`` seconds ago."""
+    now = datetime.datetime.now(datetime.UTC)
+    job = Job(
+        delivery_id="d-1", endpoint_id=1, event_id="evt-1", event_type="camera.created",
+        event_created_at=now, method=method, url=f"http://127.0.0.1:{port}/camio",
+        headers={"Authorization": "token XYZPDQ"}, secrets=list(secrets), body=BODY,
+        attempt_number=1, due_at=now, claim_token="t",
+    )
+    return build_request(job, int(time.time() - age))
+
+
+def send(request) -> int:
+    url = urlsplit(request.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    try:
+        path = f"{url.path}?{url.query}" if url.query else url.path
+        connection.request(
+            request.method, path, body=request.body,
+            headers=dict(request.headers),
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def receiver():
+    """The command's server on a free port, verifying with SECRET; yields (port, lines)."""
+    lines: list[str] = []
+    server = make_server("127.0.0.1", 0, SECRET, 200, lines.append)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], lines
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("method", Method.values)
+def test_accepts_a_genuine_callback_with_any_method(receiver, method):
+    port, lines = receiver
+    assert send(callback(port, method)) == 200
+    assert "camera.created webhook-id=evt-1 -> 200 verified" in lines[0]
+    assert lines[0].split()[1] == method
+
+
+def test_accepts_either_signature_during_a_rotation(receiver):
+    port, lines = receiver
+    assert send(callback(port, secrets=(new_secret(), SECRET))) == 200
+    assert "verified" in lines[0]
+
+
+def test_refuses_another_secret(receiver):
+    port, lines = receiver
+    assert send(callback(port, secrets=(new_secret(),))) == 401
+    assert "-> 401 REFUSED (No matching signature found)" in lines[0]
+
+
+def test_refuses_a_timestamp_ten_minutes_old(receiver):
+    port, lines = receiver
+    assert send(callback(port, age=600)) == 401
+    assert "REFUSED (Message timestamp too old)" in lines[0]
+
+
+def test_refuses_a_malformed_signature(receiver):
+    port, lines = receiver
+    request = callback(port)
+    request.headers = [(k, "nonsense" if k == "webhook-signature" else v)
+                       for k, v in request.headers]
+    assert send(request) == 401
+    assert "REFUSED" in lines[0]
+
+
+def test_without_a_secret_every_callback_is_printed_unverified():
+    lines: list[str] = []
+    server = make_server("127.0.0.1", 0, "", 202, lines.append)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert send(callback(server.server_address[1], secrets=(new_secret(),))) == 202
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "-> 202 not verified" in lines[0]
+    assert '"type": "camera.created"' in "\n".join(lines)
+
+
+def test_a_secret_that_is_not_one_is_refused_at_start():
+    with pytest.raises(CommandError, match="not a whsec_"):
+        call_command("receive_callbacks", port=free_port(), secret="whsec_", stdout=io.StringIO())
+
+
+def test_the_command_accepts_and_refuses(tmp_path):
+    port = free_port()
+    log = tmp_path / "receiver.log"
+    with log.open("w") as out:
+        command = subprocess.Popen(
+            [sys.executable, "manage.py", "receive_callbacks", "--port", str(port),
+             "--secret", SECRET],
+            cwd=ROOT, env=child_env(), stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: "Receiving callbacks" in log.read_text(), 30, "the receiver")
+        assert send(callback(port, "PUT")) == 200
+        assert send(callback(port, secrets=(new_secret(),))) == 401
+        assert send(callback(port, age=600)) == 401
+        wait_for(lambda: log.read_text().count("webhook-id=evt-1") == 3, 10, "three lines")
+    finally:
+        command.terminate()
+        command.wait(timeout=10)
+    text = log.read_text()
+    assert "PUT /camio camera.created webhook-id=evt-1 -> 200 verified" in text
+    assert text.count("-> 401 REFUSED") == 2
