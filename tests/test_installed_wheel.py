@@ -4,6 +4,7 @@ templates and static files, keeps its data in ./data of the folder it runs in, a
 `camio-portal manage check` passes."""
 
 import os
+import shutil
 import signal
 import site
 import subprocess
@@ -22,10 +23,24 @@ pytestmark = pytest.mark.backend_independent
 ROOT = Path(__file__).resolve().parent.parent
 
 
+SOURCES = ["pyproject.toml", "README.md", "LICENSE", "camio_portal", "domains", "callbacks",
+           "incidents", "pacs"]
+
+
 def build_wheel(folder: Path) -> Path:
+    """Build the wheel from a copy of the sources (setuptools' build/ folder in the
+    checkout could hold files that no longer exist)."""
+    source = folder / "source"
+    source.mkdir(parents=True)
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(folder), "."],
-        cwd=ROOT, check=True, capture_output=True, timeout=180,
+        cwd=source, check=True, capture_output=True, timeout=180,
     )
     (wheel,) = folder.glob("camio_portal-*.whl")
     return wheel
