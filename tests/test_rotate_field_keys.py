@@ -1,0 +1,94 @@
+"""`rotate_field_keys` re-encrypts every secret and header with the first key, so the
+old key can be removed and every endpoint still sends signed callbacks."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import urlsplit
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
+from standardwebhooks.webhooks import Webhook
+
+from callbacks import services as callback_services
+from callbacks.keys import Rotation, encrypted_fields, rotate_model
+from callbacks.models import Endpoint
+from domains import services
+from tests.receiver import wait_for
+
+OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+HEADERS = {"Authorization": "token XYZPDQ"}
+
+
+def rotate(**options) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("rotate_field_keys", stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def three_endpoints(settings, endpoint_for, receiver, acme_admin):
+    """Two live endpoints (one mid secret rotation) and a deleted one, under OLD."""
+    settings.FIELD_ENCRYPTION_KEYS = [OLD]
+    plain = endpoint_for(receiver.url + "/plain", ["camera.created"], headers=HEADERS)
+    rotating = endpoint_for(receiver.url + "/rotating", ["camera.created"], headers=HEADERS)
+    callback_services.endpoint_rotate_secret(endpoint=rotating, actor=acme_admin)
+    deleted = endpoint_for(receiver.url + "/deleted", ["camera.created"])
+    callback_services.endpoint_delete(endpoint=deleted, actor=acme_admin)
+    return [plain, rotating, deleted]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_rotation_the_old_key_can_go(
+    settings, three_endpoints, worker, receiver, box, acme_admin
+):
+    settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]
+    out, err = rotate()
+    assert "Re-encrypted 7 values with the first key; 0 were already under it (3 rows)." in out
+    assert "may now be removed" in out
+    assert "[##############################] 3/3 rows (100 %)" in err
+
+    settings.FIELD_ENCRYPTION_KEYS = [NEW]
+    by_path = {urlsplit(e.url).path: e for e in Endpoint.objects.live()}
+    assert Endpoint.objects.get(pk=three_endpoints[2].pk).secret.startswith("whsec_")
+    services.camera_create(owner=acme_admin, device=box, name="After the rotation")
+    wait_for(lambda: len(receiver.received) == 2, what="a callback to each live endpoint")
+    assert {r.path for r in receiver.received} == set(by_path)
+    for received in receiver.received:
+        endpoint = by_path[received.path]
+        assert received.headers["authorization"] == "token XYZPDQ"
+        for secret in endpoint.signing_secrets():
+            assert Webhook(secret).verify(received.body, received.headers)["type"] == (
+                "camera.created"
+            )
+
+
+@pytest.mark.django_db
+def test_without_it_removing_the_old_key_loses_the_secrets(settings, three_endpoints):
+    settings.FIELD_ENCRYPTION_KEYS = [NEW]
+    with pytest.raises(ImproperlyConfigured, match="was a key removed"):
+        Endpoint.objects.get(pk=three_endpoints[0].pk)
+
+
+@pytest.mark.django_db
+def test_an_interrupted_run_resumes_and_a_second_run_has_nothing_to_do(
+    settings, three_endpoints
+):
+    settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]
+    [(model, names)] = encrypted_fields()
+    assert (model, sorted(names)) == (Endpoint, ["headers", "previous_secret", "secret"])
+    next(rotate_model(model, names, 1, Rotation()))  # one batch of one row, then stopped
+
+    out, _ = rotate(batch_size=2)
+    assert "Re-encrypted 5 values with the first key; 2 were already under it" in out
+    out, _ = rotate()
+    assert "Re-encrypted 0 values with the first key; 7 were already under it" in out
+
+
+@pytest.mark.django_db
+def test_a_value_no_key_reads_is_named(settings, three_endpoints):
+    settings.FIELD_ENCRYPTION_KEYS = [NEW]
+    with pytest.raises(CommandError, match=r"7 values are readable by no key .*callbacks.End"):
+        rotate()
