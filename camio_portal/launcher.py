@@ -69,11 +69,19 @@ def worker_command(role: str) -> list[str]:
     nice = ["nice", "-n", "10"] if role != "deliveries" and shutil.which("nice") else []
     return [
         *nice,
-        sys.executable, "-m", "celery", "-A", "camio_portal", "worker", "--loglevel", "INFO",
+        sys.executable, "-m", "celery", "-A", "camio_portal", *quiet(), "worker",
+        "--loglevel", "INFO",
         "--concurrency", "1", "--pool", "solo", "--hostname", f"{role}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--queues", ",".join(settings.WORKER_QUEUES[role]),
     ]
+
+
+def quiet() -> list[str]:
+    """Celery's --quiet when logging JSON: its banners are plain text."""
+    from django.conf import settings
+
+    return ["--quiet"] if settings.LOG_FORMAT == "json" else []
 
 
 def children(port: int) -> dict[str, list[str]]:
@@ -84,6 +92,8 @@ def children(port: int) -> dict[str, list[str]]:
             "-m",
             "gunicorn",
             "camio_portal.wsgi:application",
+            "--config",  # its logs through the portal's formatter
+            "python:camio_portal.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -100,7 +110,8 @@ def children(port: int) -> dict[str, list[str]]:
         # replays and maintains, so a slow evaluation never holds a delivery.
         "worker": worker_command("deliveries"),
         "worker-other": worker_command("other"),
-        "beat": [python, "-m", "celery", "-A", "camio_portal", "beat", "--loglevel", "INFO"],
+        "beat": [python, "-m", "celery", "-A", "camio_portal", *quiet(), "beat",
+                 "--loglevel", "INFO"],
     }
 
 

@@ -108,6 +108,8 @@ def start_web(log: Path, port: int, workers: int = 1, **overrides: str) -> subpr
         "-m",
         "gunicorn",
         "camio_portal.wsgi",
+        "--config",  # logs through the portal's formatter, as in production
+        "python:camio_portal.gunicorn_conf",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

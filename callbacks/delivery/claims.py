@@ -115,6 +115,7 @@ def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
             body=bytes(body), attempt_number=attempts + 1, due_at=due,
             schedule_slot=attempts - unknown + 1,
             claim_token=str(token), test=test, replay=replay,
+            endpoint_public_id=endpoint.public_id, domain=endpoint.domain,
         ))
     return jobs
 
@@ -124,6 +125,7 @@ class EndpointView:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.pk, self.method, self.url = endpoint.pk, endpoint.method, endpoint.url
+        self.public_id, self.domain = endpoint.endpoint_id, endpoint.domain.name
         self.headers = dict(endpoint.headers or {})
         self.secret, self.previous_secret = endpoint.secret, endpoint.previous_secret
         self.previous_secret_expires_at = endpoint.previous_secret_expires_at
@@ -145,7 +147,7 @@ def endpoint_views(keys: set[tuple[int, object]]) -> dict[int, EndpointView]:
         found = {key[0]: _views[key] for key in keys if key in _views}
     missing = {pk for pk, _ in keys} - set(found)
     if missing:
-        endpoints = Endpoint.objects.in_bulk(missing)
+        endpoints = Endpoint.objects.select_related("domain").in_bulk(missing)
         with _views_lock:
             if len(_views) > 10_000:
                 _views.clear()

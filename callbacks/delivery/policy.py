@@ -63,6 +63,9 @@ class Job:
     # Which attempt of the retry schedule this is: ``attempt_number`` less the earlier
     # attempts whose outcome is unknown (0: the same as ``attempt_number``).
     schedule_slot: int = 0
+    # For log lines: the endpoint's public id and its domain's name.
+    endpoint_public_id: str = ""
+    domain: str = ""
 
 
 @dataclass

@@ -23,6 +23,13 @@ from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint
 from domains.formats import mask_headers, mask_url
 
 log = logging.getLogger(__name__)
+# A delivery's state after an attempt, as its log line says it.
+OUTCOMES = {
+    DeliveryState.SUCCEEDED: "succeeded",
+    DeliveryState.PENDING: "retrying",
+    DeliveryState.FAILED: "failed",
+    DeliveryState.CANCELLED: "cancelled",
+}
 
 
 ATTEMPT_COLUMNS = (
@@ -170,10 +177,30 @@ def record(results: list[Result]) -> FollowUp:
         gone = {by_id[d.id].job.endpoint_id for d in mine
                 if by_id[d.id].verdict.outcome == Outcome.GONE}
         disable = _broken(gone, counted)
+    _log(mine, by_id)
     now = timezone.now()
     retries = [(str(d.id), d.endpoint_id, max(0.0, (d.next_attempt_at - now).total_seconds()))
                for d in mine if d.state == DeliveryState.PENDING]
     return FollowUp(retries=retries, disable=disable)
+
+
+def _log(mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:
+    """One line per delivery attempt recorded, with its ids as fields."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    for delivery in mine:
+        result = by_id[delivery.id]
+        job, outcome = result.job, OUTCOMES[delivery.state]
+        log.info(
+            "delivery %s attempt %d: %s (%s, %d ms)", job.delivery_id, job.attempt_number,
+            outcome, f"HTTP {result.status}" if result.status else result.error[:200],
+            result.duration_ms,
+            extra={"domain": job.domain, "endpoint_id": job.endpoint_public_id,
+                   "delivery_id": job.delivery_id, "event_id": job.event_id,
+                   "event_type": job.event_type, "attempt": job.attempt_number,
+                   "outcome": outcome, "status": result.status,
+                   "duration_ms": result.duration_ms, "test": job.test},
+        )
 
 
 def _write_states(deliveries: list[_State]) -> None:

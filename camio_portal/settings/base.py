@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from camio_portal.env import PACKAGE_DIR, env
+from camio_portal.logs import logging_config
 
 # --- Core -----------------------------------------------------------------
 
@@ -306,16 +307,11 @@ FIELD_ENCRYPTION_KEYS: list[str] = []
 # --- Logging --------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "kv": {"format": "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# json: one JSON object per line (production's default); text: for people. gunicorn
+# (camio_portal/gunicorn_conf.py) and Celery (camio_portal/celery.py) use it too.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+LOGGING_CONFIG = "camio_portal.logs.configure"  # warnings logged too
 
 
 def filesystem_broker(folder) -> tuple[str, dict]:

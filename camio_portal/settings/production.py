@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from camio_portal.env import env
+from camio_portal.logs import logging_config
 from camio_portal.settings.base import *  # noqa: F403
 
 CAMIO_MODE = "production"
@@ -88,3 +89,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# One JSON object per line for log collectors (LOG_FORMAT=text for people).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json").strip().lower()
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)  # noqa: F405
