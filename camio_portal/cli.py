@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -76,14 +77,14 @@ def web_command(port: int, workers: int) -> list[str]:
     """Return gunicorn's command line with the README's production options."""
     return [
         sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application",
+        "--config", "python:camio_portal.gunicorn_conf",  # its logs through our formatter
         "--bind", f"0.0.0.0:{port}", "--workers", str(workers), "--access-logfile", "-",
     ]
 
 
 def worker_command(role: str, concurrency: int | None = None) -> list[str]:
     """Return a Celery worker's command line consuming ``role``'s queues (WORKER_QUEUES)."""
-    use_default_settings()
-    from django.conf import settings
+    settings = loaded_settings()
 
     if concurrency is None:
         concurrency = (
@@ -103,7 +104,19 @@ def beat_command(schedule: str = "") -> list[str]:
 
 
 def celery(program: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "camio_portal", program, "--loglevel", "INFO"]
+    """Celery's command line for ``program``, without its plain-text banner in JSON mode."""
+    quiet = ["--quiet"] if loaded_settings().LOG_FORMAT == "json" else []
+    return [sys.executable, "-m", "celery", "-A", "camio_portal", *quiet, program,
+            "--loglevel", "INFO"]
+
+
+def loaded_settings() -> Any:
+    """Return Django's settings for the current run mode (refusing as that mode does)."""
+    use_default_settings()
+    from django.conf import settings
+
+    settings.INSTALLED_APPS  # noqa: B018 - load them now, so a refusal is reported here
+    return settings
 
 
 def manage(argv: list[str], prog: str = "manage.py") -> int:

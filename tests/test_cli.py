@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_web_is_gunicorn_with_the_production_options():
     command = cli.web_command(8000, 3)
     assert command[1:] == [
-        "-m", "gunicorn", "camio_portal.wsgi:application", "--bind", "0.0.0.0:8000",
+        "-m", "gunicorn", "camio_portal.wsgi:application",
+        "--config", "python:camio_portal.gunicorn_conf", "--bind", "0.0.0.0:8000",
         "--workers", "3", "--access-logfile", "-",
     ]
 
@@ -42,6 +43,24 @@ def test_the_procfile_names_the_same_queues():
 def test_beat_and_its_schedule():
     assert cli.beat_command()[-3:] == ["beat", "--loglevel", "INFO"]
     assert cli.beat_command("/tmp/s")[-2:] == ["--schedule", "/tmp/s"]
+
+
+def test_celery_leaves_its_banner_out_when_logging_json(settings):
+    settings.LOG_FORMAT = "json"
+    assert cli.beat_command()[-5:] == ["camio_portal", "--quiet", "beat", "--loglevel", "INFO"]
+    assert "--quiet" in cli.worker_command("deliveries")
+
+
+def test_production_refuses_to_start_a_worker_naming_what_is_missing():
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from camio_portal.cli import main; sys.exit(main())",
+         "worker", "--role", "deliveries"],
+        cwd=ROOT, env={**embedded_env(), "CAMIO_MODE": "production"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "CAMIO_MODE=production refuses to start" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_an_unknown_role_is_refused(capsys):
