@@ -13,7 +13,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Min
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,13 +24,12 @@ from callbacks.forms import EVENT_TYPE_CHOICES, EndpointFieldsMixin, HeadersFiel
 from callbacks.models import (
     Attempt,
     Delivery,
-    DeliveryState,
     Endpoint,
     Event,
-    Heartbeat,
     Method,
     ReplayJob,
 )
+from callbacks.selectors import backlog
 from domains.formats import mask_mapping, mask_url
 
 
@@ -304,18 +302,16 @@ class DeliveryAdmin(admin.ModelAdmin):
     def backlog_view(self, request: HttpRequest) -> HttpResponse:
         """Pending count, the oldest due delivery's age, and the sweeper's heartbeat."""
         now = timezone.now()
-        due = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
-        oldest = due.aggregate(oldest=Min("next_attempt_at"))["oldest"]
-        beat = Heartbeat.objects.filter(name="sweeper").first()
+        found = backlog(now)
         context = {
             **self.admin_site.each_context(request),
             "title": "Delivery backlog",
-            "pending": Delivery.objects.filter(state=DeliveryState.PENDING).count(),
-            "due": due.count(),
-            "sending": Delivery.objects.filter(state=DeliveryState.SENDING).count(),
-            "oldest_age": (now - oldest) if oldest else None,
-            "heartbeat": beat.at if beat else None,
-            "heartbeat_age": (now - beat.at) if beat else None,
+            "pending": found.pending,
+            "due": found.due,
+            "sending": found.sending,
+            "oldest_age": (now - found.oldest_due) if found.oldest_due else None,
+            "heartbeat": found.heartbeat,
+            "heartbeat_age": (now - found.heartbeat) if found.heartbeat else None,
         }
         return TemplateResponse(request, "admin/callbacks/backlog.html", context)
 

@@ -10,10 +10,17 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
-from callbacks.models import Attempt, Delivery, Endpoint, EndpointHourlyStat, Heartbeat
+from callbacks.models import (
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Endpoint,
+    EndpointHourlyStat,
+    Heartbeat,
+)
 from domains.formats import MASK, mask_url
 from domains.models import Domain
 
@@ -25,6 +32,30 @@ def heartbeat_status(interval: float, name: str = "sweeper") -> str:
         return "starting"
     age = (timezone.now() - beat.at).total_seconds()
     return "ok" if age <= max(3 * interval, 30) else f"stale ({age:.0f} s ago)"
+
+
+@dataclass
+class Backlog:
+    """What waits to be sent: the admin's backlog page and /metrics show it."""
+
+    pending: int  # waiting, due or not (retries scheduled later included)
+    due: int  # waiting and due now
+    sending: int  # claimed by a worker
+    oldest_due: datetime.datetime | None  # when the longest-waiting due one fell due
+    heartbeat: datetime.datetime | None  # the sweeper's last run
+
+
+def backlog(now: datetime.datetime) -> Backlog:
+    """Count the deliveries waiting and in flight at ``now`` (partial indexes)."""
+    due = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+    beat = Heartbeat.objects.filter(name="sweeper").first()
+    return Backlog(
+        pending=Delivery.objects.filter(state=DeliveryState.PENDING).count(),
+        due=due.count(),
+        sending=Delivery.objects.filter(state=DeliveryState.SENDING).count(),
+        oldest_due=due.aggregate(oldest=Min("next_attempt_at"))["oldest"],
+        heartbeat=beat.at if beat else None,
+    )
 
 
 def broker_status() -> str:

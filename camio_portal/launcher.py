@@ -56,6 +56,11 @@ def prepare(port: int) -> None:
     from django.core.management import call_command
 
     django.setup()
+    from django.conf import settings
+
+    from camio_portal.monitoring import clear_metrics_folder
+
+    clear_metrics_folder(settings.PROMETHEUS_MULTIPROC_DIR)  # this run's counts start at 0
     print("Preparing the database ...", flush=True)
     call_command("migrate", interactive=False, verbosity=0)
     call_command("seed_demo", verbosity=0)

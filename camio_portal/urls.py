@@ -3,12 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from camio_portal.metrics import metrics
+
 admin.site.site_header = "Camio Portal support"
 admin.site.site_title = "Camio Portal support"
 admin.site.index_title = "Domains, inventory and callbacks"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),  # Prometheus (camio_portal/metrics.py)
     path("api/", include("incidents.api_urls")),
     path("api/", include("pacs.api_urls")),
     path("api/", include("domains.api.urls")),

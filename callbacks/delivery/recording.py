@@ -8,7 +8,7 @@ import datetime
 import json
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -18,18 +18,18 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from callbacks.delivery.metrics import (
+    ATTEMPT_SECONDS,
+    DELIVERIES,
+    LATENCY_SECONDS,
+    OUTCOMES,
+    TEST_DELIVERIES,
+)
 from callbacks.delivery.policy import Outcome, Result, next_delay
 from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint
 from domains.formats import mask_headers, mask_url
 
 log = logging.getLogger(__name__)
-# A delivery's state after an attempt, as its log line says it.
-OUTCOMES = {
-    DeliveryState.SUCCEEDED: "succeeded",
-    DeliveryState.PENDING: "retrying",
-    DeliveryState.FAILED: "failed",
-    DeliveryState.CANCELLED: "cancelled",
-}
 
 
 ATTEMPT_COLUMNS = (
@@ -177,11 +177,25 @@ def record(results: list[Result]) -> FollowUp:
         gone = {by_id[d.id].job.endpoint_id for d in mine
                 if by_id[d.id].verdict.outcome == Outcome.GONE}
         disable = _broken(gone, counted)
+    _count(results, mine, by_id)
     _log(mine, by_id)
     now = timezone.now()
     retries = [(str(d.id), d.endpoint_id, max(0.0, (d.next_attempt_at - now).total_seconds()))
                for d in mine if d.state == DeliveryState.PENDING]
     return FollowUp(retries=retries, disable=disable)
+
+
+def _count(results: list[Result], mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:
+    """Add the batch to the metrics: each outcome once, then each attempt's times."""
+    for (state, test), count in Counter((d.state, d.test) for d in mine).items():
+        (TEST_DELIVERIES if test else DELIVERIES)[state].inc(count)
+    for result in results:
+        if not result.job.test:
+            ATTEMPT_SECONDS.observe((result.finished_at - result.started_at).total_seconds())
+    for delivery in mine:
+        job = by_id[delivery.id].job
+        if delivery.state == DeliveryState.SUCCEEDED and not (job.test or job.replay):
+            LATENCY_SECONDS.observe((delivery.finished_at - job.event_created_at).total_seconds())
 
 
 def _log(mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from camio_portal.env import PACKAGE_DIR, env
 from camio_portal.logs import logging_config
+from camio_portal.monitoring import metrics_folder, networks
 
 # --- Core -----------------------------------------------------------------
 
@@ -312,6 +313,17 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
 LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 LOGGING_CONFIG = "camio_portal.logs.configure"  # warnings logged too
+
+# --- Monitoring -----------------------------------------------------------
+
+# /metrics answers without a token only to connections from these networks (the
+# connection's own address, never X-Forwarded-For); METRICS_TOKEN, when set, lets
+# anyone with it in (Authorization: Bearer <token>).
+METRICS_ALLOWED_NETWORKS = networks("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The folder where every process of a host (gunicorn's, Celery's) writes its metrics,
+# so /metrics adds them up; empty: each process counts alone.
+PROMETHEUS_MULTIPROC_DIR = metrics_folder()
 
 
 def filesystem_broker(folder) -> tuple[str, dict]:

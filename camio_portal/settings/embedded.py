@@ -11,6 +11,7 @@ from django.core.management.utils import get_random_secret_key
 
 from camio_portal.broker import TRANSPORT
 from camio_portal.env import data_dir, env, read_or_create_secret
+from camio_portal.monitoring import metrics_folder
 from camio_portal.settings.base import *  # noqa: F403
 from camio_portal.settings.base import filesystem_broker, sqlite_database
 
@@ -48,3 +49,6 @@ STATIC_ROOT = None
 # The demo's receivers run on this machine; the server itself listens on 127.0.0.1 only.
 CALLBACK_ALLOWED_NETWORKS = env.list("CALLBACK_ALLOWED_NETWORKS",
                                      default=["127.0.0.0/8", "::1/128"])
+
+# Every process the launcher starts adds its metrics here; the launcher empties it first.
+PROMETHEUS_MULTIPROC_DIR = metrics_folder(DATA_DIR / "metrics")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -32,6 +32,7 @@ from django.utils import timezone
 from callbacks.delivery.outbox import enqueue, publish_many
 from domains.formats import camio_date
 from domains.models import Camera, Device
+from incidents.metrics import OPENED
 from incidents.models import (
     CounterReport,
     CounterRule,
@@ -389,7 +390,10 @@ def evaluate_box(device_pk: int, *, only: set[int] | None = None) -> BoxRun:
             ids = _unevaluated(device_pk, chunk) if only is None else sorted(only)[:chunk]
             if not ids:
                 return run
-            run.opened += _evaluate_chunk(ids)
+            opened = _evaluate_chunk(ids)
+            run.opened += opened
+            for historical, count in Counter(i.historical for i in opened).items():
+                OPENED[historical].inc(count)
             run.evaluated += len(ids)
             if only is not None:
                 only -= set(ids)

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
 from domains.models import Device
+from incidents.metrics import REPORTS_ACCEPTED, REPORTS_DUPLICATE, REPORTS_REJECTED
 from incidents.models import CounterReport, CounterSample, report_digest
 
 log = logging.getLogger(__name__)
@@ -231,4 +232,13 @@ def ingest_reports(*, device: Device, reports: list[Any], historical: bool = Fal
             result.duplicates.clear()
     result.accepted = sorted(r.index for r in fresh)
     result.duplicates.sort()
+    _count(result)
     return result
+
+
+def _count(result: BatchResult) -> None:
+    for counter, items in ((REPORTS_ACCEPTED, result.accepted),
+                           (REPORTS_DUPLICATE, result.duplicates),
+                           (REPORTS_REJECTED, result.rejected)):
+        if items:
+            counter.inc(len(items))

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks.delivery.outbox import enqueue, publish
+from pacs.metrics import RELAYED
 from pacs.models import EventState, PacsEvent, PacsIntegration
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def flush(integration_id: str) -> int:
             )
             PacsEvent.objects.filter(pk__in=[pk for pk, _ in events]).update(event_id=event.id)
         relayed += len(events)
+        RELAYED.inc(len(events))
         if len(events) < settings.PACS_BATCH_SIZE:
             return relayed
 
