@@ -1,16 +1,27 @@
 """What the settings need for monitoring, read before anything else starts: the
-networks that may read /metrics and the metrics folder that every process of a
-host shares."""
+networks that may read /metrics, the metrics folder that every process of a host
+shares, and error reporting to Sentry (when SENTRY_DSN is set).
+
+Sentry gets no request bodies, cookies, query strings, local variables, header
+values or breadcrumb data: an endpoint's custom headers and secrets, a user's
+token or a Box's payload could be in any of them.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from camio_portal.env import env
+
+FILTERED = "[Filtered]"
+# Log fields (camio_portal/logs.py) and Celery's task name: ids, never values.
+_KEPT_EXTRA = frozenset({"domain", "endpoint_id", "delivery_id", "event_id", "event_type"})
 
 
 def networks(name: str, default: list[str]) -> list[str]:
@@ -48,3 +59,61 @@ def clear_metrics_folder(folder: str) -> int:
         path.unlink(missing_ok=True)
     return len(files)
 
+
+def init_sentry(dsn: str, environment: str) -> None:
+    """Report unhandled errors of views and tasks (and error log lines) to Sentry."""
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
+
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        # Breadcrumbs from warnings up: not one per delivery attempt (INFO lines).
+        integrations=[DjangoIntegration(), CeleryIntegration(),
+                      LoggingIntegration(level=logging.WARNING, event_level=logging.ERROR)],
+        # Only these two (and the defaults, logging among them): no aiohttp or redis
+        # instrumentation on the delivery path, no outgoing URLs in breadcrumbs.
+        auto_enabling_integrations=False,
+        send_default_pii=False,
+        max_request_body_size="never",
+        include_local_variables=False,
+        include_source_context=False,
+        send_client_reports=False,
+        auto_session_tracking=False,
+        traces_sample_rate=None,
+        before_send=scrub,
+        before_breadcrumb=scrub_breadcrumb,
+    )
+
+
+def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    """Keep what locates an error (type, message, stack, URL path, ids); drop values."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        for key in ("data", "cookies", "query_string", "env"):
+            request.pop(key, None)
+        if isinstance(request.get("url"), str):
+            request["url"] = request["url"].split("?", 1)[0]
+        if isinstance(request.get("headers"), dict):
+            request["headers"] = dict.fromkeys(request["headers"], FILTERED)
+    extra = event.get("extra")
+    if isinstance(extra, dict):
+        job = extra.get("celery-job")
+        event["extra"] = {k: v for k, v in extra.items() if k in _KEPT_EXTRA}
+        if isinstance(job, dict) and "task_name" in job:
+            event["extra"]["celery-job"] = {"task_name": job["task_name"]}
+    crumbs = event.get("breadcrumbs")
+    for crumb in crumbs.get("values", []) if isinstance(crumbs, dict) else crumbs or []:
+        scrub_breadcrumb(crumb, {})
+    for exception in (event.get("exception") or {}).get("values", []):
+        for frame in (exception.get("stacktrace") or {}).get("frames", []):
+            frame.pop("vars", None)
+    return event
+
+
+def scrub_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    """Keep a breadcrumb's category and message, never its data (URLs, headers, extras)."""
+    crumb.pop("data", None)
+    return crumb

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from camio_portal.env import PACKAGE_DIR, env
 from camio_portal.logs import logging_config
-from camio_portal.monitoring import metrics_folder, networks
+from camio_portal.monitoring import init_sentry, metrics_folder, networks
 
 # --- Core -----------------------------------------------------------------
 
@@ -324,6 +324,10 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # The folder where every process of a host (gunicorn's, Celery's) writes its metrics,
 # so /metrics adds them up; empty: each process counts alone.
 PROMETHEUS_MULTIPROC_DIR = metrics_folder()
+# Errors of views and tasks to Sentry, without request bodies or header values.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    init_sentry(SENTRY_DSN, environment=env.str("CAMIO_MODE", default="embedded"))
 
 
 def filesystem_broker(folder) -> tuple[str, dict]:

@@ -55,3 +55,7 @@ API_THROTTLE_RATES = {
     scope: env.str(f"API_THROTTLE_{scope.upper()}", default="") or None
     for scope in ("user", "anon", "box", "pacs")
 }
+
+# Test-only routes and tasks (tests/probes.py) for a web server or worker a test starts.
+ROOT_URLCONF = env.str("CAMIO_TEST_URLCONF", default="camio_portal.urls")
+CELERY_IMPORTS = env.list("CAMIO_TEST_CELERY_IMPORTS", default=[])
