@@ -63,6 +63,16 @@ class Endpoint(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    # The circuit breaker (CALLBACK_BREAKER_*): consecutive failures that count (timeouts,
+    # connection and TLS errors, 5xx without Retry-After); while open (``circuit_opened_at``
+    # set) only one probe at a time is sent, at ``next_probe_at``, every ``probe_interval``
+    # seconds (doubling up to the maximum); ``probe_delivery_id`` is the probe picked last.
+    breaker_failures = models.PositiveIntegerField(default=0, db_default=0)
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    probe_interval = models.FloatField(default=0, db_default=0)
+    probe_delivery_id = models.UUIDField(null=True, blank=True)
+    circuit_mailed_at = models.JSONField(default=dict, blank=True, db_default={})
 
     objects = EndpointQuerySet.as_manager()
 
@@ -126,9 +136,9 @@ class Delivery(models.Model):
     test = models.BooleanField(default=False)
     replay = models.BooleanField(default=False)
     attempt_count = models.PositiveSmallIntegerField(default=0)
-    # Attempts whose outcome is unknown (a worker stopped while sending): numbered like
-    # the others, but they use no slot of the retry schedule.
-    unknown_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # Attempts that used no slot of the retry schedule: outcome unknown (a worker stopped
+    # while sending) and failed probes of an open circuit. Numbered like the others.
+    off_schedule_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claim_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -180,6 +190,8 @@ class Attempt(models.Model):
     # The worker stopped while sending (its lease expired): the receiver may have got
     # the request. Counted in no health figure, rollup, breaker or metric.
     outcome_unknown = models.BooleanField(default=False, db_default=False)
+    # Sent as the probe of an open circuit (it moved its delivery along no schedule).
+    probe = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["delivery", "number"]

@@ -42,6 +42,12 @@ def endpoint_disable(items: list[list[Any]]) -> int:
     return disabled
 
 
+@shared_task(name="callbacks.circuit_changed", ignore_result=True)
+def circuit_changed(items: list[list[Any]]) -> int:
+    """Tell the domain's admins that circuits opened or closed: ``[endpoint id, state]``."""
+    return sum(services.circuit_notify(endpoint_id=pk, state=state) for pk, state in items)
+
+
 @shared_task(name="callbacks.replay", ignore_result=True)
 def replay(job_ids: list[str] | str) -> None:
     for job_id in [job_ids] if isinstance(job_ids, str) else job_ids:

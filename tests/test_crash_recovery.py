@@ -78,7 +78,7 @@ def test_killed_worker_loses_nothing(tmp_path, receiver, endpoint_for, acme):
         ]
         assert attempt.response_status is None
         assert attempt.error.startswith("Outcome unknown: the worker stopped while sending")
-        assert (attempt.delivery.attempt_count, attempt.delivery.unknown_attempts) == (2, 1)
+        assert (attempt.delivery.attempt_count, attempt.delivery.off_schedule_attempts) == (2, 1)
     hourly = EndpointHourlyStat.objects.aggregate(ok=Sum("succeeded"), bad=Sum("failed"))
     assert hourly == {"ok": 2000, "bad": 0}
 

@@ -200,14 +200,14 @@ def test_an_unknown_outcome_uses_no_retry_slot_and_no_health(
         state="sending", lease_expires_at=timezone.now() - datetime.timedelta(seconds=1),
         next_attempt_at=timezone.now() - datetime.timedelta(seconds=60),
     )
-    assert sweeper.sweep() == {"expired_leases": 1, "requeued": 1}
+    assert sweeper.sweep() == {"expired_leases": 1, "requeued": 1, "probes": 0}
     endpoint.refresh_from_db()
     assert (endpoint.consecutive_failures, endpoint.last_attempt_at) == (0, None)
     assert not EndpointHourlyStat.objects.exists()
     # The first real attempt fails: the one retry of the schedule is still there.
     wait_for(lambda: Delivery.objects.get(pk=delivery.pk).attempt_count == 2, what="attempt 2")
     delivery.refresh_from_db()
-    assert delivery.state == "pending" and delivery.unknown_attempts == 1
+    assert delivery.state == "pending" and delivery.off_schedule_attempts == 1
     assert delivery.next_attempt_at > timezone.now() + datetime.timedelta(seconds=3000)
     assert [a.outcome_unknown for a in delivery.attempts.order_by("number")] == [True, False]
     endpoint.refresh_from_db()

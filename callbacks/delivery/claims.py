@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F, Q
 from django.utils import timezone
 
 from callbacks.delivery.policy import Job, signing_secrets
@@ -52,14 +53,18 @@ WITH claimed AS (
     UPDATE callbacks_delivery SET state = 'sending', claim_token = %(token)s,
            lease_expires_at = %(lease)s
     WHERE id = ANY(ARRAY(
-        SELECT id FROM callbacks_delivery
-        WHERE id = ANY(%(ids)s) AND state = 'pending' AND next_attempt_at <= %(now)s
-        ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
+        SELECT d.id FROM callbacks_delivery d
+        WHERE d.id = ANY(%(ids)s) AND d.state = 'pending' AND d.next_attempt_at <= %(now)s
+          AND (d.test OR NOT EXISTS (
+              SELECT 1 FROM callbacks_endpoint o WHERE o.id = d.endpoint_id
+              AND o.circuit_opened_at IS NOT NULL AND o.probe_delivery_id IS DISTINCT FROM d.id))
+        ORDER BY d.next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
     RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
-              unknown_attempts
+              off_schedule_attempts
 )
 SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
-       e.type, e.created_at, e.body, ep.updated_at, c.unknown_attempts
+       e.type, e.created_at, e.body, ep.updated_at, c.off_schedule_attempts,
+       ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id
 FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
      JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
 ORDER BY c.next_attempt_at
@@ -78,7 +83,7 @@ def _claim_returning(ids: Sequence[str], limit: int, now: datetime.datetime,
 
 _JOB_COLUMNS = ("id", "endpoint_id", "attempt_count", "next_attempt_at", "test", "replay",
                 "event_id", "event__type", "event__created_at", "event__body",
-                "endpoint__updated_at", "unknown_attempts")
+                "endpoint__updated_at", "off_schedule_attempts", "endpoint__probe_delivery_id")
 
 
 def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
@@ -86,8 +91,10 @@ def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
     """SQLite (one writer at a time): pick, claim conditionally, read back by token."""
     # Sorted here, not in SQL: ORDER BY would tempt the planner into walking the
     # whole due index instead of looking the ids up by primary key.
+    # An open circuit holds its endpoint's deliveries back, all but its probe and tests.
     rows = Delivery.objects.filter(
-        id__in=list(ids), state=DeliveryState.PENDING, next_attempt_at__lte=now
+        Q(test=True) | Q(endpoint__circuit_opened_at=None) | Q(endpoint__probe_delivery_id=F("id")),
+        id__in=list(ids), state=DeliveryState.PENDING, next_attempt_at__lte=now,
     ).order_by().values_list("id", "next_attempt_at")
     chosen = [pk for pk, _ in sorted(rows, key=lambda row: row[1])][:limit]
     if not chosen:
@@ -97,7 +104,7 @@ def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
     ).update(state=DeliveryState.SENDING, claim_token=token, lease_expires_at=lease)
     # values_list, not model instances: this runs for every delivery sent.
     claimed = Delivery.objects.filter(claim_token=token).values_list(*_JOB_COLUMNS)
-    return sorted(claimed, key=lambda row: row[3])
+    return sorted(((*row[:-1], row[-1] == row[0]) for row in claimed), key=lambda row: row[3])
 
 
 def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
@@ -106,14 +113,14 @@ def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
     jobs = []
     for row in rows:
         (delivery_id, endpoint_id, attempts, due, test, replay, event_id, kind, created, body,
-         _, unknown) = row
+         _, off_schedule, probe) = row
         endpoint = views[endpoint_id]
         jobs.append(Job(
             delivery_id=str(delivery_id), endpoint_id=endpoint_id, event_id=str(event_id),
             event_type=kind, event_created_at=created, method=endpoint.method,
             url=endpoint.url, headers=endpoint.headers, secrets=endpoint.secrets(),
             body=bytes(body), attempt_number=attempts + 1, due_at=due,
-            schedule_slot=attempts - unknown + 1,
+            schedule_slot=attempts - off_schedule + 1, probe=bool(probe) and not test,
             claim_token=str(token), test=test, replay=replay,
             endpoint_public_id=endpoint.public_id, domain=endpoint.domain,
         ))

@@ -42,6 +42,7 @@ FLUSH_SIZE = 500
 # larger batches take fewer statements per delivery.
 FLUSH_SECONDS = 0.05
 DISABLE_TASK = "callbacks.endpoint_disable"
+CIRCUIT_TASK = "callbacks.circuit_changed"
 
 Item = str | list | tuple  # a delivery id, or [delivery id, endpoint id]
 
@@ -259,7 +260,8 @@ class Dispatcher:
 
 def follow(follow_up: FollowUp) -> None:
     """Enqueue retries due within the hour with a countdown (later ones wait for the
-    sweeper) and hand endpoints to disable to their task."""
+    sweeper), hand endpoints to disable to their task and circuits that opened or
+    closed to theirs (the admins' e-mail)."""
     buckets: dict[int, list[list]] = defaultdict(list)
     for delivery_id, endpoint_id, seconds in follow_up.retries:
         if seconds <= 3600:
@@ -268,6 +270,8 @@ def follow(follow_up: FollowUp) -> None:
         enqueue_deliveries(items, countdown=seconds or None)
     if follow_up.disable:
         enqueue(DISABLE_TASK, [[pk, reason] for pk, reason in follow_up.disable.items()])
+    if follow_up.circuits:
+        enqueue(CIRCUIT_TASK, [[pk, state] for pk, state in follow_up.circuits.items()])
 
 
 _dispatcher: Dispatcher | None = None

@@ -61,8 +61,10 @@ class Job:
     test: bool = False
     replay: bool = False
     # Which attempt of the retry schedule this is: ``attempt_number`` less the earlier
-    # attempts whose outcome is unknown (0: the same as ``attempt_number``).
+    # attempts that used no slot (0: the same as ``attempt_number``).
     schedule_slot: int = 0
+    # Sent as the probe of the endpoint's open circuit.
+    probe: bool = False
     # For log lines: the endpoint's public id and its domain's name.
     endpoint_public_id: str = ""
     domain: str = ""
@@ -101,12 +103,16 @@ class Verdict:
     outcome: str
     configuration_error: bool = False
     retry_after: float | None = None
+    # Counts toward opening the endpoint's circuit: no answer (a timeout, a connection or
+    # TLS error; not a refusal of ours) or a 5xx without Retry-After. Other 4xx are the
+    # delivery's own problem; an answer with Retry-After pauses instead.
+    trips_breaker: bool = False
 
 
 def judge(status: int | None, headers: dict[str, str] | None, refused: bool = False) -> Verdict:
     """Apply the answer table (README, "What each answer means")."""
     if status is None:
-        return Verdict(Outcome.RETRY, configuration_error=refused)
+        return Verdict(Outcome.RETRY, configuration_error=refused, trips_breaker=not refused)
     if 200 <= status < 300:
         return Verdict(Outcome.SUCCEEDED)
     if status == 410:
@@ -118,6 +124,7 @@ def judge(status: int | None, headers: dict[str, str] | None, refused: bool = Fa
         Outcome.RETRY,
         configuration_error=400 <= status < 500 and status != 429,
         retry_after=retry_after,
+        trips_breaker=status >= 500 and retry_after is None,
     )
 
 

@@ -1,6 +1,16 @@
-"""Writing attempt results in bulk: attempts, delivery states, endpoint health and
-the hourly rollup. ``record`` returns what must follow (retries to enqueue,
-endpoints to disable) and leaves acting on it to the layer above."""
+"""Writing attempt results in bulk: attempts, delivery states, endpoint health, the
+circuit breaker and the hourly rollup. ``record`` returns what must follow
+(retries to enqueue, endpoints to disable, circuits that opened or closed) and
+leaves acting on it to the layer above.
+
+The circuit breaker (per endpoint): ``CALLBACK_BREAKER_FAILURES`` consecutive
+failures that count (``Verdict.trips_breaker``) open it; while it is open the
+claim holds the endpoint's deliveries back (tests aside) and the sweeper sends
+one probe at a time. A probe that fails that way moves its delivery along no
+schedule and doubles the interval (``CALLBACK_BREAKER_PROBE_MIN`` to ``_MAX``);
+any answer that does not count (a success, a 4xx, a Retry-After) closes the
+circuit, and every waiting delivery is due at once.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +45,7 @@ log = logging.getLogger(__name__)
 ATTEMPT_COLUMNS = (
     "delivery_id", "number", "due_at", "started_at", "finished_at", "duration_ms",
     "request_method", "request_url", "request_headers", "response_status", "response_headers",
-    "response_body", "error", "configuration_error", "succeeded",
+    "response_body", "error", "configuration_error", "succeeded", "probe",
 )
 
 
@@ -47,7 +57,7 @@ def _attempt_values(result: Result) -> tuple:
         mask_url(result.request.url)[:2048], mask_headers(result.request.headers),
         result.status, [[k, v] for k, v in result.response_headers][:100],
         result.response_body.replace("\x00", "\ufffd"), result.error[:500],
-        verdict.configuration_error, verdict.outcome == Outcome.SUCCEEDED,
+        verdict.configuration_error, verdict.outcome == Outcome.SUCCEEDED, result.job.probe,
     )
 
 
@@ -103,6 +113,7 @@ class _State:
     lease_expires_at: datetime.datetime | None = None
     finished_at: datetime.datetime | None = None
     next_attempt_at: datetime.datetime | None = None
+    off_schedule_attempts: int = 0
 
 
 def _next_state(delivery: _State, result: Result, live: bool) -> None:
@@ -116,6 +127,12 @@ def _next_state(delivery: _State, result: Result, live: bool) -> None:
     finished = result.finished_at
     if verdict.outcome == Outcome.SUCCEEDED:
         delivery.state, delivery.finished_at = DeliveryState.SUCCEEDED, finished
+        return
+    if result.job.probe and verdict.trips_breaker and live:
+        # A failed probe: the endpoint is still down, which is not this delivery's fault.
+        # It waits behind the circuit, due as it was, its schedule where it was.
+        delivery.off_schedule_attempts += 1
+        delivery.state = DeliveryState.PENDING
         return
     delay = (
         None
@@ -135,7 +152,7 @@ def _next_state(delivery: _State, result: Result, live: bool) -> None:
 
 
 FIELDS = ["state", "attempt_count", "last_status_code", "last_error", "claim_token",
-          "lease_expires_at", "finished_at", "next_attempt_at"]
+          "lease_expires_at", "finished_at", "next_attempt_at", "off_schedule_attempts"]
 
 
 @dataclass
@@ -146,6 +163,8 @@ class FollowUp:
     retries: list[tuple[str, int, float]] = field(default_factory=list)
     # Endpoints to disable, with the reason: 410 Gone, or failing for too long.
     disable: dict[int, str] = field(default_factory=dict)
+    # Endpoints whose circuit opened or closed in this batch ("opened" / "closed").
+    circuits: dict[int, str] = field(default_factory=dict)
 
 
 def record(results: list[Result]) -> FollowUp:
@@ -156,14 +175,15 @@ def record(results: list[Result]) -> FollowUp:
     with transaction.atomic():
         rows = (Delivery.objects.select_for_update().filter(id__in=by_id).order_by()
                 .values_list("id", "state", "claim_token", "endpoint_id", "test",
-                             "next_attempt_at"))
+                             "next_attempt_at", "off_schedule_attempts"))
         existing: set[uuid.UUID] = set()
         mine: list[_State] = []
-        for pk, state, token, endpoint_id, test, due in rows:
+        for pk, state, token, endpoint_id, test, due, off_schedule in rows:
             existing.add(pk)
             # A result whose claim was lost (lease expired, row re-claimed) is not applied.
             if state == DeliveryState.SENDING and str(token) == by_id[pk].job.claim_token:
-                mine.append(_State(pk, endpoint_id, test, next_attempt_at=due))
+                mine.append(_State(pk, endpoint_id, test, next_attempt_at=due,
+                                   off_schedule_attempts=off_schedule))
         live = set(Endpoint.objects.filter(pk__in={d.endpoint_id for d in mine}, enabled=True,
                                            deleted_at=None).values_list("pk", flat=True))
         for delivery in mine:
@@ -173,6 +193,7 @@ def record(results: list[Result]) -> FollowUp:
         _write_states(mine)
         counted = [by_id[d.id] for d in mine if not d.test]
         _update_health(counted)
+        circuits, drained = _update_breakers(counted)
         _update_rollup(counted)
         gone = {by_id[d.id].job.endpoint_id for d in mine
                 if by_id[d.id].verdict.outcome == Outcome.GONE}
@@ -182,7 +203,8 @@ def record(results: list[Result]) -> FollowUp:
     now = timezone.now()
     retries = [(str(d.id), d.endpoint_id, max(0.0, (d.next_attempt_at - now).total_seconds()))
                for d in mine if d.state == DeliveryState.PENDING]
-    return FollowUp(retries=retries, disable=disable)
+    retries += [(pk, endpoint_id, 0.0) for pk, endpoint_id in drained]
+    return FollowUp(retries=retries, disable=disable, circuits=circuits)
 
 
 def _count(results: list[Result], mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:
@@ -266,6 +288,57 @@ def _update_health(results: Iterable[Result]) -> None:
                 failing_since=Coalesce(F("failing_since"), items[0].finished_at),
                 last_error=_describe_failure(items[-1]),
             )
+
+
+def _update_breakers(
+    results: list[Result],
+) -> tuple[dict[int, str], list[tuple[str, int]]]:
+    """Count each endpoint's consecutive failures, open and close circuits; return the
+    circuits that changed and the waiting deliveries now due (those of closed ones)."""
+    per_endpoint: dict[int, list[Result]] = defaultdict(list)
+    for result in results:
+        per_endpoint[result.job.endpoint_id].append(result)
+    if not per_endpoint:
+        return {}, []
+    threshold = settings.CALLBACK_BREAKER_FAILURES
+    now = timezone.now()
+    changed: dict[int, str] = {}
+    rows = (Endpoint.objects.select_for_update().filter(pk__in=per_endpoint).order_by("pk")
+            .values_list("pk", "breaker_failures", "circuit_opened_at", "probe_interval"))
+    for pk, before, opened_at, interval in rows:
+        failures = before
+        items = sorted(per_endpoint[pk], key=lambda r: r.finished_at)
+        answered = probe_failed = False
+        for result in items:
+            if result.verdict.trips_breaker:
+                failures += 1
+                probe_failed = probe_failed or result.job.probe
+            elif result.status is not None:
+                failures, answered = 0, True
+        update: dict[str, object] = {"breaker_failures": failures}
+        if opened_at is not None and answered:
+            update.update(circuit_opened_at=None, next_probe_at=None, probe_interval=0,
+                          probe_delivery_id=None, breaker_failures=0)
+            changed[pk] = "closed"
+        elif opened_at is not None and probe_failed:
+            longer = min(max(interval * 2, settings.CALLBACK_BREAKER_PROBE_MIN),
+                         settings.CALLBACK_BREAKER_PROBE_MAX)
+            update.update(probe_interval=longer, probe_delivery_id=None,
+                          next_probe_at=now + datetime.timedelta(seconds=longer))
+        elif opened_at is None and threshold and failures >= threshold:
+            first = settings.CALLBACK_BREAKER_PROBE_MIN
+            update.update(circuit_opened_at=now, probe_interval=first, probe_delivery_id=None,
+                          next_probe_at=now + datetime.timedelta(seconds=first))
+            changed[pk] = "opened"
+        if update != {"breaker_failures": before}:  # most batches change nothing here
+            Endpoint.objects.filter(pk=pk).update(**update)
+    drained: list[tuple[str, int]] = []
+    for pk in (pk for pk, state in changed.items() if state == "closed"):
+        waiting = Delivery.objects.filter(endpoint_id=pk, state=DeliveryState.PENDING)
+        waiting.filter(next_attempt_at__gt=now).update(next_attempt_at=now)
+        due = waiting.order_by("next_attempt_at").values_list("id", flat=True)
+        drained += [(str(i), pk) for i in due[: settings.CALLBACK_SWEEP_LIMIT]]
+    return changed, drained
 
 
 def _update_rollup(results: Iterable[Result]) -> None:

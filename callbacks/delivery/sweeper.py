@@ -7,6 +7,10 @@ database): the receiver may have got that request. The sweeper logs it as an att
 whose outcome is unknown, so the attempt log shows every request that may have
 reached the receiver. It takes the next attempt number and uses no slot of the
 retry schedule; it counts in no health figure and no hourly rollup.
+
+Deliveries of an endpoint whose circuit is open wait (they are not re-enqueued);
+when its next probe is due, the sweeper picks the endpoint's oldest due delivery
+as the probe and sends it.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from callbacks.delivery.outbox import enqueue_deliveries
-from callbacks.models import Attempt, Delivery, DeliveryState, Heartbeat
+from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, Heartbeat
 from domains.formats import mask_url
 
 log = logging.getLogger(__name__)
@@ -65,7 +69,7 @@ def take_back(now: datetime.datetime, limit: int) -> int:
             claim_token=None,
             lease_expires_at=None,
             attempt_count=F("attempt_count") + 1,
-            unknown_attempts=F("unknown_attempts") + 1,
+            off_schedule_attempts=F("off_schedule_attempts") + 1,
             last_error="Outcome unknown: the worker stopped while sending.",
             last_status_code=None,
         )
@@ -77,15 +81,42 @@ def sweep() -> dict[str, int]:
     now = timezone.now()
     interval = datetime.timedelta(seconds=settings.CALLBACK_SWEEP_INTERVAL)
     expired = take_back(now, settings.CALLBACK_SWEEP_LIMIT)
+    probes = pick_probes(now)
     overdue = list(
         Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - interval)
+        .filter(Q(test=True) | Q(endpoint__circuit_opened_at=None))  # open circuits wait
         .order_by("next_attempt_at")
         .values_list("id", "endpoint_id", "replay")[: settings.CALLBACK_SWEEP_LIMIT]
     )
     enqueue_deliveries([[str(pk), endpoint] for pk, endpoint, replay in overdue if not replay])
     enqueue_deliveries([[str(pk), endpoint] for pk, endpoint, replay in overdue if replay],
                        replay=True)
+    enqueue_deliveries(probes)
     Heartbeat.objects.update_or_create(name="sweeper", defaults={"at": now})
-    if expired or overdue:
-        log.info("sweep expired_leases=%d requeued=%d", expired, len(overdue))
-    return {"expired_leases": expired, "requeued": len(overdue)}
+    if expired or overdue or probes:
+        log.info("sweep expired_leases=%d requeued=%d probes=%d", expired, len(overdue),
+                 len(probes))
+    return {"expired_leases": expired, "requeued": len(overdue), "probes": len(probes)}
+
+
+def pick_probes(now: datetime.datetime, endpoint_ids: list[int] | None = None) -> list[list]:
+    """For each open circuit whose probe is due, pick its oldest due delivery as the
+    probe (one at a time: the next is picked after the interval); return [id, endpoint]
+    pairs to enqueue. Given ``endpoint_ids`` ("probe now"), probe those at once, with
+    their oldest waiting delivery even if its retry is not due yet."""
+    circuits = Endpoint.objects.active().filter(circuit_opened_at__isnull=False)
+    circuits = (circuits.filter(pk__in=endpoint_ids) if endpoint_ids is not None
+                else circuits.filter(next_probe_at__lte=now))
+    picked: list[list] = []
+    for pk, interval in circuits.values_list("pk", "probe_interval"):
+        waiting = Delivery.objects.filter(endpoint_id=pk, state=DeliveryState.PENDING, test=False)
+        if endpoint_ids is None:
+            waiting = waiting.filter(next_attempt_at__lte=now)
+        probe = waiting.order_by("next_attempt_at").values_list("id", flat=True).first()
+        if probe is not None and endpoint_ids is not None:
+            Delivery.objects.filter(pk=probe, next_attempt_at__gt=now).update(next_attempt_at=now)
+        wait = datetime.timedelta(seconds=interval or settings.CALLBACK_BREAKER_PROBE_MIN)
+        Endpoint.objects.filter(pk=pk).update(probe_delivery_id=probe, next_probe_at=now + wait)
+        if probe is not None:
+            picked.append([str(probe), pk])
+    return picked

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='delivery',
-            name='unknown_attempts',
+            name='off_schedule_attempts',
             field=models.PositiveSmallIntegerField(db_default=0, default=0),
         ),
     ]

@@ -10,10 +10,12 @@ from callbacks.services.deliveries import (
     send_test_event_now,
 )
 from callbacks.services.endpoints import (
+    circuit_notify,
     endpoint_create,
     endpoint_delete,
     endpoint_disable,
     endpoint_enable,
+    endpoint_probe_now,
     endpoint_reveal_headers,
     endpoint_reveal_secret,
     endpoint_rotate_secret,
@@ -21,11 +23,13 @@ from callbacks.services.endpoints import (
 )
 
 __all__ = [
+    "circuit_notify",
     "delivery_resend",
     "endpoint_create",
     "endpoint_delete",
     "endpoint_disable",
     "endpoint_enable",
+    "endpoint_probe_now",
     "endpoint_reveal_headers",
     "endpoint_reveal_secret",
     "endpoint_rotate_secret",

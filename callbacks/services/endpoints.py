@@ -12,8 +12,9 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from callbacks.delivery.outbox import forget_subscribers
+from callbacks.delivery.outbox import enqueue_deliveries, forget_subscribers
 from callbacks.delivery.policy import new_secret
+from callbacks.delivery.sweeper import pick_probes
 from callbacks.models import Delivery, DeliveryState, Endpoint
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
@@ -95,11 +96,86 @@ def endpoint_update(
     for name, value in changed.items():
         setattr(endpoint, name, value)
     endpoint.updated_at = timezone.now()
-    endpoint.save(update_fields=[*changed, "updated_at"])
+    reset = _close_circuit(endpoint) if "url" in changed else []
+    endpoint.save(update_fields=[*changed, *reset, "updated_at"])
     _audit(
         endpoint, actor, "endpoint.updated", before=before, after=_view(endpoint, tuple(changed))
     )
     return endpoint
+
+
+CIRCUIT_FIELDS = ("breaker_failures", "circuit_opened_at", "next_probe_at", "probe_interval",
+                  "probe_delivery_id")
+
+
+def _close_circuit(endpoint: Endpoint) -> list[str]:
+    """Reset the breaker (a new URL, or enabled again); waiting deliveries are due at once.
+    Returns the fields to save."""
+    was_open = endpoint.circuit_opened_at is not None
+    endpoint.breaker_failures, endpoint.circuit_opened_at = 0, None
+    endpoint.next_probe_at, endpoint.probe_interval, endpoint.probe_delivery_id = None, 0, None
+    if was_open:
+        now = timezone.now()
+        waiting = Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING)
+        waiting.filter(next_attempt_at__gt=now).update(next_attempt_at=now)
+        ids = list(waiting.order_by("next_attempt_at").values_list("id", flat=True)
+                   [: settings.CALLBACK_SWEEP_LIMIT])
+        pairs = [[str(pk), endpoint.pk] for pk in ids]
+        transaction.on_commit(lambda: enqueue_deliveries(pairs))  # the sweeper sends the rest
+    return list(CIRCUIT_FIELDS)
+
+
+@transaction.atomic
+def endpoint_probe_now(*, endpoint: Endpoint, actor: User | None) -> bool:
+    """Send the open circuit's next probe at once; False when the circuit is closed or
+    nothing is waiting."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if endpoint.circuit_opened_at is None:
+        return False
+    picked = pick_probes(timezone.now(), endpoint_ids=[endpoint.pk])
+    _audit(endpoint, actor, "endpoint.probed")
+    transaction.on_commit(lambda: enqueue_deliveries(picked))
+    return bool(picked)
+
+
+def circuit_notify(*, endpoint_id: int, state: str) -> bool:
+    """E-mail the domain's admins that the endpoint's circuit opened or closed: at most
+    one of each per endpoint per hour. Returns whether a mail was sent."""
+    now = timezone.now()
+    with transaction.atomic():
+        endpoint = (Endpoint.objects.select_for_update().select_related("domain")
+                    .filter(pk=endpoint_id).first())
+        if endpoint is None:
+            return False
+        last = (endpoint.circuit_mailed_at or {}).get(state)
+        if last and now - datetime.datetime.fromisoformat(last) < datetime.timedelta(hours=1):
+            return False
+        endpoint.circuit_mailed_at = {**(endpoint.circuit_mailed_at or {}),
+                                      state: now.isoformat()}
+        endpoint.save(update_fields=["circuit_mailed_at"])
+        emails = list(DomainAdministrator.objects.filter(domain=endpoint.domain)
+                      .values_list("user__email", flat=True))
+    if not emails:
+        return False
+    where = f"{endpoint.method} {mask_url(endpoint.url)}"
+    if state == "opened":
+        subject = f"Callbacks paused for {endpoint.domain.name}: the endpoint is failing"
+        body = (
+            f"The callback endpoint {where} of {endpoint.domain.name} failed "
+            f"{settings.CALLBACK_BREAKER_FAILURES} times in a row (timeouts, connection "
+            "errors or 5xx answers), so its circuit is open: deliveries wait, without using "
+            "their retries, while one probe at a time checks whether it is back.\n\n"
+            f"Nothing is lost. See it at {settings.PORTAL_URL}/domains?domain="
+            f"{endpoint.domain.name}\n"
+        )
+    else:
+        subject = f"Callbacks resumed for {endpoint.domain.name}"
+        body = (
+            f"The callback endpoint {where} of {endpoint.domain.name} answered again: its "
+            "circuit is closed and the deliveries that waited are being sent, oldest first.\n"
+        )
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True)
+    return True
 
 
 def _cancel_pending(endpoint: Endpoint, reason: str) -> int:
@@ -159,6 +235,7 @@ def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
     endpoint.failing_since, endpoint.consecutive_failures = None, 0
     endpoint.updated_at = timezone.now()
+    reset = _close_circuit(endpoint)
     endpoint.save(
         update_fields=[
             "enabled",
@@ -166,6 +243,7 @@ def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
             "disabled_at",
             "failing_since",
             "consecutive_failures",
+            *reset,
             "updated_at",
         ]
     )

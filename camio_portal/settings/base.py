@@ -216,6 +216,7 @@ CELERY_TASK_ROUTES = {
     "callbacks.deliver": {"queue": "deliveries"},
     "callbacks.sweep": {"queue": "deliveries"},
     "callbacks.endpoint_disable": {"queue": "deliveries"},
+    "callbacks.circuit_changed": {"queue": "deliveries"},
     "callbacks.replay": {"queue": "replay"},
     "callbacks.retention": {"queue": "maintenance"},
     "incidents.evaluate": {"queue": "incidents"},
@@ -260,6 +261,11 @@ CALLBACK_LEASE_SECONDS = env.float("CALLBACK_LEASE_SECONDS", default=120.0)
 CALLBACK_SWEEP_INTERVAL = env.float("CALLBACK_SWEEP_INTERVAL", default=5.0)
 CALLBACK_SWEEP_LIMIT = env.int("CALLBACK_SWEEP_LIMIT", default=5_000)
 CALLBACK_DISABLE_AFTER_DAYS = env.float("CALLBACK_DISABLE_AFTER_DAYS", default=5.0)
+# The circuit breaker: open after this many consecutive failures that count (0: off);
+# then one probe at a time, every PROBE_MIN seconds doubling up to PROBE_MAX.
+CALLBACK_BREAKER_FAILURES = env.int("CALLBACK_BREAKER_FAILURES", default=10)
+CALLBACK_BREAKER_PROBE_MIN = env.float("CALLBACK_BREAKER_PROBE_MIN", default=30.0)
+CALLBACK_BREAKER_PROBE_MAX = env.float("CALLBACK_BREAKER_PROBE_MAX", default=600.0)
 CALLBACK_SECRET_OVERLAP_HOURS = env.float("CALLBACK_SECRET_OVERLAP_HOURS", default=24.0)
 CALLBACK_TEST_WAIT_SECONDS = env.float("CALLBACK_TEST_WAIT_SECONDS", default=20.0)
 CALLBACK_REPLAY_RATE = env.int("CALLBACK_REPLAY_RATE", default=500)  # deliveries/s created

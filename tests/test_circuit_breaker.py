@@ -1,0 +1,168 @@
+"""P8's circuit breaker, through a real worker and a loopback receiver: an outage longer
+than the whole retry schedule fails no delivery; while the circuit is open the only
+attempts are probes, which move no delivery along its schedule; the first answer
+closes it and the waiting deliveries drain. The sweeper (beat's task) is called by
+the tests as beat would call it."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from callbacks import services as callback_services
+from callbacks.delivery import sweeper
+from callbacks.delivery.policy import judge
+from callbacks.models import Attempt, Delivery, Endpoint
+from domains import services
+from tests.receiver import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def compressed(settings):
+    """A retry schedule of five attempts within about a second; probes every 0.3-0.6 s."""
+    settings.CALLBACK_RETRY_SCHEDULE = [0, 0.2, 0.2, 0.2, 0.2]
+    settings.CALLBACK_RETRY_JITTER = 0
+    settings.CALLBACK_BREAKER_FAILURES = 3
+    settings.CALLBACK_BREAKER_PROBE_MIN = 0.3
+    settings.CALLBACK_BREAKER_PROBE_MAX = 0.6
+    settings.CALLBACK_SWEEP_INTERVAL = 0.2
+    return settings
+
+
+class Outage:
+    """Answers 500 while ``down``, 200 after."""
+
+    def __init__(self) -> None:
+        self.down = True
+
+    def __call__(self, index, request):
+        return (500, {}, b"down") if self.down else (200, {}, b"ok")
+
+
+def four_changes(acme_admin, box) -> None:
+    for n in range(4):
+        services.camera_create(owner=acme_admin, device=box, name=f"Camera {n}")
+
+
+def sweep_until(predicate, what: str, timeout: float = 60):
+    """Run the sweeper as beat does, until ``predicate`` holds."""
+
+    def tick():
+        sweeper.sweep()
+        return predicate()
+
+    return wait_for(tick, timeout=timeout, what=what)
+
+
+def test_an_outage_longer_than_the_schedule_fails_nothing_and_probes_only(
+    compressed, worker, receiver, endpoint_for, acme_admin, box
+):
+    outage = Outage()
+    receiver.answer = outage
+    endpoint = endpoint_for(receiver.url, ["camera.created"])
+    four_changes(acme_admin, box)
+    sweep_until(lambda: Endpoint.objects.get(pk=endpoint.pk).circuit_opened_at, "the circuit")
+    first_wave = Attempt.objects.count()
+    # Down for longer than the whole schedule: wait for four probes, each 0.3-0.6 s apart.
+    sweep_until(lambda: Attempt.objects.filter(probe=True).count() >= 4, "four probes")
+    assert not Delivery.objects.filter(state="failed").exists()
+    during = Attempt.objects.order_by("started_at")[first_wave:]
+    assert all(a.probe for a in during), [(a.number, a.probe) for a in during]
+    probes = [a for a in during if a.probe]
+    assert len({a.started_at for a in probes}) == len(probes)  # one at a time
+    assert mail.outbox and "Callbacks paused" in mail.outbox[-1].subject
+    outage.down = False
+    sweep_until(lambda: Delivery.objects.filter(state="succeeded").count() == 4, "the drain")
+    endpoint.refresh_from_db()
+    assert endpoint.circuit_opened_at is None and endpoint.breaker_failures == 0
+    for delivery in Delivery.objects.all():
+        log = list(delivery.attempts.order_by("number"))
+        regular_failures = [a for a in log if not a.succeeded and not a.probe]
+        failed_probes = [a for a in log if a.probe and not a.succeeded]
+        # Its retry position is where the outage found it: the failed probes used no slot.
+        assert delivery.off_schedule_attempts == len(failed_probes)
+        assert delivery.attempt_count - delivery.off_schedule_attempts == len(
+            regular_failures
+        ) + 1
+        assert log[-1].succeeded
+    subjects = [m.subject for m in mail.outbox]
+    assert sum("paused" in s for s in subjects) == 1
+    assert sum("resumed" in s for s in subjects) == 1
+
+
+def test_with_the_breaker_off_the_schedule_runs_out(
+    compressed, worker, receiver, endpoint_for, acme_admin, box
+):
+    compressed.CALLBACK_BREAKER_FAILURES = 0
+    receiver.answer = Outage()
+    endpoint = endpoint_for(receiver.url, ["camera.created"])
+    four_changes(acme_admin, box)
+    sweep_until(lambda: Delivery.objects.filter(state="failed").count() == 4, "four failures")
+    assert Endpoint.objects.get(pk=endpoint.pk).circuit_opened_at is None
+    assert not Attempt.objects.filter(probe=True).exists()
+    assert set(Delivery.objects.values_list("attempt_count", flat=True)) == {5}
+
+
+def test_4xx_answers_do_not_open_the_circuit(
+    compressed, worker, receiver, endpoint_for, acme_admin, box
+):
+    receiver.answer = lambda index, request: (422, {}, b"no")
+    endpoint = endpoint_for(receiver.url, ["camera.created"])
+    four_changes(acme_admin, box)
+    sweep_until(lambda: Delivery.objects.filter(state="failed").count() == 4, "four failures")
+    endpoint.refresh_from_db()
+    assert endpoint.circuit_opened_at is None and endpoint.breaker_failures == 0
+
+
+def test_a_new_url_closes_the_circuit_and_the_backlog_drains(
+    compressed, worker, receiver, endpoint_for, acme_admin, box
+):
+    compressed.CALLBACK_BREAKER_PROBE_MIN = compressed.CALLBACK_BREAKER_PROBE_MAX = 3600
+    receiver.answer = Outage()
+    endpoint = endpoint_for("http://127.0.0.1:9/down", ["camera.created"])
+    four_changes(acme_admin, box)
+    sweep_until(lambda: Endpoint.objects.get(pk=endpoint.pk).circuit_opened_at, "the circuit")
+    receiver.answer = lambda index, request: (200, {}, b"ok")
+    callback_services.endpoint_update(
+        endpoint=Endpoint.objects.get(pk=endpoint.pk), actor=acme_admin,
+        changes={"url": receiver.url},
+    )
+    sweep_until(lambda: Delivery.objects.filter(state="succeeded").count() == 4, "the drain")
+    assert len(receiver.received) == 4
+
+
+def test_probe_now_sends_the_oldest_waiting_delivery(
+    compressed, worker, receiver, endpoint_for, acme_admin, box
+):
+    compressed.CALLBACK_BREAKER_PROBE_MIN = compressed.CALLBACK_BREAKER_PROBE_MAX = 3600
+    outage = Outage()
+    receiver.answer = outage
+    endpoint = endpoint_for(receiver.url, ["camera.created"])
+    four_changes(acme_admin, box)
+    sweep_until(lambda: Endpoint.objects.get(pk=endpoint.pk).circuit_opened_at, "the circuit")
+    outage.down = False
+    assert callback_services.endpoint_probe_now(endpoint=endpoint, actor=acme_admin)
+    wait_for(lambda: Attempt.objects.filter(probe=True, succeeded=True).exists(), what="probe")
+    sweep_until(lambda: Delivery.objects.filter(state="succeeded").count() == 4, "the drain")
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    ("status", "headers", "refused", "trips"),
+    [
+        (None, {}, False, True),  # timeout, connection or TLS error
+        (None, {}, True, False),  # refused by our own guard: a configuration error
+        (500, {}, False, True),
+        (503, {}, False, True),
+        (503, {"retry-after": "10"}, False, False),  # pauses instead
+        (429, {"retry-after": "10"}, False, False),
+        (429, {}, False, False),
+        (422, {}, False, False),  # the delivery's own problem
+        (404, {}, False, False),
+        (200, {}, False, False),
+    ],
+)
+def test_which_answers_count_toward_the_breaker(status, headers, refused, trips):
+    assert judge(status, headers, refused).trips_breaker is trips
