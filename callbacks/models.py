@@ -73,6 +73,9 @@ class Endpoint(models.Model):
     probe_interval = models.FloatField(default=0, db_default=0)
     probe_delivery_id = models.UUIDField(null=True, blank=True)
     circuit_mailed_at = models.JSONField(default=dict, blank=True, db_default={})
+    # A 429 or 503 with Retry-After pauses the whole endpoint until then (capped at
+    # CALLBACK_RETRY_AFTER_MAX); it does not count toward the breaker.
+    paused_until = models.DateTimeField(null=True, blank=True)
 
     objects = EndpointQuerySet.as_manager()
 

@@ -166,3 +166,33 @@ def test_probe_now_sends_the_oldest_waiting_delivery(
 )
 def test_which_answers_count_toward_the_breaker(status, headers, refused, trips):
     assert judge(status, headers, refused).trips_breaker is trips
+
+
+def test_retry_after_pauses_the_whole_endpoint_and_not_the_others(
+    compressed, worker, endpoint_for, acme_admin, box
+):
+    from tests.receiver import Receiver
+
+    paused, other = Receiver(), Receiver()
+    try:
+        paused.answer = lambda index, request: (
+            (429, {"Retry-After": "3"}, b"slow down") if index == 0 else (200, {}, b"ok")
+        )
+        endpoint = endpoint_for(paused.url, ["camera.created"])
+        endpoint_for(other.url, ["camera.created"])
+        services.camera_create(owner=acme_admin, device=box, name="First")
+        wait_for(lambda: paused.received and other.received, what="the first round")
+        wait_for(lambda: Endpoint.objects.get(pk=endpoint.pk).paused_until, what="the pause")
+        told = paused.received[0].at
+        for n in range(3):
+            services.camera_create(owner=acme_admin, device=box, name=f"Later {n}")
+        sweep_until(lambda: len(other.received) == 4, "the other endpoint's deliveries")
+        assert len(paused.received) == 1  # the paused endpoint got nothing meanwhile
+        sweep_until(lambda: len(paused.received) == 5, "the paused endpoint's deliveries")
+        assert min(r.at for r in paused.received[1:]) >= told + 3 - 0.05
+        assert max(r.at for r in other.received) < told + 3
+        endpoint.refresh_from_db()
+        assert endpoint.breaker_failures == 0 and endpoint.circuit_opened_at is None
+    finally:
+        paused.close()
+        other.close()

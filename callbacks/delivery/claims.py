@@ -57,7 +57,8 @@ WITH claimed AS (
         WHERE d.id = ANY(%(ids)s) AND d.state = 'pending' AND d.next_attempt_at <= %(now)s
           AND (d.test OR NOT EXISTS (
               SELECT 1 FROM callbacks_endpoint o WHERE o.id = d.endpoint_id
-              AND o.circuit_opened_at IS NOT NULL AND o.probe_delivery_id IS DISTINCT FROM d.id))
+              AND ((o.circuit_opened_at IS NOT NULL AND o.probe_delivery_id IS DISTINCT FROM d.id)
+                   OR o.paused_until > %(now)s)))
         ORDER BY d.next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
     RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
               off_schedule_attempts
@@ -91,9 +92,13 @@ def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
     """SQLite (one writer at a time): pick, claim conditionally, read back by token."""
     # Sorted here, not in SQL: ORDER BY would tempt the planner into walking the
     # whole due index instead of looking the ids up by primary key.
-    # An open circuit holds its endpoint's deliveries back, all but its probe and tests.
+    # An open circuit holds its endpoint's deliveries back, all but its probe and tests;
+    # so does a pause (Retry-After).
+    held_back = (
+        Q(endpoint__circuit_opened_at__isnull=False) & ~Q(endpoint__probe_delivery_id=F("id"))
+    ) | Q(endpoint__paused_until__gt=now)
     rows = Delivery.objects.filter(
-        Q(test=True) | Q(endpoint__circuit_opened_at=None) | Q(endpoint__probe_delivery_id=F("id")),
+        Q(test=True) | ~held_back,
         id__in=list(ids), state=DeliveryState.PENDING, next_attempt_at__lte=now,
     ).order_by().values_list("id", "next_attempt_at")
     chosen = [pk for pk, _ in sorted(rows, key=lambda row: row[1])][:limit]

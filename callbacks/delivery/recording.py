@@ -304,18 +304,25 @@ def _update_breakers(
     now = timezone.now()
     changed: dict[int, str] = {}
     rows = (Endpoint.objects.select_for_update().filter(pk__in=per_endpoint).order_by("pk")
-            .values_list("pk", "breaker_failures", "circuit_opened_at", "probe_interval"))
-    for pk, before, opened_at, interval in rows:
+            .values_list("pk", "breaker_failures", "circuit_opened_at", "probe_interval",
+                         "paused_until"))
+    for pk, before, opened_at, interval, paused_until in rows:
         failures = before
         items = sorted(per_endpoint[pk], key=lambda r: r.finished_at)
         answered = probe_failed = False
+        pause = paused_until
         for result in items:
             if result.verdict.trips_breaker:
                 failures += 1
                 probe_failed = probe_failed or result.job.probe
             elif result.status is not None:
                 failures, answered = 0, True
+            if result.verdict.retry_after:  # 429/503 with Retry-After: the endpoint waits
+                until = result.finished_at + datetime.timedelta(seconds=result.verdict.retry_after)
+                pause = until if pause is None or until > pause else pause
         update: dict[str, object] = {"breaker_failures": failures}
+        if pause != paused_until:
+            update["paused_until"] = pause
         if opened_at is not None and answered:
             update.update(circuit_opened_at=None, next_probe_at=None, probe_interval=0,
                           probe_delivery_id=None, breaker_failures=0)

@@ -84,7 +84,9 @@ def sweep() -> dict[str, int]:
     probes = pick_probes(now)
     overdue = list(
         Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - interval)
-        .filter(Q(test=True) | Q(endpoint__circuit_opened_at=None))  # open circuits wait
+        # Open circuits and paused endpoints wait.
+        .filter(Q(test=True) | Q(endpoint__circuit_opened_at=None))
+        .exclude(test=False, endpoint__paused_until__gt=now)
         .order_by("next_attempt_at")
         .values_list("id", "endpoint_id", "replay")[: settings.CALLBACK_SWEEP_LIMIT]
     )
