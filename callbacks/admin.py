@@ -100,6 +100,7 @@ class EndpointAdmin(admin.ModelAdmin):
         "masked_url",
         "enabled",
         "health",
+        "circuit",
         "last_success_at",
         "deleted_at",
         "replay_link",
@@ -116,10 +117,15 @@ class EndpointAdmin(admin.ModelAdmin):
         "failing_since",
         "consecutive_failures",
         "last_error",
+        "circuit",
+        "breaker_failures",
+        "circuit_opened_at",
+        "next_probe_at",
+        "paused_until",
         "created_at",
         "deleted_at",
     )
-    actions = ["disable", "enable", "rotate_secret"]
+    actions = ["disable", "enable", "rotate_secret", "probe_now"]
 
     @admin.display(description="URL")
     def masked_url(self, obj: Endpoint) -> str:
@@ -129,6 +135,15 @@ class EndpointAdmin(admin.ModelAdmin):
     def replay_link(self, obj: Endpoint) -> str:
         url = reverse("admin:callbacks_replay", args=[obj.endpoint_id])
         return format_html('<a href="{}">replay…</a>', url)
+
+    @admin.display(description="Circuit")
+    def circuit(self, obj: Endpoint) -> str:
+        if obj.circuit_opened_at is None:
+            return "closed"
+        waiting = obj.deliveries.filter(state="pending").count()
+        probe = f", next probe {obj.next_probe_at:%H:%M:%S}" if obj.next_probe_at else ""
+        return f"{obj.circuit_state} since {obj.circuit_opened_at:%Y-%m-%d %H:%M}{probe}; " \
+            f"{waiting} waiting"
 
     @admin.display(description="Health")
     def health(self, obj: Endpoint) -> str:
@@ -178,6 +193,11 @@ class EndpointAdmin(admin.ModelAdmin):
                 services.endpoint_enable(endpoint=endpoint, actor=request.user)
             except ValidationError as exc:
                 _errors_to_messages(request, exc)
+
+    @admin.action(description="Send the open circuit's next probe now")
+    def probe_now(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        sent = sum(services.endpoint_probe_now(endpoint=e, actor=request.user) for e in queryset)
+        self.message_user(request, f"{sent} probes sent (closed circuits have none).")
 
     @admin.action(description="Rotate the signing secret (old one signs for 24 h more)")
     def rotate_secret(self, request: HttpRequest, queryset: models.QuerySet) -> None:

@@ -86,6 +86,14 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.method} {self.url}"
 
+    @property
+    def circuit_state(self) -> str:
+        """"closed", "open" (deliveries wait for the next probe) or "half-open" (a probe
+        is out)."""
+        if self.circuit_opened_at is None:
+            return "closed"
+        return "half-open" if self.probe_delivery_id else "open"
+
     def signing_secrets(self, now: datetime.datetime | None = None) -> list[str]:
         """Return the secrets that sign now: the current one, and the old one during rotation."""
         return signing_secrets(self.secret, self.previous_secret,

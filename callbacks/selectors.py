@@ -76,6 +76,7 @@ class EndpointRow:
     masked_url: str
     last_delivery: Delivery | None
     hourly: list[tuple[int, int]]  # (succeeded, failed) for each of the last 24 hours
+    waiting: int = 0  # deliveries held back by an open circuit (counted only then)
 
     @property
     def success_rate(self) -> float | None:
@@ -108,6 +109,9 @@ def endpoint_rows(domain: Domain) -> list[EndpointRow]:
                 mask_url(endpoint.url),
                 last,
                 [stats.get((endpoint.pk, hour), (0, 0)) for hour in hours],
+                endpoint.deliveries.filter(state=DeliveryState.PENDING).count()
+                if endpoint.circuit_opened_at
+                else 0,
             )
         )
     return rows

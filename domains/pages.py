@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import services as callbacks
@@ -68,6 +69,7 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
             "admins": domain.administrators.select_related("user"),
             "is_primary": domain.administrators.filter(user=request.user, is_primary=True).exists(),
             "test_form": TestEventForm(),
+            "now": timezone.now(),
         },
     )
 

@@ -196,3 +196,24 @@ def test_retry_after_pauses_the_whole_endpoint_and_not_the_others(
     finally:
         paused.close()
         other.close()
+
+
+def test_the_circuit_shows_on_the_domain_page_and_in_the_admin(
+    client, acme, acme_admin, support, endpoint_for
+):
+    import datetime
+
+    from django.utils import timezone
+
+    endpoint = endpoint_for("https://hooks.example.com/in", ["camera.created"])
+    opened = timezone.now() - datetime.timedelta(minutes=5)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        circuit_opened_at=opened, next_probe_at=opened + datetime.timedelta(minutes=10),
+        breaker_failures=10,
+    )
+    client.force_login(acme_admin)
+    page = client.get(f"/domains/{acme.name}/").content.decode()
+    assert "circuit open" in page and "0 waiting" in page and "next probe" in page
+    client.force_login(support)
+    listing = client.get("/admin/callbacks/endpoint/").content.decode()
+    assert "open since" in listing
