@@ -1,8 +1,9 @@
-"""Validators for domain names, e-mail domains, MAC addresses and zone polygons."""
+"""Validators for domain names, e-mail domains, MAC addresses, zone polygons and server
+addresses."""
 
 from __future__ import annotations
 
-import math
+import ipaddress
 import re
 
 from django.core.exceptions import ValidationError
@@ -122,13 +123,16 @@ def validate_local_camera_id(value: str) -> None:
         )
 
 
+# A polygon point's coordinates are at most this in size: far beyond any image, and exact
+# both as a float and as the decimal an OpenAPI schema writes (1e22 = 2**22 * 5**22).
+MAX_COORDINATE = 1e22
+
+
 def _is_number(value: object) -> bool:
+    """A JSON number of at most MAX_COORDINATE in size (not NaN, not an infinity)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
+    return -MAX_COORDINATE <= value <= MAX_COORDINATE
 
 
 def validate_polygons(value: object) -> None:
@@ -147,8 +151,8 @@ def validate_polygons(value: object) -> None:
         for q_index, point in enumerate(polygon, start=1):
             if not (isinstance(point, list) and len(point) == 2 and all(map(_is_number, point))):
                 raise ValidationError(
-                    f"Polygon {p_index}, point {q_index}: expected [x, y] with two finite numbers, "
-                    f"got {point!r}.",
+                    f"Polygon {p_index}, point {q_index}: expected [x, y] with two numbers "
+                    f"of at most {MAX_COORDINATE:g} in size, got {point!r}.",
                     code="invalid_polygons",
                 )
 
@@ -159,3 +163,51 @@ def validate_public_id(value: str) -> None:
         raise ValidationError(
             f"{value!r} is not a usable id: use letters, digits, '.', '_', ':' or '-'."
         )
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$", re.ASCII)
+_PORT = re.compile(r"^[0-9]{1,5}$", re.ASCII)
+
+
+def _host_error(value: str, why: str) -> ValidationError:
+    return ValidationError(
+        f"{value!r} is not a server address ({why}); expected a host name or address with "
+        "an optional port, such as apac.int.acme.com:443, 10.0.0.5 or [2001:db8::1]:8443.",
+        code="invalid_server_address",
+    )
+
+
+def _check_host(value: str, host: str) -> None:
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise _host_error(value, "not an IPv6 address in brackets") from None
+        return
+    labels = host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise _host_error(value, "a name is letters, digits and '-' between dots")
+    if labels[-1].isdigit():  # no top-level name is all digits: an IPv4 address
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise _host_error(value, "not an IPv4 address") from None
+
+
+def validate_server_address(value: str) -> None:
+    """Require a host name, an IPv4 address or a bracketed IPv6 address, each with an
+    optional ``:port`` from 1 to 65535 (a PACS integration's ``source_server``)."""
+    host, port = value, None
+    if value.startswith("[") and "]" in value:
+        end = value.index("]") + 1
+        host, rest = value[:end], value[end:]
+        if rest and not rest.startswith(":"):
+            raise _host_error(value, "only a :port may follow the address")
+        port = rest[1:] if rest else None
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    elif ":" in value:
+        raise _host_error(value, "put an IPv6 address in brackets")
+    _check_host(value, host)
+    if port is not None and not (_PORT.match(port) and 1 <= int(port) <= 65535):
+        raise _host_error(value, "a port is a number from 1 to 65535")

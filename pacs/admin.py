@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -31,8 +33,22 @@ class DeviceInline(admin.TabularInline):
         return False  # the PACS sends its list (POST /pacs/devices)
 
 
+class PacsIntegrationForm(forms.ModelForm):
+    def clean_source_server(self) -> str:
+        """The service's check, as a field error (a changed value only: rows saved before
+        it still open and save)."""
+        value = (self.cleaned_data.get("source_server") or "").strip()
+        if "source_server" in self.changed_data:
+            try:
+                services.integrations.check_source_server(value)
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict["source_server"]) from None
+        return value
+
+
 @admin.register(PacsIntegration)
 class PacsIntegrationAdmin(admin.ModelAdmin):
+    form = PacsIntegrationForm
     list_display = ("name", "vendor", "domain", "owner", "source_server", "time_zone", "created_at")
     list_filter = ("vendor", "domain")
     search_fields = ("name", "integration_id", "owner__email", "source_server")

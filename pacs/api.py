@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -14,14 +19,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domains.api import fields
 from domains.api.batch import (
+    ALL_REFUSED,
     BAD_BATCH,
     BatchAnswer,
+    Errors,
     batch_response,
     check_size,
     items,
     token_throttle,
 )
+from domains.api.fields import NOT_BLANK, ecma
 from domains.api.permissions import require_kind
 from domains.models import TokenKind
 from pacs.models import PacsIntegration
@@ -47,13 +56,30 @@ class PacsCredentials(BasePermission):
 PacsThrottle = token_throttle("pacs", lambda token: token.subject)
 
 
-class PacsDeviceIn(serializers.Serializer):
-    device_id = serializers.CharField(max_length=128, help_text="The vendor's door/reader id.")
-    device_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": 128, "pattern": ecma(NOT_BLANK)},
+            {"type": "integer"},
+        ]
+    }
+)
+class VendorDeviceId(fields.Text):
+    """A door or reader id as vendors send it: a string, or an integer (read as its digits)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        return super().to_internal_value(data)
 
 
-class PacsDevicesIn(serializers.Serializer):
-    devices = PacsDeviceIn(many=True)
+class PacsDeviceIn(fields.Input):
+    device_id = VendorDeviceId(max_length=128, help_text="The vendor's door/reader id.")
+    device_name = fields.Text(max_length=255, required=False, allow_blank=True)
+
+
+class PacsDevicesIn(fields.Input):
+    devices = PacsDeviceIn(many=True, help_text="The whole list (an empty one removes all).")
 
 
 class PacsDevicesOut(serializers.Serializer):
@@ -80,33 +106,47 @@ class DevicesView(PacsGatewayView):
     def post(self, request: Request) -> Response:
         """Replace the integration's doors and readers; those mapped to cameras stay."""
         check_size(request, settings.PACS_MAX_BODY_BYTES)
-        data = request.data
-        devices = data.get("devices") if isinstance(data, dict) else None
+        serializer = PacsDevicesIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        devices = serializer.validated_data["devices"]
         return Response(
             PacsDevicesOut(devices_replace(integration=self.integration, devices=devices)).data
         )
 
 
-class PacsEventsIn(serializers.Serializer):
+EVENT_HELP = (
+    "The vendor's event as it sends it (a JSON object); one its normalizer cannot read is "
+    "rejected by its index, the others are stored."
+)
+
+
+class PacsEventsIn(fields.Input):
     events = serializers.ListField(
-        child=serializers.DictField(),
-        max_length=5000,
-        help_text='The vendor\'s events as it sends them (or one as {"event": {...}}).',
+        child=fields.JsonValue(), min_length=1, max_length=5000, help_text=EVENT_HELP
     )
+
+
+class PacsEventIn(fields.Input):
+    event = fields.JsonValue(help_text=EVENT_HELP)
+
+
+EVENTS = PolymorphicProxySerializer(
+    component_name="PacsEvents",
+    serializers=[PacsEventsIn, PacsEventIn],
+    resource_type_field_name=None,
+)
 
 
 class WebhooksView(PacsGatewayView):
     @extend_schema(
         operation_id="pacs_webhooks_create",
         tags=["pacs gateway"],
-        request=PacsEventsIn,
+        request=EVENTS,
         responses={
             202: OpenApiResponse(BatchAnswer, "Stored; accepted, duplicates, rejected by index."),
-            400: OpenApiResponse(
-                BAD_BATCH,
-                "Every event was bad (batch answer), or the body held no events (errors).",
-            ),
-            413: OpenApiResponse(description="More than 5,000 events or 5 MB."),
+            400: OpenApiResponse(Errors, 'The body is not {"events": [...]} or {"event": {...}}.'),
+            413: OpenApiResponse(Errors, "More than 5,000 events or 5 MB."),
+            422: OpenApiResponse(BAD_BATCH, ALL_REFUSED),
         },
     )
     def post(self, request: Request) -> Response:

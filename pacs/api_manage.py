@@ -12,6 +12,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from domains.api import fields
 from domains.api.pagination import NewestFirst
 from domains.api.permissions import DomainUser
 from domains.api.views.base import ScopedViewSet
@@ -38,17 +39,33 @@ class IntegrationOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class IntegrationChangeIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
+# The characters of a server address and of a time zone name; the services check the
+# rest (domains.validators.validate_server_address, pacs.models.validate_time_zone: 422).
+SERVER_ADDRESS = r"^[A-Za-z0-9.:\[\]-]*$"
+TIME_ZONE = r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$"
+
+
+class IntegrationChangeIn(fields.Input):
+    name = fields.Text(max_length=200, required=False)
     vendor = serializers.ChoiceField(choices=Vendor.choices, required=False)
-    source_server = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    time_zone = serializers.CharField(
-        max_length=64, required=False, help_text="For vendor times without an offset."
+    source_server = fields.Pattern(
+        SERVER_ADDRESS,
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text="A host name or address with an optional port, such as "
+        "apac.int.acme.com:443, 10.0.0.5 or [2001:db8::1]:8443 (optional).",
+    )
+    time_zone = fields.Pattern(
+        TIME_ZONE,
+        max_length=64,
+        required=False,
+        help_text="For vendor times without an offset: UTC, America/Chicago, ...",
     )
 
 
 class IntegrationIn(IntegrationChangeIn):
-    name = serializers.CharField(max_length=200)
+    name = fields.Text(max_length=200)
     vendor = serializers.ChoiceField(choices=Vendor.choices)
 
 
@@ -70,10 +87,11 @@ class PacsDeviceOut(serializers.Serializer):
     camera_ids = serializers.ListField(child=serializers.CharField())
 
 
-class PacsDeviceMapIn(serializers.Serializer):
+class PacsDeviceMapIn(fields.Input):
     camera_ids = serializers.ListField(
-        child=serializers.CharField(max_length=64),
-        help_text="The cameras that see this door or reader.",
+        child=fields.Pattern(fields.PUBLIC_ID, max_length=64),
+        required=False,
+        help_text="The cameras that see this door or reader (left out: unchanged).",
     )
 
 
@@ -98,6 +116,16 @@ def _device_out(device: PacsDevice) -> dict:
         "device_name": device.device_name,
         "camera_ids": sorted(c.camera_id for c in device.cameras.all()),
     }
+
+
+def _cameras(device: PacsDevice, camera_ids: list[str]) -> list[Camera]:
+    """The cameras ``camera_ids`` of the device's domain, or a 422 naming the unknown."""
+    domain_id = device.integration.domain_id
+    cameras = list(Camera.objects.filter(domain_id=domain_id, camera_id__in=camera_ids))
+    missing = sorted(set(camera_ids) - {c.camera_id for c in cameras})
+    if missing:
+        raise ValidationError({"camera_ids": [f"No camera {m!r} in this domain." for m in missing]})
+    return cameras
 
 
 def _new_token(token: ApiToken, raw: str) -> Response:
@@ -203,14 +231,9 @@ class IntegrationViewSet(ScopedViewSet):
         device = integration.devices.filter(device_id=device_id).first()
         if device is None:
             raise NotFound("No device with this id on this integration.")
-        wanted = self.read(PacsDeviceMapIn, request)["camera_ids"]
-        cameras = list(Camera.objects.filter(domain_id=integration.domain_id, camera_id__in=wanted))
-        missing = sorted(set(wanted) - {c.camera_id for c in cameras})
-        if missing:
-            raise ValidationError(
-                {"camera_ids": [f"No camera {m!r} in this domain." for m in missing]}
-            )
-        services.device_map(device=device, cameras=cameras, actor=request.user)
+        wanted = self.read(PacsDeviceMapIn, request).get("camera_ids")
+        if wanted is not None:  # left out: nothing to change
+            services.device_map(device=device, cameras=_cameras(device, wanted), actor=request.user)
         device = integration.devices.prefetch_related("cameras").get(pk=device.pk)
         return Response(PacsDeviceOut(_device_out(device)).data)
 

@@ -234,3 +234,56 @@ def test_support_adds_a_user_with_a_password_who_joins_the_domain_and_signs_in(
     assert signed_in.status_code == 302
     assert client.get("/domains").status_code == 200
     assert mail.outbox == [] or all("new@acme.com" not in m.to for m in mail.outbox)
+
+
+INTEGRATION_INLINE = {
+    "devices-TOTAL_FORMS": "0",
+    "devices-INITIAL_FORMS": "0",
+    "devices-MIN_NUM_FORMS": "0",
+    "devices-MAX_NUM_FORMS": "1000",
+}
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_pacs_source_server_that_is_no_server_address(
+    staff_client, acme_admin
+):
+    from pacs.models import PacsIntegration
+
+    body = {
+        **INTEGRATION_INLINE,
+        "name": "HQ OnGuard",
+        "vendor": "onguard",
+        "owner": acme_admin.pk,
+        "time_zone": "UTC",
+    }
+    refused = staff_client.post(
+        "/admin/pacs/pacsintegration/add/", {**body, "source_server": "not a host!!"}
+    )
+    assert refused.status_code == 200
+    assert "source_server" in refused.context["adminform"].form.errors
+    assert not PacsIntegration.objects.exists()
+    added = staff_client.post(
+        "/admin/pacs/pacsintegration/add/", {**body, "source_server": "apac.int.acme.com:443"}
+    )
+    assert added.status_code == 302
+    assert PacsIntegration.objects.get().source_server == "apac.int.acme.com:443"
+
+
+@pytest.mark.django_db
+def test_the_admin_still_saves_a_pacs_integration_saved_with_a_bad_source_server(
+    staff_client, integration
+):
+    from pacs.models import PacsIntegration
+
+    PacsIntegration.objects.filter(pk=integration.pk).update(source_server="not a host!!")
+    page = f"/admin/pacs/pacsintegration/{integration.pk}/change/"
+    assert staff_client.get(page).status_code == 200
+    body = {**INTEGRATION_INLINE, "name": "HQ (renamed)", "vendor": "onguard", "time_zone": "UTC"}
+    saved = staff_client.post(page, {**body, "source_server": "not a host!!"})
+    assert saved.status_code == 302
+    integration.refresh_from_db()
+    assert (integration.name, integration.source_server) == ("HQ (renamed)", "not a host!!")
+    refused = staff_client.post(page, {**body, "source_server": "apac..acme.com"})
+    assert refused.status_code == 200
+    assert "source_server" in refused.context["adminform"].form.errors

@@ -560,7 +560,7 @@ def test_another_domains_ids_answer_404_and_change_nothing(route, api, world_a, 
 def test_collection_routes_never_show_or_touch_another_domains_objects(
     route, api, world_a, world_b, beta
 ):
-    """Lists show only the caller's domain; creates naming B's objects answer 400."""
+    """Lists show only the caller's domain; creates naming B's objects answer 422."""
     before = snapshot(beta)
     body = body_for(route, world_b)
     answer = call(api, route, world_b)
@@ -571,7 +571,7 @@ def test_collection_routes_never_show_or_touch_another_domains_objects(
             f"{route.id} shows beta.org's {names_any(text, world_b)}"
         )
     if names_any(json.dumps(body), world_b):
-        assert_error(answer, 400, route)
+        assert_error(answer, 422, route)
     if route.method == "get" and route.template not in DOMAIN_FREE:
         # Not empty for want of data: acme's own objects are listed.
         assert answer.status_code == 200, route.id
@@ -605,7 +605,7 @@ def test_delivery_filter_by_another_domains_endpoint_finds_nothing(api, world_a,
 def test_own_objects_cannot_be_pointed_at_another_domains(
     path, body, api, world_a, world_b, acme, beta
 ):
-    """PATCHing acme's own object to name beta.org's Box or user: 400, nothing changes."""
+    """PATCHing acme's own object to name beta.org's Box or user: 422, nothing changes."""
     before = snapshot(acme), snapshot(beta)
 
     def fill(value: Any) -> Any:
@@ -616,7 +616,7 @@ def test_own_objects_cannot_be_pointed_at_another_domains(
     filled = {key: fill(value) for key, value in body.items()}
     answer = api.patch(path.format(**world_a), filled, format="json")
     route = Route(path.strip("/"), "", "patch")
-    assert_error(answer, 400, route)
+    assert_error(answer, 422, route)
     assert (snapshot(acme), snapshot(beta)) == before
 
 

@@ -50,29 +50,44 @@ def test_create_answers_the_secret_and_masks_secret_headers(endpoint):
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "status"),
     [
-        ({"url": "ftp://x.example", "event_types": ["camera.created"]}, "url"),
-        ({"url": "https://x.example", "event_types": ["camera.exploded"]}, "event_types.0"),
-        ({"url": "https://x.example", "event_types": []}, "event_types"),
-        ({"event_types": ["camera.created"]}, "url"),
+        ({"url": "ftp://x.example", "event_types": ["camera.created"]}, "url", 400),
+        ({"url": "https://x.example", "event_types": ["camera.exploded"]}, "event_types.0", 400),
+        ({"url": "https://x.example", "event_types": []}, "event_types", 400),
+        ({"event_types": ["camera.created"]}, "url", 400),
         (
             {"url": "https://x.example", "event_types": ["camera.created"], "method": "FETCH"},
             "method",
+            400,
         ),
         (
             {"url": "https://x.example", "event_types": ["camera.created"], "headers": ["a"]},
             "headers",
+            400,
         ),
+        (
+            {"url": "https://x.example", "event_types": ["camera.created"], "secret": "mine"},
+            "secret",
+            400,
+        ),
+        # Well-formed, refused by a rule: 422.
         (
             {"url": "https://x.example", "event_types": ["camera.created"], "domain": "beta.org"},
             "domain",
+            422,
+        ),
+        (
+            {"url": "https://x.example", "event_types": ["camera.created"],
+             "headers": {"Host": "x.example"}},
+            "headers",
+            422,
         ),
     ],
 )
-def test_bad_endpoint_input_names_the_field_and_creates_nothing(api, beta, body, field):
+def test_bad_endpoint_input_names_the_field_and_creates_nothing(api, beta, body, field, status):
     response = api.post("/api/endpoints", body)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert field in errors(response), errors(response)
     assert not Endpoint.objects.exists()
 
@@ -147,7 +162,10 @@ def test_replay_counts_then_starts_a_job(api, endpoint, box, camera):
     progress = api.get(f"/api/replays/{job.json()['job_id']}")
     assert progress.status_code == 200 and progress.json()["state"] == "queued"
     backwards = api.post(url, {**span, "since": span["until"], "until": span["since"]})
-    assert backwards.status_code == 400 and "until" in errors(backwards)
+    assert backwards.status_code == 422 and "until" in errors(backwards)
+    for bad in ({"since": "yesterday"}, {"until": "2026-11-26"}, {"include_all": "yes"}):
+        answer = api.post(url, {**span, **bad})
+        assert answer.status_code == 400 and set(errors(answer)) == set(bad), errors(answer)
 
 
 # --- Events and deliveries ------------------------------------------------------------
@@ -238,11 +256,19 @@ def test_inventory_refuses_others_and_nonsense(api, beta_admin, acme_admin):
 
     beta_box = services.device_create(owner=beta_admin, name="Beta Box")
     response = api.post("/api/cameras", {"name": "Sneaky", "device_id": beta_box.device_id})
-    assert response.status_code == 400 and "device_id" in errors(response)
+    assert response.status_code == 422 and "device_id" in errors(response)
     response = api.post("/api/devices", {"name": "Box", "owner": "it@beta.org"})
-    assert response.status_code == 400 and "owner" in errors(response)
-    response = api.post("/api/devices", {"name": "Box", "mac_address": "not a mac"})
-    assert response.status_code == 400 and "mac_address" in errors(response)
+    assert response.status_code == 422 and "owner" in errors(response)
+    # What the schema forbids is a 400: a bad pattern, a number for a name, an unknown field.
+    for body, field in [
+        ({"name": "Box", "mac_address": "not a mac"}, "mac_address"),
+        ({"name": 5}, "name"),
+        ({"name": "Box", "colour": "red"}, "colour"),
+    ]:
+        response = api.post("/api/devices", body)
+        assert response.status_code == 400 and set(errors(response)) == {field}, errors(response)
+    response = api.post("/api/cameras", {"name": "Cam", "device_id": "x", "ip_address": "a.b"})
+    assert response.status_code == 400 and "ip_address" in errors(response)
     assert not Camera.objects.filter(domain__name="acme.com").exists()
     assert not Device.objects.filter(domain__name="acme.com").exists()
 
@@ -283,14 +309,14 @@ def test_hooks_are_the_callers_own(api, acme_teammate, acme_admin, token_for, cl
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "field", "status"),
     [
-        ({"callback_url": "mailto:x@acme.com"}, "callback_url"),
-        ({"type": "psychic"}, "type"),
-        ({"parsed_query": "camera === 'x'"}, "parsed_query"),
+        ({"callback_url": "mailto:x@acme.com"}, "callback_url", 400),
+        ({"type": "psychic"}, "type", 400),
+        ({"parsed_query": "camera === 'x'"}, "parsed_query", 422),  # the schema cannot say
     ],
 )
-def test_bad_hooks_name_the_field(api, change, field):
+def test_bad_hooks_name_the_field(api, change, field, status):
     body = {
         "callback_url": "https://hooks.acme.com/x",
         "type": "query_match",
@@ -298,7 +324,7 @@ def test_bad_hooks_name_the_field(api, change, field):
         **change,
     }
     response = api.post("/api/users/me/hooks", body)
-    assert response.status_code == 400 and field in errors(response), response.json()
+    assert response.status_code == status and field in errors(response), response.json()
     assert not Hook.objects.exists() and not Event.objects.exists()
 
 

@@ -101,9 +101,10 @@ def test_a_batch_with_three_bad_reports_keeps_the_997_good_ones(box_client, box,
         ({"color": "red"}, "color"),
     ],
 )
-def test_a_bad_report_alone_is_a_400_naming_the_field(box_client, box, camera, change, field):
+def test_a_bad_report_alone_is_a_422_naming_the_field(box_client, box, camera, change, field):
+    """Each report is judged alone: when none is stored, the batch answer comes as a 422."""
     answer = box_client.post(url(box), {**good(camera), **change})
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     [rejected] = answer.json()["rejected"]
     assert rejected["index"] == 0 and field in rejected["errors"], rejected
     assert not CounterReport.objects.exists()
@@ -115,7 +116,7 @@ def test_a_camera_of_another_box_is_refused(box_client, box, camera, acme_admin)
     answer = box_client.post(
         url(box), {"time": NOW.isoformat(), "cameras": {other_camera.camera_id: {"x_count": 1}}}
     )
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert f"cameras.{other_camera.camera_id}" in answer.json()["rejected"][0]["errors"]
 
 
@@ -151,10 +152,18 @@ def test_oversize_batches_answer_413(box_client, box, camera, settings):
     assert not CounterReport.objects.exists()
 
 
-def test_bodies_that_are_not_reports(box_client, box):
-    for body in ({"reports": []}, [], "x"):
+def test_bodies_that_are_not_reports(box_client, box, camera):
+    """400: the body is neither one report nor {"reports": [...]} (a bare list is neither)."""
+    for body, field in [
+        ({"reports": []}, "reports"),
+        ([], "reports"),
+        ("x", "reports"),
+        ([good(camera)], "reports"),
+        ({"reports": [good(camera)], "x": 1}, "x"),
+    ]:
         answer = box_client.post(url(box), json.dumps(body), content_type="application/json")
-        assert answer.status_code == 400 and "reports" in answer.json()["errors"], answer.json()
+        assert answer.status_code == 400 and set(answer.json()["errors"]) == {field}, body
+    assert not CounterReport.objects.exists()
     answer = box_client.generic("POST", url(box), "{", content_type="application/json")
     assert answer.status_code == 400
 
@@ -173,5 +182,5 @@ def test_unstorable_text_and_absurd_nesting_are_400s(box_client, box, body, mess
 
 def test_values_beyond_any_real_delta_are_refused(box_client, box, camera):
     answer = box_client.post(url(box), {**good(camera), "box": {"upload_queue_length": 2**40}})
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert "too large" in answer.json()["rejected"][0]["errors"]["box.upload_queue_length"][0]

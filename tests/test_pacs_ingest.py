@@ -76,16 +76,45 @@ def test_some_bad_events_are_named_and_the_good_ones_kept(pacs_client, integrati
     assert PacsEvent.objects.filter(state=EventState.PENDING).count() == 2
 
 
-def test_all_bad_is_a_400_with_the_batch_body(pacs_client, integration):
+def test_all_bad_is_a_422_with_the_batch_body(pacs_client, integration):
+    """Well-formed, every event judged and refused: 422 (the body is no malformed request)."""
     answer = pacs_client.post("/pacs/webhooks", {"events": [{"nothing": 1}]})
-    assert answer.status_code == 400 and answer.json()["rejected"][0]["index"] == 0
+    assert answer.status_code == 422 and answer.json()["rejected"][0]["index"] == 0
     assert not PacsEvent.objects.exists()
 
 
-@pytest.mark.parametrize("body", [{}, {"evnts": []}, {"events": []}, {"events": "x"}])
+@pytest.mark.parametrize(
+    "body", [{}, {"evnts": []}, {"events": []}, {"events": "x"}, [EVENT], "x"]
+)
 def test_a_body_without_events_is_a_400(pacs_client, integration, body):
-    answer = pacs_client.post("/pacs/webhooks", body)
+    answer = pacs_client.post("/pacs/webhooks", body, format="json")
     assert answer.status_code == 400 and "events" in answer.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"events": [EVENT], "source": "gateway"}, "source"),
+        ({"event": EVENT, "events": [EVENT]}, "event"),
+    ],
+)
+def test_a_field_beside_the_events_is_a_400(pacs_client, integration, body, field):
+    answer = pacs_client.post("/pacs/webhooks", body, format="json")
+    assert answer.status_code == 400 and set(answer.json()["errors"]) == {field}
+    assert not PacsEvent.objects.exists()
+
+
+def test_a_device_list_the_schema_forbids_is_a_400(pacs_client, integration):
+    for body, field in [
+        ({"devices": [{"device_id": "1_1", "floor": 3}]}, "devices.0.floor"),
+        ({"devices": [{"device_id": True}]}, "devices.0.device_id"),
+        ({"devices": [{"device_id": "1_1"}], "site": "HQ"}, "site"),
+    ]:
+        answer = pacs_client.post("/pacs/devices", body, format="json")
+        assert answer.status_code == 400 and set(answer.json()["errors"]) == {field}, body
+    answer = pacs_client.post("/pacs/devices", {"devices": [{"device_id": 11}]}, format="json")
+    assert answer.status_code == 200  # vendors send integer ids too
+    assert list(PacsDevice.objects.values_list("device_id", flat=True)) == ["11"]
 
 
 def test_a_body_that_is_not_json_is_a_400(pacs_client, integration):

@@ -67,3 +67,33 @@ def test_others_cannot_see_an_integration(client, beta_admin, integration):
     assert client.get(url).status_code == 404
     assert client.post(reverse("pacs:delete", args=[integration.integration_id])).status_code == 404
     assert PacsIntegration.objects.filter(pk=integration.pk).exists()
+
+
+def test_the_form_refuses_a_source_server_that_is_no_server_address(client, acme_teammate):
+    client.force_login(acme_teammate)
+    body = {"name": "Doors", "vendor": "brivo", "time_zone": "UTC"}
+    for bad in ("not a host!!", "doors..acme.com", "doors.acme.com:70000"):
+        answer = client.post(reverse("pacs:list"), {**body, "source_server": bad})
+        assert answer.status_code == 200, bad
+        assert answer.context["form"].errors["source_server"], bad
+    assert not PacsIntegration.objects.exists()
+    answer = client.post(reverse("pacs:list"), {**body, "source_server": "[2001:db8::1]:8443"})
+    assert answer.status_code == 302
+    assert PacsIntegration.objects.get().source_server == "[2001:db8::1]:8443"
+
+
+def test_the_detail_form_checks_a_changed_source_server_only(client, acme_admin, integration):
+    """A row saved before the check still opens and saves; a new bad value is refused."""
+    PacsIntegration.objects.filter(pk=integration.pk).update(source_server="not a host!!")
+    client.force_login(acme_admin)
+    page = reverse("pacs:integration", args=[integration.integration_id])
+    body = {"name": "HQ (renamed)", "vendor": "onguard", "time_zone": "UTC"}
+    assert client.get(page).status_code == 200
+    renamed = client.post(page, {**body, "source_server": "not a host!!"})
+    assert renamed.status_code == 302
+    integration.refresh_from_db()
+    assert (integration.name, integration.source_server) == ("HQ (renamed)", "not a host!!")
+    refused = client.post(page, {**body, "source_server": "still not a host"})
+    assert refused.status_code == 200 and refused.context["form"].errors["source_server"]
+    integration.refresh_from_db()
+    assert integration.source_server == "not a host!!"

@@ -50,25 +50,30 @@ BAD_BATCH = PolymorphicProxySerializer(
     serializers=[BatchAnswer, Errors],
     resource_type_field_name=None,
 )
+ALL_REFUSED = "Every item was refused (the batch answer names each one's fields)."
 
 
 def batch_response(answer: dict[str, Any]) -> Response:
-    """202 when anything was stored or was already there; 400 when every item was bad."""
+    """202 when anything was stored or was already there; 422 when every item was refused
+    (the request was well-formed: each item was judged alone)."""
     stored = answer["accepted"] or answer["duplicates"]
-    return Response(answer, status=status.HTTP_202_ACCEPTED if stored else 400)
+    return Response(answer, status=status.HTTP_202_ACCEPTED if stored else 422)
 
 
 def items(data: Any, *, many: str, one: str | None, limit: int, bare: bool = False) -> list:
-    """The list under ``many`` (or the lone item under ``one``, or a bare object when
-    ``bare``); 400 when there is none, 413 above ``limit``."""
-    if isinstance(data, dict) and many in data:
-        found = data[many]
-    elif isinstance(data, dict) and one is not None and one in data:
-        found = [data[one]]
-    elif isinstance(data, dict) and bare:
-        found = [data]
+    """The list under ``many`` (or the lone item under ``one``, or the object itself when
+    ``bare``); 400 for any other body or another field beside them, 413 above ``limit``."""
+    keys = data if isinstance(data, dict) else {}
+    wrapper = next((key for key in (many, one) if key and key in keys), None)
+    if wrapper is not None:
+        extra = sorted(set(data) - {wrapper})
+        if extra:
+            raise serializers.ValidationError(
+                {name: [f"Unknown field beside {wrapper!r}."] for name in extra[:10]}
+            )
+        found = data[wrapper] if wrapper == many else [data[wrapper]]
     else:
-        found = data if bare else None
+        found = [data] if bare and isinstance(data, dict) else None
     if not isinstance(found, list) or not found:
         lone = f'{{"{one}": {{...}}}} or ' if one else "an object, or "
         raise serializers.ValidationError(

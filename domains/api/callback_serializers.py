@@ -12,10 +12,18 @@ from rest_framework import serializers
 
 from callbacks import catalog
 from callbacks.models import DeliveryState, Method, ReplayJob
+from domains.api import fields
 from domains.formats import MASK, mask_mapping, mask_url
 
 # Schema-level shape only; the services check the URL fully (host, SSRF guard).
-HTTP_URL = RegexValidator(r"^https?://[^\s/]+", "The URL must start with http:// or https://.")
+HTTP_URL = RegexValidator(
+    rf"^https?://[^/\x00{fields.WHITESPACE}]+[^\x00]*$",
+    "The URL must start with http:// or https://.",
+)
+# Header names and values as callbacks.validation takes them (RFC 9110 tokens; no line
+# break in a value).
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+HEADER_VALUE = RegexValidator(r"^[^\r\n\x00]*$", "A header value has no line break.")
 EVENT_TYPES = [(name, name) for name in catalog.NAMES]
 HEADERS_HELP = (
     'Extra request headers, such as {"Authorization": "token XYZPDQ"}. Secret-looking '
@@ -26,28 +34,36 @@ HEADERS_HELP = (
 # --- Endpoints -----------------------------------------------------------------
 
 
-class EndpointChangeIn(serializers.Serializer):
-    url = serializers.CharField(max_length=2048, required=False, validators=[HTTP_URL])
+def url_field(**kwargs: Any) -> fields.Text:
+    return fields.Text(max_length=2048, validators=[HTTP_URL], trim_whitespace=False, **kwargs)
+
+
+def event_types_field(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES), min_length=1, **kwargs
+    )
+
+
+class EndpointChangeIn(fields.Input):
+    url = url_field(required=False)
     method = serializers.ChoiceField(choices=Method.choices, required=False)
-    headers = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=4096),
+    headers = fields.Mapping(
+        key_regex=HEADER_NAME,
+        key_message="Not a header name (letters, digits and !#$%&'*+.^_`|~-).",
+        child=fields.Text(
+            allow_blank=True, max_length=4096, trim_whitespace=False, validators=[HEADER_VALUE]
+        ),
         required=False,
         help_text=HEADERS_HELP,
     )
-    event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_TYPES), required=False, allow_empty=False
-    )
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    event_types = event_types_field(required=False)
+    description = fields.Text(max_length=200, required=False, allow_blank=True)
 
 
 class EndpointIn(EndpointChangeIn):
-    url = serializers.CharField(
-        max_length=2048, validators=[HTTP_URL], help_text="Where callbacks go (http or https)."
-    )
-    event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_TYPES), allow_empty=False
-    )
-    domain = serializers.CharField(
+    url = url_field(help_text="Where callbacks go (http or https).")
+    event_types = event_types_field()
+    domain = fields.Text(
         max_length=253,
         required=False,
         help_text="The domain's name; the one you administer when left out.",
@@ -102,11 +118,11 @@ class EndpointCreatedOut(EndpointOut):
     secret = serializers.CharField(help_text="The signing secret (also at .../secret).")
 
 
-class DisableIn(serializers.Serializer):
-    reason = serializers.CharField(max_length=300, required=False, allow_blank=True)
+class DisableIn(fields.Input):
+    reason = fields.Text(max_length=300, required=False, allow_blank=True)
 
 
-class TestEventIn(serializers.Serializer):
+class TestEventIn(fields.Input):
     event_type = serializers.ChoiceField(choices=EVENT_TYPES)
 
 
@@ -120,18 +136,13 @@ class DeliverySummaryOut(serializers.Serializer):
     response_excerpt = serializers.CharField()
 
 
-class ReplayIn(serializers.Serializer):
-    since = serializers.DateTimeField(help_text="Start of the range (inclusive).")
-    until = serializers.DateTimeField(help_text="End of the range (exclusive).")
-    include_all = serializers.BooleanField(
+class ReplayIn(fields.Input):
+    since = fields.DateTime(help_text="Start of the range (inclusive), RFC 3339.")
+    until = fields.DateTime(help_text="End of the range (exclusive), after since.")
+    include_all = fields.Boolean(
         default=False, help_text="Also events this endpoint already received."
     )
-    dry_run = serializers.BooleanField(default=False, help_text="Only count the events.")
-
-    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        if data["since"] >= data["until"]:
-            raise serializers.ValidationError({"until": ["Must be after since."]})
-        return data
+    dry_run = fields.Boolean(default=False, help_text="Only count the events.")
 
 
 class ReplayCountOut(serializers.Serializer):

@@ -1,4 +1,8 @@
-"""The one error format (DESIGN.md section 9): ``{"errors": {"<field>": ["<message>"]}}``."""
+"""The one error format (DESIGN.md section 9): ``{"errors": {"<field>": ["<message>"]}}``.
+
+A request the schema forbids is refused by the input serializers (DRF's ValidationError):
+400. A well-formed one that a service or a lookup refuses (Django's ValidationError: an
+unknown owner, a taken id, a rule) answers 422."""
 
 from __future__ import annotations
 
@@ -13,6 +17,13 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 NON_FIELD = "non_field_errors"
+
+
+class Unprocessable(exceptions.ValidationError):
+    """Well-formed, but refused by a rule (a service's or a model's ValidationError)."""
+
+    status_code = 422
+    default_code = "unprocessable"
 
 
 def error_map(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -35,7 +46,7 @@ def error_map(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def _as_drf(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
-        return exceptions.ValidationError(as_serializer_error(exc))
+        return Unprocessable(as_serializer_error(exc))
     if isinstance(exc, Http404):
         return exceptions.NotFound(str(exc) or "Nothing here.")
     if isinstance(exc, DjangoPermissionDenied):

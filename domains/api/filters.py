@@ -1,53 +1,70 @@
-"""Query filters of the event and delivery logs (django-filter)."""
+"""Query filters of the event and delivery logs (django-filter), as strict as the schema:
+an RFC 3339 time, a listed choice, an endpoint id; an empty value is refused."""
 
 from __future__ import annotations
 
-import datetime
-
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
-from django_filters.fields import IsoDateTimeField
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 
 from callbacks.models import Delivery, DeliveryState, Event
 from domains.api.callback_serializers import EVENT_TYPES
+from domains.api.fields import DATETIME_HELP, PUBLIC_ID, parse_rfc3339
 
 
-class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time, handed to the database in UTC (PostgreSQL refuses offsets beyond
-    ±15:59, and year 1 at +14:00 has no UTC form at all)."""
+class UtcDateTimeField(forms.Field):
+    """An RFC 3339 time, handed to the database in UTC (PostgreSQL refuses offsets beyond
+    ±15:59); one outside UTC's years 1 to 9999 reads as the first or last instant."""
 
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value is not None:
-            try:
-                value = value.astimezone(datetime.UTC)
-            except OverflowError:
-                raise ValidationError("Datetime value out of range.", code="overflow") from None
-        return value
-
-
-class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UtcIsoDateTimeField
+    def to_python(self, value: str | None):
+        if value in self.empty_values:
+            return None
+        parsed = parse_rfc3339(value)
+        if parsed is None:
+            raise ValidationError(f"Expected {DATETIME_HELP}", code="invalid")
+        return parsed
 
 
-class EventFilter(django_filters.FilterSet):
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    def is_valid(self) -> bool:
+        """Refuse ``?name=`` with no value (no choice, time or id is empty)."""
+        valid = super().is_valid()
+        for name in self.filters:
+            if self.data.get(name) == "":
+                self.form.add_error(name, "Leave the parameter out or give it a value.")
+                valid = False
+        return valid
+
+
+class EventFilter(StrictFilterSet):
     type = django_filters.ChoiceFilter(choices=EVENT_TYPES)
-    since = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = DateTimeFilter(field_name="created_at", lookup_expr="gte", help_text=DATETIME_HELP)
+    until = DateTimeFilter(field_name="created_at", lookup_expr="lt", help_text=DATETIME_HELP)
 
     class Meta:
         model = Event
         fields = ["type", "since", "until"]
 
 
-class DeliveryFilter(django_filters.FilterSet):
-    endpoint = django_filters.CharFilter(
-        field_name="endpoint__endpoint_id", help_text="An endpoint_id."
+class DeliveryFilter(StrictFilterSet):
+    endpoint = extend_schema_field({"type": "string", "pattern": PUBLIC_ID})(
+        django_filters.CharFilter(
+            field_name="endpoint__endpoint_id",
+            help_text="An endpoint_id.",
+            strip=False,
+            validators=[RegexValidator(PUBLIC_ID, "An endpoint_id.")],
+        )
     )
     state = django_filters.ChoiceFilter(choices=DeliveryState.choices)
     type = django_filters.ChoiceFilter(field_name="event_type", choices=EVENT_TYPES)
-    since = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = DateTimeFilter(field_name="created_at", lookup_expr="gte", help_text=DATETIME_HELP)
+    until = DateTimeFilter(field_name="created_at", lookup_expr="lt", help_text=DATETIME_HELP)
 
     class Meta:
         model = Delivery

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from django.conf import settings
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
+
+DIGITS = re.compile(r"^[0-9]{1,9}$", re.ASCII)
 
 
 class NewestFirst(CursorPagination):
@@ -12,6 +18,20 @@ class NewestFirst(CursorPagination):
     page_size_query_param = "limit"
 
     def get_page_size(self, request: Request) -> int:
-        self.page_size = settings.API_PAGE_SIZE
-        self.max_page_size = settings.API_MAX_PAGE_SIZE
-        return super().get_page_size(request)
+        """``?limit``: a whole number from 1 (more than API_MAX_PAGE_SIZE reads as it);
+        anything else is a 400 (DRF would quietly use the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return settings.API_PAGE_SIZE
+        if not DIGITS.match(raw) or int(raw) < 1:
+            raise ValidationError({self.page_size_query_param: ["A whole number from 1."]})
+        return min(int(raw), settings.API_MAX_PAGE_SIZE)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                most = settings.API_MAX_PAGE_SIZE
+                parameter["description"] = f"Results per page; more than {most} reads as {most}."
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
+        return parameters

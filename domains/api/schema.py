@@ -1,10 +1,19 @@
-"""OpenAPI: every operation documents the one error format for its error answers."""
+"""OpenAPI: every operation documents the one error format for its error answers, and
+request bodies state what the server refuses (``domains.api.fields``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import PolymorphicProxySerializer
+from rest_framework import serializers
+
+from domains.api import fields
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -19,10 +28,12 @@ ERROR_SCHEMA = {
 }
 
 ERRORS = {
-    "400": "Invalid input: the errors name each field.",
+    "400": "The request does not match this schema: the errors name each field.",
     "401": "No credentials, or an unknown or revoked token.",
     "403": "The wrong kind of token, or a caller without the role this route needs.",
     "404": "Nothing here, or it belongs to another domain.",
+    "422": "The request matches this schema but a rule refuses it (an unknown owner or "
+    "camera, a taken id, a time zone that does not exist, ...): the errors name each field.",
     "429": "Throttled: retry after the Retry-After header's seconds.",
     "503": "The database is unavailable; nothing was saved. Retry after the Retry-After "
     "header's seconds.",
@@ -47,7 +58,45 @@ def _error_response(status: str, description: str) -> dict[str, Any]:
 
 
 class PortalAutoSchema(AutoSchema):
-    """drf-spectacular's schema plus the error answers every route can give."""
+    """drf-spectacular's schema plus the error answers every route can give; request
+    bodies (``fields.Input``) take no other properties, text refuses NUL (and blank where
+    the field does), a ``fields.Mapping`` states its keys."""
+
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request" or not isinstance(schema, dict):
+            return schema
+        if isinstance(field, fields.Mapping):
+            schema["propertyNames"] = {"pattern": fields.ecma(field.key_regex)}
+        types = schema.get("type")
+        is_text = "string" in (types if isinstance(types, list) else [types])
+        # A RegexValidator's pattern is the field's own (drf-spectacular adds it later).
+        own_pattern = "pattern" in schema or any(hasattr(v, "regex") for v in field.validators)
+        if is_text and isinstance(field, serializers.CharField) and not own_pattern:
+            blank_ok = field.allow_blank or not field.trim_whitespace
+            schema["pattern"] = fields.ecma(fields.NO_NUL if blank_ok else fields.NOT_BLANK)
+        return schema
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        super()._insert_field_validators(field, schema)
+        # drf-spectacular offers "" beside a pattern as oneOf, which fails when the pattern
+        # takes "" too (ours do): either will do.
+        blank = {"type": "string", "maxLength": 0}
+        if schema.get("oneOf", [None])[-1] == blank:
+            schema["anyOf"] = schema.pop("oneOf")
+
+    def _get_request_body(self, direction: str = "request") -> dict[str, Any] | None:
+        body = super()._get_request_body(direction)
+        serializer = self.get_request_serializer()
+        if body is not None and isinstance(serializer, PolymorphicProxySerializer):
+            body["required"] = True  # drf-spectacular cannot tell; ours (batches) all are
+        return body
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, fields.Input):
+            schema["additionalProperties"] = False
+        return schema
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
@@ -57,6 +106,36 @@ class PortalAutoSchema(AutoSchema):
         for status, description in ERRORS.items():
             responses.setdefault(status, _error_response(status, description))
         return operation
+
+
+class ItemExtension(OpenApiSerializerFieldExtension):
+    """A batch item (``fields.Item``): its shape, or any JSON (rejected by its index)."""
+
+    target_class = "domains.api.fields.Item"
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        shape = auto_schema.resolve_serializer(self.target.shape, direction)
+        any_json = auto_schema._map_serializer_field(fields.JsonValue(), direction)
+        return {"anyOf": [shape.ref, any_json]}
+
+
+class LoneItemExtension(OpenApiSerializerExtension):
+    """A lone batch item (``fields.LoneItem``): its shape, or an object without the batch's
+    key (such an object is judged as one item)."""
+
+    target_class = "domains.api.fields.LoneItem"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        shape = auto_schema.resolve_serializer(self.target.shape, direction)
+        any_json = auto_schema._map_serializer_field(fields.JsonValue(), direction)
+        other = {
+            "type": "object",
+            "not": {"required": [self.target.batch_key]},
+            "propertyNames": {"pattern": fields.ecma(fields.NO_NUL)},
+            "additionalProperties": any_json,
+        }
+        return {"anyOf": [shape.ref, other]}
 
 
 def add_error_schema(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -1,15 +1,28 @@
 """Input and output shapes of the domain, inventory, hook and user routes.
 
-Inputs check types only; the services (and the models' validators they run)
-own every rule, so the admin, the portal and the API refuse the same things.
+Inputs check the shape the schema states (types, patterns, lengths: a 400); the services
+(and the models' validators they run) own every rule (a 422), so the admin, the portal
+and the API refuse the same things.
 """
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from domains.api import fields
 from domains.api.callback_serializers import HTTP_URL
 from domains.models import HookType
+from domains.validators import MAX_COORDINATE, validate_polygons
+
+# As domains.validators reads them: six hex pairs, bare or joined by ":" or "-".
+MAC_ADDRESS = (
+    r"^(?:[0-9A-Fa-f]{12}"
+    r"|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}"
+    r"|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})?$"
+)
+LOCAL_CAMERA_ID = r"^(?:[0-9A-Fa-f]{12}\.[0-9]{1,4})?$"
+MAC_HELP = "Six hex pairs, such as AA:BB:CC:DD:EE:FF (or aa-bb-..., or AABBCCDDEEFF)."
 
 # --- Shared outputs --------------------------------------------------------------
 
@@ -43,8 +56,8 @@ class DomainOut(serializers.Serializer):
     administrators = AdministratorOut(many=True)
 
 
-class DomainChangeIn(serializers.Serializer):
-    min_upload_queue_length_for_incident_creation = serializers.IntegerField(
+class DomainChangeIn(fields.Input):
+    min_upload_queue_length_for_incident_creation = fields.Integer(
         min_value=0,
         max_value=2_147_483_647,
         allow_null=True,
@@ -66,21 +79,31 @@ class DeviceOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class DeviceIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    mac_address = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    device_id = serializers.CharField(
-        max_length=64, required=False, help_text="The Box's own id; generated when left out."
+def mac_address() -> fields.Pattern:
+    return fields.Pattern(
+        MAC_ADDRESS, max_length=17, required=False, allow_blank=True, help_text=MAC_HELP
     )
-    owner = serializers.EmailField(
+
+
+def public_id(help_text: str, required: bool = False) -> fields.Pattern:
+    return fields.Pattern(
+        fields.PUBLIC_ID, max_length=64, required=required, help_text=help_text
+    )
+
+
+class DeviceIn(fields.Input):
+    name = fields.Text(max_length=200)
+    mac_address = mac_address()
+    device_id = public_id("The Box's own id; generated when left out.")
+    owner = fields.Email(
         required=False, help_text="A user of the domain; the caller when left out."
     )
 
 
-class DeviceChangeIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    mac_address = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    owner = serializers.EmailField(required=False)
+class DeviceChangeIn(fields.Input):
+    name = fields.Text(max_length=200, required=False)
+    mac_address = mac_address()
+    owner = fields.Email(required=False)
 
 
 class CameraOut(serializers.Serializer):
@@ -98,25 +121,35 @@ class CameraOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class CameraChangeIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    local_camera_id = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    ip_address = serializers.IPAddressField(required=False, allow_null=True)
-    mac_address = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    maker = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    model = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    device_id = serializers.CharField(
-        max_length=64, required=False, help_text="The Box that streams this camera."
+@extend_schema_field({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
+class IPAddress(serializers.IPAddressField):
+    """An IPv4 or IPv6 address as sent (drf-spectacular states no format for "both")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, **kwargs)
+
+
+class CameraChangeIn(fields.Input):
+    name = fields.Text(max_length=200, required=False)
+    local_camera_id = fields.Pattern(
+        LOCAL_CAMERA_ID,
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="The Box MAC in hex, a dot, an index: AABBCCDDEEFF.0.",
     )
-    owner = serializers.EmailField(required=False)
+    ip_address = IPAddress(required=False, allow_null=True)
+    mac_address = mac_address()
+    maker = fields.Text(max_length=100, required=False, allow_blank=True)
+    model = fields.Text(max_length=100, required=False, allow_blank=True)
+    device_id = public_id("The Box that streams this camera.")
+    owner = fields.Email(required=False)
 
 
 class CameraIn(CameraChangeIn):
-    name = serializers.CharField(max_length=200)
-    device_id = serializers.CharField(max_length=64, help_text="The Box that streams this camera.")
-    camera_id = serializers.CharField(
-        max_length=64, required=False, help_text="Generated when left out."
-    )
+    name = fields.Text(max_length=200)
+    device_id = public_id("The Box that streams this camera.", required=True)
+    camera_id = public_id("Generated when left out.")
 
 
 POLYGONS_HELP = "A list of polygons, each a list of [x, y] points: [[[0,0],[1,0],[1,1]]]."
@@ -136,15 +169,36 @@ class ZoneOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class ZoneChangeIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    polygons = serializers.JSONField(required=False, help_text=POLYGONS_HELP)
+COORDINATE = {"type": "number", "minimum": -MAX_COORDINATE, "maximum": MAX_COORDINATE}
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "array",
+            "minItems": 3,
+            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": COORDINATE},
+        },
+    }
+)
+class Polygons(serializers.JSONField):
+    """Polygons as domains.validators.validate_polygons takes them."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validators=[validate_polygons], help_text=POLYGONS_HELP, **kwargs)
+
+
+class ZoneChangeIn(fields.Input):
+    name = fields.Text(max_length=200, required=False)
+    polygons = Polygons(required=False)
 
 
 class ZoneIn(ZoneChangeIn):
-    name = serializers.CharField(max_length=200)
-    polygons = serializers.JSONField(help_text=POLYGONS_HELP)
-    camera_id = serializers.CharField(max_length=64)
+    name = fields.Text(max_length=200)
+    polygons = Polygons()
+    camera_id = public_id("The camera the zone is on.", required=True)
 
 
 # --- Hooks ---------------------------------------------------------------------
@@ -159,9 +213,9 @@ class HookOut(serializers.Serializer):
     user = UserRefOut(source="owner")
 
 
-class HookIn(serializers.Serializer):
-    callback_url = serializers.CharField(max_length=2048, validators=[HTTP_URL])
+class HookIn(fields.Input):
+    callback_url = fields.Text(max_length=2048, validators=[HTTP_URL], trim_whitespace=False)
     type = serializers.ChoiceField(choices=HookType.choices)
-    parsed_query = serializers.CharField(
+    parsed_query = fields.Text(
         help_text="Such as: camera == 'Front Entrance' and labels in ['person']"
     )

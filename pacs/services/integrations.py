@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from domains.models import ApiToken, AuditEntry, Camera, Domain, TokenKind, User
 from domains.services import token_issue, token_revoke
+from domains.validators import validate_server_address
 from pacs.models import PacsDevice, PacsIntegration, Vendor
 
 EDITABLE = frozenset({"name", "source_server", "time_zone", "vendor"})
@@ -39,6 +40,16 @@ def _view(integration: PacsIntegration) -> dict[str, str]:
     return {name: getattr(integration, name) for name in sorted(EDITABLE)}
 
 
+def check_source_server(value: str) -> None:
+    """Refuse a ``source_server`` that is not a server address (it is echoed into every
+    relayed callback). Checked on input only: rows saved before still load and save."""
+    if value:
+        try:
+            validate_server_address(value)
+        except ValidationError as exc:
+            raise ValidationError({"source_server": exc.messages}) from None
+
+
 @transaction.atomic
 def integration_create(
     *,
@@ -52,6 +63,7 @@ def integration_create(
     """Connect a PACS for ``owner`` (a user of a registered domain)."""
     if vendor not in Vendor.values:
         raise ValidationError({"vendor": [f"Choose one of {', '.join(Vendor.values)}."]})
+    check_source_server((source_server or "").strip())
     integration = PacsIntegration(
         owner=owner,
         domain_id=owner.domain_id,
@@ -76,6 +88,8 @@ def integration_update(
     before = _view(integration)
     for name, value in changes.items():
         setattr(integration, name, (value or "").strip() if isinstance(value, str) else value)
+    if integration.source_server != before["source_server"]:
+        check_source_server(integration.source_server)
     if _view(integration) == before:
         return integration  # nothing changed: nothing to save or audit
     integration.full_clean()

@@ -8,6 +8,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as BadRequest
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +22,20 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
     lookup_value_regex = "[^/]+"
     not_found = "Nothing with this id in your domain."
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Refuse a query parameter given twice: none of ours is a list."""
+        super().initial(request, *args, **kwargs)
+        repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+        if repeated:
+            raise BadRequest({name: ["Give this parameter once."] for name in repeated})
+
+    def flag(self, request: Request, name: str) -> bool:
+        """A boolean query parameter: true or false (absent: false); else a 400."""
+        value = request.query_params.get(name)
+        if value not in (None, "true", "false"):
+            raise BadRequest({name: ["true or false."]})
+        return value == "true"
 
     def get_object(self) -> Any:
         value = self.kwargs[self.lookup_url_kwarg or self.lookup_field]

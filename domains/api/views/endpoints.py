@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -37,13 +37,9 @@ FINISHED = frozenset({DeliveryState.SUCCEEDED, DeliveryState.FAILED, DeliverySta
 WAIT = OpenApiParameter(
     "wait",
     OpenApiTypes.BOOL,
-    description="Wait for the outcome (up to a server setting, 20 s by default): "
+    description="true: wait for the outcome (up to a server setting, 20 s by default): "
     "200 when it came in time, else 202 as without waiting.",
 )
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _wait_for(delivery: Delivery, seconds: float) -> Delivery:
@@ -154,11 +150,12 @@ class EndpointViewSet(AdminViewSet):
     def test(self, request: Request, endpoint_id: str) -> Response:
         """Send the event type's example payload to this endpoint alone (no retries)."""
         endpoint = self.get_object()
+        wait = self.flag(request, "wait")
         event_type = self.read(TestEventIn, request)["event_type"]
         delivery = callbacks.send_test_event(
             endpoint=endpoint, event_type=event_type, actor=request.user
         )
-        if _truthy(request.query_params.get("wait")):
+        if wait:
             _wait_for(delivery, settings.CALLBACK_TEST_WAIT_SECONDS)
         finished = delivery.state in FINISHED
         return Response(
@@ -178,6 +175,8 @@ class EndpointViewSet(AdminViewSet):
         """Send again this endpoint's events of a time range (failed ones, or all)."""
         endpoint = self.get_object()
         data = self.read(ReplayIn, request)
+        if data["since"] >= data["until"]:
+            raise ValidationError({"until": ["Must be after since."]})
         span = {"start": data["since"], "end": data["until"], "include_all": data["include_all"]}
         if data["dry_run"]:
             count = callbacks.replay_count(endpoint=endpoint, **span)
