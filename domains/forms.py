@@ -6,7 +6,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from callbacks import catalog
 from callbacks.forms import EVENT_TYPE_CHOICES, EndpointFieldsMixin, HeadersField
 from callbacks.models import DeliveryState, Method
-from domains.validators import normalize_domain_name
+from domains.models import normalize_domain_name
 
 
 class FindDomainForm(forms.Form):

@@ -40,7 +40,7 @@ class IntegrationOut(serializers.Serializer):
 
 
 # The characters of a server address and of a time zone name; the services check the
-# rest (domains.validators.validate_server_address, pacs.models.validate_time_zone: 422).
+# rest (domains.models.validate_server_address, pacs.models.validate_time_zone: 422).
 SERVER_ADDRESS = r"^[A-Za-z0-9.:\[\]-]*$"
 TIME_ZONE = r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$"
 

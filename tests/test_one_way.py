@@ -111,9 +111,9 @@ def test_one_camera_change_goes_one_way(receiver, endpoint_for, box, camera, acm
     )
     print(report)
     assert tracer.back_calls() == [], report
-    # 17 on the embedded broker with a cold endpoint cache (camio_portal/broker.py and
-    # callbacks/fields.py); docs/architecture.md lists them.
-    assert len(files) <= 17, f"{len(files)} files:\n{report}"
+    # 12 on the embedded broker with a cold endpoint cache (camio_portal/broker.py and
+    # callbacks/fields.py among them); docs/architecture.md lists them.
+    assert len(files) <= 12, f"{len(files)} files:\n{report}"
 
 
 def project_copy(tmp_path: Path) -> Path:

@@ -20,7 +20,7 @@ from rest_framework import serializers
 WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
-# A public id as an URL path segment takes it (domains.validators.validate_public_id).
+# A public id as an URL path segment takes it (domains.models.validate_public_id).
 PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$", re.ASCII

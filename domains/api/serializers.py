@@ -12,8 +12,7 @@ from rest_framework import serializers
 
 from domains.api import fields
 from domains.api.callback_serializers import HTTP_URL
-from domains.models import HookType
-from domains.validators import MAX_COORDINATE, validate_polygons
+from domains.models import MAX_COORDINATE, HookType, validate_polygons
 
 # As domains.validators reads them: six hex pairs, bare or joined by ":" or "-".
 MAC_ADDRESS = (
@@ -184,7 +183,7 @@ COORDINATE = {"type": "number", "minimum": -MAX_COORDINATE, "maximum": MAX_COORD
     }
 )
 class Polygons(serializers.JSONField):
-    """Polygons as domains.validators.validate_polygons takes them."""
+    """Polygons as domains.models.validate_polygons takes them."""
 
     def __init__(self, **kwargs):
         super().__init__(validators=[validate_polygons], help_text=POLYGONS_HELP, **kwargs)

@@ -4,7 +4,7 @@ import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
 import domains.models
-import domains.validators
+
 from django.conf import settings
 from django.db import migrations, models
 
@@ -81,7 +81,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('camera_id', models.CharField(blank=True, default=domains.models.new_public_id, help_text='Opaque public id; generated unless given.', max_length=64, unique=True, verbose_name='camera id')),
-                ('local_camera_id', models.CharField(blank=True, help_text="The Box's MAC in hex and an index, such as AABBCCDDEEFF.0.", max_length=40, validators=[domains.validators.validate_local_camera_id], verbose_name='local camera id')),
+                ('local_camera_id', models.CharField(blank=True, help_text="The Box's MAC in hex and an index, such as AABBCCDDEEFF.0.", max_length=40, validators=[domains.models.validate_local_camera_id], verbose_name='local camera id')),
                 ('name', models.CharField(max_length=200)),
                 ('ip_address', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP address')),
                 ('mac_address', domains.models.MACAddressField(blank=True, max_length=17, verbose_name='MAC address')),
@@ -139,7 +139,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('zone_id', models.CharField(default=domains.models.new_public_id, editable=False, max_length=64, unique=True)),
                 ('name', models.CharField(max_length=200)),
-                ('polygons', models.JSONField(error_messages={'blank': 'Polygons must be a non-empty list of polygons, each a list of [x, y] points.', 'null': 'Polygons must be a non-empty list of polygons, each a list of [x, y] points.'}, help_text='A list of polygons, each a list of [x, y] points: [[[0,0],[1,0],[1,1]]].', validators=[domains.validators.validate_polygons])),
+                ('polygons', models.JSONField(error_messages={'blank': 'Polygons must be a non-empty list of polygons, each a list of [x, y] points.', 'null': 'Polygons must be a non-empty list of polygons, each a list of [x, y] points.'}, help_text='A list of polygons, each a list of [x, y] points: [[[0,0],[1,0],[1,1]]].', validators=[domains.models.validate_polygons])),
                 ('camera', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='zones', to='domains.camera')),
                 ('domain', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='domains.domain')),
             ],

@@ -9,13 +9,17 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from domains.models import AuditEntry, Domain, DomainAdministrator, User, snapshot
-from domains.services.invitations import invitation_send
-from domains.validators import (
+from domains.models import (
+    AuditEntry,
+    Domain,
+    DomainAdministrator,
+    User,
     email_domain,
     normalize_domain_name,
+    snapshot,
     validate_not_public_email_domain,
 )
+from domains.services.invitations import invitation_send
 
 DOMAIN_FIELDS = ("name", "registered", "min_upload_queue_length_for_incident_creation")
 

@@ -10,9 +10,16 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from domains.models import ApiToken, AuditEntry, Camera, Domain, TokenKind, User
+from domains.models import (
+    ApiToken,
+    AuditEntry,
+    Camera,
+    Domain,
+    TokenKind,
+    User,
+    validate_server_address,
+)
 from domains.services import token_issue, token_revoke
-from domains.validators import validate_server_address
 from pacs.models import PacsDevice, PacsIntegration, Vendor
 
 EDITABLE = frozenset({"name", "source_server", "time_zone", "vendor"})
