@@ -274,10 +274,17 @@ def _disable_endpoint(ids: dict[str, str]) -> None:
     callbacks.endpoint_disable(endpoint=endpoint, actor=None, reason="so enabling changes it")
 
 
+def _open_circuit(ids: dict[str, str]) -> None:
+    Endpoint.objects.filter(endpoint_id=ids["endpoint_id"]).update(
+        circuit_opened_at=timezone.now(), breaker_failures=10
+    )
+
+
 # Set up the target so the request would change something (enabling an enabled endpoint
 # is a no-op, and a no-op cannot show a leak).
 PREPARE: dict[tuple[str, str], Callable[[dict[str, str]], None]] = {
     ("endpoint-enable", "post"): _disable_endpoint,
+    ("endpoint-probe", "post"): _open_circuit,
 }
 
 

@@ -217,3 +217,25 @@ def test_the_circuit_shows_on_the_domain_page_and_in_the_admin(
     client.force_login(support)
     listing = client.get("/admin/callbacks/endpoint/").content.decode()
     assert "open since" in listing
+
+
+def test_the_api_shows_the_circuit_and_probes_on_request(api, acme, endpoint_for):
+    import datetime
+
+    from django.utils import timezone
+
+    endpoint = endpoint_for("https://hooks.example.com/in", ["camera.created"])
+    answer = api.get(f"/api/endpoints/{endpoint.endpoint_id}").json()
+    assert answer["circuit"] == {"state": "closed", "opened_at": None, "next_probe_at": None,
+                                 "failures": 0, "waiting": 0, "paused_until": None}
+    opened = timezone.now() - datetime.timedelta(minutes=5)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        circuit_opened_at=opened, next_probe_at=opened + datetime.timedelta(hours=1),
+        breaker_failures=10,
+    )
+    listed = api.get("/api/endpoints").json()["results"][0]["circuit"]
+    assert listed["state"] == "open" and listed["failures"] == 10
+    probed = api.post(f"/api/endpoints/{endpoint.endpoint_id}/probe")
+    assert probed.status_code == 200
+    # Nothing waits, so no probe went out; the next one is due after the interval.
+    assert probed.json()["circuit"]["state"] == "open"

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from callbacks import catalog
-from callbacks.models import DeliveryState, Method, ReplayJob
+from callbacks.models import DeliveryState, Endpoint, Method, ReplayJob
 from domains.api import fields
 from domains.formats import MASK, mask_mapping, mask_url
 
@@ -87,6 +87,28 @@ class MaskedUrlField(serializers.CharField):
         return mask_url(str(value))
 
 
+class CircuitOut(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["closed", "open", "half-open"], source="circuit_state",
+        help_text="closed: deliveries flow; open: they wait for the next probe; half-open: a "
+        "probe is out.",
+    )
+    opened_at = serializers.DateTimeField(source="circuit_opened_at", allow_null=True)
+    next_probe_at = serializers.DateTimeField(allow_null=True)
+    failures = serializers.IntegerField(
+        source="breaker_failures", help_text="Consecutive failures that count toward opening it."
+    )
+    waiting = serializers.SerializerMethodField(help_text="Deliveries waiting while it is open.")
+    paused_until = serializers.DateTimeField(
+        allow_null=True, help_text="A 429 or 503 with Retry-After holds every delivery until then."
+    )
+
+    def get_waiting(self, endpoint: Endpoint) -> int:
+        if endpoint.circuit_opened_at is None:
+            return 0
+        return endpoint.deliveries.filter(state=DeliveryState.PENDING).count()
+
+
 class EndpointOut(serializers.Serializer):
     endpoint_id = serializers.CharField()
     domain = serializers.CharField(source="domain.name")
@@ -105,6 +127,7 @@ class EndpointOut(serializers.Serializer):
     failing_since = serializers.DateTimeField(allow_null=True)
     consecutive_failures = serializers.IntegerField()
     last_error = serializers.CharField()
+    circuit = CircuitOut(source="*", help_text="The circuit breaker and any Retry-After pause.")
 
 
 class SecretOut(serializers.Serializer):

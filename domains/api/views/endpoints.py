@@ -122,6 +122,15 @@ class EndpointViewSet(AdminViewSet):
         endpoint.refresh_from_db()
         return Response(EndpointOut(endpoint).data)
 
+    @extend_schema(request=None, responses=EndpointOut)
+    @action(detail=True, methods=["post"])
+    def probe(self, request: Request, endpoint_id: str) -> Response:
+        """Send the open circuit's next probe now (nothing happens while it is closed)."""
+        endpoint = self.get_object()
+        callbacks.endpoint_probe_now(endpoint=endpoint, actor=request.user)
+        endpoint.refresh_from_db()
+        return Response(EndpointOut(endpoint).data)
+
     @extend_schema(responses=SecretOut)
     @action(detail=True, methods=["get"])
     def secret(self, request: Request, endpoint_id: str) -> Response:
