@@ -259,7 +259,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_select_related = ("domain", "endpoint")
     date_hierarchy = "created_at"
     inlines = [AttemptInline]
-    actions = ["resend"]
+    actions = ["resend", "cancel"]
     readonly_fields = (
         "id",
         "event",
@@ -299,6 +299,17 @@ class DeliveryAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 _errors_to_messages(request, exc)
         self.message_user(request, f"{sent} resent.")
+
+    @admin.action(description="Cancel (pending ones: no more attempts)")
+    def cancel(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        cancelled = 0
+        for delivery in queryset.select_related("endpoint"):
+            try:
+                services.delivery_cancel(delivery=delivery, actor=request.user)
+                cancelled += 1
+            except ValidationError as exc:
+                _errors_to_messages(request, exc)
+        self.message_user(request, f"{cancelled} cancelled.")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

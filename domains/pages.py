@@ -286,6 +286,22 @@ def delivery_resend(request: HttpRequest, name: str, delivery_id: str) -> HttpRe
     return redirect("domains:delivery", name=domain.name, delivery_id=fresh.pk)
 
 
+@login_required
+@require_POST
+def delivery_cancel(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    delivery = delivery_detail(domain, delivery_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    try:
+        callbacks.delivery_cancel(delivery=delivery, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Cancelled: no more attempts. Resend it any time.")
+    return redirect("domains:delivery", name=domain.name, delivery_id=delivery.pk)
+
+
 # --- Secret, replay ----------------------------------------------------------------
 
 

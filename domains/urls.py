@@ -44,6 +44,11 @@ urlpatterns = [
     ),
     path("domains/<str:name>/deliveries/<str:delivery_id>", pages.delivery_page, name="delivery"),
     path(
+        "domains/<str:name>/deliveries/<str:delivery_id>/cancel",
+        pages.delivery_cancel,
+        name="delivery_cancel",
+    ),
+    path(
         "domains/<str:name>/deliveries/<str:delivery_id>/resend",
         pages.delivery_resend,
         name="delivery_resend",

@@ -282,9 +282,14 @@ def _open_circuit(ids: dict[str, str]) -> None:
 
 # Set up the target so the request would change something (enabling an enabled endpoint
 # is a no-op, and a no-op cannot show a leak).
+def _pending_delivery(ids: dict[str, str]) -> None:
+    Delivery.objects.filter(pk=ids["delivery_id"]).update(state="pending")
+
+
 PREPARE: dict[tuple[str, str], Callable[[dict[str, str]], None]] = {
     ("endpoint-enable", "post"): _disable_endpoint,
     ("endpoint-probe", "post"): _open_circuit,
+    ("delivery-cancel", "post"): _pending_delivery,
 }
 
 

@@ -451,6 +451,8 @@ class World:
             request["media_type"] = "application/json"
         if path.endswith("/test"):
             request["query"] = {"wait": "true"}  # no worker runs: waits ~1 s, then 202
+        if (method, path) == ("POST", "/api/deliveries/{id}/cancel"):
+            Delivery.objects.filter(pk=self.delivery().pk).update(state=DeliveryState.PENDING)
         if (method, path) == ("POST", "/api/endpoints/{endpoint_id}/enable"):
             Endpoint.objects.filter(pk=self.endpoint().pk).update(enabled=False)
             request["path_parameters"] = {"endpoint_id": self._endpoint.endpoint_id}

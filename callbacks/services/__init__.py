@@ -1,6 +1,7 @@
 """Writes of the callbacks app: endpoints, resend, replay, test events, retention."""
 
 from callbacks.services.deliveries import (
+    delivery_cancel,
     delivery_resend,
     replay_count,
     replay_run,
@@ -24,6 +25,7 @@ from callbacks.services.endpoints import (
 
 __all__ = [
     "circuit_notify",
+    "delivery_cancel",
     "delivery_resend",
     "endpoint_create",
     "endpoint_delete",

@@ -70,6 +70,31 @@ def delivery_resend(*, delivery: Delivery, actor: User | None) -> Delivery:
     return fresh
 
 
+@transaction.atomic
+def delivery_cancel(*, delivery: Delivery, actor: User | None) -> Delivery:
+    """Stop a pending delivery: no more attempts. It keeps its log and can be resent or
+    replayed. One being sent right now cannot be called back: it is refused."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.state == DeliveryState.SENDING:
+        raise ValidationError({"delivery": ["This delivery is being sent right now; try again "
+                                            "in a moment."]})
+    if delivery.state != DeliveryState.PENDING:
+        raise ValidationError({"delivery": [f"Only a pending delivery can be cancelled; this "
+                                            f"one is {delivery.state}."]})
+    who = f" by {actor.email}" if actor is not None and actor.pk else ""
+    delivery.state, delivery.finished_at = DeliveryState.CANCELLED, timezone.now()
+    delivery.last_error = f"Cancelled{who}."
+    delivery.save(update_fields=["state", "finished_at", "last_error"])
+    AuditEntry.objects.record(
+        actor=actor,
+        action="delivery.cancelled",
+        domain=delivery.domain,
+        obj=delivery.endpoint,
+        object_id=str(delivery.id),
+    )
+    return delivery
+
+
 # --- Replay ------------------------------------------------------------------
 
 

@@ -82,6 +82,13 @@ class DeliveryViewSet(AdminViewSet):
         delivery.attempts_list = delivery.attempts.order_by("number")
         return Response(DeliveryDetailOut(delivery).data)
 
+    @extend_schema(request=None, responses=DeliveryOut)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Stop a pending delivery (no more attempts); it can be resent or replayed later."""
+        delivery = callbacks.delivery_cancel(delivery=self.get_object(), actor=request.user)
+        return Response(DeliveryOut(delivery).data)
+
     @extend_schema(request=None, responses={202: DeliveryOut})
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, pk: str) -> Response:
