@@ -12,12 +12,12 @@ from django.views.decorators.http import require_POST
 
 from domains import services
 from domains.forms import TokenForm
-from domains.models import ApiToken, TokenKind
+from domains.models import ApiToken, TokenKind, signed_in_user
 
 
 def _page(request: HttpRequest, form: TokenForm, new_token: str = "") -> HttpResponse:
-    tokens = ApiToken.objects.filter(user=request.user, kind=TokenKind.USER)
-    domain = request.user.domain
+    tokens = ApiToken.objects.filter(user=signed_in_user(request), kind=TokenKind.USER)
+    domain = signed_in_user(request).domain
     return render(
         request,
         "domains/tokens.html",
@@ -42,9 +42,9 @@ def tokens(request: HttpRequest) -> HttpResponse:
     try:
         _, raw = services.token_issue(
             kind=TokenKind.USER,
-            user=request.user,
+            user=signed_in_user(request),
             name=form.cleaned_data["name"],
-            actor=request.user,
+            actor=signed_in_user(request),
         )
     except ValidationError as exc:
         for messages_ in exc.message_dict.values():
@@ -56,7 +56,9 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
-    token = get_object_or_404(ApiToken, user=request.user, kind=TokenKind.USER, prefix=prefix)
-    services.token_revoke(token=token, actor=request.user)
+    token = get_object_or_404(
+        ApiToken, user=signed_in_user(request), kind=TokenKind.USER, prefix=prefix
+    )
+    services.token_revoke(token=token, actor=signed_in_user(request))
     messages.success(request, f"Token {token.prefix}… ({token.name}) is revoked.")
     return redirect("domains:tokens")

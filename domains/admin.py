@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from django import forms
 from django.contrib import admin, messages
@@ -28,7 +28,11 @@ from domains.models import (
     TokenKind,
     User,
     Zone,
+    signed_in_user,
 )
+
+# What ModelAdmin.get_fields returns: field names, or tuples of names shown on one line.
+FieldNames = list[str | list[str] | tuple[str, ...]]
 
 
 def adopt(target: models.Model, saved: models.Model) -> None:
@@ -44,6 +48,15 @@ class ServiceAdmin(admin.ModelAdmin):
     Subclasses define ``create(request, obj, form)``, ``update(request, obj,
     changes)`` and ``delete(request, obj)``, each calling one service.
     """
+
+    def create(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> models.Model:
+        raise NotImplementedError
+
+    def update(self, request: HttpRequest, obj: Any, changes: dict[str, Any]) -> models.Model:
+        raise NotImplementedError
+
+    def delete(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
 
     def save_model(
         self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool
@@ -64,7 +77,8 @@ class ServiceAdmin(admin.ModelAdmin):
 
 def _link(obj: models.Model) -> str:
     url = reverse(f"admin:domains_{obj._meta.model_name}_change", args=[obj.pk])
-    return format_html('{}: <a href="{}">{}</a>', obj._meta.verbose_name.capitalize(), url, obj)
+    name = str(obj._meta.verbose_name)  # a model's verbose_name is always set
+    return format_html('{}: <a href="{}">{}</a>', name.capitalize(), url, obj)
 
 
 def _camera_tree(camera: Camera, counts: Counter) -> list:
@@ -79,7 +93,7 @@ def _deletion_preview(request: HttpRequest, trees: list, counts: Counter) -> tup
         str(model._meta.verbose_name)
         for model in (Camera, Zone)
         if counts[model._meta.verbose_name_plural]
-        and not request.user.has_perm(f"domains.delete_{model._meta.model_name}")
+        and not signed_in_user(request).has_perm(f"domains.delete_{model._meta.model_name}")
     }
     return trees, dict(counts), perms_needed, []
 
@@ -128,7 +142,8 @@ class UserAdmin(DjangoUserAdmin):
                 for n in form.changed_data
                 if n in {"name", "domain", "is_active", "is_staff", "is_superuser"}
             }
-            adopt(obj, services.user_update(user=obj, actor=request.user, changes=changes))
+            saved = services.user_update(user=obj, actor=signed_in_user(request), changes=changes)
+            adopt(obj, saved)
             return
         data = form.cleaned_data
         user = services.user_create(
@@ -137,17 +152,17 @@ class UserAdmin(DjangoUserAdmin):
             name=data["name"],
             is_staff=data["is_staff"],
             is_superuser=data["is_superuser"],
-            actor=request.user,
+            actor=signed_in_user(request),
         )
         adopt(obj, user)
         if not data.get("password"):
-            services.invitation_send(user=user, domain=user.domain, actor=request.user)
+            services.invitation_send(user=user, domain=user.domain, actor=signed_in_user(request))
             self.message_user(request, f"Invitation e-mailed to {user.email}.")
 
     @admin.action(description="E-mail a set-password invitation")
     def send_invitation(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for user in queryset:
-            services.invitation_send(user=user, domain=user.domain, actor=request.user)
+            services.invitation_send(user=user, domain=user.domain, actor=signed_in_user(request))
         self.message_user(request, f"Invitation e-mailed to {queryset.count()} user(s).")
 
 
@@ -162,7 +177,8 @@ class DomainRegisterForm(forms.ModelForm):
         fields = ("name", "min_upload_queue_length_for_incident_creation")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns, though typed as optional
         if "name" in data and "admin_email" in data:
             try:
                 data["name"], data["admin_email"] = services.domain_registration_check(
@@ -180,8 +196,10 @@ class DomainRegisterForm(forms.ModelForm):
 class AdministratorFormSet(BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
+        # BaseFormSet's own deletion test, which the stubs leave out.
+        should_delete = self._should_delete_form  # type: ignore[attr-defined]
         for form in self.forms:
-            if self.can_delete and self._should_delete_form(form) and form.instance.is_primary:
+            if self.can_delete and should_delete(form) and form.instance.is_primary:
                 raise ValidationError("The primary admin cannot be removed.")
 
 
@@ -198,6 +216,12 @@ class AdministratorInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # add or remove rows; a row itself never changes
+
+
+class _WithUsersTotal(Protocol):
+    """A Domain of DomainModelAdmin's queryset, annotated with its number of users."""
+
+    users_total: int
 
 
 @admin.register(Domain)
@@ -218,15 +242,17 @@ class DomainModelAdmin(admin.ModelAdmin):
         return admin_user.email if admin_user else "—"
 
     @admin.display(description="Users", ordering="users_total")
-    def user_count(self, obj: Domain) -> int:
+    def user_count(self, obj: _WithUsersTotal) -> int:
         return obj.users_total
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         if obj is None:
             kwargs["form"] = DomainRegisterForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> FieldNames:
         if obj is None:
             return ["name", "admin_email", "min_upload_queue_length_for_incident_creation"]
         return [
@@ -253,18 +279,18 @@ class DomainModelAdmin(admin.ModelAdmin):
                 obj,
                 services.domain_update(
                     domain=obj,
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     min_upload_queue_length_for_incident_creation=threshold,
                 ),
             )
             return
         domain = services.domain_register(
-            name=data["name"], admin_email=data["admin_email"], actor=request.user
+            name=data["name"], admin_email=data["admin_email"], actor=signed_in_user(request)
         )
         if threshold is not None:
             domain = services.domain_update(
                 domain=domain,
-                actor=request.user,
+                actor=signed_in_user(request),
                 min_upload_queue_length_for_incident_creation=threshold,
             )
         adopt(obj, domain)
@@ -273,9 +299,13 @@ class DomainModelAdmin(admin.ModelAdmin):
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         rows = formset.save(commit=False)
         for row in formset.deleted_objects:
-            services.domain_admin_remove(domain=form.instance, user=row.user, actor=request.user)
+            services.domain_admin_remove(
+                domain=form.instance, user=row.user, actor=signed_in_user(request)
+            )
         for row in rows:
-            services.domain_admin_add(domain=form.instance, user=row.user, actor=request.user)
+            services.domain_admin_add(
+                domain=form.instance, user=row.user, actor=signed_in_user(request)
+            )
 
     @admin.action(description="Resend the invitation to the primary admin")
     def resend_invitation(self, request: HttpRequest, queryset: models.QuerySet) -> None:
@@ -284,7 +314,7 @@ class DomainModelAdmin(admin.ModelAdmin):
             if admin_user is None:
                 self.message_user(request, f"{domain.name} has no primary admin.", messages.ERROR)
                 continue
-            services.invitation_send(user=admin_user, domain=domain, actor=request.user)
+            services.invitation_send(user=admin_user, domain=domain, actor=signed_in_user(request))
             self.message_user(request, f"Invitation e-mailed to {admin_user.email}.")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -296,13 +326,20 @@ class DomainModelAdmin(admin.ModelAdmin):
 
 class InventoryAdmin(ServiceAdmin):
     readonly_fields = ("domain", "created_at", "updated_at")
-    list_filter = ("domain",)
-    list_select_related = ("domain",)
-    autocomplete_fields = ("owner",)
+    # Typed so that each admin below may name more.
+    list_filter: ClassVar[tuple[str, ...]] = ("domain",)
+    list_select_related: ClassVar[tuple[str, ...]] = ("domain",)
+    autocomplete_fields: ClassVar[tuple[str, ...]] = ("owner",)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         public_id = {Device: "device_id", Camera: "camera_id"}.get(self.model)
         return (*self.readonly_fields, public_id) if obj and public_id else self.readonly_fields
+
+
+class _WithCamerasTotal(Protocol):
+    """A Device of DeviceAdmin's queryset, annotated with its number of cameras."""
+
+    cameras_total: int
 
 
 @admin.register(Device)
@@ -315,7 +352,7 @@ class DeviceAdmin(InventoryAdmin):
         return super().get_queryset(request).annotate(cameras_total=models.Count("cameras"))
 
     @admin.display(description="Cameras", ordering="cameras_total")
-    def camera_count(self, obj: Device) -> int:
+    def camera_count(self, obj: _WithCamerasTotal) -> int:
         return obj.cameras_total
 
     def create(self, request: HttpRequest, obj: Device, form: forms.ModelForm) -> Device:
@@ -324,14 +361,14 @@ class DeviceAdmin(InventoryAdmin):
             name=obj.name,
             mac_address=obj.mac_address,
             device_id=obj.device_id,
-            actor=request.user,
+            actor=signed_in_user(request),
         )
 
     def update(self, request: HttpRequest, obj: Device, changes: dict[str, Any]) -> Device:
-        return services.device_update(device=obj, actor=request.user, changes=changes)
+        return services.device_update(device=obj, actor=signed_in_user(request), changes=changes)
 
     def delete(self, request: HttpRequest, obj: Device) -> None:
-        services.device_delete(device=obj, actor=request.user)
+        services.device_delete(device=obj, actor=signed_in_user(request))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
         """List the cameras and zones device_delete removes first, instead of refusing."""
@@ -404,14 +441,14 @@ class CameraAdmin(InventoryAdmin):
             )
         }
         return services.camera_create(
-            owner=obj.owner, device=obj.device, actor=request.user, **data
+            owner=obj.owner, device=obj.device, actor=signed_in_user(request), **data
         )
 
     def update(self, request: HttpRequest, obj: Camera, changes: dict[str, Any]) -> Camera:
-        return services.camera_update(camera=obj, actor=request.user, changes=changes)
+        return services.camera_update(camera=obj, actor=signed_in_user(request), changes=changes)
 
     def delete(self, request: HttpRequest, obj: Camera) -> None:
-        services.camera_delete(camera=obj, actor=request.user)
+        services.camera_delete(camera=obj, actor=signed_in_user(request))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
         """List the zones camera_delete removes first, instead of refusing."""
@@ -423,18 +460,21 @@ class CameraAdmin(InventoryAdmin):
         """Save the zone inline through the zone services."""
         formset.save(commit=False)
         for zone in formset.deleted_objects:
-            services.zone_delete(zone=zone, actor=request.user)
+            services.zone_delete(zone=zone, actor=signed_in_user(request))
         for zone, changed in formset.changed_objects:
             services.zone_update(
                 zone=zone,
-                actor=request.user,
+                actor=signed_in_user(request),
                 changes={name: getattr(zone, name) for name in changed},
             )
         for zone in formset.new_objects:
             adopt(
                 zone,
                 services.zone_create(
-                    camera=form.instance, name=zone.name, polygons=zone.polygons, actor=request.user
+                    camera=form.instance,
+                    name=zone.name,
+                    polygons=zone.polygons,
+                    actor=signed_in_user(request),
                 ),
             )
 
@@ -453,14 +493,14 @@ class ZoneAdmin(InventoryAdmin):
 
     def create(self, request: HttpRequest, obj: Zone, form: forms.ModelForm) -> Zone:
         return services.zone_create(
-            camera=obj.camera, name=obj.name, polygons=obj.polygons, actor=request.user
+            camera=obj.camera, name=obj.name, polygons=obj.polygons, actor=signed_in_user(request)
         )
 
     def update(self, request: HttpRequest, obj: Zone, changes: dict[str, Any]) -> Zone:
-        return services.zone_update(zone=obj, actor=request.user, changes=changes)
+        return services.zone_update(zone=obj, actor=signed_in_user(request), changes=changes)
 
     def delete(self, request: HttpRequest, obj: Zone) -> None:
-        services.zone_delete(zone=obj, actor=request.user)
+        services.zone_delete(zone=obj, actor=signed_in_user(request))
 
 
 # --- Hooks -------------------------------------------------------------------
@@ -484,14 +524,14 @@ class HookAdmin(InventoryAdmin):
             callback_url=obj.callback_url,
             type=obj.type,
             parsed_query=obj.parsed_query,
-            actor=request.user,
+            actor=signed_in_user(request),
         )
 
     def update(self, request: HttpRequest, obj: Hook, changes: dict[str, Any]) -> Hook:
         return obj
 
     def delete(self, request: HttpRequest, obj: Hook) -> None:
-        services.hook_delete(hook=obj, actor=request.user)
+        services.hook_delete(hook=obj, actor=signed_in_user(request))
 
 
 # --- Audit -----------------------------------------------------------------
@@ -531,7 +571,8 @@ class TokenAddForm(forms.ModelForm):
         self.fields["user"].required = False  # a Box token's holder is the Box's owner
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns, though typed as optional
         if data.get("kind") == TokenKind.BOX:
             if data.get("device") is None:
                 raise ValidationError({"device": "A Box token needs its Box."})
@@ -576,16 +617,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "revoked_at",
     )
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> type:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         if obj is None:
             kwargs["form"] = TokenAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         return self.readonly_fields if obj is not None else ()
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return list(self.readonly_fields) if obj is not None else TokenAddForm.Meta.fields
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> FieldNames:
+        return list(self.readonly_fields) if obj is not None else [*TokenAddForm.Meta.fields]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # revoke instead: the row stays for the audit trail
@@ -599,10 +642,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
             user=data["user"],
             name=data["name"],
             device=data.get("device"),
-            actor=request.user,
+            actor=signed_in_user(request),
         )
         adopt(obj, token)
-        request._new_token = raw  # shown by response_add, never stored
+        # Shown by response_add, never stored; HttpRequest declares no such attribute.
+        request._new_token = raw  # type: ignore[attr-defined]
 
     def response_add(
         self, request: HttpRequest, obj: Any, post_url_continue: Any = None
@@ -619,5 +663,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for token in queryset.filter(revoked_at__isnull=True):
-            services.token_revoke(token=token, actor=request.user)
+            services.token_revoke(token=token, actor=signed_in_user(request))
         self.message_user(request, "Revoked.", messages.SUCCESS)

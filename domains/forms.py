@@ -96,7 +96,8 @@ class ReplayForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, though typed as optional
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
             self.add_error("end", "The end of the range must be after its start.")
         return data

@@ -14,10 +14,10 @@ import re
 import secrets
 import string
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar, Protocol, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
-from django.contrib.auth.models import PermissionsMixin
+from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
@@ -308,7 +308,8 @@ class Domain(models.Model):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def normalize_email(self, email: str | None) -> str:
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
         return (email or "").strip().lower()
 
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
@@ -342,10 +343,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()
+    # Not stored: the names of the domains the user administers, which the users/me API
+    # view sets for its serializer.
+    administers: list[str]
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         ordering = ["email"]
@@ -365,6 +369,24 @@ class User(AbstractBaseUser, PermissionsMixin):
     def as_payload(self) -> dict[str, str]:
         """Return the ``user`` object of callback payloads."""
         return {"user_id": self.user_id, "email": self.email}
+
+
+class _RequestWithUser(Protocol):
+    """A Django HttpRequest or a DRF Request."""
+
+    @property
+    def user(self) -> User | AnonymousUser: ...
+
+
+def signed_in_user(request: _RequestWithUser) -> User:
+    """Return the user of a request that a sign-in check let through.
+
+    For views behind login_required, the admin site's staff check or DRF's
+    IsAuthenticated, where request.user is always a User.
+    """
+    # django-stubs types request.user as User | AnonymousUser whatever the view's checks;
+    # a cast tells mypy what those checks guarantee and does nothing at run time.
+    return cast(User, request.user)
 
 
 class DomainAdministrator(models.Model):
@@ -645,7 +667,8 @@ class AuditEntryManager(models.Manager["AuditEntry"]):
             actor_email=real_actor.email if real_actor else "",
             domain=domain,
             action=action,
-            object_type=obj._meta.model_name if obj is not None else "",
+            # A model's model_name is always set; the stubs allow None for an abstract Options.
+            object_type=(obj._meta.model_name or "") if obj is not None else "",
             object_id=object_id or (audit_value(obj) if obj is not None else ""),
             object_repr=str(obj)[:300] if obj is not None else "",
             before=before,

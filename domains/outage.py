@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -30,7 +30,7 @@ _suppressed = 0
 _NOT_AN_OUTAGE = ("no such table", "no such column", "syntax error")
 
 
-def is_outage(exc: BaseException | None) -> bool:
+def is_outage(exc: BaseException | None) -> TypeGuard[OperationalError | InterfaceError]:
     """Whether ``exc`` says the database cannot be reached (rather than a bad query)."""
     if not isinstance(exc, OperationalError | InterfaceError):
         return False

@@ -32,7 +32,11 @@ def check_size(request: Request, limit: int) -> None:
 
 class Rejected(serializers.Serializer):
     index = serializers.IntegerField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # A declared field, which DRF's serializer metaclass takes off the class (Serializer.errors
+    # stays as it is); the stubs see it as replacing that property.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField())
+    )
 
 
 class BatchAnswer(serializers.Serializer):
@@ -42,7 +46,11 @@ class BatchAnswer(serializers.Serializer):
 
 
 class Errors(serializers.Serializer):
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # A declared field, which DRF's serializer metaclass takes off the class (Serializer.errors
+    # stays as it is); the stubs see it as replacing that property.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField())
+    )
 
 
 BAD_BATCH = PolymorphicProxySerializer(

@@ -6,6 +6,7 @@ unknown owner, a taken id, a rule) answers 422."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -28,6 +29,7 @@ class Unprocessable(exceptions.ValidationError):
 
 def error_map(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """Flatten DRF error details into ``{"field": [messages]}`` (nested: ``a.b``, ``a.0``)."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(detail, dict):
         items = detail.items()
     elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from domains.models import ApiToken, Domain, TokenKind
+from domains.models import ApiToken, Domain, TokenKind, signed_in_user
 
 WRONG_KIND = {
     TokenKind.BOX: "A Box token opens only /api/devices/{its device_id}/counters.",
@@ -28,6 +28,13 @@ def require_kind(request: Request, kind: str) -> None:
         raise PermissionDenied(WRONG_KIND[TokenKind(presented)])
 
 
+def request_token(request: Request) -> ApiToken:
+    """Return the token of a request that a Box or PACS permission (require_kind) let through."""
+    # DRF types request.auth as its own Token model; TokenAuthentication sets an ApiToken, and
+    # require_kind has checked it is one. The cast does nothing at run time.
+    return cast(ApiToken, request.auth)
+
+
 class UserCredentials(BasePermission):
     """A user token or a signed-in session (the browsable API)."""
 
@@ -41,7 +48,7 @@ class DomainUser(UserCredentials):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         super().has_permission(request, view)
-        domain = request.user.domain
+        domain = signed_in_user(request).domain
         if domain is None or not domain.registered:
             raise PermissionDenied("Only users of a registered domain can use this route.")
         return True

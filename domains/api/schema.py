@@ -10,7 +10,7 @@ from drf_spectacular.extensions import (
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import PolymorphicProxySerializer
+from drf_spectacular.utils import Direction, PolymorphicProxySerializer
 from rest_framework import serializers
 
 from domains.api import fields
@@ -62,7 +62,9 @@ class PortalAutoSchema(AutoSchema):
     bodies (``fields.Input``) take no other properties, text refuses NUL (and blank where
     the field does), a ``fields.Mapping`` states its keys."""
 
-    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False):
+    def _map_serializer_field(
+        self, field: Any, direction: Direction, bypass_extensions: bool = False
+    ):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if direction != "request" or not isinstance(schema, dict):
             return schema
@@ -85,14 +87,14 @@ class PortalAutoSchema(AutoSchema):
         if schema.get("oneOf", [None])[-1] == blank:
             schema["anyOf"] = schema.pop("oneOf")
 
-    def _get_request_body(self, direction: str = "request") -> dict[str, Any] | None:
+    def _get_request_body(self, direction: Direction = "request") -> dict[str, Any] | None:
         body = super()._get_request_body(direction)
         serializer = self.get_request_serializer()
         if body is not None and isinstance(serializer, PolymorphicProxySerializer):
             body["required"] = True  # drf-spectacular cannot tell; ours (batches) all are
         return body
 
-    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+    def _map_basic_serializer(self, serializer: Any, direction: Direction) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and isinstance(serializer, fields.Input):
             schema["additionalProperties"] = False
@@ -113,7 +115,7 @@ class ItemExtension(OpenApiSerializerFieldExtension):
 
     target_class = "domains.api.fields.Item"
 
-    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         shape = auto_schema.resolve_serializer(self.target.shape, direction)
         any_json = auto_schema._map_serializer_field(fields.JsonValue(), direction)
         return {"anyOf": [shape.ref, any_json]}
@@ -126,7 +128,7 @@ class LoneItemExtension(OpenApiSerializerExtension):
     target_class = "domains.api.fields.LoneItem"
     match_subclasses = True
 
-    def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         shape = auto_schema.resolve_serializer(self.target.shape, direction)
         any_json = auto_schema._map_serializer_field(fields.JsonValue(), direction)
         other = {

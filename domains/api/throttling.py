@@ -22,6 +22,10 @@ class CountedThrottle(SimpleRateThrottle):
     """A SimpleRateThrottle whose count is one atomic step in the cache."""
 
     scope: str
+    # SimpleRateThrottle.__init__ sets them from the rate (the stubs leave them out); read
+    # only when there is a rate, so never None here.
+    num_requests: int
+    duration: int
     _wait = 0.0
 
     def get_rate(self) -> str | None:

@@ -7,15 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import models
-
 from callbacks.delivery.outbox import publish
-from domains.models import AuditEntry, User, snapshot
+from domains.models import AuditEntry, OwnedByDomainUser, User, snapshot
 
 
 def delete_and_announce(
     *,
-    obj: models.Model,
+    obj: OwnedByDomainUser,
     fields: Iterable[str],
     public_id: str,
     event_type: str,

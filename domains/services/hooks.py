@@ -33,7 +33,8 @@ def hook_create(
     """Save a hook for ``owner`` (a user of a registered domain); emits hook.created."""
     hook = Hook(
         owner=owner,
-        domain_id=owner.domain_id,
+        # None for an owner without a domain: full_clean then refuses the owner.
+        domain_id=owner.domain_id,  # type: ignore[misc]
         callback_url=(callback_url or "").strip(),
         type=type,
         parsed_query=(parsed_query or "").strip(),

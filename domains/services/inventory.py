@@ -16,7 +16,16 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from callbacks.delivery.outbox import publish
-from domains.models import AuditEntry, Camera, Device, User, Zone, snapshot, snapshot_values
+from domains.models import (
+    AuditEntry,
+    Camera,
+    Device,
+    OwnedByDomainUser,
+    User,
+    Zone,
+    snapshot,
+    snapshot_values,
+)
 from domains.services.audit import delete_and_announce
 
 DEVICE_FIELDS = ("device_id", "name", "mac_address", "owner")
@@ -108,7 +117,7 @@ def _previous(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
-def _save_changes(obj: models.Model, previous: dict) -> None:
+def _save_changes(obj: OwnedByDomainUser, previous: dict) -> None:
     obj.updated_at = timezone.now()
     obj.save(update_fields=[*previous, "updated_at"])
 
@@ -126,7 +135,13 @@ def device_create(
     actor: User | None = None,
 ) -> Device:
     """Register a Box owned by ``owner`` (a user of a registered domain)."""
-    device = Device(owner=owner, domain_id=owner.domain_id, name=name, mac_address=mac_address)
+    device = Device(
+        owner=owner,
+        # None for an owner without a domain: full_clean then refuses the owner.
+        domain_id=owner.domain_id,  # type: ignore[misc]
+        name=name,
+        mac_address=mac_address,
+    )
     if device_id:
         device.device_id = device_id
     device.full_clean()
@@ -195,7 +210,8 @@ def camera_create(
     """Add a camera (a stream) on ``device``, owned by ``owner``; emits camera.created."""
     camera = Camera(
         owner=owner,
-        domain_id=owner.domain_id,
+        # None for an owner without a domain: full_clean then refuses the owner.
+        domain_id=owner.domain_id,  # type: ignore[misc]
         device=device,
         name=name,
         local_camera_id=local_camera_id,

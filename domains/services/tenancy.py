@@ -229,7 +229,7 @@ def co_admin_invite(*, domain: Domain, email: str, actor: User | None) -> User:
     with transaction.atomic():
         user = User.objects.filter(email=email).first()
         created = user is None
-        if created:
+        if user is None:
             user = user_create(email=email, actor=actor)
         domain_admin_add(domain=domain, user=user, actor=actor)
         if created:

@@ -35,7 +35,8 @@ def _new_token(kind: str) -> str:
 
 
 def _check_holder(user: User) -> None:
-    if user.domain_id is None or not user.domain.registered:
+    domain = user.domain  # None without a query when domain_id is None
+    if domain is None or not domain.registered:
         raise ValidationError({"user": [f"{user.email} is not a user of a registered domain."]})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import QuerySet
@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from domains.api.permissions import DomainAdmin
-from domains.models import Domain, User
+from domains.models import Domain, User, signed_in_user
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -61,11 +61,13 @@ class AdminViewSet(ScopedViewSet):
     permission_classes = [DomainAdmin]
 
     def administered(self) -> QuerySet[Domain]:
-        return Domain.objects.administered_by(self.request.user)
+        return Domain.objects.administered_by(signed_in_user(self.request))
 
     def home_domain(self) -> Domain:
         """The domain new objects join: the caller's own (DomainAdmin checked it is theirs)."""
-        return self.administered().get(pk=self.request.user.domain_id)
+        user = signed_in_user(self.request)
+        # A domain's administrators are its users (domain_admin_add), so domain_id is set.
+        return self.administered().get(pk=cast(int, user.domain_id))
 
 
 def domain_user(domain: Domain, email: str, field: str = "owner") -> User:

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from domains.api.serializers import DomainChangeIn, DomainOut, MeOut
 from domains.api.views.base import AdminViewSet
-from domains.models import Domain
+from domains.models import Domain, signed_in_user
 from domains.services import domain_update
 
 
@@ -19,7 +19,7 @@ class MeView(GenericAPIView):
     @extend_schema(operation_id="users_me", responses=MeOut, tags=["users"])
     def get(self, request: Request) -> Response:
         """Who the token belongs to, their domain and the domains they administer."""
-        user = request.user
+        user = signed_in_user(request)
         user.administers = list(Domain.objects.administered_by(user).values_list("name", flat=True))
         return Response(MeOut(user).data)
 
@@ -53,5 +53,5 @@ class DomainViewSet(AdminViewSet):
         data = self.read(DomainChangeIn, request)
         field = "min_upload_queue_length_for_incident_creation"
         if field in data:
-            domain_update(domain=domain, actor=request.user, **{field: data[field]})
+            domain_update(domain=domain, actor=signed_in_user(request), **{field: data[field]})
         return Response(DomainOut(self.get_queryset().get(pk=domain.pk)).data)

@@ -31,7 +31,7 @@ from domains.api.callback_serializers import (
 )
 from domains.api.pagination import NewestFirst
 from domains.api.views.base import AdminViewSet
-from domains.models import Domain
+from domains.models import Domain, signed_in_user
 
 FINISHED = frozenset({DeliveryState.SUCCEEDED, DeliveryState.FAILED, DeliveryState.CANCELLED})
 WAIT = OpenApiParameter(
@@ -81,7 +81,7 @@ class EndpointViewSet(AdminViewSet):
         """Register an endpoint; the answer carries its signing secret."""
         data = self.read(EndpointIn, request)
         domain = self._target_domain(data.pop("domain", None))
-        endpoint = callbacks.endpoint_create(domain=domain, actor=request.user, **data)
+        endpoint = callbacks.endpoint_create(domain=domain, actor=signed_in_user(request), **data)
         out = {**EndpointOut(endpoint).data, "secret": endpoint.secret}
         return Response(out, status=status.HTTP_201_CREATED)
 
@@ -94,20 +94,24 @@ class EndpointViewSet(AdminViewSet):
         """Change the URL, method, headers, event types or description."""
         endpoint = self.get_object()
         changes = self.read(EndpointChangeIn, request)
-        endpoint = callbacks.endpoint_update(endpoint=endpoint, actor=request.user, changes=changes)
+        endpoint = callbacks.endpoint_update(
+            endpoint=endpoint, actor=signed_in_user(request), changes=changes
+        )
         return Response(EndpointOut(endpoint).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, endpoint_id: str) -> Response:
         """Delete the endpoint; its pending deliveries are cancelled, its log kept."""
-        callbacks.endpoint_delete(endpoint=self.get_object(), actor=request.user)
+        callbacks.endpoint_delete(endpoint=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=EndpointOut)
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, endpoint_id: str) -> Response:
         """Enable the endpoint: new events are delivered to it again."""
-        endpoint = callbacks.endpoint_enable(endpoint=self.get_object(), actor=request.user)
+        endpoint = callbacks.endpoint_enable(
+            endpoint=self.get_object(), actor=signed_in_user(request)
+        )
         return Response(EndpointOut(endpoint).data)
 
     @extend_schema(request=DisableIn, responses=EndpointOut)
@@ -116,9 +120,9 @@ class EndpointViewSet(AdminViewSet):
         """Disable the endpoint; its pending deliveries are cancelled."""
         endpoint = self.get_object()
         reason = self.read(DisableIn, request).get("reason") or (
-            f"Disabled over the API by {request.user.email}."
+            f"Disabled over the API by {signed_in_user(request).email}."
         )
-        callbacks.endpoint_disable(endpoint=endpoint, actor=request.user, reason=reason)
+        callbacks.endpoint_disable(endpoint=endpoint, actor=signed_in_user(request), reason=reason)
         endpoint.refresh_from_db()
         return Response(EndpointOut(endpoint).data)
 
@@ -127,7 +131,7 @@ class EndpointViewSet(AdminViewSet):
     def probe(self, request: Request, endpoint_id: str) -> Response:
         """Send the open circuit's next probe now (nothing happens while it is closed)."""
         endpoint = self.get_object()
-        callbacks.endpoint_probe_now(endpoint=endpoint, actor=request.user)
+        callbacks.endpoint_probe_now(endpoint=endpoint, actor=signed_in_user(request))
         endpoint.refresh_from_db()
         return Response(EndpointOut(endpoint).data)
 
@@ -136,7 +140,7 @@ class EndpointViewSet(AdminViewSet):
     def secret(self, request: Request, endpoint_id: str) -> Response:
         """The signing secret (each reveal is audited)."""
         endpoint = self.get_object()
-        secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=request.user)
+        secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=signed_in_user(request))
         expires = endpoint.previous_secret_expires_at
         return Response(SecretOut({"secret": secret, "previous_secret_expires_at": expires}).data)
 
@@ -144,7 +148,9 @@ class EndpointViewSet(AdminViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, endpoint_id: str) -> Response:
         """Issue a new secret; the old one keeps signing too for a day (overlap)."""
-        endpoint = callbacks.endpoint_rotate_secret(endpoint=self.get_object(), actor=request.user)
+        endpoint = callbacks.endpoint_rotate_secret(
+            endpoint=self.get_object(), actor=signed_in_user(request)
+        )
         return Response(SecretOut(endpoint).data)
 
     @extend_schema(
@@ -162,7 +168,7 @@ class EndpointViewSet(AdminViewSet):
         wait = self.flag(request, "wait")
         event_type = self.read(TestEventIn, request)["event_type"]
         delivery = callbacks.send_test_event(
-            endpoint=endpoint, event_type=event_type, actor=request.user
+            endpoint=endpoint, event_type=event_type, actor=signed_in_user(request)
         )
         if wait:
             _wait_for(delivery, settings.CALLBACK_TEST_WAIT_SECONDS)
@@ -190,7 +196,7 @@ class EndpointViewSet(AdminViewSet):
         if data["dry_run"]:
             count = callbacks.replay_count(endpoint=endpoint, **span)
             return Response(ReplayCountOut({"count": count}).data)
-        job = callbacks.replay_start(endpoint=endpoint, actor=request.user, **span)
+        job = callbacks.replay_start(endpoint=endpoint, actor=signed_in_user(request), **span)
         return Response(ReplayJobOut(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -12,7 +12,7 @@ from domains.api.pagination import NewestFirst
 from domains.api.permissions import DomainUser
 from domains.api.serializers import HookIn, HookOut
 from domains.api.views.base import ScopedViewSet
-from domains.models import Hook
+from domains.models import Hook, signed_in_user
 
 
 @extend_schema(tags=["hooks"])
@@ -28,7 +28,7 @@ class MyHookViewSet(ScopedViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        user = self.request.user
+        user = signed_in_user(self.request)
         return Hook.objects.filter(owner=user, domain_id=user.domain_id).select_related("owner")
 
     @extend_schema(operation_id="users_me_hooks_list", responses=HookOut(many=True))
@@ -39,7 +39,7 @@ class MyHookViewSet(ScopedViewSet):
     @extend_schema(operation_id="users_me_hooks_create", request=HookIn, responses={201: HookOut})
     def create(self, request: Request) -> Response:
         """Save a hook; emits hook.created to the domain's subscribed endpoints."""
-        hook = services.hook_create(owner=request.user, **self.read(HookIn, request))
+        hook = services.hook_create(owner=signed_in_user(request), **self.read(HookIn, request))
         return Response(HookOut(hook).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(operation_id="users_me_hooks_retrieve", responses=HookOut)
@@ -49,5 +49,5 @@ class MyHookViewSet(ScopedViewSet):
     @extend_schema(operation_id="users_me_hooks_destroy", responses={204: None})
     def destroy(self, request: Request, hook_id: str) -> Response:
         """Delete a hook; emits hook.deleted."""
-        services.hook_delete(hook=self.get_object(), actor=request.user)
+        services.hook_delete(hook=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

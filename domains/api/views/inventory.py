@@ -25,7 +25,7 @@ from domains.api.serializers import (
     ZoneOut,
 )
 from domains.api.views.base import AdminViewSet, domain_user
-from domains.models import Camera, Device, Domain, Zone
+from domains.models import Camera, Device, Domain, Zone, signed_in_user
 
 
 def _device(domain: Domain, device_id: str) -> Device:
@@ -84,8 +84,8 @@ class DeviceViewSet(InventoryViewSet):
         """Register a Box."""
         domain = self.home_domain()
         data = self.references(domain, self.read(DeviceIn, request))
-        data.setdefault("owner", request.user)
-        device = services.device_create(actor=request.user, **data)
+        data.setdefault("owner", signed_in_user(request))
+        device = services.device_create(actor=signed_in_user(request), **data)
         return Response(DeviceOut(device).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=DeviceOut)
@@ -96,13 +96,15 @@ class DeviceViewSet(InventoryViewSet):
     def partial_update(self, request: Request, device_id: str) -> Response:
         device = self.get_object()
         changes = self.references(device.domain, self.read(DeviceChangeIn, request))
-        device = services.device_update(device=device, actor=request.user, changes=changes)
+        device = services.device_update(
+            device=device, actor=signed_in_user(request), changes=changes
+        )
         return Response(DeviceOut(device).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, device_id: str) -> Response:
         """Delete a Box with its cameras and their zones (each announces its deletion)."""
-        services.device_delete(device=self.get_object(), actor=request.user)
+        services.device_delete(device=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -124,8 +126,8 @@ class CameraViewSet(InventoryViewSet):
         """Add a camera on a Box; emits camera.created."""
         domain = self.home_domain()
         data = self.references(domain, self.read(CameraIn, request))
-        data.setdefault("owner", request.user)
-        camera = services.camera_create(actor=request.user, **data)
+        data.setdefault("owner", signed_in_user(request))
+        camera = services.camera_create(actor=signed_in_user(request), **data)
         return Response(CameraOut(camera).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=CameraOut)
@@ -137,13 +139,15 @@ class CameraViewSet(InventoryViewSet):
         """Change a camera; emits camera.updated when something changed."""
         camera = self.get_object()
         changes = self.references(camera.domain, self.read(CameraChangeIn, request))
-        camera = services.camera_update(camera=camera, actor=request.user, changes=changes)
+        camera = services.camera_update(
+            camera=camera, actor=signed_in_user(request), changes=changes
+        )
         return Response(CameraOut(camera).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, camera_id: str) -> Response:
         """Delete a camera and its zones; emits zone.deleted and camera.deleted."""
-        services.camera_delete(camera=self.get_object(), actor=request.user)
+        services.camera_delete(camera=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -164,7 +168,7 @@ class ZoneViewSet(InventoryViewSet):
     def create(self, request: Request) -> Response:
         """Add a zone to a camera; emits zone.created."""
         data = self.references(self.home_domain(), self.read(ZoneIn, request))
-        zone = services.zone_create(actor=request.user, **data)
+        zone = services.zone_create(actor=signed_in_user(request), **data)
         return Response(ZoneOut(zone).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=ZoneOut)
@@ -176,11 +180,11 @@ class ZoneViewSet(InventoryViewSet):
         """Rename a zone or change its polygons; emits zone.updated."""
         zone = self.get_object()
         changes = self.read(ZoneChangeIn, request)
-        zone = services.zone_update(zone=zone, actor=request.user, changes=changes)
+        zone = services.zone_update(zone=zone, actor=signed_in_user(request), changes=changes)
         return Response(ZoneOut(zone).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, zone_id: str) -> Response:
         """Delete a zone; emits zone.deleted."""
-        services.zone_delete(zone=self.get_object(), actor=request.user)
+        services.zone_delete(zone=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

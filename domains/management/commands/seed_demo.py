@@ -20,7 +20,8 @@ DEMO_DOMAIN = "acme.test"
 DEMO_ADMIN = "admin@acme.test"
 DEMO_SUPPORT = "support@camio-portal.test"
 BOX = {"name": "Lobby Box", "mac_address": "B8:27:EB:12:34:56"}
-CAMERAS = [
+# name, IP address, maker, model, zone polygons (or None: no zone)
+CAMERAS: list[tuple[str, str, str, str, list[Any] | None]] = [
     ("Front Entrance", "192.168.1.21", "Axis", "P3245-V", [[[0.1, 0.2], [0.6, 0.2], [0.6, 0.9]]]),
     ("Loading Dock", "192.168.1.22", "Hanwha", "XNO-6080R", [[[0, 0], [1, 0], [1, 0.5], [0, 0.5]]]),
     ("Rooftop", "192.168.1.23", "Reolink", "RLC-810A", None),
