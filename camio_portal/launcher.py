@@ -21,6 +21,10 @@ import sys
 import time
 import urllib.request
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the functions import Django only once the settings are chosen
+    from django.conf import LazySettings
 
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Stopped.", flush=True)
 
 
-def call_banner(settings: object) -> None:
+def call_banner(settings: LazySettings) -> None:
     from django.core.management import call_command
 
     line = "=" * 72

@@ -14,7 +14,7 @@ import json
 import logging
 import logging.config
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -46,7 +46,7 @@ def _access_fields(args: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "method": args.get("m"),
         "path": args.get("U"),
-        "status": int(status) if str(status).isdigit() else status,
+        "status": int(str(status)) if str(status).isdigit() else status,
         "duration_ms": args.get("M"),
         "remote_addr": args.get("h"),
     }
@@ -77,7 +77,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """``2026-12-01T10:00:00.123Z INFO logger message`` (UTC)."""
 
-    converter = time.gmtime
+    converter: Callable[[float | None], time.struct_time] = time.gmtime
     default_time_format = "%Y-%m-%dT%H:%M:%S"
     default_msec_format = "%s.%03dZ"
 

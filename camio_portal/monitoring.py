@@ -13,11 +13,14 @@ import ipaddress
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from camio_portal.env import env
+
+if TYPE_CHECKING:
+    from sentry_sdk.types import Breadcrumb, BreadcrumbHint, Event, Hint
 
 FILTERED = "[Filtered]"
 # Log fields (camio_portal/logs.py) and Celery's task name: ids, never values.
@@ -88,23 +91,25 @@ def init_sentry(dsn: str, environment: str) -> None:
     )
 
 
-def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def scrub(event: Event, hint: Hint) -> Event:
     """Keep what locates an error (type, message, stack, URL path, ids); drop values."""
     request = event.get("request")
     if isinstance(request, dict):
         for key in ("data", "cookies", "query_string", "env"):
             request.pop(key, None)
-        if isinstance(request.get("url"), str):
-            request["url"] = request["url"].split("?", 1)[0]
-        if isinstance(request.get("headers"), dict):
-            request["headers"] = dict.fromkeys(request["headers"], FILTERED)
+        url, headers = request.get("url"), request.get("headers")
+        if isinstance(url, str):
+            request["url"] = url.split("?", 1)[0]
+        if isinstance(headers, dict):
+            request["headers"] = dict.fromkeys(headers, FILTERED)
     extra = event.get("extra")
     if isinstance(extra, dict):
         job = extra.get("celery-job")
         event["extra"] = {k: v for k, v in extra.items() if k in _KEPT_EXTRA}
         if isinstance(job, dict) and "task_name" in job:
             event["extra"]["celery-job"] = {"task_name": job["task_name"]}
-    crumbs = event.get("breadcrumbs")
+    # The SDK sends {"values": [...]}, though its Event type says a list: take either.
+    crumbs: Any = event.get("breadcrumbs")
     for crumb in crumbs.get("values", []) if isinstance(crumbs, dict) else crumbs or []:
         scrub_breadcrumb(crumb, {})
     for exception in (event.get("exception") or {}).get("values", []):
@@ -113,7 +118,7 @@ def scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def scrub_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def scrub_breadcrumb(crumb: Breadcrumb, hint: BreadcrumbHint) -> Breadcrumb:
     """Keep a breadcrumb's category and message, never its data (URLs, headers, extras)."""
     crumb.pop("data", None)
     return crumb
