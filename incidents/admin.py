@@ -9,7 +9,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
-from domains.models import AuditEntry
+from domains.models import AuditEntry, signed_in_user
 from incidents import services
 from incidents.models import CounterReport, CounterRule, Incident
 
@@ -52,7 +52,7 @@ class CounterRuleAdmin(admin.ModelAdmin):
         obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
         AuditEntry.objects.record(
-            actor=request.user,
+            actor=signed_in_user(request),
             action="counter_rule.updated",
             domain=None,
             obj=obj,
@@ -64,7 +64,7 @@ class CounterRuleAdmin(admin.ModelAdmin):
     @admin.action(description="Reset selected rules to Camio's defaults")
     def reset_to_defaults(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         count = services.rules_reset(
-            actor=request.user, counters=list(queryset.values_list("counter", flat=True))
+            actor=signed_in_user(request), counters=list(queryset.values_list("counter", flat=True))
         )
         self.message_user(request, f"{count} rule(s) reset to the defaults.", messages.SUCCESS)
 

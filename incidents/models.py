@@ -207,6 +207,8 @@ class Incident(models.Model):
     historical = models.BooleanField(default=False)
     event_id = models.UUIDField(null=True, blank=True, help_text="The incident.created event.")
     created_at = models.DateTimeField(default=timezone.now)
+    # Not stored: the incident.created payload that evaluate builds and then publishes.
+    payload: dict[str, Any]
 
     class Meta:
         ordering = ["-date"]

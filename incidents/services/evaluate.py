@@ -23,6 +23,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -152,7 +153,7 @@ def _payload(incident: Incident, owner_payload: dict, trips: list[Trip], rules: 
         }
         for t in sorted(trips, key=lambda t: t.counter)
     }
-    body = {
+    body: dict[str, Any] = {
         "counter_events": events,
         "date": camio_date(incident.date),
         "type": "incident",
@@ -224,7 +225,9 @@ def _publish(opened: list[Incident]) -> None:
         if not incident.historical:
             by_domain[incident.domain_id].append(incident)
     for incidents in by_domain.values():
-        domain = incidents[0].report.domain
+        report = incidents[0].report
+        assert report is not None  # each was opened from a report just now
+        domain = report.domain
         events = publish_many(
             domain=domain, events=[("incident.created", i.payload) for i in incidents]
         )

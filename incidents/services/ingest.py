@@ -128,7 +128,7 @@ def _parse(index: int, raw: Any, cameras: dict[str, int]) -> Parsed | dict[str, 
             continue
         by_camera[str(pk)] = _counters(values, f"cameras.{key}", errors)
     box = _counters(raw.get("box") or {}, "box", errors)
-    if errors:
+    if errors or reported_at is None:  # no time without an error saying why
         return errors
     return Parsed(index, report_id, reported_at, by_camera, box)
 

@@ -71,15 +71,16 @@ class Command(BaseCommand):
         try:
             report = json.loads(line)
         except ValueError as exc:
-            return self.reject(number, f"not JSON ({exc})")
+            self.reject(number, f"not JSON ({exc})")
+            return None
         if not isinstance(report, dict) or not isinstance(report.get("device_id"), str):
-            return self.reject(number, "a line is a JSON object with a device_id")
+            self.reject(number, "a line is a JSON object with a device_id")
+            return None
         return report
 
     def reject(self, number: int, why: str) -> None:
         self.counts["rejected"] += 1
         self.problems.append(f"line {number}: {why}")
-        return None
 
     def flush(self, device_id: str | None, pending: list[tuple[int, dict]], publish: bool) -> None:
         if not pending:
