@@ -12,6 +12,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from domains.models import signed_in_user
 from pacs import services
 from pacs.models import PacsDevice, PacsEvent, PacsIntegration, PacsLabel
 
@@ -80,7 +81,7 @@ class PacsIntegrationAdmin(admin.ModelAdmin):
             changes = {k: data[k] for k in form.changed_data if k in services.integrations.EDITABLE}
             stored = PacsIntegration.objects.get(pk=obj.pk)  # the form already changed obj
             saved = services.integration_update(
-                integration=stored, actor=request.user, changes=changes
+                integration=stored, actor=signed_in_user(request), changes=changes
             )
         else:
             saved = services.integration_create(
@@ -89,17 +90,17 @@ class PacsIntegrationAdmin(admin.ModelAdmin):
                 name=data["name"],
                 source_server=data.get("source_server", ""),
                 time_zone=data.get("time_zone") or "UTC",
-                actor=request.user,
+                actor=signed_in_user(request),
             )
         obj.pk, obj.integration_id, obj.domain_id = saved.pk, saved.integration_id, saved.domain_id
         obj._state.adding = False
 
     def delete_model(self, request: HttpRequest, obj: PacsIntegration) -> None:
-        services.integration_delete(integration=obj, actor=request.user)
+        services.integration_delete(integration=obj, actor=signed_in_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for integration in queryset:
-            services.integration_delete(integration=integration, actor=request.user)
+            services.integration_delete(integration=integration, actor=signed_in_user(request))
 
     def _show(self, request: HttpRequest, token: Any, raw: str) -> TemplateResponse:
         context = {
@@ -113,15 +114,19 @@ class PacsIntegrationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Issue a new PACS token (shown once)")
     def issue_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
+        integration = queryset.first()
+        assert integration is not None  # the admin runs an action only on a selection
         token, raw = services.integration_token_issue(
-            integration=queryset.first(), actor=request.user
+            integration=integration, actor=signed_in_user(request)
         )
         return self._show(request, token, raw)
 
     @admin.action(description="Rotate the PACS token (revokes the others; shown once)")
     def rotate_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
+        integration = queryset.first()
+        assert integration is not None  # the admin runs an action only on a selection
         token, raw = services.integration_token_rotate(
-            integration=queryset.first(), actor=request.user
+            integration=integration, actor=signed_in_user(request)
         )
         return self._show(request, token, raw)
 
@@ -146,14 +151,20 @@ class PacsDeviceAdmin(admin.ModelAdmin):
         if db_field.name == "cameras":
             from domains.models import Camera
 
-            device = PacsDevice.objects.filter(pk=request.resolver_match.kwargs.get("object_id"))
+            match = request.resolver_match  # set for every admin view
+            object_id = match.kwargs.get("object_id") if match else None  # None on "add"
+            device = (
+                PacsDevice.objects.filter(pk=object_id) if object_id else PacsDevice.objects.none()
+            )
             domain_ids = device.values_list("integration__domain_id", flat=True)
             kwargs["queryset"] = Camera.objects.filter(domain_id__in=domain_ids)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         services.device_map(
-            device=form.instance, cameras=list(form.cleaned_data["cameras"]), actor=request.user
+            device=form.instance,
+            cameras=list(form.cleaned_data["cameras"]),
+            actor=signed_in_user(request),
         )
 
 

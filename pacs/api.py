@@ -31,7 +31,7 @@ from domains.api.batch import (
     token_throttle,
 )
 from domains.api.fields import NOT_BLANK, ecma
-from domains.api.permissions import require_kind
+from domains.api.permissions import request_token, require_kind
 from domains.models import TokenKind
 from pacs.models import PacsIntegration
 from pacs.services import devices_replace, ingest_events
@@ -44,7 +44,7 @@ class PacsCredentials(BasePermission):
         require_kind(request, TokenKind.PACS)
         integration = (
             PacsIntegration.objects.select_related("owner", "domain")
-            .filter(integration_id=request.auth.subject)
+            .filter(integration_id=request_token(request).subject)
             .first()
         )
         if integration is None:

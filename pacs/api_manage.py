@@ -16,7 +16,7 @@ from domains.api import fields
 from domains.api.pagination import NewestFirst
 from domains.api.permissions import DomainUser
 from domains.api.views.base import ScopedViewSet
-from domains.models import ApiToken, Camera, TokenKind
+from domains.models import ApiToken, Camera, TokenKind, signed_in_user
 from domains.services import token_revoke
 from pacs import services
 from pacs.models import PacsDevice, PacsEvent, PacsIntegration, Vendor
@@ -147,7 +147,7 @@ class IntegrationViewSet(ScopedViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return services.integrations_visible_to(self.request.user)
+        return services.integrations_visible_to(signed_in_user(self.request))
 
     @extend_schema(responses=IntegrationOut(many=True))
     def list(self, request: Request) -> Response:
@@ -157,8 +157,9 @@ class IntegrationViewSet(ScopedViewSet):
     @extend_schema(request=IntegrationIn, responses={201: IntegrationOut})
     def create(self, request: Request) -> Response:
         """Connect a PACS; then create a token for its gateway."""
+        user = signed_in_user(request)
         integration = services.integration_create(
-            owner=request.user, actor=request.user, **self.read(IntegrationIn, request)
+            owner=user, actor=user, **self.read(IntegrationIn, request)
         )
         return Response(IntegrationOut(integration).data, status=status.HTTP_201_CREATED)
 
@@ -171,14 +172,14 @@ class IntegrationViewSet(ScopedViewSet):
         integration = self.get_object()
         changes = self.read(IntegrationChangeIn, request)
         integration = services.integration_update(
-            integration=integration, actor=request.user, changes=changes
+            integration=integration, actor=signed_in_user(request), changes=changes
         )
         return Response(IntegrationOut(integration).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, integration_id: str) -> Response:
         """Delete the integration with its devices and events; its tokens stop working."""
-        services.integration_delete(integration=self.get_object(), actor=request.user)
+        services.integration_delete(integration=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _tokens(self, integration: PacsIntegration):
@@ -194,17 +195,19 @@ class IntegrationViewSet(ScopedViewSet):
     @action(detail=True, methods=["post"], url_path="tokens/new")
     def new_token(self, request: Request, integration_id: str) -> Response:
         """A new PACS token for the gateway (shown once)."""
-        return _new_token(
-            *services.integration_token_issue(integration=self.get_object(), actor=request.user)
+        token, raw = services.integration_token_issue(
+            integration=self.get_object(), actor=signed_in_user(request)
         )
+        return _new_token(token, raw)
 
     @extend_schema(request=None, responses={201: NewPacsTokenOut})
     @action(detail=True, methods=["post"], url_path="tokens/rotate")
     def rotate_token(self, request: Request, integration_id: str) -> Response:
         """A new PACS token; every other token of the integration is revoked."""
-        return _new_token(
-            *services.integration_token_rotate(integration=self.get_object(), actor=request.user)
+        token, raw = services.integration_token_rotate(
+            integration=self.get_object(), actor=signed_in_user(request)
         )
+        return _new_token(token, raw)
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"tokens/(?P<prefix>cpp_[A-Za-z0-9]+)")
@@ -213,7 +216,7 @@ class IntegrationViewSet(ScopedViewSet):
         token = self._tokens(self.get_object()).filter(prefix=prefix).first()
         if token is None:
             raise NotFound("No token with this prefix on this integration.")
-        token_revoke(token=token, actor=request.user)
+        token_revoke(token=token, actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=PacsDeviceOut(many=True))
@@ -233,7 +236,9 @@ class IntegrationViewSet(ScopedViewSet):
             raise NotFound("No device with this id on this integration.")
         wanted = self.read(PacsDeviceMapIn, request).get("camera_ids")
         if wanted is not None:  # left out: nothing to change
-            services.device_map(device=device, cameras=_cameras(device, wanted), actor=request.user)
+            services.device_map(
+                device=device, cameras=_cameras(device, wanted), actor=signed_in_user(request)
+            )
         device = integration.devices.prefetch_related("cameras").get(pk=device.pk)
         return Response(PacsDeviceOut(_device_out(device)).data)
 

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from domains.models import ApiToken, Camera, TokenKind
+from domains.models import ApiToken, Camera, TokenKind, signed_in_user
 from domains.services import token_revoke
 from pacs import services
 from pacs.models import PacsIntegration, Vendor
@@ -30,13 +30,13 @@ class IntegrationForm(forms.Form):
 
 
 def _may_hold(request: HttpRequest) -> bool:
-    domain = request.user.domain
+    domain = signed_in_user(request).domain
     return domain is not None and domain.registered
 
 
 def _integration(request: HttpRequest, integration_id: str) -> PacsIntegration:
     return get_object_or_404(
-        services.integrations_visible_to(request.user), integration_id=integration_id
+        services.integrations_visible_to(signed_in_user(request)), integration_id=integration_id
     )
 
 
@@ -51,7 +51,7 @@ def integration_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and _may_hold(request) and form.is_valid():
         try:
             integration = services.integration_create(
-                owner=request.user, actor=request.user, **form.cleaned_data
+                owner=signed_in_user(request), actor=signed_in_user(request), **form.cleaned_data
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
@@ -64,7 +64,7 @@ def integration_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "may_hold": _may_hold(request),
-            "integrations": services.integrations_visible_to(request.user),
+            "integrations": services.integrations_visible_to(signed_in_user(request)),
         },
     )
 
@@ -113,13 +113,13 @@ def integration_detail(request: HttpRequest, integration_id: str) -> HttpRespons
             if action == "new_token"
             else services.integration_token_rotate
         )
-        _, raw = issue(integration=integration, actor=request.user)
+        _, raw = issue(integration=integration, actor=signed_in_user(request))
         return _detail(request, integration, new_token=raw)
     form = IntegrationForm(request.POST)
     if form.is_valid():
         try:
             services.integration_update(
-                integration=integration, actor=request.user, changes=form.cleaned_data
+                integration=integration, actor=signed_in_user(request), changes=form.cleaned_data
             )
         except ValidationError as exc:
             _apply_errors(form, exc)
@@ -136,7 +136,7 @@ def token_revoke_page(request: HttpRequest, integration_id: str, prefix: str) ->
     token = get_object_or_404(
         ApiToken, kind=TokenKind.PACS, prefix=prefix, subject=integration.integration_id
     )
-    token_revoke(token=token, actor=request.user)
+    token_revoke(token=token, actor=signed_in_user(request))
     messages.success(request, f"Token {prefix}… is revoked.")
     return redirect("pacs:integration", integration.integration_id)
 
@@ -153,7 +153,7 @@ def device_map_page(request: HttpRequest, integration_id: str, device_id: str) -
             domain_id=integration.domain_id, camera_id__in=request.POST.getlist("cameras")
         )
     )
-    services.device_map(device=device, cameras=cameras, actor=request.user)
+    services.device_map(device=device, cameras=cameras, actor=signed_in_user(request))
     messages.success(request, f"{device} is seen by {len(cameras)} camera(s).")
     return redirect("pacs:integration", integration.integration_id)
 
@@ -162,6 +162,6 @@ def device_map_page(request: HttpRequest, integration_id: str, device_id: str) -
 @require_POST
 def integration_delete_page(request: HttpRequest, integration_id: str) -> HttpResponse:
     integration = _integration(request, integration_id)
-    services.integration_delete(integration=integration, actor=request.user)
+    services.integration_delete(integration=integration, actor=signed_in_user(request))
     messages.success(request, f"{integration.name} is deleted; its tokens no longer work.")
     return redirect("pacs:list")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -122,7 +122,8 @@ def _insert(rows: list[PacsEvent]) -> None:
         return
     db = connections[PacsEvent.objects.db]  # the object itself: the proxy's lookups add up
     fields = PacsEvent._meta.concrete_fields
-    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+    # Concrete fields are those with a column; the stubs type every field's column as optional.
+    columns = ", ".join(db.ops.quote_name(cast(str, f.column)) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {PacsEvent._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
     plan = [(f.attname, _adapter(f, db)) for f in fields]

@@ -73,7 +73,8 @@ def integration_create(
     check_source_server((source_server or "").strip())
     integration = PacsIntegration(
         owner=owner,
-        domain_id=owner.domain_id,
+        # None for a user without a domain: full_clean then refuses the owner, as it should.
+        domain_id=owner.domain_id,  # type: ignore[misc]
         vendor=vendor,
         name=(name or "").strip(),
         source_server=(source_server or "").strip(),
