@@ -31,6 +31,7 @@ from callbacks.models import (
 )
 from callbacks.selectors import backlog
 from domains.formats import mask_mapping, mask_url
+from domains.models import signed_in_user
 
 
 def _errors_to_messages(request: HttpRequest, exc: ValidationError) -> None:
@@ -163,24 +164,30 @@ class EndpointAdmin(admin.ModelAdmin):
             "description": data.get("description", ""),
         }
         if change:
-            saved = services.endpoint_update(endpoint=obj, actor=request.user, changes=fields)
+            saved = services.endpoint_update(
+                endpoint=obj, actor=signed_in_user(request), changes=fields
+            )
         else:
-            saved = services.endpoint_create(domain=data["domain"], actor=request.user, **fields)
+            saved = services.endpoint_create(
+                domain=data["domain"], actor=signed_in_user(request), **fields
+            )
         obj.pk, obj.endpoint_id = saved.pk, saved.endpoint_id
         obj._state.adding = False
 
     def delete_model(self, request: HttpRequest, obj: Endpoint) -> None:
-        services.endpoint_delete(endpoint=obj, actor=request.user)
+        services.endpoint_delete(endpoint=obj, actor=signed_in_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for endpoint in queryset:
-            services.endpoint_delete(endpoint=endpoint, actor=request.user)
+            services.endpoint_delete(endpoint=endpoint, actor=signed_in_user(request))
 
     @admin.action(description="Disable (cancels pending deliveries)")
     def disable(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         cancelled = sum(
             services.endpoint_disable(
-                endpoint=e, actor=request.user, reason=f"Disabled by support ({request.user})"
+                endpoint=e,
+                actor=signed_in_user(request),
+                reason=f"Disabled by support ({request.user})",
             )
             for e in queryset
         )
@@ -190,19 +197,21 @@ class EndpointAdmin(admin.ModelAdmin):
     def enable(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for endpoint in queryset:
             try:
-                services.endpoint_enable(endpoint=endpoint, actor=request.user)
+                services.endpoint_enable(endpoint=endpoint, actor=signed_in_user(request))
             except ValidationError as exc:
                 _errors_to_messages(request, exc)
 
     @admin.action(description="Send the open circuit's next probe now")
     def probe_now(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        sent = sum(services.endpoint_probe_now(endpoint=e, actor=request.user) for e in queryset)
+        sent = sum(
+            services.endpoint_probe_now(endpoint=e, actor=signed_in_user(request)) for e in queryset
+        )
         self.message_user(request, f"{sent} probes sent (closed circuits have none).")
 
     @admin.action(description="Rotate the signing secret (old one signs for 24 h more)")
     def rotate_secret(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         for endpoint in queryset:
-            services.endpoint_rotate_secret(endpoint=endpoint, actor=request.user)
+            services.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request))
         self.message_user(request, "Secrets rotated.")
 
 
@@ -294,7 +303,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         sent = 0
         for delivery in queryset.select_related("endpoint", "event"):
             try:
-                services.delivery_resend(delivery=delivery, actor=request.user)
+                services.delivery_resend(delivery=delivery, actor=signed_in_user(request))
                 sent += 1
             except ValidationError as exc:
                 _errors_to_messages(request, exc)
@@ -305,7 +314,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         cancelled = 0
         for delivery in queryset.select_related("endpoint"):
             try:
-                services.delivery_cancel(delivery=delivery, actor=request.user)
+                services.delivery_cancel(delivery=delivery, actor=signed_in_user(request))
                 cancelled += 1
             except ValidationError as exc:
                 _errors_to_messages(request, exc)
@@ -370,7 +379,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             }
             try:
                 if "confirm" in request.POST:
-                    context["job"] = services.replay_start(actor=request.user, **window)
+                    context["job"] = services.replay_start(actor=signed_in_user(request), **window)
                 else:
                     context["count"] = services.replay_count(**window)
             except ValidationError as exc:

@@ -51,6 +51,10 @@ class EncryptedTextField(models.TextField):
 class EncryptedJSONField(models.TextField):
     """A JSON value stored as a Fernet token of its text."""
 
+    # django-stubs' value types: any JSON value, as for models.JSONField (not TextField's str).
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         return None if value is None else json.loads(decrypt(value))
 

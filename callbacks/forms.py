@@ -22,7 +22,8 @@ class HeadersField(forms.CharField):
     widget = forms.Textarea(attrs={"rows": 5, "placeholder": HEADERS_PLACEHOLDER,
                                    "spellcheck": "false"})
 
-    def to_python(self, value: object) -> dict[str, str]:
+    # A CharField's text box whose value is a dict, unlike CharField.to_python's str.
+    def to_python(self, value: object) -> dict[str, str]:  # type: ignore[override]
         return parse_headers_text(str(value or ""))
 
 

@@ -11,8 +11,9 @@ from prometheus_client import Counter, Histogram
 
 from callbacks.models import DeliveryState
 
-# A delivery's state after an attempt, as the outcome label says it.
-OUTCOMES = {
+# A delivery's state after an attempt, as the outcome label says it (keyed by the state's
+# text: the recorder's rows hold plain strings).
+OUTCOMES: dict[str, str] = {
     DeliveryState.SUCCEEDED: "succeeded",
     DeliveryState.PENDING: "retrying",
     DeliveryState.FAILED: "failed",

@@ -129,8 +129,8 @@ def subscribers(domain_id: int, event_type: str) -> list[int]:
     """Return the ids of the domain's enabled endpoints subscribed to ``event_type``."""
     # Filtered in Python: a domain has few endpoints, and SQLite has no JSON
     # containment lookup.
-    rows = Endpoint.objects.filter(domain_id=domain_id, deleted_at=None, enabled=True)
-    rows = rows.values_list("id", "event_types")
+    endpoints = Endpoint.objects.filter(domain_id=domain_id, deleted_at=None, enabled=True)
+    rows = endpoints.values_list("id", "event_types")
     return [pk for pk, types in rows if event_type in types]
 
 
@@ -168,7 +168,7 @@ def _current_batch(replay: bool = False) -> _Batch:
     registered = batch is not None and any(
         entry[1] is batch.callback for entry in connection.run_on_commit
     )
-    if not registered:
+    if batch is None or not registered:
         batch = _Batch(replay)
         _local.__dict__[_slot(replay)] = batch
         transaction.on_commit(batch.callback)

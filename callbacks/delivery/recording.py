@@ -21,6 +21,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -80,7 +81,8 @@ def _insert_attempts(results: list[Result]) -> None:
             for row in rows:
                 copy.write_row(row)
         return
-    fields = [Attempt._meta.get_field(name.removesuffix("_id")) for name in ATTEMPT_COLUMNS]
+    by_column = {f.column: f for f in Attempt._meta.concrete_fields}
+    fields = [by_column[name] for name in ATTEMPT_COLUMNS]
     rows = [
         [field.get_db_prep_save(value, connection) for field, value in
          zip(fields, _attempt_values(result), strict=True)]
@@ -114,6 +116,12 @@ class _State:
     finished_at: datetime.datetime | None = None
     next_attempt_at: datetime.datetime | None = None
     off_schedule_attempts: int = 0
+
+
+def _set(moment: datetime.datetime | None) -> datetime.datetime:
+    """Return a time that the delivery's state says is set (a pending delivery's next
+    attempt, a succeeded one's finish), which mypy cannot tell."""
+    return cast(datetime.datetime, moment)
 
 
 def _next_state(delivery: _State, result: Result, live: bool) -> None:
@@ -201,7 +209,7 @@ def record(results: list[Result]) -> FollowUp:
     _count(results, mine, by_id)
     _log(mine, by_id)
     now = timezone.now()
-    retries = [(str(d.id), d.endpoint_id, max(0.0, (d.next_attempt_at - now).total_seconds()))
+    retries = [(str(d.id), d.endpoint_id, max(0.0, (_set(d.next_attempt_at) - now).total_seconds()))
                for d in mine if d.state == DeliveryState.PENDING]
     retries += [(pk, endpoint_id, 0.0) for pk, endpoint_id in drained]
     return FollowUp(retries=retries, disable=disable, circuits=circuits)
@@ -217,7 +225,9 @@ def _count(results: list[Result], mine: list[_State], by_id: dict[uuid.UUID, Res
     for delivery in mine:
         job = by_id[delivery.id].job
         if delivery.state == DeliveryState.SUCCEEDED and not (job.test or job.replay):
-            LATENCY_SECONDS.observe((delivery.finished_at - job.event_created_at).total_seconds())
+            LATENCY_SECONDS.observe(
+                (_set(delivery.finished_at) - job.event_created_at).total_seconds()
+            )
 
 
 def _log(mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:
@@ -252,7 +262,7 @@ def _write_states(deliveries: list[_State]) -> None:
         Delivery.objects.filter(id__in=[d.id for d in group]).update(
             state=DeliveryState.SUCCEEDED, attempt_count=attempts, last_status_code=status,
             last_error="", claim_token=None, lease_expires_at=None,
-            finished_at=max(d.finished_at for d in group))
+            finished_at=max(_set(d.finished_at) for d in group))
     if others:
         rows = [Delivery(id=d.id, **{name: getattr(d, name) for name in FIELDS}) for d in others]
         Delivery.objects.bulk_update(rows, FIELDS)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -53,8 +54,9 @@ def take_back(now: datetime.datetime, limit: int) -> int:
                 delivery_id=pk,
                 number=count + 1,
                 due_at=due,
-                started_at=expires - lease,  # when the worker claimed it
-                finished_at=expires - lease,
+                # When the worker claimed it; the filter matched lease_expires_at, so it is set.
+                started_at=cast(datetime.datetime, expires) - lease,
+                finished_at=cast(datetime.datetime, expires) - lease,
                 duration_ms=0,
                 request_method=method,
                 request_url=mask_url(url)[:2048],
