@@ -34,7 +34,7 @@ from domains.forms import (
     ReplayForm,
     TestEventForm,
 )
-from domains.models import AuditEntry, Domain, DomainAdministrator
+from domains.models import AuditEntry, Domain, DomainAdministrator, signed_in_user
 
 
 def administered_domain(request: HttpRequest, name: str) -> Domain:
@@ -67,7 +67,9 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
             "rows": endpoint_rows(domain),
             "settings_form": settings_form,
             "admins": domain.administrators.select_related("user"),
-            "is_primary": domain.administrators.filter(user=request.user, is_primary=True).exists(),
+            "is_primary": domain.administrators.filter(
+                user=signed_in_user(request), is_primary=True
+            ).exists(),
             "test_form": TestEventForm(),
             "now": timezone.now(),
         },
@@ -80,10 +82,10 @@ def domain_settings(request: HttpRequest, name: str) -> HttpResponse:
     domain = administered_domain(request, name)
     form = DomainSettingsForm(request.POST)
     if form.is_valid():
-        services.domain_update(domain=domain, actor=request.user, **form.cleaned_data)
+        services.domain_update(domain=domain, actor=signed_in_user(request), **form.cleaned_data)
         messages.success(request, "Saved.")
     else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     return redirect("domains:domain", name=domain.name)
 
 
@@ -96,7 +98,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
         try:
             callbacks.endpoint_create(
                 domain=domain,
-                actor=request.user,
+                actor=signed_in_user(request),
                 url=data["url"],
                 method=data["method"],
                 headers=data["headers"],
@@ -129,7 +131,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
     if request.method == "POST" and form.is_valid():
         try:
             callbacks.endpoint_update(
-                endpoint=endpoint, actor=request.user, changes=form.cleaned_data
+                endpoint=endpoint, actor=signed_in_user(request), changes=form.cleaned_data
             )
         except ValidationError as exc:
             _form_errors(form, exc)
@@ -147,7 +149,9 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
 @require_POST
 def endpoint_enable(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
     domain = administered_domain(request, name)
-    callbacks.endpoint_enable(endpoint=domain_endpoint(domain, endpoint_id), actor=request.user)
+    callbacks.endpoint_enable(
+        endpoint=domain_endpoint(domain, endpoint_id), actor=signed_in_user(request)
+    )
     messages.success(request, "Endpoint enabled.")
     return redirect("domains:domain", name=domain.name)
 
@@ -158,7 +162,7 @@ def endpoint_disable(request: HttpRequest, name: str, endpoint_id: str) -> HttpR
     domain = administered_domain(request, name)
     cancelled = callbacks.endpoint_disable(
         endpoint=domain_endpoint(domain, endpoint_id),
-        actor=request.user,
+        actor=signed_in_user(request),
         reason=request.POST.get("reason", "").strip()[:200] or f"Disabled by {request.user}",
     )
     messages.success(request, f"Endpoint disabled; {cancelled} pending deliveries cancelled.")
@@ -170,7 +174,7 @@ def endpoint_delete(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
     domain = administered_domain(request, name)
     endpoint = domain_endpoint(domain, endpoint_id)
     if request.method == "POST":
-        callbacks.endpoint_delete(endpoint=endpoint, actor=request.user)
+        callbacks.endpoint_delete(endpoint=endpoint, actor=signed_in_user(request))
         messages.success(request, "Endpoint deleted; its delivery log is kept.")
         return redirect("domains:domain", name=domain.name)
     return render(request, "domains/endpoint_delete.html", {"domain": domain, "endpoint": endpoint})
@@ -186,7 +190,7 @@ def endpoint_test(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         messages.error(request, "Choose an event type.")
         return redirect("domains:domain", name=domain.name)
     delivery = callbacks.send_test_event(
-        endpoint=endpoint, actor=request.user, event_type=form.cleaned_data["event_type"]
+        endpoint=endpoint, actor=signed_in_user(request), event_type=form.cleaned_data["event_type"]
     )
     return redirect("domains:test_result", name=domain.name, delivery_id=delivery.pk)
 
@@ -254,7 +258,9 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
         raise Http404("No such delivery.")
     revealed = None
     if request.method == "POST":
-        revealed = callbacks.endpoint_reveal_headers(endpoint=delivery.endpoint, actor=request.user)
+        revealed = callbacks.endpoint_reveal_headers(
+            endpoint=delivery.endpoint, actor=signed_in_user(request)
+        )
     body = None if delivery.endpoint.method in ("GET", "HEAD") else bytes(delivery.event.body)
     attempts = [(a, attempt_as_curl(a, body, revealed)) for a in delivery.attempts.all()]
     return render(
@@ -278,7 +284,7 @@ def delivery_resend(request: HttpRequest, name: str, delivery_id: str) -> HttpRe
     if delivery is None:
         raise Http404("No such delivery.")
     try:
-        fresh = callbacks.delivery_resend(delivery=delivery, actor=request.user)
+        fresh = callbacks.delivery_resend(delivery=delivery, actor=signed_in_user(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("domains:delivery", name=domain.name, delivery_id=delivery.pk)
@@ -294,7 +300,7 @@ def delivery_cancel(request: HttpRequest, name: str, delivery_id: str) -> HttpRe
     if delivery is None:
         raise Http404("No such delivery.")
     try:
-        callbacks.delivery_cancel(delivery=delivery, actor=request.user)
+        callbacks.delivery_cancel(delivery=delivery, actor=signed_in_user(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -312,10 +318,12 @@ def endpoint_secret(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
     endpoint = domain_endpoint(domain, endpoint_id)
     secret = None
     if request.method == "POST" and request.POST.get("action") == "rotate":
-        endpoint = callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=request.user)
+        endpoint = callbacks.endpoint_rotate_secret(
+            endpoint=endpoint, actor=signed_in_user(request)
+        )
         messages.success(request, "New secret issued; the old one keeps signing for 24 hours.")
     elif request.method == "POST":
-        secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=request.user)
+        secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=signed_in_user(request))
     return render(
         request,
         "domains/endpoint_secret.html",
@@ -334,7 +342,7 @@ def endpoint_replay(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
         window = {"endpoint": endpoint, **form.cleaned_data}
         try:
             if "confirm" in request.POST:
-                job = callbacks.replay_start(actor=request.user, **window)
+                job = callbacks.replay_start(actor=signed_in_user(request), **window)
                 return redirect("domains:replay", name=domain.name, job_id=job.job_id)
             count = callbacks.replay_count(**window)
         except ValidationError as exc:
@@ -372,7 +380,7 @@ def admin_add(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("domains:domain", name=domain.name)
     email = form.cleaned_data["email"].lower()
     try:
-        user = services.co_admin_invite(domain=domain, email=email, actor=request.user)
+        user = services.co_admin_invite(domain=domain, email=email, actor=signed_in_user(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -394,7 +402,7 @@ def admin_remove(request: HttpRequest, name: str, user_id: str) -> HttpResponse:
     domain = _as_primary(request, name)
     user = get_object_or_404(DomainAdministrator, domain=domain, user__user_id=user_id).user
     try:
-        services.domain_admin_remove(domain=domain, user=user, actor=request.user)
+        services.domain_admin_remove(domain=domain, user=user, actor=signed_in_user(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -404,7 +412,7 @@ def admin_remove(request: HttpRequest, name: str, user_id: str) -> HttpResponse:
 
 def _as_primary(request: HttpRequest, name: str) -> Domain:
     domain = administered_domain(request, name)
-    if not domain.administrators.filter(user=request.user, is_primary=True).exists():
+    if not domain.administrators.filter(user=signed_in_user(request), is_primary=True).exists():
         raise PermissionDenied("Only the primary admin manages co-admins.")
     return domain
 

@@ -44,13 +44,16 @@ def _check_holder(user: User) -> None:
 def token_issue(
     *,
     kind: str,
-    user: User,
+    user: User | None,
     name: str,
     actor: User | None,
     device: Device | None = None,
     subject: str = "",
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its plaintext (never stored, shown once)."""
+    """Create a token and return it with its plaintext (never stored, shown once).
+
+    A Box token's holder is its Box's owner (``user`` is then ignored, and may be None).
+    """
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": ["Give the token a name, such as 'deploy script'."]})
@@ -60,6 +63,8 @@ def token_issue(
         if device is None:
             raise ValidationError({"device": ["A Box token needs its Box."]})
         user = device.owner
+    if user is None:
+        raise ValidationError({"user": ["Choose who holds the token."]})
     _check_holder(user)
     raw = _new_token(kind)
     token = ApiToken.objects.create(

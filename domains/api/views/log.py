@@ -21,6 +21,7 @@ from domains.api.callback_serializers import (
 from domains.api.filters import DeliveryFilter, EventFilter
 from domains.api.pagination import NewestFirst
 from domains.api.views.base import AdminViewSet
+from domains.models import signed_in_user
 
 
 @extend_schema(tags=["events"])
@@ -86,12 +87,16 @@ class DeliveryViewSet(AdminViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Stop a pending delivery (no more attempts); it can be resent or replayed later."""
-        delivery = callbacks.delivery_cancel(delivery=self.get_object(), actor=request.user)
+        delivery = callbacks.delivery_cancel(
+            delivery=self.get_object(), actor=signed_in_user(request)
+        )
         return Response(DeliveryOut(delivery).data)
 
     @extend_schema(request=None, responses={202: DeliveryOut})
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, pk: str) -> Response:
         """Send this delivery's event again to its endpoint, as a new delivery."""
-        delivery = callbacks.delivery_resend(delivery=self.get_object(), actor=request.user)
+        delivery = callbacks.delivery_resend(
+            delivery=self.get_object(), actor=signed_in_user(request)
+        )
         return Response(DeliveryOut(delivery).data, status=status.HTTP_202_ACCEPTED)
