@@ -4,6 +4,7 @@ outsider in another domain, and support staff, so permission tests read like pro
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from django.conf import settings
@@ -11,6 +12,9 @@ from django.db import connection
 
 from domains import services
 from domains.models import Domain, User
+
+if TYPE_CHECKING:
+    from kombu.transport.virtual import Channel as VirtualChannel
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -118,9 +122,10 @@ def purge_broker() -> None:
 
     with app.connection_for_write() as conn:
         for queue in all_queues():
-            # A queue that was never declared has nothing to purge.
+            # A queue that was never declared has nothing to purge. Both brokers the tests
+            # use (filesystem, Redis) are kombu virtual transports.
             with contextlib.suppress(Exception):
-                conn.default_channel.queue_purge(queue)
+                cast("VirtualChannel", conn.default_channel).queue_purge(queue)
 
 
 @contextlib.contextmanager

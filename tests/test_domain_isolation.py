@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.urls import URLPattern, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from callbacks.models import Delivery, Endpoint, ReplayJob
@@ -22,13 +22,14 @@ OWN = {"domains:tokens", "pacs:list"}
 GATEWAY = {"pacs:devices", "pacs:webhooks"}
 
 
-def portal_routes() -> list[tuple[str, str]]:
+def portal_routes() -> list[tuple[str | None, str]]:
     resolver = get_resolver()
     found = []
     for pattern in resolver.url_patterns:
         namespace = getattr(pattern, "namespace", None)
         if namespace not in ("domains", "incidents", "pacs"):
             continue
+        assert isinstance(pattern, URLResolver)  # an app's include()
         for route in pattern.url_patterns:
             assert isinstance(route, URLPattern)
             if f"{namespace}:{route.name}" not in PUBLIC | OWN | GATEWAY:

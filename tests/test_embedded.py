@@ -155,12 +155,12 @@ def run_readme_api_example(port: int, environment: dict, tmp_path: Path) -> None
         )
 
     log = tmp_path / "receiver.log"
-    with log.open("w") as out:
+    with log.open("w") as receiver_log:
         receiver = subprocess.Popen(
             ["bash", "-c", ported(readme_block("receiver"))],
             cwd=ROOT,
             env={**environment, "PYTHONUNBUFFERED": "1"},
-            stdout=out,
+            stdout=receiver_log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )

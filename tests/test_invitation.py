@@ -12,7 +12,9 @@ from domains.models import Invitation, User
 
 
 def link_path() -> str:
-    url = re.search(r"https?://\S+/invitations/\S+/", mail.outbox[-1].body).group(0)
+    match = re.search(r"https?://\S+/invitations/\S+/", str(mail.outbox[-1].body))
+    assert match is not None, mail.outbox[-1].body
+    url = match.group(0)
     return url.split("testserver", 1)[1]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -26,7 +27,7 @@ TOKEN = "scrape-me-7b1f0c5e9d2a4c8e"
 ONGUARD = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())
 
 
-def scrape(client: Client | None = None, **extra: str):
+def scrape(client: Client | None = None, **extra: Any):
     response = (client or Client()).get("/metrics", **extra)
     return response, response.content.decode()
 

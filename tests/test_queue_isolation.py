@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from kombu.exceptions import ChannelError
@@ -23,6 +24,9 @@ from tests.conftest import running_worker
 from tests.processes import kill_group, start_worker
 from tests.receiver import wait_for
 
+if TYPE_CHECKING:
+    from kombu.transport.virtual import Channel as VirtualChannel
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -30,7 +34,9 @@ def queued(queue: str) -> int:
     """Messages waiting in ``queue`` of the broker."""
     with app.connection_for_write() as conn:
         try:
-            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+            # Both brokers the tests use (filesystem, Redis) are kombu virtual transports.
+            channel = cast("VirtualChannel", conn.default_channel)
+            return channel.queue_declare(queue=queue, passive=True).message_count
         except ChannelError:  # never declared, or emptied (Redis drops empty lists)
             return 0
 
