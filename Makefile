@@ -43,9 +43,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# mypy reads its settings from pyproject.toml; the Django plugin loads camio_portal.settings.test.
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Needs PostgreSQL and Redis (DATABASE_URL / CELERY_BROKER_URL, defaults: local servers).
 bench: $(VENV)/.installed-dev
