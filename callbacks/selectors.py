@@ -43,6 +43,7 @@ class Backlog:
     sending: int  # claimed by a worker
     oldest_due: datetime.datetime | None  # when the longest-waiting due one fell due
     heartbeat: datetime.datetime | None  # the sweeper's last run
+    circuits_open: int = 0  # live endpoints whose circuit breaker is open
 
 
 def backlog(now: datetime.datetime) -> Backlog:
@@ -55,6 +56,7 @@ def backlog(now: datetime.datetime) -> Backlog:
         sending=Delivery.objects.filter(state=DeliveryState.SENDING).count(),
         oldest_due=due.aggregate(oldest=Min("next_attempt_at"))["oldest"],
         heartbeat=beat.at if beat else None,
+        circuits_open=Endpoint.objects.live().filter(circuit_opened_at__isnull=False).count(),
     )
 
 

@@ -117,6 +117,9 @@ class _Backlog:
         yield GaugeMetricFamily("camio_oldest_due_delivery_age_seconds",
                                 "How long the longest-waiting due delivery has been due "
                                 "(0: none).", value=max(0.0, oldest))
+        yield GaugeMetricFamily("camio_endpoints_circuit_open",
+                                "Endpoints whose circuit breaker is open (deliveries wait).",
+                                value=found.circuits_open)
         if found.heartbeat is not None:
             yield GaugeMetricFamily("camio_sweeper_heartbeat_age_seconds",
                                     "Seconds since the delivery sweeper last ran.",

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from callbacks import catalog
 from callbacks.delivery.dispatcher import send_now
 from callbacks.delivery.outbox import publish
-from callbacks.models import Delivery
+from callbacks.models import Delivery, Endpoint
 from callbacks.services import send_test_event_now
 from incidents import services as incidents
 from pacs.services import ingest_events
@@ -170,6 +170,9 @@ def test_the_backlog_is_counted_from_the_database_at_scrape_time(endpoint_for, a
     assert found[("camio_deliveries_pending", ())] == 3
     assert found[("camio_deliveries_due", ())] == 2
     assert 3600 <= found[("camio_oldest_due_delivery_age_seconds", ())] < 3700
+    assert found[("camio_endpoints_circuit_open", ())] == 0
+    Endpoint.objects.update(circuit_opened_at=datetime.datetime.now(datetime.UTC))
+    assert samples(scrape()[1])[("camio_endpoints_circuit_open", ())] == 1
 
 
 @pytest.mark.django_db
