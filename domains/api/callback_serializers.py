@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from callbacks import catalog
+from callbacks.delivery import transport
 from callbacks.models import DeliveryState, Endpoint, Method, ReplayJob
 from domains.api import fields
 from domains.formats import MASK, mask_mapping, mask_url
@@ -34,8 +36,44 @@ HEADERS_HELP = (
 # --- Endpoints -----------------------------------------------------------------
 
 
-def url_field(**kwargs: Any) -> fields.Text:
-    return fields.Text(max_length=2048, validators=[HTTP_URL], trim_whitespace=False, **kwargs)
+# A host written as an IP address, in any spelling resolvers accept (dotted, decimal,
+# octal, hex, short, fullwidth digits and dots, bracketed IPv6): the schema leaves these
+# out (``not``) because which of them callbacks may reach depends on the SSRF guard and
+# CALLBACK_ALLOWED_NETWORKS; the server answers 400 naming ``url`` for a refused one.
+LITERAL_HOST = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[^/?#@]*@)?"
+    r"(?:[0-9.\uff10-\uff19\uff0e\u3002\uff61]+|0[xX][^/?#:]*|\[[^\]]*\])(?:[:/?#]|$)"
+)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": 2048,
+        "pattern": HTTP_URL.regex.pattern,
+        "not": {"pattern": LITERAL_HOST},
+    }
+)
+class UrlField(fields.Text):
+    """An http(s) URL; an address the SSRF guard refuses is bad input (400 naming it).
+    The schema leaves hosts written as IP addresses out (see LITERAL_HOST)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            transport.check_url(value)
+        except transport.AddressRefused as exc:
+            allowed = transport.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)
+            raise serializers.ValidationError(
+                f"{exc}. Allowed private networks: {allowed}."
+            ) from None
+        except ValueError:
+            pass  # malformed: the service names what is wrong
+        return value
+
+
+def url_field(**kwargs: Any) -> UrlField:
+    return UrlField(max_length=2048, validators=[HTTP_URL], trim_whitespace=False, **kwargs)
 
 
 def event_types_field(**kwargs: Any) -> serializers.ListField:
