@@ -110,8 +110,12 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
         else:
             messages.success(request, "Endpoint added.")
             return redirect("domains:domain", name=domain.name)
+    # A form sent back with its errors is a 400 (bad input), as the API answers.
     return render(
-        request, "domains/endpoint_form.html", {"domain": domain, "form": form, "endpoint": None}
+        request,
+        "domains/endpoint_form.html",
+        {"domain": domain, "form": form, "endpoint": None},
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -142,6 +146,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         request,
         "domains/endpoint_form.html",
         {"domain": domain, "form": form, "endpoint": endpoint},
+        status=400 if request.method == "POST" else 200,
     )
 
 

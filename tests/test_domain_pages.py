@@ -68,7 +68,7 @@ def test_add_endpoint(admin_client, acme, acme_admin):
 def test_bad_input_is_shown_beside_the_field_and_kept(admin_client, acme, overrides, message):
     answer = post_endpoint(admin_client, "/domains/acme.com/endpoints/new", **overrides)
     page = answer.content.decode()
-    assert answer.status_code == 200 and message in page
+    assert answer.status_code == 400 and message in page
     assert "HQ" in page  # input kept
     assert not Endpoint.objects.exists()
 

@@ -488,7 +488,7 @@ def test_embedded_loopback_is_refused_by_the_form(nothing_allowed, client, acme_
         "/domains/acme.com/endpoints/new",
         {"method": "POST", "url": url, "headers": "", "event_types": ["camera.created"]},
     )
-    assert answer.status_code == 200
+    assert answer.status_code == 400
     [message] = answer.context["form"].errors["url"]
     assert "which callbacks may not reach" in message
     assert not Endpoint.objects.exists()
