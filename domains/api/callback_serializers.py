@@ -18,10 +18,8 @@ from domains.api import fields
 from domains.formats import MASK, mask_mapping, mask_url
 
 # Schema-level shape only; the services check the URL fully (host, SSRF guard).
-HTTP_URL = RegexValidator(
-    rf"^https?://[^/\x00{fields.WHITESPACE}]+[^\x00]*$",
-    "The URL must start with http:// or https://.",
-)
+HTTP_URL_PATTERN = rf"^https?://[^/\x00{fields.WHITESPACE}]+[^\x00]*$"
+HTTP_URL = RegexValidator(HTTP_URL_PATTERN, "The URL must start with http:// or https://.")
 # Header names and values as callbacks.validation takes them (RFC 9110 tokens; no line
 # break in a value).
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
@@ -50,7 +48,7 @@ LITERAL_HOST = (
     {
         "type": "string",
         "maxLength": 2048,
-        "pattern": HTTP_URL.regex.pattern,
+        "pattern": HTTP_URL_PATTERN,
         "not": {"pattern": LITERAL_HOST},
     }
 )
