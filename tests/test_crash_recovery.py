@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 from collections import Counter
 
 import pytest
@@ -14,7 +12,14 @@ from django.db.models import Sum
 from callbacks import catalog
 from callbacks.delivery.outbox import publish
 from callbacks.models import Attempt, Delivery, EndpointHourlyStat
-from tests.processes import kill_group, manage, start_worker
+from tests.processes import (
+    free_port,
+    kill_group,
+    manage,
+    redis_answers,
+    start_redis,
+    start_worker,
+)
 from tests.receiver import wait_for
 
 FAST = {
@@ -81,42 +86,6 @@ def test_killed_worker_loses_nothing(tmp_path, receiver, endpoint_for, acme):
         assert (attempt.delivery.attempt_count, attempt.delivery.off_schedule_attempts) == (2, 1)
     hourly = EndpointHourlyStat.objects.aggregate(ok=Sum("succeeded"), bad=Sum("failed"))
     assert hourly == {"ok": 2000, "bad": 0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_redis(port: int, folder) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def redis_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 @pytest.mark.skipif(

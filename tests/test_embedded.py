@@ -3,7 +3,6 @@
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from django.core.management import call_command
 
 from camio_portal.env import read_or_create_secret
 from domains.models import Camera, Device, Domain, User, Zone
+from tests.processes import free_port
 
 # Not about the database or broker: CI runs it once, on SQLite.
 pytestmark = pytest.mark.backend_independent
@@ -44,12 +44,6 @@ def test_seed_demo_creates_once(tmp_path, capsys):
     out = capsys.readouterr().out
     password = re.search(r"admin@acme.test\s+password: (\S+)", out).group(1)
     assert admin.check_password(password)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, what: str):

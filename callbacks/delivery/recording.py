@@ -349,13 +349,19 @@ def _update_breakers(
             changed[pk] = "opened"
         if update != {"breaker_failures": before}:  # most batches change nothing here
             Endpoint.objects.filter(pk=pk).update(**update)
-    drained: list[tuple[str, int]] = []
-    for pk in (pk for pk, state in changed.items() if state == "closed"):
-        waiting = Delivery.objects.filter(endpoint_id=pk, state=DeliveryState.PENDING)
-        waiting.filter(next_attempt_at__gt=now).update(next_attempt_at=now)
-        due = waiting.order_by("next_attempt_at").values_list("id", flat=True)
-        drained += [(str(i), pk) for i in due[: settings.CALLBACK_SWEEP_LIMIT]]
+    drained = [pair for pk, state in changed.items() if state == "closed"
+               for pair in release_waiting(pk, now)]
     return changed, drained
+
+
+def release_waiting(endpoint_id: int, now: datetime.datetime) -> list[tuple[str, int]]:
+    """A circuit closed: every waiting delivery of the endpoint is due now. Return the
+    first ``CALLBACK_SWEEP_LIMIT`` of them, oldest first, as (id, endpoint) pairs to
+    enqueue; the sweeper sends the rest."""
+    waiting = Delivery.objects.filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING)
+    waiting.filter(next_attempt_at__gt=now).update(next_attempt_at=now)
+    due = waiting.order_by("next_attempt_at").values_list("id", flat=True)
+    return [(str(pk), endpoint_id) for pk in due[: settings.CALLBACK_SWEEP_LIMIT]]
 
 
 def _update_rollup(results: Iterable[Result]) -> None:

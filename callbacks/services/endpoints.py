@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from callbacks.delivery.outbox import enqueue_deliveries, forget_subscribers
 from callbacks.delivery.policy import new_secret
+from callbacks.delivery.recording import release_waiting
 from callbacks.delivery.sweeper import pick_probes
 from callbacks.models import Delivery, DeliveryState, Endpoint
 from callbacks.validation import endpoint_fields_clean
@@ -115,13 +116,8 @@ def _close_circuit(endpoint: Endpoint) -> list[str]:
     endpoint.breaker_failures, endpoint.circuit_opened_at = 0, None
     endpoint.next_probe_at, endpoint.probe_interval, endpoint.probe_delivery_id = None, 0, None
     if was_open:
-        now = timezone.now()
-        waiting = Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING)
-        waiting.filter(next_attempt_at__gt=now).update(next_attempt_at=now)
-        ids = list(waiting.order_by("next_attempt_at").values_list("id", flat=True)
-                   [: settings.CALLBACK_SWEEP_LIMIT])
-        pairs = [[str(pk), endpoint.pk] for pk in ids]
-        transaction.on_commit(lambda: enqueue_deliveries(pairs))  # the sweeper sends the rest
+        pairs = [list(pair) for pair in release_waiting(endpoint.pk, timezone.now())]
+        transaction.on_commit(lambda: enqueue_deliveries(pairs))
     return list(CIRCUIT_FIELDS)
 
 
