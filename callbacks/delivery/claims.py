@@ -92,13 +92,8 @@ def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
     """SQLite (one writer at a time): pick, claim conditionally, read back by token."""
     # Sorted here, not in SQL: ORDER BY would tempt the planner into walking the
     # whole due index instead of looking the ids up by primary key.
-    # An open circuit holds its endpoint's deliveries back, all but its probe and tests;
-    # so does a pause (Retry-After).
-    held_back = (
-        Q(endpoint__circuit_opened_at__isnull=False) & ~Q(endpoint__probe_delivery_id=F("id"))
-    ) | Q(endpoint__paused_until__gt=now)
     rows = Delivery.objects.filter(
-        Q(test=True) | ~held_back,
+        ~held_back(now),
         id__in=list(ids), state=DeliveryState.PENDING, next_attempt_at__lte=now,
     ).order_by().values_list("id", "next_attempt_at")
     chosen = [pk for pk, _ in sorted(rows, key=lambda row: row[1])][:limit]
@@ -110,6 +105,16 @@ def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
     # values_list, not model instances: this runs for every delivery sent.
     claimed = Delivery.objects.filter(claim_token=token).values_list(*_JOB_COLUMNS)
     return sorted(((*row[:-1], row[-1] == row[0]) for row in claimed), key=lambda row: row[3])
+
+
+def held_back(now: datetime.datetime) -> Q:
+    """Deliveries their endpoint holds back at ``now``: an open circuit holds back all but
+    its probe, a Retry-After pause all; test events never wait (the claim SQL above says
+    the same for PostgreSQL)."""
+    circuit = Q(endpoint__circuit_opened_at__isnull=False) & ~Q(
+        endpoint__probe_delivery_id=F("id")
+    )
+    return Q(test=False) & (circuit | Q(endpoint__paused_until__gt=now))
 
 
 def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:

@@ -21,9 +21,10 @@ from typing import cast
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
+from callbacks.delivery.claims import held_back
 from callbacks.delivery.outbox import enqueue_deliveries
 from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, Heartbeat
 from domains.formats import mask_url
@@ -86,9 +87,7 @@ def sweep() -> dict[str, int]:
     probes = pick_probes(now)
     overdue = list(
         Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - interval)
-        # Open circuits and paused endpoints wait.
-        .filter(Q(test=True) | Q(endpoint__circuit_opened_at=None))
-        .exclude(test=False, endpoint__paused_until__gt=now)
+        .exclude(held_back(now))  # open circuits (all but their probe) and pauses wait
         .order_by("next_attempt_at")
         .values_list("id", "endpoint_id", "replay")[: settings.CALLBACK_SWEEP_LIMIT]
     )
