@@ -274,7 +274,7 @@ def publish_batch(domain: object, count: int, per_transaction: int) -> list[tupl
     for start in range(0, count, per_transaction):
         size = min(per_transaction, count - start)
         with transaction.atomic():
-            events = publish_many(domain=domain, events=[("camera.created", example)] * size)
+            events = publish_many(domain=domain, events=[("camera.created", example, "")] * size)
         now = time.time()
         committed += [(str(e.id), now) for e in events]
     return committed

@@ -20,7 +20,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from callbacks import services
-from callbacks.forms import EVENT_TYPE_CHOICES, EndpointFieldsMixin, HeadersField
+from callbacks.forms import (
+    EVENT_TYPE_CHOICES,
+    EndpointFieldsMixin,
+    HeadersField,
+    ordering_field,
+    rate_limit_field,
+)
 from callbacks.models import (
     Attempt,
     Delivery,
@@ -50,10 +56,13 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
         choices=EVENT_TYPE_CHOICES, widget=forms.CheckboxSelectMultiple
     )
     method = forms.ChoiceField(choices=Method.choices, initial=Method.POST)
+    ordering = ordering_field()
+    rate_limit = rate_limit_field()
 
     class Meta:
         model = Endpoint
-        fields = ("domain", "method", "url", "event_types", "description")
+        fields = ("domain", "method", "url", "event_types", "description", "ordering",
+                  "rate_limit")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -102,11 +111,14 @@ class EndpointAdmin(admin.ModelAdmin):
         "enabled",
         "health",
         "circuit",
+        "ordering",
+        "rate_limit",
         "last_success_at",
         "deleted_at",
         "replay_link",
     )
-    list_filter = ("enabled", "method", ("deleted_at", admin.EmptyFieldListFilter), "domain")
+    list_filter = ("enabled", "method", "ordering",
+                   ("deleted_at", admin.EmptyFieldListFilter), "domain")
     search_fields = ("endpoint_id", "url", "domain__name")
     readonly_fields = (
         "endpoint_id",
@@ -162,6 +174,8 @@ class EndpointAdmin(admin.ModelAdmin):
             "event_types": data["event_types"],
             "headers": data["headers_json"],
             "description": data.get("description", ""),
+            "ordering": data["ordering"],
+            "rate_limit": data.get("rate_limit"),
         }
         if change:
             saved = services.endpoint_update(

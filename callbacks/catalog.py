@@ -17,6 +17,8 @@ class EventType:
     emitted_by: str
     object_schema: dict[str, Any]
     example: dict[str, Any]
+    # What a ``per_key`` endpoint keeps this type in order with (camio-order-key).
+    ordered_by: str = ""
 
     def envelope_schema(self) -> dict[str, Any]:
         """Return the JSON Schema of the whole callback body for this type."""
@@ -143,6 +145,10 @@ EXAMPLE_HOOK = {
 EXAMPLE_ZONE_CAMERA = {k: EXAMPLE_CAMERA[k] for k in ("camera_id", "name", "ip_address")}
 
 
+BY_BOX = "box:<device_id> (the camera's Box)"
+BY_OWNER = "user:<user_id> (the hook's owner)"
+
+
 def _camera_types() -> list[EventType]:
     updated_schema = _obj(
         {"camera": CAMERA, "user": USER, "previous_attributes": {"type": "object"}}
@@ -154,6 +160,7 @@ def _camera_types() -> list[EventType]:
             "camera_create",
             _obj({"camera": CAMERA, "user": USER}),
             {"camera": EXAMPLE_CAMERA, "user": EXAMPLE_USER},
+            BY_BOX,
         ),
         EventType(
             "camera.updated",
@@ -166,6 +173,7 @@ def _camera_types() -> list[EventType]:
                 "user": EXAMPLE_USER,
                 "previous_attributes": {"name": "Front Entrance"},
             },
+            BY_BOX,
         ),
         EventType(
             "camera.deleted",
@@ -173,6 +181,7 @@ def _camera_types() -> list[EventType]:
             "camera_delete, device_delete",
             _obj({"camera": CAMERA, "user": USER}),
             {"camera": EXAMPLE_CAMERA, "user": EXAMPLE_USER},
+            BY_BOX,
         ),
     ]
 
@@ -195,6 +204,7 @@ def _zone_types() -> list[EventType]:
             "zone_create",
             schema,
             example,
+            BY_BOX,
         ),
         EventType(
             "zone.updated",
@@ -206,9 +216,11 @@ def _zone_types() -> list[EventType]:
                 "zone": {**EXAMPLE_ZONE, "name": "Front door"},
                 "previous_attributes": {"name": "Doorway"},
             },
+            BY_BOX,
         ),
         EventType(
-            "zone.deleted", "A zone was removed.", "zone_delete, camera_delete", schema, example
+            "zone.deleted", "A zone was removed.", "zone_delete, camera_delete", schema, example,
+            BY_BOX,
         ),
     ]
 
@@ -228,6 +240,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
             },
             "user": EXAMPLE_USER,
         },
+        "box:<device_id>",
     ),
     EventType(
         "hook.created",
@@ -235,6 +248,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "hook_create",
         _obj({"hook": HOOK, "user": USER}),
         {"hook": EXAMPLE_HOOK, "user": EXAMPLE_USER},
+        BY_OWNER,
     ),
     EventType(
         "hook.deleted",
@@ -242,6 +256,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "hook_delete",
         _obj({"hook": HOOK, "user": USER}),
         {"hook": EXAMPLE_HOOK, "user": EXAMPLE_USER},
+        BY_OWNER,
     ),
     EventType(
         "incident.created",
@@ -271,6 +286,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
             },
             "user": EXAMPLE_USER,
         },
+        "box:<device_id> (the Box the counters came from)",
     ),
     EventType(
         "pacs.events.created",
@@ -314,6 +330,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
             ],
             "source_server": "apac.int.acme.com:443",
         },
+        "pacs:<integration_id> (the PACS integration)",
     ),
     *_zone_types(),
 )

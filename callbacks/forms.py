@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from callbacks import catalog
+from callbacks.models import RATE_LIMIT_MAX, Ordering
 from callbacks.validation import endpoint_fields_clean, parse_headers_text
 
 HEADERS_PLACEHOLDER = (
@@ -27,12 +28,38 @@ class HeadersField(forms.CharField):
         return parse_headers_text(str(value or ""))
 
 
+def ordering_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Delivery order",
+        choices=Ordering.choices,
+        initial=Ordering.NONE,
+        required=False,  # left out: none, as before ordering existed
+        help_text="Per key: callbacks about one Box (its cameras and zones), one hook owner "
+        "or one PACS integration arrive one at a time, in the order they happened, numbered "
+        "in camio-order-sequence. A delivery being retried holds back only its own key.",
+    )
+
+
+def rate_limit_field() -> forms.CharField:
+    # A CharField, cleaned by the shared validation, so every path says the same.
+    return forms.CharField(
+        label="Rate limit (deliveries per second)",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "max": RATE_LIMIT_MAX, "step": 1,
+                                        "placeholder": "No limit"}),
+        help_text=f"At most this many deliveries start per second, across every worker "
+        f"(1 to {RATE_LIMIT_MAX:,}). Empty: no limit.",
+    )
+
+
 class EndpointFieldsMixin:
-    """Cleans URL, method and event types with the one validation every path uses."""
+    """Cleans URL, method, event types, ordering and rate limit with the one validation
+    every path uses."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()  # type: ignore[misc]
-        given = {k: data[k] for k in ("url", "method", "event_types") if k in data}
+        given = {k: data[k] for k in ("url", "method", "event_types", "ordering", "rate_limit")
+                 if k in data}
         try:
             data.update(endpoint_fields_clean(given))
         except ValidationError as exc:

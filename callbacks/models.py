@@ -26,6 +26,15 @@ class Method(models.TextChoices):
 BODYLESS_METHODS = frozenset({Method.GET, Method.HEAD})
 
 
+class Ordering(models.TextChoices):
+    NONE = "none", "None (fastest; callbacks may arrive in any order)"
+    PER_KEY = "per_key", "Per key (one at a time per Box, hook owner or PACS integration)"
+
+
+# Deliveries per second an endpoint may be given at most (its ``rate_limit``).
+RATE_LIMIT_MAX = 10_000
+
+
 class EndpointQuerySet(models.QuerySet["Endpoint"]):
     def live(self) -> EndpointQuerySet:
         """Endpoints not deleted (enabled or not)."""
@@ -76,6 +85,12 @@ class Endpoint(models.Model):
     # A 429 or 503 with Retry-After pauses the whole endpoint until then (capped at
     # CALLBACK_RETRY_AFTER_MAX); it does not count toward the breaker.
     paused_until = models.DateTimeField(null=True, blank=True)
+    # Delivery control: ``per_key`` sends one delivery per order key at a time, in commit
+    # order, numbered per key (camio-order-sequence); ``rate_limit`` caps deliveries per
+    # second across every worker (None: no limit).
+    ordering = models.CharField(max_length=8, choices=Ordering.choices, default=Ordering.NONE,
+                                db_default=Ordering.NONE)
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
 
     objects = EndpointQuerySet.as_manager()
 
@@ -110,6 +125,9 @@ class Event(models.Model):
     body = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
     test = models.BooleanField(default=False)
+    # What the event is ordered by on a ``per_key`` endpoint ("box:<device_id>", ...),
+    # given by its producer; empty for test events.
+    order_key = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -157,6 +175,11 @@ class Delivery(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set on a ``per_key`` endpoint: the event's order key and its number in that key's
+    # sequence for this endpoint (1, 2, 3, ...). A delivery waits while an earlier one of
+    # its key is pending or being sent.
+    order_key = models.CharField(max_length=100, null=True, blank=True)
+    sequence = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -174,10 +197,44 @@ class Delivery(models.Model):
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_time"),
             models.Index(fields=["domain", "-created_at"], name="delivery_domain_time"),
             models.Index(fields=["endpoint", "state"], name="delivery_endpoint_state"),
+            models.Index(
+                fields=["endpoint", "order_key", "sequence"],
+                name="delivery_order",
+                condition=models.Q(state__in=["pending", "sending"], sequence__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.endpoint_id} ({self.state})"
+
+
+class OrderCounter(models.Model):
+    """The last sequence number given per endpoint and order key. Kept apart from the
+    events so it outlives their retention; its row lock orders concurrent publishers."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    last = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "key"], name="one_counter_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} {self.key}: {self.last}"
+
+
+class EndpointSlot(models.Model):
+    """Shared state of an endpoint's rate limit: when its next delivery may start. Its
+    own row, so claimers never wait for the recorder's endpoint updates."""
+
+    endpoint = models.OneToOneField(Endpoint, on_delete=models.CASCADE, primary_key=True,
+                                    related_name="+")
+    next_start_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} next at {self.next_start_at}"
 
 
 class Attempt(models.Model):

@@ -1,4 +1,4 @@
-"""Validation of endpoint input: URL, method, headers, event types.
+"""Validation of endpoint input: URL, method, headers, event types, ordering, rate limit.
 
 Every function raises ``ValidationError`` with a message naming the problem;
 ``endpoint_fields_clean`` collects them per field.
@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from callbacks import catalog
 from callbacks.delivery import transport
 from callbacks.delivery.policy import RESERVED_HEADERS
-from callbacks.models import Method
+from callbacks.models import RATE_LIMIT_MAX, Method, Ordering
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
@@ -125,11 +125,42 @@ def clean_event_types(value: Any) -> list[str]:
     return sorted(set(value))
 
 
+def clean_ordering(value: Any) -> str:
+    ordering = str(value if value not in (None, "") else Ordering.NONE).strip()
+    if ordering not in Ordering.values:
+        raise ValidationError(
+            f"{value!r} is not an ordering; use one of {', '.join(Ordering.values)}."
+        )
+    return ordering
+
+
+def clean_rate_limit(value: Any) -> int | None:
+    """A whole number of deliveries per second from 1 to RATE_LIMIT_MAX, or none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValidationError("The rate limit must be a whole number of deliveries per second.")
+    try:
+        rate = int(str(value).strip()) if not isinstance(value, int | float) else int(value)
+    except ValueError:
+        raise ValidationError(
+            "The rate limit must be a whole number of deliveries per second."
+        ) from None
+    if not 1 <= rate <= RATE_LIMIT_MAX:
+        raise ValidationError(
+            f"The rate limit must be from 1 to {RATE_LIMIT_MAX:,} deliveries per second "
+            "(leave it empty for none)."
+        )
+    return rate
+
+
 CLEANERS = {
     "url": clean_url,
     "method": clean_method,
     "headers": clean_headers,
     "event_types": clean_event_types,
+    "ordering": clean_ordering,
+    "rate_limit": clean_rate_limit,
 }
 
 

@@ -4,7 +4,13 @@ from django import forms
 from django.contrib.auth.forms import SetPasswordForm
 
 from callbacks import catalog
-from callbacks.forms import EVENT_TYPE_CHOICES, EndpointFieldsMixin, HeadersField
+from callbacks.forms import (
+    EVENT_TYPE_CHOICES,
+    EndpointFieldsMixin,
+    HeadersField,
+    ordering_field,
+    rate_limit_field,
+)
 from callbacks.models import DeliveryState, Method
 from domains.models import normalize_domain_name
 
@@ -50,6 +56,8 @@ class EndpointForm(EndpointFieldsMixin, forms.Form):
         choices=EVENT_TYPE_CHOICES,
     )
     description = forms.CharField(required=False, max_length=200)
+    ordering = ordering_field()
+    rate_limit = rate_limit_field()
 
 
 class TestEventForm(forms.Form):

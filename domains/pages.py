@@ -104,6 +104,8 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
                 headers=data["headers"],
                 event_types=data["event_types"],
                 description=data["description"],
+                ordering=data["ordering"],
+                rate_limit=data["rate_limit"],
             )
         except ValidationError as exc:
             _form_errors(form, exc)
@@ -130,6 +132,8 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "event_types": endpoint.event_types,
         "description": endpoint.description,
         "headers": json.dumps(shown, indent=4, ensure_ascii=False) if shown else "",
+        "ordering": endpoint.ordering,
+        "rate_limit": endpoint.rate_limit or "",
     }
     form = EndpointForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -145,7 +149,9 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
     return render(
         request,
         "domains/endpoint_form.html",
-        {"domain": domain, "form": form, "endpoint": endpoint},
+        {"domain": domain, "form": form, "endpoint": endpoint,
+         "waiting": endpoint.deliveries.filter(state="pending").count()
+         if endpoint.circuit_opened_at else 0},
         status=400 if request.method == "POST" else 200,
     )
 

@@ -1,26 +1,41 @@
 """Claiming due deliveries: one conditional UPDATE that stamps a claim token and a
 lease, so a task that runs twice sends once, on SQLite and PostgreSQL alike.
 
-The caller (the dispatcher) decides how many of each endpoint's deliveries it
-has room for; a claim takes at most ``limit`` of the ids it is given, whatever
-plan the database picks.
+A claim takes at most ``limit`` of the ids it is given, whatever plan the database
+picks, and never more than each endpoint's limits allow across every worker: the
+in-flight cap (``CALLBACK_ENDPOINT_INFLIGHT``: deliveries being sent whose lease has
+not expired, so a killed worker's slots come back with its leases) and the
+endpoint's ``rate_limit`` (each claimed delivery gets the moment it may start,
+1/rate apart, at most one second ahead). Both are judged under a lock on the
+endpoint's ``EndpointSlot`` row (PostgreSQL; SQLite's transactions are exclusive).
+
+A delivery is not claimed while its endpoint holds it back (``held_back``: an open
+circuit, a Retry-After pause) or, on a ``per_key`` endpoint, while an earlier
+delivery of its key is pending or being sent (``behind_in_order``).
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from callbacks.delivery.policy import Job, signing_secrets
-from callbacks.models import Delivery, DeliveryState, Endpoint
+from callbacks.delivery.policy import RESERVED_HEADERS, Job, signing_secrets
+from callbacks.models import Delivery, DeliveryState, Endpoint, EndpointSlot
+
+# How far ahead a rate-limited endpoint's deliveries are claimed (each waits for its start).
+RATE_HORIZON = 1.0
+# How soon to ask again for ids an endpoint's in-flight cap held back in another process.
+CAP_RETRY = 0.1
 
 
 def endpoints_of(ids: Sequence[str]) -> dict[int, list[str]]:
@@ -34,15 +49,115 @@ def endpoints_of(ids: Sequence[str]) -> dict[int, list[str]]:
 
 def claim(ids: Sequence[str], limit: int) -> list[Job]:
     """Claim up to ``limit`` of ``ids`` that are pending and due, oldest due first."""
-    if not ids or limit <= 0:
-        return []
+    return claim_grouped(endpoints_of(ids), limit).jobs
+
+
+@dataclass
+class Claimed:
+    jobs: list[Job] = field(default_factory=list)
+    # Ids an endpoint's limits held back this time, per endpoint, and when to ask again
+    # (seconds from now); the others given and not claimed are not due, not first of
+    # their key, or taken elsewhere.
+    deferred: dict[int, list[str]] = field(default_factory=dict)
+    retry_in: dict[int, float] = field(default_factory=dict)
+
+
+def claim_grouped(taken: dict[int, list[str]], limit: int) -> Claimed:
+    """Claim up to ``limit`` of the ids given per endpoint, within each endpoint's limits."""
+    if not taken or limit <= 0:
+        return Claimed()
     now, token = timezone.now(), uuid.uuid4()
     lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
+    with transaction.atomic():
+        limits = _limits(taken, now)
+        allowed: list[str] = []
+        claimed = Claimed()
+        for endpoint_id, ids in taken.items():
+            quota = limits[endpoint_id].quota(len(ids))
+            allowed += ids[:quota]
+            if quota < len(ids):
+                claimed.deferred[endpoint_id] = ids[quota:]
+        if allowed:
+            if connection.vendor == "postgresql":
+                rows = _claim_returning(allowed, limit, now, lease, token)
+            else:
+                rows = _claim_portable(allowed, limit, now, lease, token)
+            claimed.jobs = _jobs(rows, token)
+        _schedule(claimed.jobs, limits)
+        claimed.retry_in = {pk: limits[pk].retry_in(now) for pk in claimed.deferred}
+    return claimed
+
+
+class _Limit:
+    """One endpoint's room at claim time: free in-flight slots and rate-limited starts."""
+
+    def __init__(self, free: int, rate: int | None, next_start: datetime.datetime | None,
+                 now: datetime.datetime) -> None:
+        self.free, self.rate, self.now = max(free, 0), rate, now
+        self.first = max(now, next_start or now)  # when the next delivery may start
+        self.changed = False
+
+    def quota(self, wanted: int) -> int:
+        allowed = min(wanted, self.free)
+        if self.rate:
+            ahead = (self.horizon - self.first).total_seconds()
+            allowed = min(allowed, max(0, math.ceil(ahead * self.rate)))
+        return allowed
+
+    @property
+    def horizon(self) -> datetime.datetime:
+        return self.now + datetime.timedelta(seconds=RATE_HORIZON)
+
+    def retry_in(self, now: datetime.datetime) -> float:
+        if not self.rate:
+            return CAP_RETRY
+        return max(0.01, (self.first - now).total_seconds() - RATE_HORIZON)
+
+    def starts(self, count: int) -> list[datetime.datetime]:
+        """The start of each of ``count`` claimed deliveries, and the next free start."""
+        gap = datetime.timedelta(seconds=1 / self.rate) if self.rate else datetime.timedelta()
+        times = [self.first + gap * i for i in range(count)]
+        self.first += gap * count
+        self.changed = True
+        return times
+
+
+def _limits(taken: dict[int, list[str]], now: datetime.datetime) -> dict[int, _Limit]:
+    """Lock the endpoints' slot rows (sorted, so claimers cannot deadlock) and read how
+    much room each has across every worker."""
+    wanted = sorted(taken)
+    slots = EndpointSlot.objects.filter(endpoint_id__in=wanted).order_by("endpoint_id")
     if connection.vendor == "postgresql":
-        rows = _claim_returning(ids, limit, now, lease, token)
-    else:
-        rows = _claim_portable(ids, limit, now, lease, token)
-    return _jobs(rows, token)
+        slots = slots.select_for_update(of=("self",))
+    rows = list(slots.values_list("endpoint_id", "next_start_at", "endpoint__rate_limit"))
+    if len(rows) < len(wanted):  # endpoints claimed for the first time
+        EndpointSlot.objects.bulk_create([EndpointSlot(endpoint_id=pk) for pk in wanted],
+                                         ignore_conflicts=True)
+        rows = list(slots.values_list("endpoint_id", "next_start_at", "endpoint__rate_limit"))
+    sending = dict(
+        Delivery.objects.filter(endpoint_id__in=wanted, state=DeliveryState.SENDING, test=False,
+                                lease_expires_at__gt=now)
+        .order_by().values("endpoint_id").annotate(n=Count("id")).values_list("endpoint_id", "n")
+    )
+    cap = settings.CALLBACK_ENDPOINT_INFLIGHT
+    limits = {pk: _Limit(cap - sending.get(pk, 0), rate, next_start, now)
+              for pk, next_start, rate in rows}
+    for pk in wanted:  # an endpoint deleted meanwhile: its ids claim nothing anyway
+        limits.setdefault(pk, _Limit(cap, None, None, now))
+    return limits
+
+
+def _schedule(jobs: list[Job], limits: dict[int, _Limit]) -> None:
+    """Give each job of a rate-limited endpoint its start; store each endpoint's next."""
+    per_endpoint: dict[int, list[Job]] = defaultdict(list)
+    for job in jobs:
+        if limits[job.endpoint_id].rate:
+            per_endpoint[job.endpoint_id].append(job)
+    for endpoint_id, group in per_endpoint.items():
+        limit = limits[endpoint_id]
+        for job, start in zip(group, limit.starts(len(group)), strict=True):
+            job.not_before = start
+        EndpointSlot.objects.filter(pk=endpoint_id).update(next_start_at=limit.first)
 
 
 # The LIMIT sits in an ARRAY(...) sub-select, which PostgreSQL runs once (an InitPlan):
@@ -59,13 +174,17 @@ WITH claimed AS (
               SELECT 1 FROM callbacks_endpoint o WHERE o.id = d.endpoint_id
               AND ((o.circuit_opened_at IS NOT NULL AND o.probe_delivery_id IS DISTINCT FROM d.id)
                    OR o.paused_until > %(now)s)))
-        ORDER BY d.next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
+          AND (d.order_key IS NULL OR NOT EXISTS (
+              SELECT 1 FROM callbacks_delivery p WHERE p.endpoint_id = d.endpoint_id
+              AND p.order_key = d.order_key AND p.sequence < d.sequence
+              AND p.state IN ('pending', 'sending') AND p.sequence IS NOT NULL))
+        ORDER BY d.next_attempt_at, d.sequence LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
     RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
-              off_schedule_attempts
+              off_schedule_attempts, order_key, sequence
 )
 SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
        e.type, e.created_at, e.body, ep.updated_at, c.off_schedule_attempts,
-       ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id
+       c.order_key, c.sequence, ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id
 FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
      JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
 ORDER BY c.next_attempt_at
@@ -84,7 +203,8 @@ def _claim_returning(ids: Sequence[str], limit: int, now: datetime.datetime,
 
 _JOB_COLUMNS = ("id", "endpoint_id", "attempt_count", "next_attempt_at", "test", "replay",
                 "event_id", "event__type", "event__created_at", "event__body",
-                "endpoint__updated_at", "off_schedule_attempts", "endpoint__probe_delivery_id")
+                "endpoint__updated_at", "off_schedule_attempts", "order_key", "sequence",
+                "endpoint__probe_delivery_id")
 
 
 def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
@@ -93,7 +213,7 @@ def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
     # Sorted here, not in SQL: ORDER BY would tempt the planner into walking the
     # whole due index instead of looking the ids up by primary key.
     rows = Delivery.objects.filter(
-        ~held_back(now),
+        ~held_back(now), ~behind_in_order(),
         id__in=list(ids), state=DeliveryState.PENDING, next_attempt_at__lte=now,
     ).order_by().values_list("id", "next_attempt_at")
     chosen = [pk for pk, _ in sorted(rows, key=lambda row: row[1])][:limit]
@@ -117,13 +237,24 @@ def held_back(now: datetime.datetime) -> Q:
     return Q(test=False) & (circuit | Q(endpoint__paused_until__gt=now))
 
 
+def behind_in_order() -> Q:
+    """Deliveries of a ``per_key`` endpoint with an earlier one of their key still pending
+    or being sent (the claim SQL above says the same for PostgreSQL)."""
+    earlier = Delivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"), order_key=OuterRef("order_key"),
+        sequence__lt=OuterRef("sequence"), sequence__isnull=False,
+        state__in=(DeliveryState.PENDING, DeliveryState.SENDING),
+    )
+    return Q(order_key__isnull=False) & Q(Exists(earlier))
+
+
 def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
     """Build the Jobs of claimed rows (the one place a Job is made)."""
     views = endpoint_views({(row[1], row[10]) for row in rows})
     jobs = []
     for row in rows:
         (delivery_id, endpoint_id, attempts, due, test, replay, event_id, kind, created, body,
-         _, off_schedule, probe) = row
+         _, off_schedule, order_key, sequence, probe) = row
         endpoint = views[endpoint_id]
         jobs.append(Job(
             delivery_id=str(delivery_id), endpoint_id=endpoint_id, event_id=str(event_id),
@@ -133,6 +264,7 @@ def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
             schedule_slot=attempts - off_schedule + 1, probe=bool(probe) and not test,
             claim_token=str(token), test=test, replay=replay,
             endpoint_public_id=endpoint.public_id, domain=endpoint.domain,
+            order_key=order_key if order_key and sequence else "", sequence=sequence or 0,
         ))
     return jobs
 
@@ -143,7 +275,9 @@ class EndpointView:
     def __init__(self, endpoint: Endpoint) -> None:
         self.pk, self.method, self.url = endpoint.pk, endpoint.method, endpoint.url
         self.public_id, self.domain = endpoint.endpoint_id, endpoint.domain.name
-        self.headers = dict(endpoint.headers or {})
+        # An endpoint saved before a name was reserved keeps working, without that header.
+        self.headers = {name: value for name, value in (endpoint.headers or {}).items()
+                        if name.lower() not in RESERVED_HEADERS}
         self.secret, self.previous_secret = endpoint.secret, endpoint.previous_secret
         self.previous_secret_expires_at = endpoint.previous_secret_expires_at
 

@@ -29,8 +29,9 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
-from callbacks.delivery.claims import claim, endpoints_of
+from callbacks.delivery.claims import claim, claim_grouped, endpoints_of
 from callbacks.delivery.outbox import enqueue, enqueue_deliveries
 from callbacks.delivery.policy import Job, Result
 from callbacks.delivery.recording import FollowUp, record
@@ -58,6 +59,7 @@ class Dispatcher:
         self._in_flight: Counter[int] = Counter()  # reserved or sending, per endpoint
         self._unrecorded = 0  # reserved, sending or waiting for the recorder
         self._wake = threading.Event()
+        self._resting: dict[int, float] = {}  # endpoint -> when its limits have room again
         self._stopping = False
         self._results: queue.Queue[Result | None] = queue.Queue()
         self.loop = asyncio.new_event_loop()
@@ -99,13 +101,18 @@ class Dispatcher:
         with self._lock:
             free = min(self.capacity - self._unrecorded, self.batch_size)
             taken: dict[int, list[str]] = defaultdict(list)
+            now = time.monotonic()
+            for endpoint_id, until in list(self._resting.items()):
+                if until <= now:
+                    del self._resting[endpoint_id]
             while free > 0:
                 progressed = False
                 for endpoint_id in list(self._due):
                     if free <= 0:
                         break
                     ids = self._due[endpoint_id]
-                    if self._in_flight[endpoint_id] >= self.endpoint_cap:
+                    if (self._in_flight[endpoint_id] >= self.endpoint_cap
+                            or endpoint_id in self._resting):
                         continue
                     delivery_id = next(iter(ids))
                     del ids[delivery_id]
@@ -134,7 +141,12 @@ class Dispatcher:
 
     def _run_claimer(self) -> None:
         while True:
-            self._wake.wait(timeout=0.5)
+            timeout = 0.5
+            with self._lock:
+                if self._resting:  # ids an endpoint's limits held back: ask again then
+                    soonest = min(self._resting.values()) - time.monotonic()
+                    timeout = min(timeout, max(soonest, 0.001))
+            self._wake.wait(timeout=timeout)
             self._wake.clear()
             if self._stopping:
                 connection.close()
@@ -152,21 +164,34 @@ class Dispatcher:
         taken = self._reserve()
         if not taken:
             return 0
-        ids = [pk for pks in taken.values() for pk in pks]
+        total = sum(len(pks) for pks in taken.values())
         try:
-            jobs = claim(ids, len(ids))
+            result = claim_grouped(taken, total)
         except Exception:
             for endpoint_id, pks in taken.items():
                 self._release(endpoint_id, len(pks))
             raise
+        jobs = result.jobs
         claimed = Counter(job.endpoint_id for job in jobs)
         for endpoint_id, pks in taken.items():
             unclaimed = len(pks) - claimed[endpoint_id]
-            if unclaimed:  # not due yet, or sent elsewhere: nothing to do here
+            if unclaimed:  # not due yet, held back, or sent elsewhere
                 self._release(endpoint_id, unclaimed)
+        if result.deferred:
+            self._defer(result.deferred, result.retry_in)
         if jobs:
             self.loop.call_soon_threadsafe(self._start, jobs)
-        return len(ids)
+        return total
+
+    def _defer(self, deferred: dict[int, list[str]], retry_in: dict[int, float]) -> None:
+        """Keep ids an endpoint's limits held back, first in line; that endpoint rests
+        until its limits have room again."""
+        now = time.monotonic()
+        with self._lock:
+            for endpoint_id, ids in deferred.items():
+                rest = self._due.get(endpoint_id, {})
+                self._due[endpoint_id] = {**dict.fromkeys(ids), **rest}
+                self._resting[endpoint_id] = now + retry_in[endpoint_id]
 
     # --- sending -------------------------------------------------------------------
 
@@ -176,6 +201,10 @@ class Dispatcher:
 
     async def _send(self, job: Job) -> None:
         try:
+            if job.not_before is not None:  # the endpoint's rate limit gave it this start
+                wait = (job.not_before - timezone.now()).total_seconds()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             result = await self.sender.send(job)
         except Exception:  # the lease brings the delivery back
             log.exception("sending delivery %s failed unexpectedly", job.delivery_id)
@@ -207,7 +236,10 @@ class Dispatcher:
                     self._results.put(None)
                     break
                 batch.append(item)
-            follow(self._flush(batch))
+            follow_up = self._flush(batch)
+            if follow_up.ready:  # next of their key: claim here at once, not via the broker
+                self.accept(follow_up.ready)
+            follow(follow_up)
 
     def _flush(self, batch: list[Result]) -> FollowUp:
         try:

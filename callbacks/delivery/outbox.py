@@ -8,6 +8,13 @@ Celery, batched per transaction; if the broker is down the error is logged and
 the sweeper sends them later. ``enqueue`` is the one way every app hands ids to
 a task: by task name (so nothing here imports the tasks above it), in chunks,
 never raising.
+
+Ordering: each event carries the order key its producer gives (``box:<device_id>``,
+``user:<user_id>``, ``pacs:<integration_id>``, ...). For an endpoint whose
+``ordering`` is ``per_key``, each of its deliveries takes the next number of that
+endpoint and key from a row-locked counter (``OrderCounter``), in the publishing
+transaction: a second transaction publishing for the same key waits at the counter
+until the first commits, so numbers follow commit order.
 """
 
 from __future__ import annotations
@@ -21,11 +28,11 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import catalog
-from callbacks.models import Delivery, Endpoint, Event
+from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering
 from domains.models import Domain
 
 log = logging.getLogger(__name__)
@@ -84,54 +91,130 @@ def publish(
     object: dict[str, Any],
     endpoint: Endpoint | None = None,
     test: bool = False,
+    order_key: str = "",
 ) -> Event:
     """Record an event of ``type`` for ``domain`` and its deliveries; send after commit.
 
-    ``endpoint`` restricts the fan-out to one endpoint (test events).
+    ``order_key`` is what ordered endpoints keep this event in order with (the Box, the
+    hook's owner, the PACS integration); ``endpoint`` restricts the fan-out to one
+    endpoint (test events, which are never ordered).
     """
-    [event] = publish_many(domain=domain, events=[(type, object)], endpoint=endpoint, test=test)
+    [event] = publish_many(domain=domain, events=[(type, object, order_key)],
+                           endpoint=endpoint, test=test)
     return event
 
 
 def publish_many(
     *,
     domain: Domain,
-    events: list[tuple[str, dict[str, Any]]],
+    events: Sequence[tuple[str, dict[str, Any], str]],
     endpoint: Endpoint | None = None,
     test: bool = False,
 ) -> list[Event]:
-    """Record several ``(type, object)`` events of one domain with two INSERTs."""
-    for event_type, _ in events:
+    """Record several ``(type, object, order key)`` events of one domain, in that order,
+    with two INSERTs (and one counter upsert when an ordered endpoint subscribes)."""
+    for event_type, _, _ in events:
         if event_type not in catalog.BY_NAME:
             raise ValueError(f"{event_type!r} is not an event type.")
     now = timezone.now()
     rows = []
-    for event_type, obj in events:
+    for event_type, obj, key in events:
         event_id = uuid.uuid4()
         rows.append(Event(id=event_id, domain=domain, type=event_type, created_at=now, test=test,
-                          body=envelope(event_id, event_type, obj)))
+                          body=envelope(event_id, event_type, obj),
+                          order_key="" if test else key[:100]))
     with transaction.atomic():
         batch = _current_batch()
-        deliveries = [
-            Delivery(id=uuid.uuid4(), event=event, endpoint_id=target, domain=domain,
-                     event_type=event.type, test=test, next_attempt_at=now, created_at=now)
-            for event in rows
-            for target in ([endpoint.pk] if endpoint is not None
-                           else batch.subscribers(domain.pk, event.type))
-        ]
+        deliveries = []
+        ordered: list[Delivery] = []
+        for event in rows:
+            targets = ([(endpoint.pk, False)] if endpoint is not None
+                       else batch.subscribers(domain.pk, event.type))
+            for target, per_key in targets:
+                delivery = Delivery(id=uuid.uuid4(), event=event, endpoint_id=target,
+                                    domain=domain, event_type=event.type, test=test,
+                                    next_attempt_at=now, created_at=now)
+                deliveries.append(delivery)
+                if per_key and event.order_key:
+                    delivery.order_key = event.order_key
+                    ordered.append(delivery)
+        number(ordered)
         Event.objects.bulk_create(rows)
         Delivery.objects.bulk_create(deliveries)
         batch.ids.extend([str(d.id), d.endpoint_id] for d in deliveries)
     return rows
 
 
-def subscribers(domain_id: int, event_type: str) -> list[int]:
-    """Return the ids of the domain's enabled endpoints subscribed to ``event_type``."""
+_COUNTER_SQL = """
+INSERT INTO callbacks_ordercounter (endpoint_id, key, last) VALUES {values}
+ON CONFLICT (endpoint_id, key) DO UPDATE SET last = callbacks_ordercounter.last + excluded.last
+RETURNING endpoint_id, key, last
+"""
+
+
+def number(deliveries: Sequence[Delivery]) -> None:
+    """Give each delivery (its ``order_key`` set) the next sequence numbers of its endpoint
+    and key, in the order given; the counter rows stay locked until the caller commits."""
+    if not deliveries:
+        return
+    wanted: dict[tuple[int, str], int] = {}
+    for delivery in deliveries:
+        key = (delivery.endpoint_id, str(delivery.order_key))
+        wanted[key] = wanted.get(key, 0) + 1
+    pairs = sorted(wanted.items())  # sorted: publishers take the locks in one order
+    sql = _COUNTER_SQL.format(values=", ".join(["(%s, %s, %s)"] * len(pairs)))
+    params = [value for (endpoint_id, key), count in pairs for value in (endpoint_id, key, count)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        last = {(endpoint_id, key): value for endpoint_id, key, value in cursor.fetchall()}
+    following = {pair: last[pair] - count for pair, count in wanted.items()}
+    for delivery in deliveries:
+        key = (delivery.endpoint_id, str(delivery.order_key))
+        following[key] += 1
+        delivery.sequence = following[key]
+
+
+def order_pending(endpoint_id: int) -> list[list]:
+    """An endpoint switched to ``per_key``: number its pending deliveries of keyed events
+    by commit (event time, then creation); return the first of each key to enqueue."""
+    pending = list(
+        Delivery.objects.select_for_update()
+        .filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING, test=False,
+                order_key__isnull=True)
+        .exclude(event__order_key="")
+        .select_related("event").only("id", "endpoint_id", "event__order_key")
+        .order_by("event__created_at", "created_at", "id")
+    )
+    for delivery in pending:
+        delivery.order_key = delivery.event.order_key
+    number(pending)
+    Delivery.objects.bulk_update(pending, ["order_key", "sequence"], batch_size=500)
+    first: dict[str, Delivery] = {}
+    for delivery in pending:
+        first.setdefault(str(delivery.order_key), delivery)
+    return [[str(d.id), endpoint_id] for d in first.values()]
+
+
+def unorder_pending(endpoint_id: int) -> list[list]:
+    """An endpoint switched back to no ordering: its pending deliveries stop waiting for
+    each other (and carry no sequence); return the due ones to enqueue (bounded)."""
+    waiting = Delivery.objects.filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING,
+                                      order_key__isnull=False)
+    due = list(waiting.filter(next_attempt_at__lte=timezone.now()).order_by("next_attempt_at")
+               .values_list("id", flat=True)[: settings.CALLBACK_SWEEP_LIMIT])
+    waiting.update(order_key=None, sequence=None)
+    return [[str(pk), endpoint_id] for pk in due]
+
+
+def subscribers(domain_id: int, event_type: str) -> list[tuple[int, bool]]:
+    """Return the domain's enabled endpoints subscribed to ``event_type``, as (id, ordered
+    per key) pairs."""
     # Filtered in Python: a domain has few endpoints, and SQLite has no JSON
     # containment lookup.
     endpoints = Endpoint.objects.filter(domain_id=domain_id, deleted_at=None, enabled=True)
-    rows = endpoints.values_list("id", "event_types")
-    return [pk for pk, types in rows if event_type in types]
+    rows = endpoints.values_list("id", "event_types", "ordering")
+    return [(pk, ordering == Ordering.PER_KEY) for pk, types, ordering in rows
+            if event_type in types]
 
 
 class _Batch:
@@ -142,9 +225,9 @@ class _Batch:
         self.ids: list[list] = []  # [delivery id, endpoint id]
         self.replay = replay
         self.callback = self.send
-        self._subscribers: dict[tuple[int, str], list[int]] = {}
+        self._subscribers: dict[tuple[int, str], list[tuple[int, bool]]] = {}
 
-    def subscribers(self, domain_id: int, event_type: str) -> list[int]:
+    def subscribers(self, domain_id: int, event_type: str) -> list[tuple[int, bool]]:
         key = (domain_id, event_type)
         if key not in self._subscribers:
             self._subscribers[key] = subscribers(domain_id, event_type)

@@ -33,6 +33,9 @@ RESERVED_HEADERS = frozenset(
         "webhook-id",
         "webhook-timestamp",
         "webhook-signature",
+        "camio-order-key",
+        "camio-order-sequence",
+        "camio-test",
     }
 )
 BODYLESS = frozenset({"GET", "HEAD"})
@@ -68,6 +71,12 @@ class Job:
     # For log lines: the endpoint's public id and its domain's name.
     endpoint_public_id: str = ""
     domain: str = ""
+    # On a ``per_key`` endpoint: the event's order key and its number in that key's
+    # sequence (sent as camio-order-key and camio-order-sequence).
+    order_key: str = ""
+    sequence: int = 0
+    # The earliest start the endpoint's rate limit gives this attempt (None: at once).
+    not_before: datetime.datetime | None = None
 
 
 @dataclass
@@ -223,6 +232,9 @@ def build_request(job: Job, timestamp: int) -> Request:
         ("User-Agent", USER_AGENT),
         ("camio-event-date", camio_date(job.event_created_at)),
         ("webhook-id", job.event_id),
+        *((("camio-order-key", job.order_key), ("camio-order-sequence", str(job.sequence)))
+          if job.order_key else ()),
+        *((("camio-test", "true"),) if job.test else ()),
         ("webhook-timestamp", str(timestamp)),
         ("webhook-signature", signature_header(job.secrets, job.event_id, timestamp, body)),
     ]

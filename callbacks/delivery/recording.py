@@ -116,6 +116,7 @@ class _State:
     finished_at: datetime.datetime | None = None
     next_attempt_at: datetime.datetime | None = None
     off_schedule_attempts: int = 0
+    order_key: str | None = None
 
 
 def _set(moment: datetime.datetime | None) -> datetime.datetime:
@@ -173,6 +174,9 @@ class FollowUp:
     disable: dict[int, str] = field(default_factory=dict)
     # Endpoints whose circuit opened or closed in this batch ("opened" / "closed").
     circuits: dict[int, str] = field(default_factory=dict)
+    # [delivery id, endpoint id] of deliveries now first of their key (the one before
+    # them finished): to claim at once.
+    ready: list[list] = field(default_factory=list)
 
 
 def record(results: list[Result]) -> FollowUp:
@@ -183,15 +187,15 @@ def record(results: list[Result]) -> FollowUp:
     with transaction.atomic():
         rows = (Delivery.objects.select_for_update().filter(id__in=by_id).order_by()
                 .values_list("id", "state", "claim_token", "endpoint_id", "test",
-                             "next_attempt_at", "off_schedule_attempts"))
+                             "next_attempt_at", "off_schedule_attempts", "order_key"))
         existing: set[uuid.UUID] = set()
         mine: list[_State] = []
-        for pk, state, token, endpoint_id, test, due, off_schedule in rows:
+        for pk, state, token, endpoint_id, test, due, off_schedule, order_key in rows:
             existing.add(pk)
             # A result whose claim was lost (lease expired, row re-claimed) is not applied.
             if state == DeliveryState.SENDING and str(token) == by_id[pk].job.claim_token:
                 mine.append(_State(pk, endpoint_id, test, next_attempt_at=due,
-                                   off_schedule_attempts=off_schedule))
+                                   off_schedule_attempts=off_schedule, order_key=order_key))
         live = set(Endpoint.objects.filter(pk__in={d.endpoint_id for d in mine}, enabled=True,
                                            deleted_at=None).values_list("pk", flat=True))
         for delivery in mine:
@@ -212,7 +216,43 @@ def record(results: list[Result]) -> FollowUp:
     retries = [(str(d.id), d.endpoint_id, max(0.0, (_set(d.next_attempt_at) - now).total_seconds()))
                for d in mine if d.state == DeliveryState.PENDING]
     retries += [(pk, endpoint_id, 0.0) for pk, endpoint_id in drained]
-    return FollowUp(retries=retries, disable=disable, circuits=circuits)
+    finished = {(d.endpoint_id, d.order_key) for d in mine
+                if d.order_key and d.state != DeliveryState.PENDING}
+    return FollowUp(retries=retries, disable=disable, circuits=circuits,
+                    ready=next_in_order(finished))
+
+
+_NEXT_SQL = """
+SELECT n.id, k.endpoint_id FROM (VALUES {values}) AS k (endpoint_id, order_key)
+CROSS JOIN LATERAL (
+    SELECT d.id, d.state FROM callbacks_delivery d
+    WHERE d.endpoint_id = k.endpoint_id AND d.order_key = k.order_key
+      AND d.state IN ('pending', 'sending') AND d.sequence IS NOT NULL
+    ORDER BY d.sequence LIMIT 1) AS n
+WHERE n.state = 'pending'
+"""
+
+
+def next_in_order(keys: Iterable[tuple[int, str | None]]) -> list[list]:
+    """For each (endpoint, order key), the delivery now first of that key if it is pending,
+    as [delivery id, endpoint id] pairs (one indexed look-up per key)."""
+    keys = sorted((pk, key) for pk, key in keys if key)
+    if not keys:
+        return []
+    if connection.vendor == "postgresql":
+        sql = _NEXT_SQL.format(values=", ".join(["(%s::integer, %s)"] * len(keys)))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for pair in keys for value in pair])
+            return [[str(pk), endpoint_id] for pk, endpoint_id in cursor.fetchall()]
+    heads = []
+    for endpoint_id, key in keys:
+        head = (Delivery.objects.filter(endpoint_id=endpoint_id, order_key=key,
+                                        sequence__isnull=False,
+                                        state__in=(DeliveryState.PENDING, DeliveryState.SENDING))
+                .order_by("sequence").values_list("id", "state").first())
+        if head is not None and head[1] == DeliveryState.PENDING:
+            heads.append([str(head[0]), endpoint_id])
+    return heads
 
 
 def _count(results: list[Result], mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:

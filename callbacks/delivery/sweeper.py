@@ -10,7 +10,9 @@ retry schedule; it counts in no health figure and no hourly rollup.
 
 Deliveries of an endpoint whose circuit is open wait (they are not re-enqueued);
 when its next probe is due, the sweeper picks the endpoint's oldest due delivery
-as the probe and sends it.
+(first of its key on an ordered endpoint) as the probe and sends it. Deliveries
+behind an earlier one of their key are not re-enqueued either: the recorder hands
+each on when the one before it finishes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from callbacks.delivery.claims import held_back
+from callbacks.delivery.claims import behind_in_order, held_back
 from callbacks.delivery.outbox import enqueue_deliveries
 from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, Heartbeat
 from domains.formats import mask_url
@@ -88,6 +90,7 @@ def sweep() -> dict[str, int]:
     overdue = list(
         Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - interval)
         .exclude(held_back(now))  # open circuits (all but their probe) and pauses wait
+        .exclude(behind_in_order())  # the one before them in their key's order goes first
         .order_by("next_attempt_at")
         .values_list("id", "endpoint_id", "replay")[: settings.CALLBACK_SWEEP_LIMIT]
     )
@@ -112,7 +115,8 @@ def pick_probes(now: datetime.datetime, endpoint_ids: list[int] | None = None) -
                 else circuits.filter(next_probe_at__lte=now))
     picked: list[list] = []
     for pk, interval in circuits.values_list("pk", "probe_interval"):
-        waiting = Delivery.objects.filter(endpoint_id=pk, state=DeliveryState.PENDING, test=False)
+        waiting = Delivery.objects.filter(endpoint_id=pk, state=DeliveryState.PENDING,
+                                          test=False).exclude(behind_in_order())
         if endpoint_ids is None:
             waiting = waiting.filter(next_attempt_at__lte=now)
         probe = waiting.order_by("next_attempt_at").values_list("id", flat=True).first()

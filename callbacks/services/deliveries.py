@@ -15,9 +15,16 @@ from django.utils import timezone
 
 from callbacks import catalog
 from callbacks.delivery.dispatcher import send_now
-from callbacks.delivery.outbox import enqueue, enqueue_on_commit, publish
+from callbacks.delivery.outbox import (
+    enqueue,
+    enqueue_deliveries,
+    enqueue_on_commit,
+    number,
+    publish,
+)
 from callbacks.delivery.policy import Result
-from callbacks.models import Delivery, DeliveryState, Endpoint, Event, ReplayJob
+from callbacks.delivery.recording import next_in_order
+from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering, ReplayJob
 from domains.models import AuditEntry, User
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,7 @@ def _new_delivery(
     event: Event, endpoint: Endpoint, *, replay: bool = False, test: bool = False
 ) -> Delivery:
     now = timezone.now()
+    ordered = endpoint.ordering == Ordering.PER_KEY and event.order_key and not test
     return Delivery(
         id=uuid.uuid4(),
         event_id=event.pk,
@@ -46,6 +54,7 @@ def _new_delivery(
         test=test,
         next_attempt_at=now,
         created_at=now,
+        order_key=event.order_key if ordered else None,
     )
 
 
@@ -57,6 +66,7 @@ def delivery_resend(*, delivery: Delivery, actor: User | None) -> Delivery:
     if delivery.state in IN_PROGRESS:
         raise ValidationError({"delivery": ["This delivery is still being attempted."]})
     fresh = _new_delivery(delivery.event, endpoint, test=delivery.test)
+    number([fresh] if fresh.order_key else [])  # behind the key's pending ones
     fresh.save(force_insert=True)
     enqueue_on_commit([fresh])
     AuditEntry.objects.record(
@@ -85,6 +95,9 @@ def delivery_cancel(*, delivery: Delivery, actor: User | None) -> Delivery:
     delivery.state, delivery.finished_at = DeliveryState.CANCELLED, timezone.now()
     delivery.last_error = f"Cancelled{who}."
     delivery.save(update_fields=["state", "finished_at", "last_error"])
+    if delivery.order_key:  # the next of its key may go now
+        ready = next_in_order([(delivery.endpoint_id, delivery.order_key)])
+        transaction.on_commit(lambda: enqueue_deliveries(ready))
     AuditEntry.objects.record(
         actor=actor,
         action="delivery.cancelled",
@@ -196,7 +209,7 @@ def _replay_chunks(job: ReplayJob, chunk: int) -> int:
     endpoint, done, last_seen = job.endpoint, 0, None
     pause = chunk / max(settings.CALLBACK_REPLAY_RATE, 1)
     while True:
-        endpoint.refresh_from_db(fields=["enabled", "deleted_at", "event_types"])
+        endpoint.refresh_from_db(fields=["enabled", "deleted_at", "event_types", "ordering"])
         if not endpoint.enabled or endpoint.deleted_at is not None:
             raise RuntimeError("The endpoint was disabled or deleted during the replay.")
         events = replay_events(
@@ -204,13 +217,13 @@ def _replay_chunks(job: ReplayJob, chunk: int) -> int:
         )
         if last_seen is not None:
             events = events.filter(created_at__gte=last_seen[0]).exclude(pk__in=last_seen[1])
-        batch = list(events.only("id", "type", "created_at")[:chunk])
+        batch = list(events.only("id", "type", "created_at", "order_key")[:chunk])
         if not batch:
             return done
         with transaction.atomic():
-            rows = Delivery.objects.bulk_create(
-                [_new_delivery(event, endpoint, replay=True) for event in batch]
-            )
+            fresh = [_new_delivery(event, endpoint, replay=True) for event in batch]
+            number([d for d in fresh if d.order_key])  # behind the keys' pending ones
+            rows = Delivery.objects.bulk_create(fresh)
             enqueue_on_commit(rows, replay=True)
             done += len(rows)
             ReplayJob.objects.filter(pk=job.pk).update(done=done)

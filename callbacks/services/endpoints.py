@@ -12,16 +12,21 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from callbacks.delivery.outbox import enqueue_deliveries, forget_subscribers
+from callbacks.delivery.outbox import (
+    enqueue_deliveries,
+    forget_subscribers,
+    order_pending,
+    unorder_pending,
+)
 from callbacks.delivery.policy import new_secret
 from callbacks.delivery.recording import release_waiting
 from callbacks.delivery.sweeper import pick_probes
-from callbacks.models import Delivery, DeliveryState, Endpoint
+from callbacks.models import Delivery, DeliveryState, Endpoint, Ordering
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value
 
-EDITABLE = ("url", "method", "headers", "event_types", "description")
+EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit")
 
 
 def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
@@ -54,11 +59,14 @@ def endpoint_create(
     method: str = "POST",
     headers: dict[str, str] | None = None,
     description: str = "",
+    ordering: str = Ordering.NONE,
+    rate_limit: int | None = None,
     actor: User | None,
 ) -> Endpoint:
     """Register a callback endpoint for ``domain`` with a fresh signing secret."""
     data = endpoint_fields_clean(
-        {"url": url, "method": method, "headers": headers or {}, "event_types": event_types}
+        {"url": url, "method": method, "headers": headers or {}, "event_types": event_types,
+         "ordering": ordering, "rate_limit": rate_limit}
     )
     endpoint = Endpoint.objects.create(
         domain=domain,
@@ -81,7 +89,9 @@ def keep_masked_headers(old: dict[str, str], new: dict[str, str]) -> dict[str, s
 def endpoint_update(
     *, endpoint: Endpoint, actor: User | None, changes: Mapping[str, Any]
 ) -> Endpoint:
-    """Change an endpoint's URL, method, headers, event types or description."""
+    """Change an endpoint's URL, method, headers, event types, description, ordering or
+    rate limit. Switching to ``per_key`` orders its pending deliveries by commit (they
+    take sequence numbers); switching back releases them."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
@@ -99,6 +109,10 @@ def endpoint_update(
     endpoint.updated_at = timezone.now()
     reset = _close_circuit(endpoint) if "url" in changed else []
     endpoint.save(update_fields=[*changed, *reset, "updated_at"])
+    if "ordering" in changed:
+        pairs = (order_pending(endpoint.pk) if endpoint.ordering == Ordering.PER_KEY
+                 else unorder_pending(endpoint.pk))
+        transaction.on_commit(lambda: enqueue_deliveries(pairs))
     _audit(
         endpoint, actor, "endpoint.updated", before=before, after=_view(endpoint, tuple(changed))
     )

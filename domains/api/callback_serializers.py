@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from callbacks import catalog
 from callbacks.delivery import transport
-from callbacks.models import DeliveryState, Endpoint, Method, ReplayJob
+from callbacks.models import RATE_LIMIT_MAX, DeliveryState, Endpoint, Method, Ordering, ReplayJob
 from domains.api import fields
 from domains.formats import MASK, mask_mapping, mask_url
 
@@ -94,6 +94,17 @@ class EndpointChangeIn(fields.Input):
     )
     event_types = event_types_field(required=False)
     description = fields.Text(max_length=200, required=False, allow_blank=True)
+    ordering = serializers.ChoiceField(
+        choices=Ordering.choices, required=False,
+        help_text="none (default): callbacks may arrive in any order. per_key: one at a time "
+        "per order key (the Box, the hook's owner, the PACS integration), in commit order, "
+        "numbered in camio-order-sequence.",
+    )
+    rate_limit = serializers.IntegerField(
+        min_value=1, max_value=RATE_LIMIT_MAX, required=False, allow_null=True,
+        help_text="At most this many deliveries start per second, across every worker; "
+        "null for no limit.",
+    )
 
 
 class EndpointIn(EndpointChangeIn):
@@ -164,6 +175,8 @@ class EndpointOut(serializers.Serializer):
     consecutive_failures = serializers.IntegerField()
     last_error = serializers.CharField()
     circuit = CircuitOut(source="*", help_text="The circuit breaker and any Retry-After pause.")
+    ordering = serializers.ChoiceField(choices=Ordering.choices)
+    rate_limit = serializers.IntegerField(allow_null=True, help_text="Deliveries per second.")
 
 
 class SecretOut(serializers.Serializer):
@@ -228,6 +241,10 @@ class ReplayJobOut(serializers.Serializer):
 class EventTypeOut(serializers.Serializer):
     type = serializers.CharField(source="name")
     description = serializers.CharField()
+    ordered_by = serializers.CharField(
+        help_text="The order key a per_key endpoint keeps this type in order with "
+        "(camio-order-key)."
+    )
     schema = serializers.SerializerMethodField()
     example = serializers.SerializerMethodField()
 
@@ -254,6 +271,10 @@ class DeliveryOut(serializers.Serializer):
     last_error = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+    order_key = serializers.CharField(allow_null=True,
+                                      help_text="camio-order-key (per_key endpoints only).")
+    sequence = serializers.IntegerField(allow_null=True,
+                                        help_text="camio-order-sequence (per_key endpoints only).")
 
 
 class AttemptOut(serializers.Serializer):

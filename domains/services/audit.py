@@ -19,10 +19,12 @@ def delete_and_announce(
     event_type: str,
     payload: dict[str, Any],
     actor: User | None,
+    order_key: str,
 ) -> None:
     """Delete ``obj``, audit it and publish ``event_type`` (call inside a transaction).
 
-    ``payload`` is built by the caller before the delete, while relations still load.
+    ``payload`` and ``order_key`` are built by the caller before the delete, while
+    relations still load.
     """
     before = snapshot(obj, fields)
     domain = obj.domain
@@ -35,4 +37,4 @@ def delete_and_announce(
         object_id=before[public_id],
         before=before,
     )
-    publish(domain=domain, type=event_type, object=payload)
+    publish(domain=domain, type=event_type, object=payload, order_key=order_key)

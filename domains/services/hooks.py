@@ -13,6 +13,11 @@ from domains.services.audit import delete_and_announce
 HOOK_FIELDS = ("hook_id", "callback_url", "type", "parsed_query", "owner")
 
 
+def owner_key(hook: Hook) -> str:
+    """The order key of a hook's events: its owner."""
+    return f"user:{hook.owner.user_id}"
+
+
 def hook_payload(hook: Hook) -> dict[str, Any]:
     """The data.object of hook.created and hook.deleted."""
     return {
@@ -48,7 +53,8 @@ def hook_create(
         obj=hook,
         after=snapshot(hook, HOOK_FIELDS),
     )
-    publish(domain=hook.domain, type="hook.created", object=hook_payload(hook))
+    publish(domain=hook.domain, type="hook.created", object=hook_payload(hook),
+            order_key=owner_key(hook))
     return hook
 
 
@@ -62,4 +68,5 @@ def hook_delete(*, hook: Hook, actor: User | None = None) -> None:
         event_type="hook.deleted",
         payload=hook_payload(hook),
         actor=actor,
+        order_key=owner_key(hook),
     )

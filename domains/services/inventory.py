@@ -59,6 +59,11 @@ def camera_fields(camera: Camera) -> dict[str, Any]:
     }
 
 
+def box_key(device: Device) -> str:
+    """The order key of every event about a Box, its cameras and their zones."""
+    return f"box:{device.device_id}"
+
+
 def camera_payload(camera: Camera) -> dict[str, Any]:
     return {"camera": camera_fields(camera), "user": camera.owner.as_payload()}
 
@@ -187,6 +192,7 @@ def device_delete(*, device: Device, actor: User | None) -> None:
         event_type="device.deleted",
         payload=device_payload(device),
         actor=actor,
+        order_key=box_key(device),
     )
 
 
@@ -231,7 +237,8 @@ def camera_create(
         obj=camera,
         after=snapshot(camera, CAMERA_FIELDS),
     )
-    publish(domain=camera.domain, type="camera.created", object=camera_payload(camera))
+    publish(domain=camera.domain, type="camera.created", object=camera_payload(camera),
+            order_key=box_key(camera.device))
     return camera
 
 
@@ -256,6 +263,7 @@ def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, A
             domain=camera.domain,
             type="camera.updated",
             object={**new_payload, "previous_attributes": _previous(old_payload, new_payload)},
+            order_key=box_key(camera.device),
         )
     return camera
 
@@ -273,6 +281,7 @@ def camera_delete(*, camera: Camera, actor: User | None) -> None:
         event_type="camera.deleted",
         payload=camera_payload(camera),
         actor=actor,
+        order_key=box_key(camera.device),
     )
 
 
@@ -292,7 +301,8 @@ def zone_create(*, camera: Camera, name: str, polygons: list, actor: User | None
         obj=zone,
         after=snapshot(zone, ZONE_FIELDS),
     )
-    publish(domain=zone.domain, type="zone.created", object=zone_payload(zone))
+    publish(domain=zone.domain, type="zone.created", object=zone_payload(zone),
+            order_key=box_key(zone.camera.device))
     return zone
 
 
@@ -317,6 +327,7 @@ def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -
             domain=zone.domain,
             type="zone.updated",
             object={**new_payload, "previous_attributes": _previous(old_payload, new_payload)},
+            order_key=box_key(zone.camera.device),
         )
     return zone
 
@@ -332,4 +343,5 @@ def zone_delete(*, zone: Zone, actor: User | None) -> None:
         event_type="zone.deleted",
         payload=zone_payload(zone),
         actor=actor,
+        order_key=box_key(zone.camera.device),
     )

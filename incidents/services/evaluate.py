@@ -229,7 +229,9 @@ def _publish(opened: list[Incident]) -> None:
         assert report is not None  # each was opened from a report just now
         domain = report.domain
         events = publish_many(
-            domain=domain, events=[("incident.created", i.payload) for i in incidents]
+            domain=domain,
+            events=[("incident.created", i.payload, f"box:{i.payload['incident']['device_id']}")
+                    for i in incidents],
         )
         for incident, event in zip(incidents, events, strict=True):
             incident.event_id = event.id

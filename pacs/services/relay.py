@@ -101,6 +101,7 @@ def flush(integration_id: str) -> int:
                 domain=integration.domain,
                 type="pacs.events.created",
                 object=_payload(integration, [body for _, body in events]),
+                order_key=f"pacs:{integration.integration_id}",
             )
             PacsEvent.objects.filter(pk__in=[pk for pk, _ in events]).update(event_id=event.id)
         relayed += len(events)

@@ -1,0 +1,236 @@
+"""P8's ordered delivery, through real workers and a loopback receiver: a ``per_key``
+endpoint gets one delivery per key at a time, in commit order, numbered 1, 2, 3, ...
+per key in ``camio-order-sequence``; a key whose head is being retried holds back only
+itself; cancelling the head lets the next go. An unordered endpoint of the same domain
+gets everything too, with no order headers."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connection
+
+from callbacks import services as callback_services
+from callbacks.delivery import sweeper
+from callbacks.models import Delivery, DeliveryState, Endpoint
+from domains import services
+from tests.conftest import running_worker
+from tests.processes import kill_group, start_worker
+from tests.receiver import Receiver, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def body(request) -> dict:
+    return json.loads(request.body)
+
+
+def keyed(receiver: Receiver, key: str) -> list:
+    return [r for r in receiver.received if r.headers.get("camio-order-key") == key]
+
+
+def sequences(requests) -> list[int]:
+    return [int(r.headers["camio-order-sequence"]) for r in requests]
+
+
+@pytest.fixture
+def two_workers(tmp_path, settings, transactional_db):
+    """Two delivery worker processes: this one's and a child's (with beat)."""
+    child = start_worker(tmp_path / "worker.log", tmp_path / "beat",
+                         queues=",".join(settings.WORKER_QUEUES["deliveries"]))
+    try:
+        with running_worker(queues=settings.WORKER_QUEUES["deliveries"]) as w:
+            yield w
+    finally:
+        kill_group(child)
+
+
+@pytest.fixture
+def ordered_and_not(endpoint_for):
+    """A per_key receiver and an unordered one, both subscribed to everything."""
+    ordered, unordered = Receiver(), Receiver()
+    endpoint_for(ordered.url, ordering="per_key")
+    endpoint_for(unordered.url)
+    yield ordered, unordered
+    ordered.close()
+    unordered.close()
+
+
+def test_renames_arrive_in_commit_order_with_consecutive_sequences(
+    two_workers, ordered_and_not, api, acme_admin, box, token_for, client_with
+):
+    ordered, unordered = ordered_and_not
+    camera = services.camera_create(owner=acme_admin, device=box, name="Name 00")
+    for n in range(1, 11):  # back to back, one API call each
+        answer = api.patch(f"/api/cameras/{camera.camera_id}", {"name": f"Name {n:02}"},
+                           format="json")
+        assert answer.status_code == 200, answer.content
+    clients = [client_with(token_for(acme_admin)) for _ in range(2)]
+
+    def rename(client, prefix: str) -> None:
+        for n in range(5):
+            client.patch(f"/api/cameras/{camera.camera_id}", {"name": f"{prefix} {n}"},
+                         format="json")
+        connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=rename, args=(client, prefix))
+               for client, prefix in zip(clients, "AB", strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    key = f"box:{box.device_id}"
+    wait_for(lambda: len(keyed(ordered, key)) == 21, timeout=60, what="21 ordered callbacks")
+    wait_for(lambda: len(unordered.received) == 21, timeout=60, what="21 unordered callbacks")
+    arrived = keyed(ordered, key)
+    assert sequences(arrived) == list(range(1, 22))
+    assert [body(r)["type"] for r in arrived] == ["camera.created"] + ["camera.updated"] * 20
+    # Commit order: each rename's previous name is the name the one before it left.
+    names = [body(r)["data"]["object"]["camera"]["name"] for r in arrived]
+    previous = [body(r)["data"]["object"]["previous_attributes"]["name"] for r in arrived[1:]]
+    assert previous == names[:-1]
+    assert names[:11] == [f"Name {n:02}" for n in range(11)]
+    assert not any("camio-order-key" in r.headers for r in unordered.received)
+
+
+def test_a_box_deletion_sends_its_children_first_in_sequence(
+    two_workers, ordered_and_not, api, acme_admin, box
+):
+    ordered, unordered = ordered_and_not
+    cameras = [services.camera_create(owner=acme_admin, device=box, name=f"C{n}")
+               for n in range(2)]
+    for n, camera in enumerate([cameras[0], cameras[0], cameras[1]]):
+        services.zone_create(camera=camera, name=f"Z{n}", polygons=[[[0, 0], [1, 0], [1, 1]]])
+    key = f"box:{box.device_id}"
+    wait_for(lambda: len(keyed(ordered, key)) == 5, what="the creations")
+    assert api.delete(f"/api/devices/{box.device_id}").status_code == 204
+    wait_for(lambda: len(keyed(ordered, key)) == 11, timeout=60, what="the deletions")
+    wait_for(lambda: len(unordered.received) == 11, timeout=60, what="the unordered copies")
+    deletions = keyed(ordered, key)[5:]
+    types = [body(r)["type"] for r in deletions]
+    assert sorted(types[:5]) == ["camera.deleted"] * 2 + ["zone.deleted"] * 3
+    assert types[5] == "device.deleted"
+    assert sequences(keyed(ordered, key)) == list(range(1, 12))
+
+
+@pytest.fixture
+def retrying(settings):
+    """Retries every 0.2 s, many of them; the sweeper every 0.2 s."""
+    settings.CALLBACK_RETRY_SCHEDULE = [0] + [0.2] * 40
+    settings.CALLBACK_RETRY_JITTER = 0
+    settings.CALLBACK_SWEEP_INTERVAL = 0.2
+    return settings
+
+
+def test_a_retried_delivery_holds_back_its_own_key_only(
+    retrying, worker, receiver, endpoint_for, acme_admin, acme
+):
+    box_a = services.device_create(owner=acme_admin, name="Box A")
+    box_b = services.device_create(owner=acme_admin, name="Box B")
+    refuse = {box_a.device_id}
+
+    def answer(index, request):
+        camera = body(request)["data"]["object"]["camera"]
+        return (422, {}, b"no") if camera["device_id"] in refuse else (200, {}, b"ok")
+
+    receiver.answer = answer
+    endpoint_for(receiver.url, ["camera.created"], ordering="per_key")
+    for n in range(3):
+        services.camera_create(owner=acme_admin, device=box_a, name=f"A{n}")
+        services.camera_create(owner=acme_admin, device=box_b, name=f"B{n}")
+    key_a, key_b = f"box:{box_a.device_id}", f"box:{box_b.device_id}"
+    wait_for(lambda: len(keyed(receiver, key_b)) == 3, what="Box B's callbacks")
+    wait_for(lambda: len(keyed(receiver, key_a)) >= 3, what="A's head retried")
+    # A 4xx does not open the circuit: only A's head is tried, again and again.
+    assert set(sequences(keyed(receiver, key_a))) == {1}
+    assert Endpoint.objects.get().circuit_opened_at is None
+    refuse.clear()
+    wait_for(lambda: {2, 3} <= set(sequences(keyed(receiver, key_a))), what="A's rest")
+    accepted = [r for r in keyed(receiver, key_a) if sequences([r]) != [1]]
+    assert sequences(accepted) == [2, 3]
+    assert [body(r)["data"]["object"]["camera"]["name"] for r in accepted] == ["A1", "A2"]
+
+
+def test_cancelling_the_head_lets_the_next_of_its_key_go(
+    retrying, worker, receiver, endpoint_for, acme_admin, box
+):
+    receiver.answer = lambda index, request: (
+        (422, {}, b"poison") if body(request)["data"]["object"]["camera"]["name"] == "Poison"
+        else (200, {}, b"ok")
+    )
+    endpoint_for(receiver.url, ["camera.created"], ordering="per_key")
+    services.camera_create(owner=acme_admin, device=box, name="Poison")
+    services.camera_create(owner=acme_admin, device=box, name="Next")
+    wait_for(lambda: len(receiver.received) >= 2, what="the poison retried")
+    assert {sequences([r])[0] for r in receiver.received} == {1}
+    head = Delivery.objects.get(sequence=1)
+    callback_services.delivery_cancel(delivery=wait_for(
+        lambda: Delivery.objects.filter(pk=head.pk, state=DeliveryState.PENDING).first(),
+        what="the head between attempts"), actor=None)
+    wait_for(lambda: Delivery.objects.get(sequence=2).state == DeliveryState.SUCCEEDED,
+             what="the next one")
+    assert 2 in sequences(receiver.received)
+    assert Delivery.objects.get(pk=head.pk).state == DeliveryState.CANCELLED
+
+
+def test_switching_to_per_key_numbers_pending_deliveries_by_commit(
+    acme, acme_admin, box, endpoint_for, django_capture_on_commit_callbacks
+):
+    endpoint = endpoint_for("https://hooks.example.com/in", ["camera.created"])
+    with django_capture_on_commit_callbacks(execute=False):
+        for n in range(3):
+            services.camera_create(owner=acme_admin, device=box, name=f"C{n}")
+    assert not Delivery.objects.exclude(sequence=None).exists()
+    with django_capture_on_commit_callbacks(execute=False):
+        callback_services.endpoint_update(endpoint=endpoint, actor=None,
+                                          changes={"ordering": "per_key"})
+    numbered = Delivery.objects.order_by("sequence").values_list("order_key", "sequence")
+    assert list(numbered) == [(f"box:{box.device_id}", n) for n in (1, 2, 3)]
+    # A camera created now takes the next number; a resend of the first takes the one after.
+    with django_capture_on_commit_callbacks(execute=False):
+        services.camera_create(owner=acme_admin, device=box, name="C3")
+    assert Delivery.objects.order_by("-sequence").first().sequence == 4
+    first = Delivery.objects.get(sequence=1)
+    Delivery.objects.filter(pk=first.pk).update(state=DeliveryState.SUCCEEDED)
+    first.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=False):
+        again = callback_services.delivery_resend(delivery=first, actor=None)
+    assert (again.order_key, again.sequence) == (f"box:{box.device_id}", 5)
+    # Switching back releases them: no key, no number, nothing waits for another.
+    with django_capture_on_commit_callbacks(execute=False):
+        callback_services.endpoint_update(endpoint=endpoint, actor=None,
+                                          changes={"ordering": "none"})
+    assert not Delivery.objects.filter(state="pending").exclude(order_key=None).exists()
+
+
+def test_test_events_carry_no_order_and_bypass_it(
+    retrying, worker, receiver, endpoint_for, acme_admin, box
+):
+    receiver.answer = lambda index, request: (
+        (200, {}, b"ok") if "camio-test" in request.headers or index > 0 else (422, {}, b"no")
+    )
+    endpoint = endpoint_for(receiver.url, ["camera.created"], ordering="per_key")
+    services.camera_create(owner=acme_admin, device=box, name="Held")
+    wait_for(lambda: receiver.received, what="the ordered one")
+    test = callback_services.send_test_event(endpoint=endpoint, event_type="camera.created",
+                                             actor=None)
+    wait_for(lambda: Delivery.objects.get(pk=test.pk).state == "succeeded", what="the test")
+    sent = [r for r in receiver.received if r.headers["webhook-id"] == str(test.event_id)]
+    assert sent and "camio-order-key" not in sent[0].headers
+
+
+def test_the_sweeper_does_not_requeue_deliveries_behind_their_key(
+    retrying, acme, acme_admin, box, endpoint_for, django_capture_on_commit_callbacks
+):
+    endpoint_for("https://hooks.example.com/in", ["camera.created"], ordering="per_key")
+    with django_capture_on_commit_callbacks(execute=False):
+        for n in range(3):
+            services.camera_create(owner=acme_admin, device=box, name=f"C{n}")
+    import datetime
+
+    from django.utils import timezone
+
+    Delivery.objects.update(next_attempt_at=timezone.now() - datetime.timedelta(seconds=5))
+    assert sweeper.sweep()["requeued"] == 1  # only the first of the key
