@@ -41,6 +41,18 @@ TARGETS = {
     "steady-500": ("p99 ms", 50, "<="),
     "hanging-1-of-10": ("p99 ratio", 2.0, "<="),
     "flood-isolation": ("p99 ratio", 2.0, "<="),
+    "ordered-fanout": ("% of unordered", 50, ">="),
+    "outage": ("deliveries failed", 0, "<="),
+}
+# The outage scenario's workers: a retry schedule of about 4 s, the breaker after 10
+# failures, probes every 1-2 s, the sweeper (which sends probes) every 0.5 s.
+OUTAGE_ENV = {
+    "CALLBACK_RETRY_SCHEDULE": "0,1,1,1,1",
+    "CALLBACK_RETRY_JITTER": "0",
+    "CALLBACK_BREAKER_FAILURES": "10",
+    "CALLBACK_BREAKER_PROBE_MIN": "1",
+    "CALLBACK_BREAKER_PROBE_MAX": "2",
+    "CALLBACK_SWEEP_INTERVAL": "0.5",
 }
 # CPU per delivery at most this multiple of the ceiling's CPU per request (fanout-10).
 CPU_TARGETS = {"fanout-10": 4.0}
@@ -122,7 +134,8 @@ class Processes:
     """The receiver, the workers (N delivery, one for the rest) and beat, each in its own
     process group; ``components`` names their pids for the CPU meter."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, env: dict[str, str] | None = None) -> None:
+        self.env = {**os.environ, **(env or {})}
         self.port = free_port()
         self.procs: list[subprocess.Popen] = []
         self.components: dict[str, set[int]] = {}
@@ -145,7 +158,8 @@ class Processes:
                 time.sleep(0.1)
 
     def spawn(self, component: str, command: list[str], log: object) -> None:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log, start_new_session=True,
+                                env=self.env)
         self.procs.append(proc)
         self.components.setdefault(component, set()).add(proc.pid)
 
@@ -256,14 +270,18 @@ def purge_broker() -> None:
                 conn.default_channel.queue_purge(queue)
 
 
-def make_endpoints(domain: object, urls: list[str]) -> None:
+def make_endpoints(domain: object, urls: list[str], ordering: str = "none") -> None:
     from callbacks.services import endpoint_create
 
     for url in urls:
-        endpoint_create(domain=domain, url=url, event_types=["camera.created"], actor=None)
+        endpoint_create(domain=domain, url=url, event_types=["camera.created"], actor=None,
+                        ordering=ordering)
 
 
-def publish_batch(domain: object, count: int, per_transaction: int) -> list[tuple[str, float]]:
+def publish_batch(domain: object, count: int, per_transaction: int,
+                  keys: int = 0) -> list[tuple[str, float]]:
+    """Publish ``count`` events in transactions of ``per_transaction``; with ``keys``, event
+    i has order key ``k<i mod keys>``."""
     from django.db import transaction
 
     from callbacks import catalog
@@ -273,8 +291,10 @@ def publish_batch(domain: object, count: int, per_transaction: int) -> list[tupl
     committed = []
     for start in range(0, count, per_transaction):
         size = min(per_transaction, count - start)
+        batch = [("camera.created", example, f"k{(start + i) % keys}" if keys else "")
+                 for i in range(size)]
         with transaction.atomic():
-            events = publish_many(domain=domain, events=[("camera.created", example, "")] * size)
+            events = publish_many(domain=domain, events=batch)
         now = time.time()
         committed += [(str(e.id), now) for e in events]
     return committed
@@ -416,14 +436,18 @@ def attempts_recorded() -> int:
 # --- Scenarios -----------------------------------------------------------------
 
 
-def flat_out(name: str, procs: Processes, fanout: int, events: int) -> dict:
+def flat_out(name: str, procs: Processes, fanout: int, events: int, keys: int = 0) -> dict:
+    """Publish ``events`` at once to ``fanout`` endpoints (ordered per key over ``keys``
+    keys when given) and measure until every callback arrived."""
     domain, _ = reset_data(procs.url)
-    make_endpoints(domain, [f"{procs.url}/e{i}" for i in range(fanout)])
-    print(f"  publishing {events} events x {fanout} endpoints in transactions of 100", flush=True)
+    make_endpoints(domain, [f"{procs.url}/e{i}" for i in range(fanout)],
+                   ordering="per_key" if keys else "none")
+    print(f"  publishing {events} events x {fanout} endpoints in transactions of 100"
+          f"{f', ordered per key over {keys} keys' if keys else ''}", flush=True)
     meter = procs.meter()
     meter.begin()
     start = time.time()
-    committed = publish_batch(domain, events, 100)
+    committed = publish_batch(domain, events, 100, keys)
     publish_seconds = time.time() - start
     wait_drained(events * fanout, procs.url, timeout=600)
     used = meter.end(events * fanout)
@@ -475,6 +499,68 @@ def steady(name: str, procs: Processes, rate: float, seconds: float, fanout: int
         "attempts_recorded": attempts_recorded(),
         "cpu": used,
     }
+
+
+def ordered_fanout(procs: Processes, events: int) -> dict:
+    """The same load unordered (fanout-1) and then to a per_key endpoint with 100 keys."""
+    unordered = flat_out("fanout-1", procs, 1, events)
+    ordered = flat_out("ordered-fanout", procs, 1, events, keys=100)
+    return {**ordered, "unordered_throughput": unordered["throughput"],
+            "unordered_cpu": unordered["cpu"],
+            "measured": round(100 * ordered["throughput"] / max(unordered["throughput"], 1), 1)}
+
+
+def outage(workers: int, events: int, down_seconds: float) -> dict:
+    """The receiver answers 500 for ``down_seconds`` (longer than the whole compressed
+    schedule, OUTAGE_ENV), then 200: count the attempts made meanwhile (probes and the
+    others), the deliveries failed and the time from recovery to drained."""
+    from django.db.models import Min
+
+    from callbacks.models import Attempt, Delivery, Endpoint
+
+    procs = Processes(workers, OUTAGE_ENV)
+    try:
+        domain, _ = reset_data(procs.url)
+        make_endpoints(domain, [f"{procs.url}/flaky"])
+        http(f"{procs.url}/_down", "POST")
+        print(f"  receiver down for {down_seconds:g} s; publishing {events} events", flush=True)
+        down_at = time.time()
+        publish_batch(domain, events, 100)
+        while time.time() < down_at + down_seconds:
+            time.sleep(0.5)  # the outage lasts this long (the load generator's clock)
+        http(f"{procs.url}/_up", "POST")
+        up_at = time.time()
+        print("  receiver back", flush=True)
+        wait_drained(events, procs.url, timeout=600, count_path="/flaky")
+        drained_at = max(t for _, t, path in receipts(procs.url) if path == "/flaky")
+        opened = Endpoint.objects.get().circuit_opened_at  # None again once closed
+        during = Attempt.objects.filter(started_at__lt=_utc(up_at))
+        first_probe = during.filter(probe=True).aggregate(Min("started_at"))["started_at__min"]
+        after_open = during.filter(started_at__gte=first_probe) if first_probe else during.none()
+        return {
+            "events": events,
+            "down_seconds": down_seconds,
+            "schedule_seconds": sum(float(s) for s in OUTAGE_ENV["CALLBACK_RETRY_SCHEDULE"]
+                                    .split(",")),
+            "attempts_during_outage": during.count(),
+            "probes_during_outage": during.filter(probe=True).count(),
+            "attempts_before_the_circuit_opened": during.count() - after_open.count(),
+            "non_probe_attempts_after_the_first_probe": after_open.filter(probe=False).count(),
+            "deliveries_failed": Delivery.objects.filter(state="failed").count(),
+            "deliveries_succeeded": Delivery.objects.filter(state="succeeded").count(),
+            "seconds_recovery_to_drained": round(drained_at - up_at, 2),
+            "drain_deliveries_per_s": round(events / max(drained_at - up_at, 1e-3)),
+            "circuit_open_at_end": opened is not None,
+            "measured": Delivery.objects.filter(state="failed").count(),
+        }
+    finally:
+        procs.stop()
+
+
+def _utc(seconds: float) -> object:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
 
 
 def flood_isolation(procs: Processes, seconds: float, web_url: str) -> dict:
@@ -648,6 +734,13 @@ def main() -> None:
                 figures["measured"] = figures["latency_p99_ms"]
             elif name == "flood-isolation":
                 figures = flood_isolation(procs, 20 * scale, web_url)
+            elif name == "ordered-fanout":
+                figures = ordered_fanout(procs, int(30000 * scale))
+            elif name == "outage":
+                procs.stop()  # its own workers, with the compressed schedule
+                figures = outage(args.workers, int(2000 * scale), 15.0)
+                procs = Processes(args.workers)
+                the_ceiling = None
             else:
                 normal = steady(name, procs, 50, 20 * scale, fanout=10)
                 figures = steady(name, procs, 50, 20 * scale, fanout=10, hanging=True)

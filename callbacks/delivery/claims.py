@@ -35,7 +35,7 @@ from callbacks.models import Delivery, DeliveryState, Endpoint, EndpointSlot
 # How far ahead a rate-limited endpoint's deliveries are claimed (each waits for its start).
 RATE_HORIZON = 1.0
 # How soon to ask again for ids an endpoint's in-flight cap held back in another process.
-CAP_RETRY = 0.1
+CAP_RETRY = 0.05
 
 
 def endpoints_of(ids: Sequence[str]) -> dict[int, list[str]]:
@@ -60,16 +60,23 @@ class Claimed:
     # their key, or taken elsewhere.
     deferred: dict[int, list[str]] = field(default_factory=dict)
     retry_in: dict[int, float] = field(default_factory=dict)
+    # Of those, the endpoints held back by the in-flight cap alone (room comes back when
+    # a request finishes, here or in another worker).
+    capped: set[int] = field(default_factory=set)
 
 
-def claim_grouped(taken: dict[int, list[str]], limit: int) -> Claimed:
-    """Claim up to ``limit`` of the ids given per endpoint, within each endpoint's limits."""
+def claim_grouped(taken: dict[int, list[str]], limit: int,
+                  answered: dict[int, int] | None = None) -> Claimed:
+    """Claim up to ``limit`` of the ids given per endpoint, within each endpoint's limits.
+
+    ``answered``: per endpoint, the caller's requests already answered and not yet
+    recorded (still ``sending`` in the database, but no longer in flight)."""
     if not taken or limit <= 0:
         return Claimed()
     now, token = timezone.now(), uuid.uuid4()
     lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
     with transaction.atomic():
-        limits = _limits(taken, now)
+        limits = _limits(taken, now, answered or {})
         allowed: list[str] = []
         claimed = Claimed()
         for endpoint_id, ids in taken.items():
@@ -85,6 +92,7 @@ def claim_grouped(taken: dict[int, list[str]], limit: int) -> Claimed:
             claimed.jobs = _jobs(rows, token)
         _schedule(claimed.jobs, limits)
         claimed.retry_in = {pk: limits[pk].retry_in(now) for pk in claimed.deferred}
+        claimed.capped = {pk for pk in claimed.deferred if not limits[pk].rate}
     return claimed
 
 
@@ -122,7 +130,8 @@ class _Limit:
         return times
 
 
-def _limits(taken: dict[int, list[str]], now: datetime.datetime) -> dict[int, _Limit]:
+def _limits(taken: dict[int, list[str]], now: datetime.datetime,
+            answered: dict[int, int]) -> dict[int, _Limit]:
     """Lock the endpoints' slot rows (sorted, so claimers cannot deadlock) and read how
     much room each has across every worker."""
     wanted = sorted(taken)
@@ -140,7 +149,8 @@ def _limits(taken: dict[int, list[str]], now: datetime.datetime) -> dict[int, _L
         .order_by().values("endpoint_id").annotate(n=Count("id")).values_list("endpoint_id", "n")
     )
     cap = settings.CALLBACK_ENDPOINT_INFLIGHT
-    limits = {pk: _Limit(cap - sending.get(pk, 0), rate, next_start, now)
+    limits = {pk: _Limit(cap - max(sending.get(pk, 0) - answered.get(pk, 0), 0), rate,
+                         next_start, now)
               for pk, next_start, rate in rows}
     for pk in wanted:  # an endpoint deleted meanwhile: its ids claim nothing anyway
         limits.setdefault(pk, _Limit(cap, None, None, now))

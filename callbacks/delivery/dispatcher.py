@@ -60,6 +60,8 @@ class Dispatcher:
         self._unrecorded = 0  # reserved, sending or waiting for the recorder
         self._wake = threading.Event()
         self._resting: dict[int, float] = {}  # endpoint -> when its limits have room again
+        self._capped: set[int] = set()  # resting until one of our requests to it finishes
+        self._answered: Counter[int] = Counter()  # answered, waiting for the recorder
         self._stopping = False
         self._results: queue.Queue[Result | None] = queue.Queue()
         self.loop = asyncio.new_event_loop()
@@ -135,6 +137,11 @@ class Dispatcher:
             if recorded:
                 self._unrecorded -= count
                 self._lock.notify_all()
+            else:
+                self._answered[endpoint_id] += count
+            if endpoint_id in self._capped:  # a slot of the shared cap is free again
+                self._capped.discard(endpoint_id)
+                self._resting.pop(endpoint_id, None)
         self._wake.set()
 
     # --- claiming ----------------------------------------------------------------
@@ -165,8 +172,10 @@ class Dispatcher:
         if not taken:
             return 0
         total = sum(len(pks) for pks in taken.values())
+        with self._lock:
+            answered = {pk: self._answered[pk] for pk in taken if self._answered[pk]}
         try:
-            result = claim_grouped(taken, total)
+            result = claim_grouped(taken, total, answered)
         except Exception:
             for endpoint_id, pks in taken.items():
                 self._release(endpoint_id, len(pks))
@@ -178,20 +187,26 @@ class Dispatcher:
             if unclaimed:  # not due yet, held back, or sent elsewhere
                 self._release(endpoint_id, unclaimed)
         if result.deferred:
-            self._defer(result.deferred, result.retry_in)
+            self._defer(result.deferred, result.retry_in, result.capped)
         if jobs:
             self.loop.call_soon_threadsafe(self._start, jobs)
         return total
 
-    def _defer(self, deferred: dict[int, list[str]], retry_in: dict[int, float]) -> None:
+    def _defer(self, deferred: dict[int, list[str]], retry_in: dict[int, float],
+               capped: set[int]) -> None:
         """Keep ids an endpoint's limits held back, first in line; that endpoint rests
-        until its limits have room again."""
+        until its limits have room again: its rate limit's next start, or for the
+        in-flight cap, the next of our requests to it that finishes (a short while when
+        the other workers hold every slot)."""
         now = time.monotonic()
         with self._lock:
             for endpoint_id, ids in deferred.items():
                 rest = self._due.get(endpoint_id, {})
                 self._due[endpoint_id] = {**dict.fromkeys(ids), **rest}
                 self._resting[endpoint_id] = now + retry_in[endpoint_id]
+                if endpoint_id in capped and self._in_flight[endpoint_id] > 0:
+                    self._capped.add(endpoint_id)
+                    self._resting[endpoint_id] = now + 1.0  # or sooner, when one finishes
 
     # --- sending -------------------------------------------------------------------
 
@@ -258,6 +273,8 @@ class Dispatcher:
         finally:
             with self._lock:
                 self._unrecorded -= len(batch)
+                self._answered.subtract(Counter(result.job.endpoint_id for result in batch))
+                self._answered += Counter()  # drop the zeros
                 self._lock.notify_all()
             self._wake.set()
         return FollowUp()
