@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from callbacks.delivery.policy import RESERVED_HEADERS, Job, signing_secrets
@@ -135,23 +136,23 @@ def _limits(taken: dict[int, list[str]], now: datetime.datetime,
     """Lock the endpoints' slot rows (sorted, so claimers cannot deadlock) and read how
     much room each has across every worker."""
     wanted = sorted(taken)
-    slots = EndpointSlot.objects.filter(endpoint_id__in=wanted).order_by("endpoint_id")
+    sending = (Delivery.objects.filter(endpoint_id=OuterRef("endpoint_id"),
+                                       state=DeliveryState.SENDING, test=False,
+                                       lease_expires_at__gt=now)
+               .order_by().values("endpoint_id").annotate(n=Count("id")).values("n"))
+    slots = (EndpointSlot.objects.filter(endpoint_id__in=wanted).order_by("endpoint_id")
+             .annotate(sending=Coalesce(Subquery(sending), 0)))
     if connection.vendor == "postgresql":
         slots = slots.select_for_update(of=("self",))
-    rows = list(slots.values_list("endpoint_id", "next_start_at", "endpoint__rate_limit"))
+    columns = ("endpoint_id", "next_start_at", "endpoint__rate_limit", "sending")
+    rows = list(slots.values_list(*columns))
     if len(rows) < len(wanted):  # endpoints claimed for the first time
         EndpointSlot.objects.bulk_create([EndpointSlot(endpoint_id=pk) for pk in wanted],
                                          ignore_conflicts=True)
-        rows = list(slots.values_list("endpoint_id", "next_start_at", "endpoint__rate_limit"))
-    sending = dict(
-        Delivery.objects.filter(endpoint_id__in=wanted, state=DeliveryState.SENDING, test=False,
-                                lease_expires_at__gt=now)
-        .order_by().values("endpoint_id").annotate(n=Count("id")).values_list("endpoint_id", "n")
-    )
+        rows = list(slots.values_list(*columns))
     cap = settings.CALLBACK_ENDPOINT_INFLIGHT
-    limits = {pk: _Limit(cap - max(sending.get(pk, 0) - answered.get(pk, 0), 0), rate,
-                         next_start, now)
-              for pk, next_start, rate in rows}
+    limits = {pk: _Limit(cap - max(busy - answered.get(pk, 0), 0), rate, next_start, now)
+              for pk, next_start, rate, busy in rows}
     for pk in wanted:  # an endpoint deleted meanwhile: its ids claim nothing anyway
         limits.setdefault(pk, _Limit(cap, None, None, now))
     return limits

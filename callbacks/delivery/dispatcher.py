@@ -42,6 +42,8 @@ FLUSH_SIZE = 500
 # Results are written every 50 ms (or 500 results): receipts do not wait for it, and
 # larger batches take fewer statements per delivery.
 FLUSH_SECONDS = 0.05
+# How long an endpoint rests here after the breaker's threshold of failures in a row.
+LOCAL_BREAKER_REST = 1.0
 DISABLE_TASK = "callbacks.endpoint_disable"
 CIRCUIT_TASK = "callbacks.circuit_changed"
 
@@ -62,6 +64,10 @@ class Dispatcher:
         self._resting: dict[int, float] = {}  # endpoint -> when its limits have room again
         self._capped: set[int] = set()  # resting until one of our requests to it finishes
         self._answered: Counter[int] = Counter()  # answered, waiting for the recorder
+        # Consecutive failures that count toward the breaker, seen here before the recorder
+        # opens the circuit: at the threshold the endpoint rests, so a fast-failing
+        # receiver does not take a whole backlog's first attempts meanwhile.
+        self._failing: Counter[int] = Counter()
         self._stopping = False
         self._results: queue.Queue[Result | None] = queue.Queue()
         self.loop = asyncio.new_event_loop()
@@ -227,6 +233,22 @@ class Dispatcher:
             return
         self._release(job.endpoint_id, 1, recorded=False)  # the slot refills now
         self._results.put(result)
+        if not job.test:
+            self._watch_breaker(job.endpoint_id, result)
+
+    def _watch_breaker(self, endpoint_id: int, result: Result) -> None:
+        threshold = settings.CALLBACK_BREAKER_FAILURES
+        if not threshold:
+            return
+        with self._lock:
+            if not result.verdict.trips_breaker:
+                self._failing.pop(endpoint_id, None)
+                return
+            self._failing[endpoint_id] += 1
+            if self._failing[endpoint_id] >= threshold:  # the recorder opens it meanwhile
+                self._failing.pop(endpoint_id, None)
+                self._capped.discard(endpoint_id)
+                self._resting[endpoint_id] = time.monotonic() + LOCAL_BREAKER_REST
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
