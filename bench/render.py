@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 ORDER = ["fanout-1", "fanout-10", "steady-200", "steady-500", "hanging-1-of-10",
-         "flood-isolation", "incidents-ingest", "pacs-relay"]
+         "flood-isolation", "ordered-fanout", "outage", "incidents-ingest", "pacs-relay"]
 WHAT = {
     "fanout-1": "1 endpoint, events published flat out in transactions of 100",
     "fanout-10": "10 endpoints, events published flat out in transactions of 100",
@@ -24,6 +24,10 @@ WHAT = {
     "flood-isolation": "50 events/s to one domain while another domain's Box posts counter "
     "reports flat out (100 per request, 3 clients): p99 during the flood / p99 without",
     "hanging-1-of-10": "1 of 10 endpoints never answers: healthy p99 / normal p99",
+    "ordered-fanout": "fanout-1's load to a per_key endpoint, 100 keys: deliveries/s as a share "
+    "of the same run's unordered fanout-1",
+    "outage": "the receiver answers 500 for 15 s, longer than the whole compressed retry "
+    "schedule (4 s), then 200; breaker at 10 failures, probes every 1-2 s",
     "incidents-ingest": "Boxes post batches of 100 reports x 50 cameras x 6 counters (5 % "
     "non-zero) over HTTP; stored and evaluated (`bench/incidents.py`)",
     "pacs-relay": "2 gateways post batches of 500 OnGuard events for unmapped readers over "
@@ -56,6 +60,15 @@ def _extra(r: dict) -> str:
                 f"stopped {f['backlog_at_stop']}, at the end {f['backlog_at_end']})")
     if r["scenario"] == "hanging-1-of-10":
         return f" ({f['latency_p99_ms']} ms vs {f['normal_p99_ms']} ms)"
+    if r["scenario"] == "ordered-fanout":
+        return f" ({f['throughput']}/s vs {f['unordered_throughput']}/s unordered)"
+    if r["scenario"] == "outage":
+        return (f" of {f['events']}; attempts while down {f['attempts_during_outage']}: "
+                f"{f['attempts_before_the_circuit_opened']} before the circuit opened, then "
+                f"{f['probes_during_outage']} probes and "
+                f"{f['non_probe_attempts_after_the_first_probe']} others; drained "
+                f"{f['seconds_recovery_to_drained']} s after recovery "
+                f"({f['drain_deliveries_per_s']}/s)")
     if r["scenario"] == "flood-isolation":
         return (f" ({f['flood_p99_ms']} ms vs {f['calm_p99_ms']} ms; "
                 f"{f['flood_reports_posted']} reports posted)")
