@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,6 +25,20 @@ class Comparison(models.TextChoices):
 
 
 TEMPLATE_FIELDS = {"value": 47, "threshold": 15, "op": ">", "window_minutes": 15}
+
+
+class Wording(string.Formatter):
+    """Formats a rule's description. ``{value:time|times}`` is the number and the word
+    that agrees with it: "1 time", "47 times" (any placeholder, any two words)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if "|" in format_spec:
+            one, many = format_spec.split("|", 1)
+            return f"{value} {one if value == 1 else many}"
+        return str(super().format_field(value, format_spec))
+
+
+WORDING = Wording()
 
 
 class CounterRule(models.Model):
@@ -60,12 +75,13 @@ class CounterRule(models.Model):
         if self.comparison == Comparison.GTE and self.threshold == 0:
             raise ValidationError({"threshold": "A rule must not trip on a zero value: use > 0."})
         try:
-            self.description.format(**TEMPLATE_FIELDS)
+            WORDING.format(self.description, **TEMPLATE_FIELDS)
         except (KeyError, IndexError, ValueError) as exc:
             raise ValidationError(
                 {
                     "description": f"Unknown placeholder or bad braces ({exc}); "
-                    "use {value}, {op}, {threshold}, {window_minutes}."
+                    "use {value}, {op}, {threshold}, {window_minutes}, and "
+                    "{value:time|times} for a number with the word that agrees with it."
                 }
             ) from None
 
@@ -73,7 +89,8 @@ class CounterRule(models.Model):
         return value >= threshold if self.comparison == Comparison.GTE else value > threshold
 
     def describe(self, value: int, threshold: int) -> str:
-        return self.description.format(
+        return WORDING.format(
+            self.description,
             value=value,
             threshold=threshold,
             op=self.get_comparison_display(),

@@ -32,28 +32,31 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "scope": "camera",
         "threshold": 0,
         "description": "{value} {op} {threshold} means the camera's video stream went offline "
-        "{value} times since the Box's previous report: check the camera's power and network.",
+        "{value:time|times} since the Box's previous report: check the camera's power and "
+        "network.",
     },
     {
         "counter": "movies_discarded_count",
         "scope": "camera",
         "threshold": 0,
-        "description": "{value} {op} {threshold} means the Box discarded {value} recorded movies "
-        "before it could process them: it is falling behind or short of disk space.",
+        "description": "{value} {op} {threshold} means the Box discarded "
+        "{value:recorded movie|recorded movies} without processing: it is falling behind or "
+        "short of disk space.",
     },
     {
         "counter": "events_purged_count",
         "scope": "camera",
         "threshold": 0,
-        "description": "{value} {op} {threshold} means {value} detected events were purged from "
-        "the Box before they were uploaded: video of them is lost.",
+        "description": "{value} {op} {threshold} means "
+        "{value:detected event was|detected events were} purged from the Box before upload: "
+        "that video is lost.",
     },
     {
         "counter": "movies_purged_count",
         "scope": "camera",
         "threshold": 0,
-        "description": "{value} {op} {threshold} means {value} movies were purged from the Box's "
-        "storage before they were uploaded: the upload link cannot keep up.",
+        "description": "{value} {op} {threshold} means {value:movie was|movies were} purged from "
+        "the Box's storage before upload: the upload link cannot keep up.",
     },
     {
         "counter": "segmentation_process_restart_count",
@@ -61,14 +64,15 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "threshold": 15,
         "window_seconds": 900,
         "description": "{value} {op} {threshold} means the network connection to the video "
-        "stream is unstable: it restarted {value} times in {window_minutes} minutes.",
+        "stream is unstable: it restarted {value:time|times} in "
+        "{window_minutes:minute|minutes}.",
     },
     {
         "counter": "upload_queue_length",
         "scope": "box",
         "threshold": None,
-        "description": "{value} {op} {threshold} means the Box's upload queue holds {value} "
-        "items, more than the domain's minimum: uploads are falling behind.",
+        "description": "{value} {op} {threshold} means the Box's upload queue holds "
+        "{value:item|items}, more than the domain's minimum: uploads are falling behind.",
     },
 ]
 

@@ -241,3 +241,16 @@ def test_a_later_report_not_yet_evaluated_is_judged_by_its_own_evaluation(box, c
         "stream_changed_offline_count",
     ]
     assert incident.counter_events["segmentation_process_restart_count"]["value"] == 16
+
+
+@pytest.mark.django_db
+def test_descriptions_agree_with_their_numbers(counter_rules):
+    offline = CounterRule.objects.get(counter="stream_changed_offline_count")
+    assert "went offline 1 time since" in offline.describe(1, 0)
+    assert "went offline 3 times since" in offline.describe(3, 0)
+    restarts = CounterRule.objects.get(counter="segmentation_process_restart_count")
+    assert restarts.describe(47, 15).endswith("it restarted 47 times in 15 minutes.")
+    purged = CounterRule.objects.get(counter="events_purged_count")
+    assert "means 1 detected event was purged" in purged.describe(1, 0)
+    for rule in CounterRule.objects.all():
+        assert " 1 times" not in rule.describe(1, 0) and "{" not in rule.describe(1, 0)
