@@ -90,6 +90,13 @@ def test_detail_masks_secrets_until_revealed(admin_client, sent, acme_admin):
 
 
 @pytest.mark.django_db
+def test_an_attempt_under_a_millisecond_reads_less_than_1_ms(admin_client, sent):
+    _, delivery = sent  # its attempt started and finished at the same moment
+    page = admin_client.get(f"/domains/acme.com/deliveries/{delivery.pk}").content.decode()
+    assert "HTTP 500 in &lt; 1 ms" in page and " 0 ms" not in page
+
+
+@pytest.mark.django_db
 def test_resend_from_the_page(admin_client, sent):
     _, delivery = sent
     url = f"/domains/acme.com/deliveries/{delivery.pk}/resend"
