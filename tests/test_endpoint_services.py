@@ -190,6 +190,7 @@ def test_an_unknown_outcome_uses_no_retry_slot_and_no_health(
     settings, worker, receiver, endpoint_for, box, acme_admin
 ):
     settings.CALLBACK_RETRY_SCHEDULE = [0, 3600]  # the first attempt, then one retry
+    settings.CALLBACK_RETRY_JITTER = 0  # (with 20 % it could be 2,880 s away)
     endpoint = endpoint_for(receiver.url, ["camera.created"])
     receiver.answer = lambda index, request: (500, {}, b"down")
     with pytest.MonkeyPatch.context() as patch:
