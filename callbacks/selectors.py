@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
+from callbacks.delivery.policy import signature_header
 from callbacks.models import (
     Attempt,
     Delivery,
@@ -178,24 +179,55 @@ def placeholder(name: str) -> str:
     return "$CAMIO_" + re.sub(r"[^A-Za-z0-9]+", "_", name).upper()
 
 
+@dataclass
+class FreshSignature:
+    """What signs a copied curl command anew: the event id (webhook-id), the endpoint's
+    current secrets and the moment the command is shown."""
+
+    event_id: str
+    secrets: list[str]
+    timestamp: int
+
+
+HOW_TO_SIGN = (
+    "# Placeholders stand for secret values; \"Show real values\" gives a command signed\n"
+    "# just now (valid for 5 minutes). To sign it yourself: webhook-timestamp is the Unix\n"
+    "# time, and webhook-signature is v1,<base64 of HMAC-SHA256(key, \"<webhook-id>.\n"
+    "# <webhook-timestamp>.<body>\")>, the key being the base64 after whsec_ in the\n"
+    "# endpoint's signing secret."
+)
+
+
 def attempt_as_curl(
-    attempt: Attempt, body: bytes | None, real_headers: dict[str, str] | None = None
+    attempt: Attempt, body: bytes | None, real_headers: dict[str, str] | None = None,
+    signature: FreshSignature | None = None, real_url: str | None = None,
 ) -> str:
-    """Return a curl command repeating ``attempt``: masked values become placeholders
-    (or, when ``real_headers`` is given, the endpoint's stored values)."""
+    """Return a curl command repeating ``attempt``, one ``-H 'name: value'`` per line.
+
+    Masked values become placeholders and the command says how to sign. Given the
+    endpoint's stored ``real_headers`` (and its ``real_url``, for a URL that was masked)
+    and a ``signature``, it carries the real values and a ``webhook-timestamp`` and
+    ``webhook-signature`` made now, so running it passes Standard Webhooks verification
+    for five minutes."""
     real = {k.lower(): v for k, v in (real_headers or {}).items()}
-    parts = ["curl", "-X", attempt.request_method, shlex.quote(attempt.request_url)]
+    url = real_url if real_url and signature is not None else attempt.request_url
+    lines = [f"curl -X {attempt.request_method} {shlex.quote(url)}"]
+    fresh: dict[str, str] = {}
+    if signature is not None:
+        fresh["webhook-timestamp"] = str(signature.timestamp)
+        fresh["webhook-signature"] = signature_header(
+            signature.secrets, signature.event_id, signature.timestamp, body or b""
+        )
     for name, value in attempt.request_headers:
-        if value == MASK:
+        if name.lower() in fresh:
+            value = fresh[name.lower()]
+        elif value == MASK:
             value = real.get(name.lower(), placeholder(name))
-            shown = (
-                f'"{name}: {value}"'
-                if value.startswith("$CAMIO_")
-                else shlex.quote(f"{name}: {value}")
-            )
+        if value.startswith("$CAMIO_"):
+            lines.append(f'-H "{name}: {value}"')  # the shell fills the placeholder in
         else:
-            shown = shlex.quote(f"{name}: {value}")
-        parts += ["-H", shown]
+            lines.append(f"-H {shlex.quote(f'{name}: {value}')}")
     if body:
-        parts += ["--data-binary", shlex.quote(body.decode())]
-    return " \\\n  ".join(parts)
+        lines.append(f"--data-binary {shlex.quote(body.decode())}")
+    command = " \\\n  ".join(lines)
+    return command if signature is not None else f"{HOW_TO_SIGN}\n{command}"

@@ -4,6 +4,7 @@ endpoint action. Every page asks Domain.objects.administered_by(user) first."""
 from __future__ import annotations
 
 import json
+import time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from callbacks import services as callbacks
 from callbacks.models import Delivery, Endpoint, ReplayJob
 from callbacks.selectors import (
+    FreshSignature,
     attempt_as_curl,
     deliveries_for,
     delivery_detail,
@@ -25,7 +27,7 @@ from callbacks.selectors import (
     pretty_body,
 )
 from domains import services
-from domains.formats import mask_mapping
+from domains.formats import mask_mapping, mask_url
 from domains.forms import (
     CoAdminForm,
     DeliveryFilterForm,
@@ -272,8 +274,19 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
         revealed = callbacks.endpoint_reveal_headers(
             endpoint=delivery.endpoint, actor=signed_in_user(request)
         )
-    body = None if delivery.endpoint.method in ("GET", "HEAD") else bytes(delivery.event.body)
-    attempts = [(a, attempt_as_curl(a, body, revealed)) for a in delivery.attempts.all()]
+    endpoint = delivery.endpoint
+    body = None if endpoint.method in ("GET", "HEAD") else bytes(delivery.event.body)
+    signature = None
+    if revealed is not None:  # signed now with the current secret: runnable for 5 minutes
+        signature = FreshSignature(str(delivery.event_id), endpoint.signing_secrets(),
+                                   int(time.time()))
+    masked = mask_url(endpoint.url)
+    attempts = [
+        (a, attempt_as_curl(a, body, revealed, signature,
+                            real_url=endpoint.url + a.request_url[len(masked):]
+                            if a.request_url.startswith(masked) else None))
+        for a in delivery.attempts.all()
+    ]
     return render(
         request,
         "domains/delivery.html",

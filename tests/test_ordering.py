@@ -219,6 +219,10 @@ def test_test_events_carry_no_order_and_bypass_it(
     wait_for(lambda: Delivery.objects.get(pk=test.pk).state == "succeeded", what="the test")
     sent = [r for r in receiver.received if r.headers["webhook-id"] == str(test.event_id)]
     assert sent and "camio-order-key" not in sent[0].headers
+    # P10: a test event says so in camio-test; a real one carries no such header.
+    assert sent[0].headers["camio-test"] == "true"
+    real = [r for r in receiver.received if r.headers["webhook-id"] != str(test.event_id)]
+    assert real and not any("camio-test" in r.headers for r in real)
 
 
 def test_the_sweeper_does_not_requeue_deliveries_behind_their_key(
