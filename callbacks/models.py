@@ -270,12 +270,17 @@ class Attempt(models.Model):
 
 
 class EndpointHourlyStat(models.Model):
-    """Per-endpoint, per-hour counts of finished attempts: the 24 h success chart."""
+    """Per-endpoint, per-hour counts: finished attempts by the hour they finished in
+    (``succeeded``/``failed``), and deliveries by the hour they were created in and how
+    they ended (``delivered``/``gave_up``: succeeded, or failed for good). Test events
+    are not counted."""
 
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="hourly")
     hour = models.DateTimeField()
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0, db_default=0)
+    gave_up = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -284,6 +289,29 @@ class EndpointHourlyStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint_id} {self.hour:%Y-%m-%d %H:00}: {self.succeeded}/{self.failed}"
+
+
+# Upper bounds (ms) of the attempt-latency buckets; the last bucket holds the rest.
+LATENCY_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000)
+
+
+class EndpointLatencyStat(models.Model):
+    """Per-endpoint, per-hour attempt latencies as a histogram (``LATENCY_BOUNDS_MS``):
+    how many finished attempts took at most bucket ``bucket``'s bound."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    bucket = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "hour", "bucket"],
+                                    name="one_latency_bucket_per_endpoint_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} {self.hour:%Y-%m-%d %H:00} bucket {self.bucket}: {self.count}"
 
 
 class ReplayJob(models.Model):

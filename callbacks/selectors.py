@@ -10,16 +10,19 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.core.exceptions import ValidationError
-from django.db.models import Min, QuerySet
+from django.db.models import Count, Min, QuerySet
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from callbacks.delivery.policy import signature_header
 from callbacks.models import (
+    LATENCY_BOUNDS_MS,
     Attempt,
     Delivery,
     DeliveryState,
     Endpoint,
     EndpointHourlyStat,
+    EndpointLatencyStat,
     Heartbeat,
 )
 from domains.formats import MASK, mask_url
@@ -72,37 +75,92 @@ def broker_status() -> str:
 
 
 @dataclass
+class HourStat:
+    """One hour of an endpoint's chart: deliveries created that hour by how they ended
+    (or that they are still being retried), and its finished attempts' latency."""
+
+    hour: datetime.datetime
+    delivered: int = 0
+    gave_up: int = 0
+    retrying: int = 0
+    p50_ms: int | None = None  # upper bound of the bucket holding the median attempt
+    p95_ms: int | None = None
+
+    @property
+    def total(self) -> int:
+        return self.delivered + self.gave_up + self.retrying
+
+
+@dataclass
 class EndpointRow:
     """One line of a domain's endpoint table."""
 
     endpoint: Endpoint
     masked_url: str
     last_delivery: Delivery | None
-    hourly: list[tuple[int, int]]  # (succeeded, failed) for each of the last 24 hours
+    hours: list[HourStat]  # the last 24 hours, oldest first
     waiting: int = 0  # deliveries held back by an open circuit (counted only then)
 
     @property
     def success_rate(self) -> float | None:
-        ok = sum(s for s, _ in self.hourly)
-        total = ok + sum(f for _, f in self.hourly)
+        """Of the deliveries of the last 24 hours that ended, the share that succeeded."""
+        ok = sum(h.delivered for h in self.hours)
+        total = ok + sum(h.gave_up for h in self.hours)
         return round(100 * ok / total, 1) if total else None
 
-    @property
-    def bars(self) -> list[int]:
-        """Per hour, the success percentage (or -1 when nothing was sent), for the chart."""
-        return [round(100 * s / (s + f)) if s + f else -1 for s, f in self.hourly]
+
+def _quantile_bound(histogram: dict[int, int], fraction: float) -> int | None:
+    """The upper bound (ms) of the bucket holding the ``fraction`` quantile; past the
+    last bound, the last bound plus one (read as "more than")."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    running = 0
+    for bucket in sorted(histogram):
+        running += histogram[bucket]
+        if running >= fraction * total:
+            return (LATENCY_BOUNDS_MS[bucket] if bucket < len(LATENCY_BOUNDS_MS)
+                    else LATENCY_BOUNDS_MS[-1] + 1)
+    return None
+
+
+def hourly_stats(endpoints: list[Endpoint]) -> dict[int, list[HourStat]]:
+    """Each endpoint's last 24 hours, from the hourly rollups (and one grouped count of
+    the deliveries still being retried)."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    hours = [now - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
+    table = {(e.pk, hour): HourStat(hour) for e in endpoints for hour in hours}
+    for row in EndpointHourlyStat.objects.filter(endpoint__in=endpoints, hour__gte=hours[0]):
+        stat = table.get((row.endpoint_id, row.hour))
+        if stat is not None:
+            stat.delivered, stat.gave_up = row.delivered, row.gave_up
+    retrying = (Delivery.objects.filter(endpoint__in=endpoints, test=False,
+                                        created_at__gte=hours[0],
+                                        state__in=(DeliveryState.PENDING, DeliveryState.SENDING))
+                .annotate(created_hour=TruncHour("created_at")).order_by()
+                .values_list("endpoint_id", "created_hour").annotate(n=Count("id")))
+    for endpoint_id, hour, count in retrying:
+        stat = table.get((endpoint_id, hour))
+        if stat is not None:
+            stat.retrying = count
+    histograms: dict[tuple[int, datetime.datetime], dict[int, int]] = {}
+    for endpoint_id, hour, bucket, count in EndpointLatencyStat.objects.filter(
+        endpoint__in=endpoints, hour__gte=hours[0]
+    ).values_list("endpoint_id", "hour", "bucket", "count"):
+        histograms.setdefault((endpoint_id, hour), {})[bucket] = count
+    for key, histogram in histograms.items():
+        stat = table.get(key)
+        if stat is not None:
+            stat.p50_ms = _quantile_bound(histogram, 0.5)
+            stat.p95_ms = _quantile_bound(histogram, 0.95)
+    return {e.pk: [table[(e.pk, hour)] for hour in hours] for e in endpoints}
 
 
 def endpoint_rows(domain: Domain) -> list[EndpointRow]:
-    """The domain's live endpoints with their last delivery and 24 h success (from the
-    hourly rollup, not a scan of deliveries)."""
+    """The domain's live endpoints with their last delivery and last 24 hours (from the
+    hourly rollups, not a scan of deliveries)."""
     endpoints = list(Endpoint.objects.live().filter(domain=domain).order_by("created_at"))
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
-    hours = [now - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
-    stats: dict[tuple[int, datetime.datetime], tuple[int, int]] = {
-        (row.endpoint_id, row.hour): (row.succeeded, row.failed)
-        for row in EndpointHourlyStat.objects.filter(endpoint__in=endpoints, hour__gte=hours[0])
-    }
+    stats = hourly_stats(endpoints)
     rows = []
     for endpoint in endpoints:
         last = endpoint.deliveries.order_by("-created_at").first()
@@ -111,7 +169,7 @@ def endpoint_rows(domain: Domain) -> list[EndpointRow]:
                 endpoint,
                 mask_url(endpoint.url),
                 last,
-                [stats.get((endpoint.pk, hour), (0, 0)) for hour in hours],
+                stats[endpoint.pk],
                 endpoint.deliveries.filter(state=DeliveryState.PENDING).count()
                 if endpoint.circuit_opened_at
                 else 0,

@@ -24,6 +24,7 @@ from callbacks.selectors import (
     delivery_detail,
     delivery_summary,
     endpoint_rows,
+    hourly_stats,
     pretty_body,
 )
 from domains import services
@@ -153,7 +154,8 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "domains/endpoint_form.html",
         {"domain": domain, "form": form, "endpoint": endpoint,
          "waiting": endpoint.deliveries.filter(state="pending").count()
-         if endpoint.circuit_opened_at else 0},
+         if endpoint.circuit_opened_at else 0,
+         "chart_row": {"endpoint": endpoint, "hours": hourly_stats([endpoint])[endpoint.pk]}},
         status=400 if request.method == "POST" else 200,
     )
 

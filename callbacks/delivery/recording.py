@@ -14,6 +14,7 @@ circuit, and every waiting delivery is due at once.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import json
 import logging
@@ -37,7 +38,7 @@ from callbacks.delivery.metrics import (
     TEST_DELIVERIES,
 )
 from callbacks.delivery.policy import Outcome, Result, next_delay
-from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint
+from callbacks.models import LATENCY_BOUNDS_MS, Attempt, Delivery, DeliveryState, Endpoint
 from domains.formats import mask_headers, mask_url
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class _State:
     next_attempt_at: datetime.datetime | None = None
     off_schedule_attempts: int = 0
     order_key: str | None = None
+    created_at: datetime.datetime | None = None
 
 
 def _set(moment: datetime.datetime | None) -> datetime.datetime:
@@ -187,15 +189,17 @@ def record(results: list[Result]) -> FollowUp:
     with transaction.atomic():
         rows = (Delivery.objects.select_for_update().filter(id__in=by_id).order_by()
                 .values_list("id", "state", "claim_token", "endpoint_id", "test",
-                             "next_attempt_at", "off_schedule_attempts", "order_key"))
+                             "next_attempt_at", "off_schedule_attempts", "order_key",
+                             "created_at"))
         existing: set[uuid.UUID] = set()
         mine: list[_State] = []
-        for pk, state, token, endpoint_id, test, due, off_schedule, order_key in rows:
+        for pk, state, token, endpoint_id, test, due, off_schedule, order_key, created in rows:
             existing.add(pk)
             # A result whose claim was lost (lease expired, row re-claimed) is not applied.
             if state == DeliveryState.SENDING and str(token) == by_id[pk].job.claim_token:
                 mine.append(_State(pk, endpoint_id, test, next_attempt_at=due,
-                                   off_schedule_attempts=off_schedule, order_key=order_key))
+                                   off_schedule_attempts=off_schedule, order_key=order_key,
+                                   created_at=created))
         live = set(Endpoint.objects.filter(pk__in={d.endpoint_id for d in mine}, enabled=True,
                                            deleted_at=None).values_list("pk", flat=True))
         for delivery in mine:
@@ -206,7 +210,7 @@ def record(results: list[Result]) -> FollowUp:
         counted = [by_id[d.id] for d in mine if not d.test]
         _update_health(counted)
         circuits, drained = _update_breakers(counted)
-        _update_rollup(counted)
+        _update_rollup(counted, [d for d in mine if not d.test])
         gone = {by_id[d.id].job.endpoint_id for d in mine
                 if by_id[d.id].verdict.outcome == Outcome.GONE}
         disable = _broken(gone, counted)
@@ -404,29 +408,60 @@ def release_waiting(endpoint_id: int, now: datetime.datetime) -> list[tuple[str,
     return [(str(pk), endpoint_id) for pk in due[: settings.CALLBACK_SWEEP_LIMIT]]
 
 
-def _update_rollup(results: Iterable[Result]) -> None:
-    """Add this batch's finished attempts to the per-endpoint hourly counts."""
-    counts: dict[tuple[int, datetime.datetime], list[int]] = defaultdict(lambda: [0, 0])
+def _hour(moment: datetime.datetime) -> datetime.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _bucket(milliseconds: int) -> int:
+    return bisect.bisect_left(LATENCY_BOUNDS_MS, milliseconds)
+
+
+def _update_rollup(results: Iterable[Result], deliveries: Iterable[_State]) -> None:
+    """Add this batch to the per-endpoint hourly counts: finished attempts by the hour they
+    finished (and their latency histogram), deliveries that ended by the hour they were
+    created in."""
+    # (endpoint, hour) -> [attempts ok, attempts failed, delivered, gave up]
+    counts: dict[tuple[int, datetime.datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    latency: Counter[tuple[int, datetime.datetime, int]] = Counter()
     for result in results:
-        hour = result.finished_at.replace(minute=0, second=0, microsecond=0)
+        hour = _hour(result.finished_at)
         counts[(result.job.endpoint_id, hour)][
             0 if result.verdict.outcome == Outcome.SUCCEEDED else 1
         ] += 1
+        latency[(result.job.endpoint_id, hour, _bucket(result.duration_ms))] += 1
+    for delivery in deliveries:
+        if delivery.state in (DeliveryState.SUCCEEDED, DeliveryState.FAILED):
+            hour = _hour(_set(delivery.created_at))
+            counts[(delivery.endpoint_id, hour)][
+                2 if delivery.state == DeliveryState.SUCCEEDED else 3
+            ] += 1
     if not counts:
         return
+    adapt = connection.ops.adapt_datetimefield_value
     table = "callbacks_endpointhourlystat"
     rows = sorted(counts.items())  # sorted: two recorders take the rows' locks in one order
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
-    params = [value for (endpoint_id, hour), (ok, bad) in rows
-              for value in (endpoint_id, connection.ops.adapt_datetimefield_value(hour), ok, bad)]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    params = [value for (endpoint_id, hour), numbers in rows
+              for value in (endpoint_id, adapt(hour), *numbers)]
+    sums = ", ".join(f"{column} = {table}.{column} + excluded.{column}"
+                     for column in ("succeeded", "failed", "delivered", "gave_up"))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (endpoint_id, hour, succeeded, failed) "  # noqa: S608
-            f"VALUES {values} ON CONFLICT (endpoint_id, hour) DO UPDATE SET "
-            f"succeeded = {table}.succeeded + excluded.succeeded, "
-            f"failed = {table}.failed + excluded.failed",
+            f"INSERT INTO {table} (endpoint_id, hour, succeeded, failed, delivered, gave_up) "  # noqa: S608
+            f"VALUES {values} ON CONFLICT (endpoint_id, hour) DO UPDATE SET {sums}",
             params,
         )
+        if latency:
+            buckets = sorted(latency.items())
+            placeholders = ", ".join(["(%s, %s, %s, %s)"] * len(buckets))
+            sql = (f"INSERT INTO callbacks_endpointlatencystat (endpoint_id, hour, bucket, count) VALUES {placeholders} "  # noqa: E501, S608 (fixed names)
+                   "ON CONFLICT (endpoint_id, hour, bucket) DO UPDATE "
+                   "SET count = callbacks_endpointlatencystat.count + excluded.count")
+            cursor.execute(
+                sql,
+                [value for (endpoint_id, hour, bucket), count in buckets
+                 for value in (endpoint_id, adapt(hour), bucket, count)],
+            )
 
 
 def _broken(gone: set[int], results: list[Result]) -> dict[int, str]:

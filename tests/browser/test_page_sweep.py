@@ -11,8 +11,8 @@ phone (390x844) viewport. On each page:
 
 The sweep does not stop at the first problem: it visits every page at both widths, then
 fails once with the whole list (page, width, problem), grouped by page. The list is printed
-(``pytest -s`` shows it), is the failure's message (``--runxfail`` shows it) and is written
-to the test data folder as ``page-sweep.txt``.
+(``pytest -s`` shows it), is the failure's message and is written to the test data folder
+as ``page-sweep.txt``.
 """
 
 from __future__ import annotations
@@ -532,7 +532,6 @@ def report(problems: list[tuple[str, int, str]], pages: list[str], seconds: floa
     return "\n".join(lines)
 
 
-@pytest.mark.xfail(strict=False, reason="P10: pages not yet fixed; see the list this test prints")
 @pytest.mark.django_db(transaction=True)
 def test_every_page_fits_both_viewports_and_has_no_serious_axe_violation(
     browser,

@@ -1,0 +1,78 @@
+"""P10's delivery charts, through a real worker and a loopback receiver: deliveries are
+counted once, by how they ended, in the hour they were published; attempt latencies
+land in the hour's histogram. Read back from the domain page's table, as a user can."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import pytest
+from django.db.models.functions import TruncHour
+
+from callbacks.models import Delivery, EndpointLatencyStat
+from domains import services
+from tests.receiver import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def table_row(page: str, hour: str) -> dict[str, int]:
+    """The chart table's figures for ``hour`` ("YYYY-MM-DD HH:00")."""
+    row = re.search(rf'<tr data-hour="{hour}">(.*?)</tr>', page, re.S)
+    assert row, f"no row for {hour}"
+    cells = dict(re.findall(r'<td class="(succeeded|failed|retrying)">(\d+)</td>', row.group(1)))
+    return {name: int(value) for name, value in cells.items()}
+
+
+def test_the_chart_counts_deliveries_by_how_they_ended(
+    settings, worker, receiver, endpoint_for, acme_admin, box, client
+):
+    settings.CALLBACK_RETRY_SCHEDULE = [0, 0.2, 0.2]  # three attempts within half a second
+    settings.CALLBACK_RETRY_JITTER = 0
+    settings.CALLBACK_SWEEP_INTERVAL = 0.2
+    flaky_seen = Counter()
+
+    def answer(index, request):
+        name = json.loads(request.body)["data"]["object"]["camera"]["name"]
+        if name.startswith("bad"):
+            return 422, {}, b"never"
+        if name == "flaky":
+            flaky_seen[name] += 1
+            return (500, {}, b"once") if flaky_seen[name] == 1 else (200, {}, b"ok")
+        return 200, {}, b"ok"
+
+    receiver.answer = answer
+    endpoint_for(receiver.url, ["camera.created"])
+    for n in range(30):
+        services.camera_create(owner=acme_admin, device=box, name=f"ok {n}")
+    for n in range(12):
+        services.camera_create(owner=acme_admin, device=box, name=f"bad {n}")
+    services.camera_create(owner=acme_admin, device=box, name="flaky")
+    wait_for(lambda: not Delivery.objects.filter(state__in=["pending", "sending"]).exists(),
+             timeout=60, what="every delivery finished")
+    assert Delivery.objects.filter(state="succeeded").count() == 31
+    assert Delivery.objects.filter(state="failed").count() == 12
+    client.force_login(acme_admin)
+    page = client.get("/domains/acme.com/").content.decode()
+    assert "Deliveries per hour, last 24 hours" in page and "<svg" in page
+    # Per hour the deliveries were published in (one hour, unless the test straddled one).
+    per_hour: dict[str, Counter] = {}
+    for hour, state in Delivery.objects.annotate(h=TruncHour("created_at")).values_list(
+        "h", "state"
+    ):
+        per_hour.setdefault(f"{hour:%Y-%m-%d %H:00}", Counter())[state] += 1
+    for hour, states in per_hour.items():
+        assert table_row(page, hour) == {
+            "succeeded": states["succeeded"], "failed": states["failed"], "retrying": 0,
+        }
+    if len(per_hour) == 1:
+        assert table_row(page, next(iter(per_hour))) == {
+            "succeeded": 31, "failed": 12, "retrying": 0}
+    # Every attempt is in the latency histogram: 30 + 12 x 3 + 2.
+    assert sum(EndpointLatencyStat.objects.values_list("count", flat=True)) == 68
+    assert "≤ " in page  # p50 and p95 shown as bucket bounds
+    # The bars say the same on hover.
+    assert re.search(r"<title>[^<]*: 31 succeeded, 12 failed, 0 still retrying</title>", page) \
+        or len(per_hour) > 1
