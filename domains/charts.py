@@ -126,3 +126,34 @@ def latency_chart(hours: Sequence[HourStat]) -> Chart | None:
                                f"{_span(h.hour)}: {kind} at most {value} ms"))
         chart.lines.append((kind, " ".join(points)))
     return chart
+
+
+@dataclass
+class CounterChart(Chart):
+    threshold_y: float | None = None
+    threshold_label: str = ""
+
+
+def counter_chart(hours: Sequence[datetime.datetime], values: Sequence[int],
+                  threshold: int | None, threshold_label: str) -> CounterChart:
+    """One counter's hourly sums as bars, with its rule's threshold drawn across."""
+    plot_w, plot_h = _frame()
+    peak = max([*values, threshold or 0], default=0)
+    top_value = nice_ceiling(peak * 1.1 if threshold is not None and threshold >= peak else peak)
+    slot = plot_w / max(len(hours), 1)
+    bars = []
+    for i, (hour, value) in enumerate(zip(hours, values, strict=True)):
+        bar = Bar(LEFT + i * slot + slot * 0.15, slot * 0.7, f"{_span(hour)}: {value}")
+        if value:
+            height = plot_h * value / top_value
+            bar.segments.append(Segment(round(TOP + plot_h - height, 1), round(height, 1), "bad"))
+        bars.append(bar)
+    y_ticks = [Tick(round(TOP + plot_h * (1 - v / top_value), 1), f"{v:g}")
+               for v in (0, top_value / 2, top_value)]
+    stats = [HourStat(hour) for hour in hours]
+    chart = CounterChart(WIDTH, HEIGHT, LEFT, RIGHT, TOP, TOP + plot_h, bars, y_ticks,
+                         _x_ticks(stats, slot))
+    if threshold is not None:
+        chart.threshold_y = round(TOP + plot_h * (1 - threshold / top_value), 1)
+        chart.threshold_label = threshold_label
+    return chart

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from domains.charts import counter_chart
 from domains.models import Camera, Domain
 from incidents.models import CounterMinute, CounterRule, Incident
 from incidents.services import subject_for
@@ -58,15 +59,24 @@ def _history(camera: Camera, hours: int) -> list[dict]:
         sums.setdefault(row["counter"], {}).setdefault(hour, 0)
         sums[row["counter"]][hour] += row["total"]
     series = []
+    rules = {rule.counter: rule for rule in CounterRule.objects.filter(counter__in=list(sums))}
+    stamps = [start + datetime.timedelta(hours=i) for i in range(hours)]
     for counter, by_hour in sorted(sums.items()):
-        values = [by_hour.get(start + datetime.timedelta(hours=i), 0) for i in range(hours)]
-        peak = max(values) or 1
+        values = [by_hour.get(stamp, 0) for stamp in stamps]
+        rule = rules.get(counter)
+        threshold = rule.threshold if rule is not None else None
+        label = ""
+        if rule is not None and threshold is not None:
+            label = f"rule: {rule.get_comparison_display()} {threshold}"
+            if rule.window_seconds:
+                label += f" within {round(rule.window_seconds / 60)} minutes"
         series.append(
             {
                 "counter": counter,
                 "total": sum(values),
                 "peak": max(values),
-                "bars": [(v, round(90 * v / peak) + (10 if v else 0)) for v in values],
+                "chart": counter_chart(stamps, values, threshold, label),
+                "rows": list(zip(stamps, values, strict=True)),
             }
         )
     return series

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -60,7 +62,10 @@ def test_a_cameras_counter_history_is_charted(client, acme_admin, camera, storm)
     text = page.content.decode()
     assert page.status_code == 200
     assert "segmentation_process_restart_count" in text and "total 47" in text
-    assert text.count('title="47"') == 1
+    # One hour holds the 47 (on hover and in the table); the rule's threshold is drawn.
+    assert len(re.findall(r"<title>[^<]*UTC: 47</title>", text)) == 1
+    assert len(re.findall(r"<td>47</td>", text)) == 1
+    assert 'class="threshold"' in text and "rule: &gt; 15 within 15 minutes" in text
 
 
 def test_other_domains_admins_get_404(client, beta_admin, camera, storm):

@@ -532,6 +532,23 @@ def report(problems: list[tuple[str, int, str]], pages: list[str], seconds: floa
     return "\n".join(lines)
 
 
+# Pages whose wide screenshot the README shows (taken with CAMIO_SCREENSHOTS=docs/screenshots).
+SCREENSHOTS = {
+    "counter history": "counter-history.png",
+    "PACS integration": "pacs-integration.png",
+}
+
+
+def take_screenshot(page: Any, name: str) -> None:
+    from camio_portal.env import env
+
+    folder = env.str("CAMIO_SCREENSHOTS", default="")
+    if folder:
+        target = Path(__file__).resolve().parents[2] / folder
+        target.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target / name), full_page=True)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_every_page_fits_both_viewports_and_has_no_serious_axe_violation(
     browser,
@@ -585,6 +602,8 @@ def test_every_page_fits_both_viewports_and_has_no_serious_axe_violation(
                     visit.go(page)
                     page.wait_for_load_state("load")
                     found = measure(page)
+                    if visit.name in SCREENSHOTS and width == VIEWPORTS[0][0]:
+                        take_screenshot(page, SCREENSHOTS[visit.name])
                 except Exception as exc:  # one broken page must not hide the others
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     found = [f"could not check the page: {type(exc).__name__}: {first}"]
