@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -214,3 +215,25 @@ def test_an_unknown_outcome_uses_no_retry_slot_and_no_health(
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 1
     assert EndpointHourlyStat.objects.get().failed == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("event_type", ["camera.updated", "zone.created", "incident.created",
+                                        "pacs.events.created", "hook.created"])
+def test_a_test_event_uses_the_domains_own_name_and_camera(
+    event_type, acme, camera, endpoint_for, django_capture_on_commit_callbacks
+):
+    from callbacks import catalog
+
+    endpoint = endpoint_for("https://hooks.acme.com/in", [event_type])
+    with django_capture_on_commit_callbacks(execute=False):
+        delivery = cs.send_test_event(endpoint=endpoint, event_type=event_type, actor=None)
+    body = json.loads(bytes(delivery.event.body))
+    text = json.dumps(body)
+    assert "@acme.com" in text or acme.name in text
+    example = json.dumps(catalog.get(event_type).example)
+    if '"camera_id"' in example:  # the example's camera is replaced by the domain's own
+        assert camera.camera_id in text
+        assert catalog.EXAMPLE_CAMERA["camera_id"] not in text
+    if '"user"' in example:
+        assert camera.owner.email in text

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import logging
 import time
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +27,7 @@ from callbacks.delivery.outbox import (
 from callbacks.delivery.policy import Result
 from callbacks.delivery.recording import next_in_order
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering, ReplayJob
-from domains.models import AuditEntry, User
+from domains.models import AuditEntry, Camera, Domain, User
 
 log = logging.getLogger(__name__)
 IN_PROGRESS = (DeliveryState.PENDING, DeliveryState.SENDING)
@@ -243,14 +245,14 @@ def send_test_event(*, endpoint: Endpoint, event_type: str, actor: User | None) 
     if endpoint.deleted_at is not None:
         raise ValidationError({"endpoint": ["This endpoint was deleted."]})
     try:
-        entry = catalog.get(event_type)
+        catalog.get(event_type)
     except ValueError as exc:
         raise ValidationError({"event_type": [str(exc)]}) from None
     with transaction.atomic():
         event = publish(
             domain=endpoint.domain,
             type=event_type,
-            object=entry.example,
+            object=test_sample(endpoint.domain, event_type),
             endpoint=endpoint,
             test=True,
         )
@@ -263,6 +265,44 @@ def send_test_event(*, endpoint: Endpoint, event_type: str, actor: User | None) 
             after={"event_type": event_type, "event": str(event.id)},
         )
     return event.deliveries.get()
+
+
+def test_sample(domain: Domain, event_type: str) -> dict[str, Any]:
+    """The catalog's example of ``event_type``, made the domain's own: its name in place of
+    the example's domain and e-mail addresses and, when the domain has a camera, that
+    camera's ids, name and addresses and its owner."""
+    sample = copy.deepcopy(catalog.get(event_type).example)
+    camera = (Camera.objects.filter(domain=domain).select_related("device", "owner")
+              .order_by("pk").first())
+
+    def own(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            value = {k: own(v, k) for k, v in value.items()}
+            if camera is not None and key == "camera":
+                value.update({k: v for k, v in {
+                    "camera_id": camera.camera_id, "name": camera.name,
+                    "local_camera_id": camera.local_camera_id, "ip_address": camera.ip_address,
+                    "mac_address": camera.mac_address, "device_id": camera.device.device_id,
+                    "maker": camera.maker, "model": camera.model,
+                }.items() if k in value})
+            if camera is not None and key == "user":
+                value.update(user_id=camera.owner.user_id, email=camera.owner.email)
+            if camera is not None and key == "incident":
+                value.update({k: v for k, v in {
+                    "camera_id": camera.camera_id, "camera_name": camera.name,
+                    "camera_ip": camera.ip_address, "device_id": camera.device.device_id,
+                }.items() if k in value})
+            return value
+        if isinstance(value, list):
+            return [own(item) for item in value]
+        if isinstance(value, str):
+            if key == "domain":
+                return domain.name
+            if key == "email" and "@" in value:
+                return f"{value.split('@', 1)[0]}@{domain.name}"
+        return value
+
+    return own(sample)
 
 
 def send_test_event_now(
