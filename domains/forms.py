@@ -1,5 +1,7 @@
 """Forms of the portal's own pages (the admin has its own in domains.admin)."""
 
+import datetime
+
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
 
@@ -92,20 +94,32 @@ class DeliveryFilterForm(forms.Form):
     )
 
 
+def _local_time_input() -> forms.DateTimeInput:
+    # data-utc: the page's script shows the (UTC) value in the browser's time zone and
+    # fills tz_offset, so the server reads what was typed back in that zone.
+    return forms.DateTimeInput(attrs={"type": "datetime-local", "data-utc": "1"},
+                               format="%Y-%m-%dT%H:%M")
+
+
 class ReplayForm(forms.Form):
-    start = forms.DateTimeField(
-        label="From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    end = forms.DateTimeField(
-        label="To (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    start = forms.DateTimeField(label="From", widget=_local_time_input(),
+                                help_text="In your browser's time zone (UTC without script).")
+    end = forms.DateTimeField(label="To", widget=_local_time_input())
     include_all = forms.BooleanField(
         required=False, label="Replay every event, not only those that never succeeded"
     )
+    # Minutes to add to the browser's local time to get UTC (Date.getTimezoneOffset()).
+    tz_offset = forms.IntegerField(required=False, min_value=-24 * 60, max_value=24 * 60,
+                                   widget=forms.HiddenInput)
 
     def clean(self) -> dict:
         super().clean()
         data = self.cleaned_data  # what Form.clean returns, though typed as optional
+        offset = data.pop("tz_offset", None)
+        if offset:  # the times were typed in the browser's zone: store them in UTC
+            for name in ("start", "end"):
+                if data.get(name):
+                    data[name] = data[name] + datetime.timedelta(minutes=offset)
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
             self.add_error("end", "The end of the range must be after its start.")
         return data

@@ -3,6 +3,7 @@ endpoint action. Every page asks Domain.objects.administered_by(user) first."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 
@@ -114,6 +115,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
             _form_errors(form, exc)
         else:
             messages.success(request, "Endpoint added.")
+            _warn_if_twin(request, domain, data["method"], data["url"])
             return redirect("domains:domain", name=domain.name)
     # A form sent back with its errors is a 400 (bad input), as the API answers.
     return render(
@@ -122,6 +124,20 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
         {"domain": domain, "form": form, "endpoint": None},
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _warn_if_twin(request: HttpRequest, domain: Domain, method: str, url: str,
+                  saved: Endpoint | None = None) -> None:
+    """Warn when another live endpoint of the domain has the same method and URL: its
+    receiver would get every subscribed event twice."""
+    twins = Endpoint.objects.live().filter(domain=domain, method=method, url=url)
+    if saved is not None:
+        twins = twins.exclude(pk=saved.pk)
+    if saved is None:
+        twins = twins.exclude(pk=twins.order_by("-created_at").values("pk")[:1])
+    if twins.exists():
+        messages.warning(request, f"Another endpoint of {domain.name} already sends {method} "
+                                  "to this URL: events both subscribe to arrive there twice.")
 
 
 @login_required
@@ -148,6 +164,8 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
             _form_errors(form, exc)
         else:
             messages.success(request, "Endpoint saved.")
+            endpoint.refresh_from_db()
+            _warn_if_twin(request, domain, endpoint.method, endpoint.url, endpoint)
             return redirect("domains:domain", name=domain.name)
     return render(
         request,
@@ -362,8 +380,10 @@ def endpoint_replay(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
     """Count first (dry run), then replay in the background."""
     domain = administered_domain(request, name)
     endpoint = domain_endpoint(domain, endpoint_id)
-    form = ReplayForm(request.POST or None)
-    count = None
+    now = timezone.now().replace(second=0, microsecond=0)
+    form = ReplayForm(request.POST or None,
+                      initial={"start": now - datetime.timedelta(hours=24), "end": now})
+    count = before = None
     if request.method == "POST" and form.is_valid():
         window = {"endpoint": endpoint, **form.cleaned_data}
         try:
@@ -371,12 +391,15 @@ def endpoint_replay(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
                 job = callbacks.replay_start(actor=signed_in_user(request), **window)
                 return redirect("domains:replay", name=domain.name, job_id=job.job_id)
             count = callbacks.replay_count(**window)
+            before = callbacks.replay_events(**window).filter(
+                created_at__lt=endpoint.created_at).count()
         except ValidationError as exc:
             form.add_error(None, exc)
     return render(
         request,
         "domains/endpoint_replay.html",
-        {"domain": domain, "endpoint": endpoint, "form": form, "count": count},
+        {"domain": domain, "endpoint": endpoint, "form": form, "count": count,
+         "before": before},
     )
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from callbacks.delivery.claims import claim
 from callbacks.delivery.policy import Result, build_request
 from callbacks.delivery.recording import record
-from callbacks.models import Delivery, ReplayJob
+from callbacks.models import Delivery, Endpoint, ReplayJob
 from domains import services
 from domains.models import AuditEntry, DomainAdministrator
 
@@ -196,3 +196,30 @@ def test_other_domains_get_404_on_log_pages(client, sent, beta_admin):
         assert client.get(path).status_code == 404, path
     assert client.post(f"/domains/beta.org/deliveries/{delivery.pk}/resend").status_code == 404
     assert json.loads(bytes(delivery.event.body))["type"] == "camera.created"
+
+
+@pytest.mark.django_db
+def test_replay_reads_times_in_the_browsers_zone_and_says_what_predates_the_endpoint(
+    admin_client, sent
+):
+    endpoint, delivery = sent
+    Delivery.objects.update(state="failed")
+    happened = delivery.event.created_at
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        created_at=happened + datetime.timedelta(seconds=1))
+    url = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/replay"
+    form = admin_client.get(url).content.decode()
+    # The form starts with the last 24 hours (in UTC until the page's script shows them
+    # in the browser's zone).
+    start = (timezone.now() - datetime.timedelta(hours=24)).strftime("%Y-%m-%dT%H:")
+    assert f'value="{start}' in form and 'name="tz_offset"' in form
+    local = happened + datetime.timedelta(hours=2)  # a browser at UTC+2
+    window = {"start": (local - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+              "end": (local + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}
+    counted = admin_client.post(url, {**window, "tz_offset": "-120", "count": "1"})
+    text = counted.content.decode()
+    assert "<strong>1</strong> event(s) would be sent" in text
+    assert "1 of them happened before this endpoint was added" in text
+    # Read as UTC (no offset: no script), the same typed times miss the event.
+    as_utc = admin_client.post(url, {**window, "count": "1"}).content.decode()
+    assert "<strong>0</strong> event(s) would be sent" in as_utc

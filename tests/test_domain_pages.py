@@ -169,3 +169,24 @@ def test_send_test_event_and_see_the_result(client, worker, receiver, acme_admin
     assert summary["duration_ms"] is not None
     assert "zone.updated" in client.get(result_url).content.decode()
     assert b'"test"' not in receiver.received[0].body  # the body is the plain envelope
+
+
+@pytest.mark.django_db
+def test_a_second_endpoint_to_the_same_url_warns(admin_client, acme):
+    post_endpoint(admin_client, "/domains/acme.com/endpoints/new")
+    first = admin_client.get("/domains/acme.com/").content.decode()
+    assert "already sends POST to this URL" not in first
+    answer = post_endpoint(admin_client, "/domains/acme.com/endpoints/new")
+    page = admin_client.get(answer["Location"]).content.decode()
+    assert "Endpoint added." in page
+    assert "already sends POST to this URL: events both subscribe to arrive there twice" in page
+
+
+@pytest.mark.django_db
+def test_removing_a_co_admin_asks_first(admin_client, acme, acme_teammate):
+    from domains import services as domain_services
+
+    domain_services.domain_admin_add(domain=acme, user=acme_teammate, actor=None)
+    page = admin_client.get("/domains/acme.com/").content.decode()
+    assert f'data-confirm="Remove {acme_teammate.email} as an admin of acme.com?' in page
+    assert "window.confirm(form.dataset.confirm)" in page
