@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime
 import json
 import time
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -469,8 +471,40 @@ def _as_primary(request: HttpRequest, name: str) -> Domain:
 @login_required
 @require_GET
 def audit_log(request: HttpRequest, name: str) -> HttpResponse:
+    """The domain's audit log, newest first, 50 a page, filtered by who and by object; each
+    entry's change as field, before, after (values stored masked)."""
     domain = administered_domain(request, name)
-    page = Paginator(
-        AuditEntry.objects.filter(domain=domain).order_by("-created_at", "-id"), 50
-    ).get_page(request.GET.get("page"))
-    return render(request, "domains/audit.html", {"domain": domain, "page": page})
+    entries = AuditEntry.objects.filter(domain=domain)
+    actors = sorted({e or "system" for e in entries.values_list("actor_email", flat=True)})
+    actor = request.GET.get("actor", "")
+    target = request.GET.get("object", "").strip()
+    if actor:
+        entries = entries.filter(actor_email="" if actor == "system" else actor)
+    if target:
+        entries = entries.filter(Q(object_id=target) | Q(object_repr__icontains=target)
+                                 | Q(object_type__iexact=target))
+    page = Paginator(entries.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
+    rows = [(entry, audit_changes(entry.before, entry.after)) for entry in page]
+    query = urlencode({k: v for k, v in (("actor", actor), ("object", target)) if v})
+    return render(request, "domains/audit.html", {
+        "domain": domain, "page": page, "rows": rows, "actors": actors, "actor": actor,
+        "target": target, "query": query,
+    })
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def audit_changes(before: object, after: object) -> list[tuple[str, str, str]]:
+    """An audit entry's change as (field, before, after) rows."""
+    if isinstance(before, dict) or isinstance(after, dict):
+        old = before if isinstance(before, dict) else {}
+        new = after if isinstance(after, dict) else {}
+        fields = list(old) + [k for k in new if k not in old]
+        return [(str(k), _shown(old.get(k)), _shown(new.get(k))) for k in fields]
+    if before is None and after is None:
+        return []
+    return [("", _shown(before), _shown(after))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import pytest
 from django.core import mail
@@ -223,3 +224,27 @@ def test_replay_reads_times_in_the_browsers_zone_and_says_what_predates_the_endp
     # Read as UTC (no offset: no script), the same typed times miss the event.
     as_utc = admin_client.post(url, {**window, "count": "1"}).content.decode()
     assert "<strong>0</strong> event(s) would be sent" in as_utc
+
+
+@pytest.mark.django_db
+def test_the_audit_log_shows_each_change_as_field_before_after_and_filters(
+    admin_client, sent, acme_admin
+):
+    from callbacks import services as cs
+
+    endpoint, _ = sent
+    cs.endpoint_update(endpoint=endpoint, actor=acme_admin,
+                       changes={"description": "Head office", "method": "PUT"})
+    page = admin_client.get("/domains/acme.com/audit").content.decode()
+    row = re.search(r"<td>endpoint.updated</td>.*?</table>", page, re.S).group(0)
+    assert re.search(r'<th scope="row">method</th><td>POST</td><td>PUT</td>', row)
+    assert re.search(r'<th scope="row">description</th><td>—</td><td>Head office</td>', row)
+    assert "{&#x27;" not in page and "{'" not in page  # no Python dict reprs
+    mine = admin_client.get("/domains/acme.com/audit?actor=hq@acme.com").content.decode()
+    assert "endpoint.updated" in mine and "endpoint.created" not in mine  # created by nobody
+    system = admin_client.get("/domains/acme.com/audit?actor=system").content.decode()
+    assert "endpoint.created" in system and "endpoint.updated" not in system
+    by_id = admin_client.get(f"/domains/acme.com/audit?object={endpoint.endpoint_id}")
+    assert "endpoint.updated" in by_id.content.decode()
+    none = admin_client.get("/domains/acme.com/audit?object=no-such-thing").content.decode()
+    assert "Nothing matches." in none
