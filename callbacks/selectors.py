@@ -156,6 +156,30 @@ def hourly_stats(endpoints: list[Endpoint]) -> dict[int, list[HourStat]]:
     return {e.pk: [table[(e.pk, hour)] for hour in hours] for e in endpoints}
 
 
+def log_summary(rows: QuerySet[Delivery], until: datetime.datetime | None = None
+                ) -> list[HourStat]:
+    """The 24 hours up to ``until`` (default: now) of a filtered delivery log, per hour of
+    publication: succeeded, failed, and still being sent or retried (cancelled left out)."""
+    end = (until or timezone.now()).replace(minute=0, second=0, microsecond=0)
+    hours = [end - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
+    table = {hour: HourStat(hour) for hour in hours}
+    counts = (rows.filter(created_at__gte=hours[0],
+                          created_at__lt=end + datetime.timedelta(hours=1))
+              .annotate(created_hour=TruncHour("created_at")).order_by()
+              .values_list("created_hour", "state").annotate(n=Count("id")))
+    for hour, state, count in counts:
+        stat = table.get(hour)
+        if stat is None:
+            continue
+        if state == DeliveryState.SUCCEEDED:
+            stat.delivered += count
+        elif state == DeliveryState.FAILED:
+            stat.gave_up += count
+        elif state in (DeliveryState.PENDING, DeliveryState.SENDING):
+            stat.retrying += count
+    return [table[hour] for hour in hours]
+
+
 def endpoint_rows(domain: Domain) -> list[EndpointRow]:
     """The domain's live endpoints with their last delivery and last 24 hours (from the
     hourly rollups, not a scan of deliveries)."""

@@ -28,6 +28,7 @@ from callbacks.selectors import (
     delivery_summary,
     endpoint_rows,
     hourly_stats,
+    log_summary,
     pretty_body,
 )
 from domains import services
@@ -271,6 +272,9 @@ def delivery_log(request: HttpRequest, name: str, endpoint_id: str | None = None
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    summary = {"endpoint": {"endpoint_id": "log"}, "hours": log_summary(
+        rows.filter(test=False), filters.get("until")),
+        "caption": "Deliveries matching the filter, per hour over 24 hours"}
     return render(
         request,
         "domains/delivery_log.html",
@@ -280,6 +284,7 @@ def delivery_log(request: HttpRequest, name: str, endpoint_id: str | None = None
             "form": form,
             "page": page,
             "query": query.urlencode(),
+            "summary": summary,
         },
     )
 

@@ -76,3 +76,21 @@ def test_the_chart_counts_deliveries_by_how_they_ended(
     # The bars say the same on hover.
     assert re.search(r"<title>[^<]*: 31 succeeded, 12 failed, 0 still retrying</title>", page) \
         or len(per_hour) > 1
+
+
+def test_the_delivery_log_summarises_its_filter(acme, acme_admin, box, endpoint_for, client,
+                                               django_capture_on_commit_callbacks):
+    endpoint_for("https://hooks.acme.com/in", ["camera.created", "camera.updated"])
+    with django_capture_on_commit_callbacks(execute=False):
+        camera = services.camera_create(owner=acme_admin, device=box, name="One")
+        services.camera_update(camera=camera, actor=acme_admin, changes={"name": "Two"})
+    Delivery.objects.filter(event_type="camera.created").update(state="succeeded")
+    client.force_login(acme_admin)
+    hour = Delivery.objects.annotate(h=TruncHour("created_at")).values_list("h", flat=True)[0]
+    everything = client.get("/domains/acme.com/deliveries").content.decode()
+    assert "Deliveries matching the filter" in everything
+    assert table_row(everything, f"{hour:%Y-%m-%d %H:00}") == {
+        "succeeded": 1, "failed": 0, "retrying": 1}
+    created = client.get("/domains/acme.com/deliveries?type=camera.created").content.decode()
+    assert table_row(created, f"{hour:%Y-%m-%d %H:00}") == {
+        "succeeded": 1, "failed": 0, "retrying": 0}
