@@ -30,6 +30,7 @@ from callbacks.forms import (
 from callbacks.models import (
     Attempt,
     Delivery,
+    DeliveryState,
     Endpoint,
     Event,
     Method,
@@ -267,19 +268,33 @@ class ReplayForm(forms.Form):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = (
-        "id",
-        "event_type",
-        "domain",
-        "endpoint",
-        "state",
-        "attempt_count",
-        "last_status_code",
-        "next_attempt_at",
-        "created_at",
-    )
+    # Short columns, so the list reads beside the filter panel at 1366 px.
+    list_display = ("short_id", "event_type", "domain", "where", "outcome", "created")
+    list_display_links = ("short_id",)
     list_filter = ("state", "event_type", "test", "replay", "domain")
     list_select_related = ("domain", "endpoint")
+
+    @admin.display(description="Delivery", ordering="id")
+    def short_id(self, obj: Delivery) -> str:
+        return str(obj.id)[:8]
+
+    @admin.display(description="Endpoint")
+    def where(self, obj: Delivery) -> str:
+        url = mask_url(obj.endpoint.url)
+        return f"{obj.endpoint.method} {url if len(url) <= 40 else url[:39] + '…'}"
+
+    @admin.display(description="Outcome", ordering="state")
+    def outcome(self, obj: Delivery) -> str:
+        text = f"{obj.state}, {obj.attempt_count} attempt{'s' if obj.attempt_count != 1 else ''}"
+        if obj.last_status_code:
+            text += f", HTTP {obj.last_status_code}"
+        if obj.state == DeliveryState.PENDING:
+            text += f"; next {obj.next_attempt_at:%m-%d %H:%M:%S}"
+        return text
+
+    @admin.display(description="Created (UTC)", ordering="created_at")
+    def created(self, obj: Delivery) -> str:
+        return f"{obj.created_at:%Y-%m-%d %H:%M:%S}"
     date_hierarchy = "created_at"
     inlines = [AttemptInline]
     actions = ["resend", "cancel"]

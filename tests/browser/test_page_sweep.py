@@ -506,6 +506,8 @@ def visits(d: dict) -> list[Visit]:
             "support",
             goto(reverse("admin:callbacks_delivery_change", args=[d["failed"]])),
         ),
+        Visit("support admin: delivery list", "support",
+              goto(reverse("admin:callbacks_delivery_changelist"))),
     ]
 
 
@@ -534,6 +536,7 @@ def report(problems: list[tuple[str, int, str]], pages: list[str], seconds: floa
 
 # Pages whose wide screenshot the README shows (taken with CAMIO_SCREENSHOTS=docs/screenshots).
 SCREENSHOTS = {
+    "support admin: delivery list": "admin-delivery-list.png",
     "counter history": "counter-history.png",
     "PACS integration": "pacs-integration.png",
 }
