@@ -435,9 +435,16 @@ def visits(d: dict) -> list[Visit]:
 
     def pacs_mapping(page):
         page.goto(integration)
-        page.locator("select[name=cameras]").last.select_option(
-            label=["Front Entrance", "Loading Dock North"]
-        )
+        picker = page.locator("fieldset.picker").last
+        picker.locator("input.picker-find").fill("loading")  # the picker searches by name
+        shown = picker.locator(".picker-item:visible")
+        assert shown.all_inner_texts() and all(
+            "Loading Dock North" in text or picker.locator("input:checked").count()
+            for text in shown.all_inner_texts()
+        ), shown.all_inner_texts()
+        picker.get_by_label("Loading Dock North").check()
+        picker.locator("input.picker-find").fill("")
+        picker.get_by_label("Front Entrance").check()
         submit(page, page.get_by_role("button", name="Map").last)
 
     def not_found(page):
