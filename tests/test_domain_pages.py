@@ -189,4 +189,6 @@ def test_removing_a_co_admin_asks_first(admin_client, acme, acme_teammate):
     domain_services.domain_admin_add(domain=acme, user=acme_teammate, actor=None)
     page = admin_client.get("/domains/acme.com/").content.decode()
     assert f'data-confirm="Remove {acme_teammate.email} as an admin of acme.com?' in page
-    assert "window.confirm(form.dataset.confirm)" in page
+    assert "js/portal.js" in page  # where forms with data-confirm ask (window.confirm)
+    # The page's title is its title (the script is not pasted into it).
+    assert "<title>acme.com" in page and "<script" not in page.split("</title>")[0]
