@@ -124,11 +124,16 @@ def _quantile_bound(histogram: dict[int, int], fraction: float) -> int | None:
     return None
 
 
+def day_until(moment: datetime.datetime | None = None) -> list[datetime.datetime]:
+    """The 24 whole hours up to the one holding ``moment`` (default: now), oldest first."""
+    end = (moment or timezone.now()).replace(minute=0, second=0, microsecond=0)
+    return [end - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
+
+
 def hourly_stats(endpoints: list[Endpoint]) -> dict[int, list[HourStat]]:
     """Each endpoint's last 24 hours, from the hourly rollups (and one grouped count of
     the deliveries still being retried)."""
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
-    hours = [now - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
+    hours = day_until()
     table = {(e.pk, hour): HourStat(hour) for e in endpoints for hour in hours}
     for row in EndpointHourlyStat.objects.filter(endpoint__in=endpoints, hour__gte=hours[0]):
         stat = table.get((row.endpoint_id, row.hour))
@@ -160,11 +165,10 @@ def log_summary(rows: QuerySet[Delivery], until: datetime.datetime | None = None
                 ) -> list[HourStat]:
     """The 24 hours up to ``until`` (default: now) of a filtered delivery log, per hour of
     publication: succeeded, failed, and still being sent or retried (cancelled left out)."""
-    end = (until or timezone.now()).replace(minute=0, second=0, microsecond=0)
-    hours = [end - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
+    hours = day_until(until)
     table = {hour: HourStat(hour) for hour in hours}
     counts = (rows.filter(created_at__gte=hours[0],
-                          created_at__lt=end + datetime.timedelta(hours=1))
+                          created_at__lt=hours[-1] + datetime.timedelta(hours=1))
               .annotate(created_hour=TruncHour("created_at")).order_by()
               .values_list("created_hour", "state").annotate(n=Count("id")))
     for hour, state, count in counts:

@@ -1,22 +1,20 @@
-"""Server-rendered SVG charts for the portal's pages: geometry computed here, drawn by
-templates/domains/_endpoint_chart.html. No script and no chart library: each bar has a
-<title> with its exact figures (shown on hover) and every chart has a table beside it
-for screen readers and for reading the values."""
+"""Server-rendered SVG charts for the portal's pages: the geometry is computed here and
+drawn by templates/charts/ (``_axes.html``, ``_bars.html``). No script and no chart
+library: each bar and point has a <title> with its exact figures (shown on hover) and
+every chart has a table beside it for screen readers and for reading the values."""
 
 from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from callbacks.models import LATENCY_BOUNDS_MS
 from callbacks.selectors import HourStat
-
-__all__ = ["LATENCY_BOUNDS_MS", "latency_chart", "volume_chart"]
 
 WIDTH, HEIGHT = 720, 190
 LEFT, RIGHT, TOP, BOTTOM = 66, 10, 10, 26
+PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
 
 def nice_ceiling(value: float) -> int:
@@ -53,53 +51,72 @@ class Tick:
 
 @dataclass
 class Chart:
-    width: int
-    height: int
-    left: int
-    right: int
-    top: int
-    bottom: float
-    bars: list[Bar]
+    """One 24-hour chart: the frame and axes every chart has, then bars or lines."""
+
     y_ticks: list[Tick]
     x_ticks: list[Tick]
+    bars: list[Bar] = field(default_factory=list)
     lines: list[tuple[str, str]] = field(default_factory=list)  # (kind, SVG points)
     dots: list[tuple[str, float, float, str]] = field(default_factory=list)
+    threshold_y: float | None = None
+    threshold_label: str = ""
+    # The frame, for the templates.
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    top: int = TOP
+    plot_right: int = WIDTH - RIGHT
+    plot_bottom: int = TOP + PLOT_H
+    plot_height: int = PLOT_H
 
 
-def _frame() -> tuple[float, float]:
-    return WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+def _axes(hours: Sequence[datetime.datetime], top_value: int, unit: str = "") -> Chart:
+    """A chart's frame for ``hours`` with a value axis from 0 to ``top_value``."""
+    slot = PLOT_W / max(len(hours), 1)
+    return Chart(
+        y_ticks=[Tick(_y(v, top_value), f"{v:g}{unit}") for v in (0, top_value / 2, top_value)],
+        x_ticks=[Tick(LEFT + i * slot + slot / 2, f"{hour:%H:00}")
+                 for i, hour in enumerate(hours) if i % 6 == 0 or i == len(hours) - 1],
+    )
 
 
-def _x_ticks(hours: Sequence[HourStat], slot: float) -> list[Tick]:
-    return [Tick(LEFT + i * slot + slot / 2, f"{h.hour:%H:00}")
-            for i, h in enumerate(hours) if i % 6 == 0 or i == len(hours) - 1]
+def _y(value: float, top_value: int) -> float:
+    return round(TOP + PLOT_H * (1 - value / top_value), 1)
+
+
+def _slot(count: int) -> float:
+    return PLOT_W / max(count, 1)
 
 
 def _span(hour: datetime.datetime) -> str:
     return f"{hour:%Y-%m-%d %H:00}-{hour + datetime.timedelta(hours=1):%H:00} UTC"
 
 
+def _bar(i: int, count: int, title: str, parts: Sequence[tuple[int, str]],
+         top_value: int) -> Bar:
+    """The ``i``th of ``count`` bars, its ``parts`` (value, kind) stacked from the axis."""
+    slot = _slot(count)
+    bar = Bar(round(LEFT + i * slot + slot * 0.15, 1), round(slot * 0.7, 1), title)
+    base = float(TOP + PLOT_H)
+    for value, kind in parts:
+        if value:
+            height = PLOT_H * value / top_value
+            base -= height
+            bar.segments.append(Segment(round(base, 1), round(height, 1), kind))
+    return bar
+
+
 def volume_chart(hours: Sequence[HourStat]) -> Chart:
     """Deliveries per hour, stacked by how they ended: succeeded, failed, still retrying."""
-    plot_w, plot_h = _frame()
     top_value = nice_ceiling(max((h.total for h in hours), default=0))
-    slot = plot_w / max(len(hours), 1)
-    bars = []
-    for i, h in enumerate(hours):
-        bar = Bar(LEFT + i * slot + slot * 0.15, slot * 0.7,
-                  f"{_span(h.hour)}: {h.delivered} succeeded, {h.gave_up} failed, "
-                  f"{h.retrying} still retrying")
-        base = TOP + plot_h
-        for value, kind in ((h.delivered, "ok"), (h.gave_up, "bad"), (h.retrying, "retry")):
-            if value:
-                height = plot_h * value / top_value
-                base -= height
-                bar.segments.append(Segment(round(base, 1), round(height, 1), kind))
-        bars.append(bar)
-    y_ticks = [Tick(round(TOP + plot_h * (1 - v / top_value), 1), f"{v:g}")
-               for v in (0, top_value / 2, top_value)]
-    return Chart(WIDTH, HEIGHT, LEFT, RIGHT, TOP, TOP + plot_h, bars, y_ticks,
-                 _x_ticks(hours, slot))
+    chart = _axes([h.hour for h in hours], top_value)
+    chart.bars = [
+        _bar(i, len(hours), f"{_span(h.hour)}: {h.delivered} succeeded, {h.gave_up} failed, "
+             f"{h.retrying} still retrying",
+             ((h.delivered, "ok"), (h.gave_up, "bad"), (h.retrying, "retry")), top_value)
+        for i, h in enumerate(hours)
+    ]
+    return chart
 
 
 def latency_chart(hours: Sequence[HourStat]) -> Chart | None:
@@ -107,53 +124,34 @@ def latency_chart(hours: Sequence[HourStat]) -> Chart | None:
     nothing was sent in the 24 hours."""
     if not any(h.p95_ms for h in hours):
         return None
-    plot_w, plot_h = _frame()
     top_value = nice_ceiling(max(h.p95_ms or 0 for h in hours))
-    slot = plot_w / max(len(hours), 1)
-    chart = Chart(WIDTH, HEIGHT, LEFT, RIGHT, TOP, TOP + plot_h, [],
-                  [Tick(round(TOP + plot_h * (1 - v / top_value), 1), f"{v:g} ms")
-                   for v in (0, top_value / 2, top_value)],
-                  _x_ticks(hours, slot))
-    for kind, pick in (("p50", lambda h: h.p50_ms), ("p95", lambda h: h.p95_ms)):
+    chart = _axes([h.hour for h in hours], top_value, " ms")
+    slot = _slot(len(hours))
+    quantiles: tuple[tuple[str, Callable[[HourStat], int | None]], ...] = (
+        ("p50", lambda h: h.p50_ms), ("p95", lambda h: h.p95_ms))
+    for kind, pick in quantiles:
         points = []
         for i, h in enumerate(hours):
             value = pick(h)
             if value is None:
                 continue
-            x, y = LEFT + i * slot + slot / 2, TOP + plot_h * (1 - value / top_value)
-            points.append(f"{x:.1f},{y:.1f}")
-            chart.dots.append((kind, round(x, 1), round(y, 1),
-                               f"{_span(h.hour)}: {kind} at most {value} ms"))
+            x, y = round(LEFT + i * slot + slot / 2, 1), _y(value, top_value)
+            points.append(f"{x},{y}")
+            chart.dots.append((kind, x, y, f"{_span(h.hour)}: {kind} at most {value} ms"))
         chart.lines.append((kind, " ".join(points)))
     return chart
 
 
-@dataclass
-class CounterChart(Chart):
-    threshold_y: float | None = None
-    threshold_label: str = ""
-
-
 def counter_chart(hours: Sequence[datetime.datetime], values: Sequence[int],
-                  threshold: int | None, threshold_label: str) -> CounterChart:
+                  threshold: int | None, threshold_label: str) -> Chart:
     """One counter's hourly sums as bars, with its rule's threshold drawn across."""
-    plot_w, plot_h = _frame()
-    peak = max([*values, threshold or 0], default=0)
-    top_value = nice_ceiling(peak * 1.1 if threshold is not None and threshold >= peak else peak)
-    slot = plot_w / max(len(hours), 1)
-    bars = []
-    for i, (hour, value) in enumerate(zip(hours, values, strict=True)):
-        bar = Bar(LEFT + i * slot + slot * 0.15, slot * 0.7, f"{_span(hour)}: {value}")
-        if value:
-            height = plot_h * value / top_value
-            bar.segments.append(Segment(round(TOP + plot_h - height, 1), round(height, 1), "bad"))
-        bars.append(bar)
-    y_ticks = [Tick(round(TOP + plot_h * (1 - v / top_value), 1), f"{v:g}")
-               for v in (0, top_value / 2, top_value)]
-    stats = [HourStat(hour) for hour in hours]
-    chart = CounterChart(WIDTH, HEIGHT, LEFT, RIGHT, TOP, TOP + plot_h, bars, y_ticks,
-                         _x_ticks(stats, slot))
+    peak: float = max(values, default=0)
+    if threshold is not None and threshold >= peak:
+        peak = threshold * 1.1  # room above the line
+    top_value = nice_ceiling(peak)
+    chart = _axes(hours, top_value)
+    chart.bars = [_bar(i, len(hours), f"{_span(hour)}: {value}", ((value, "bad"),), top_value)
+                  for i, (hour, value) in enumerate(zip(hours, values, strict=True))]
     if threshold is not None:
-        chart.threshold_y = round(TOP + plot_h * (1 - threshold / top_value), 1)
-        chart.threshold_label = threshold_label
+        chart.threshold_y, chart.threshold_label = _y(threshold, top_value), threshold_label
     return chart

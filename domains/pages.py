@@ -103,7 +103,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            callbacks.endpoint_create(
+            saved = callbacks.endpoint_create(
                 domain=domain,
                 actor=signed_in_user(request),
                 url=data["url"],
@@ -118,7 +118,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
             _form_errors(form, exc)
         else:
             messages.success(request, "Endpoint added.")
-            _warn_if_twin(request, domain, data["method"], data["url"])
+            _warn_if_twin(request, saved)
             return redirect("domains:domain", name=domain.name)
     # A form sent back with its errors is a 400 (bad input), as the API answers.
     return render(
@@ -129,18 +129,15 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-def _warn_if_twin(request: HttpRequest, domain: Domain, method: str, url: str,
-                  saved: Endpoint | None = None) -> None:
-    """Warn when another live endpoint of the domain has the same method and URL: its
-    receiver would get every subscribed event twice."""
-    twins = Endpoint.objects.live().filter(domain=domain, method=method, url=url)
-    if saved is not None:
-        twins = twins.exclude(pk=saved.pk)
-    if saved is None:
-        twins = twins.exclude(pk=twins.order_by("-created_at").values("pk")[:1])
+def _warn_if_twin(request: HttpRequest, saved: Endpoint) -> None:
+    """Warn when another live endpoint of the domain has the same method and URL as the
+    one just saved: its receiver would get every event both subscribe to twice."""
+    twins = Endpoint.objects.live().filter(domain_id=saved.domain_id, method=saved.method,
+                                           url=saved.url).exclude(pk=saved.pk)
     if twins.exists():
-        messages.warning(request, f"Another endpoint of {domain.name} already sends {method} "
-                                  "to this URL: events both subscribe to arrive there twice.")
+        messages.warning(request, f"Another endpoint of {saved.domain.name} already sends "
+                                  f"{saved.method} to this URL: events both subscribe to "
+                                  "arrive there twice.")
 
 
 @login_required
@@ -168,7 +165,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         else:
             messages.success(request, "Endpoint saved.")
             endpoint.refresh_from_db()
-            _warn_if_twin(request, domain, endpoint.method, endpoint.url, endpoint)
+            _warn_if_twin(request, endpoint)
             return redirect("domains:domain", name=domain.name)
     return render(
         request,
@@ -176,7 +173,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         {"domain": domain, "form": form, "endpoint": endpoint,
          "waiting": endpoint.deliveries.filter(state="pending").count()
          if endpoint.circuit_opened_at else 0,
-         "chart_row": {"endpoint": endpoint, "hours": hourly_stats([endpoint])[endpoint.pk]}},
+         "chart_hours": hourly_stats([endpoint])[endpoint.pk]},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -272,9 +269,7 @@ def delivery_log(request: HttpRequest, name: str, endpoint_id: str | None = None
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    summary = {"endpoint": {"endpoint_id": "log"}, "hours": log_summary(
-        rows.filter(test=False), filters.get("until")),
-        "caption": "Deliveries matching the filter, per hour over 24 hours"}
+    summary = log_summary(rows.filter(test=False), filters.get("until"))
     return render(
         request,
         "domains/delivery_log.html",
@@ -289,13 +284,19 @@ def delivery_log(request: HttpRequest, name: str, endpoint_id: str | None = None
     )
 
 
+def _domain_delivery(domain: Domain, delivery_id: str) -> Delivery:
+    """One delivery of ``domain``, or 404."""
+    delivery = delivery_detail(domain, delivery_id)
+    if delivery is None:
+        raise Http404("No such delivery.")
+    return delivery
+
+
 @login_required
 def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
     """A delivery's payload and attempts; POST reveals secrets in copy-as-curl (audited)."""
     domain = administered_domain(request, name)
-    delivery = delivery_detail(domain, delivery_id)
-    if delivery is None:
-        raise Http404("No such delivery.")
+    delivery = _domain_delivery(domain, delivery_id)
     revealed = None
     if request.method == "POST":
         revealed = callbacks.endpoint_reveal_headers(
@@ -331,9 +332,7 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
 @require_POST
 def delivery_resend(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
     domain = administered_domain(request, name)
-    delivery = delivery_detail(domain, delivery_id)
-    if delivery is None:
-        raise Http404("No such delivery.")
+    delivery = _domain_delivery(domain, delivery_id)
     try:
         fresh = callbacks.delivery_resend(delivery=delivery, actor=signed_in_user(request))
     except ValidationError as exc:
@@ -347,9 +346,7 @@ def delivery_resend(request: HttpRequest, name: str, delivery_id: str) -> HttpRe
 @require_POST
 def delivery_cancel(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
     domain = administered_domain(request, name)
-    delivery = delivery_detail(domain, delivery_id)
-    if delivery is None:
-        raise Http404("No such delivery.")
+    delivery = _domain_delivery(domain, delivery_id)
     try:
         callbacks.delivery_cancel(delivery=delivery, actor=signed_in_user(request))
     except ValidationError as exc:

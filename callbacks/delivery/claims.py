@@ -104,7 +104,6 @@ class _Limit:
                  now: datetime.datetime) -> None:
         self.free, self.rate, self.now = max(free, 0), rate, now
         self.first = max(now, next_start or now)  # when the next delivery may start
-        self.changed = False
 
     def quota(self, wanted: int) -> int:
         allowed = min(wanted, self.free)
@@ -127,7 +126,6 @@ class _Limit:
         gap = datetime.timedelta(seconds=1 / self.rate) if self.rate else datetime.timedelta()
         times = [self.first + gap * i for i in range(count)]
         self.first += gap * count
-        self.changed = True
         return times
 
 

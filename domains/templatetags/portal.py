@@ -8,6 +8,7 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from callbacks.models import LATENCY_BOUNDS_MS
 from domains import charts
 
 register = template.Library()
@@ -38,7 +39,7 @@ def bound(milliseconds: int | None) -> str:
     """A latency bucket's upper bound: "≤ 20 ms", or "> 10,000 ms" past the last one."""
     if milliseconds is None:
         return "—"
-    last = charts.LATENCY_BOUNDS_MS[-1]
+    last = LATENCY_BOUNDS_MS[-1]
     return f"> {last:,} ms" if milliseconds > last else f"≤ {duration(milliseconds)}"
 
 
