@@ -1,20 +1,43 @@
-"""URL wiring: each app owns its routes."""
+"""URL wiring: each app owns its routes; this module only mounts them."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
+from camio_portal import health
 from camio_portal.metrics import metrics
 
 admin.site.site_header = "Camio Portal support"
 admin.site.site_title = "Camio Portal support"
 admin.site.index_title = "Domains, inventory and callbacks"
 
+# The integrator API (``api:`` names): its OpenAPI schema and docs, then each app's routes.
+api: list[URLPattern | URLResolver] = [
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
+        ),
+        name="docs",
+    ),
+    path("", include("domains.api.urls")),
+    path("", include("callbacks.api.urls")),
+]
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics, name="metrics"),  # Prometheus (camio_portal/metrics.py)
-    path("api/", include("incidents.api_urls")),
-    path("api/", include("pacs.api_urls")),
-    path("api/", include("domains.api.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("livez", health.livez, name="livez"),
+    path("api/", include("incidents.api.urls")),
+    path("api/", include("pacs.api.urls")),
+    path("api/", include((api, "api"))),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("domains.urls")),
     path("", include("incidents.urls")),
@@ -22,6 +45,6 @@ urlpatterns = [
 ]
 
 # /api/ and /pacs/ paths answer errors as JSON ({"errors": ...}); other paths get the pages.
-handler400 = "domains.api.errors.bad_request"
-handler404 = "domains.api.errors.not_found"
-handler500 = "domains.api.errors.server_error"
+handler400 = "apikit.errors.bad_request"
+handler404 = "apikit.errors.not_found"
+handler500 = "apikit.errors.server_error"

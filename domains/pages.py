@@ -1,5 +1,6 @@
-"""The domain admin's pages: a domain's endpoints, settings and admins, and one URL per
-endpoint action. Every page asks Domain.objects.administered_by(user) first."""
+"""The portal's pages: the domain finder and invitations, a domain admin's pages (a domain's
+endpoints, settings, admins and audit log, one URL per endpoint action; each asks
+Domain.objects.administered_by(user) first) and a signed-in user's API tokens."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import services as callbacks
@@ -38,10 +41,22 @@ from domains.forms import (
     DeliveryFilterForm,
     DomainSettingsForm,
     EndpointForm,
+    FindDomainForm,
+    InvitationPasswordForm,
     ReplayForm,
     TestEventForm,
+    TokenForm,
 )
-from domains.models import AuditEntry, Domain, DomainAdministrator, signed_in_user
+from domains.models import (
+    ApiToken,
+    AuditEntry,
+    Domain,
+    DomainAdministrator,
+    TokenKind,
+    signed_in_user,
+)
+from domains.services import InvitationError, invitation_check
+from domains.services import invitation_accept as accept
 
 
 def administered_domain(request: HttpRequest, name: str) -> Domain:
@@ -132,12 +147,18 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
 def _warn_if_twin(request: HttpRequest, saved: Endpoint) -> None:
     """Warn when another live endpoint of the domain has the same method and URL as the
     one just saved: its receiver would get every event both subscribe to twice."""
-    twins = Endpoint.objects.live().filter(domain_id=saved.domain_id, method=saved.method,
-                                           url=saved.url).exclude(pk=saved.pk)
+    twins = (
+        Endpoint.objects.live()
+        .filter(domain_id=saved.domain_id, method=saved.method, url=saved.url)
+        .exclude(pk=saved.pk)
+    )
     if twins.exists():
-        messages.warning(request, f"Another endpoint of {saved.domain.name} already sends "
-                                  f"{saved.method} to this URL: events both subscribe to "
-                                  "arrive there twice.")
+        messages.warning(
+            request,
+            f"Another endpoint of {saved.domain.name} already sends "
+            f"{saved.method} to this URL: events both subscribe to "
+            "arrive there twice.",
+        )
 
 
 @login_required
@@ -170,10 +191,15 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
     return render(
         request,
         "domains/endpoint_form.html",
-        {"domain": domain, "form": form, "endpoint": endpoint,
-         "waiting": endpoint.deliveries.filter(state="pending").count()
-         if endpoint.circuit_opened_at else 0,
-         "chart_hours": hourly_stats([endpoint])[endpoint.pk]},
+        {
+            "domain": domain,
+            "form": form,
+            "endpoint": endpoint,
+            "waiting": endpoint.deliveries.filter(state="pending").count()
+            if endpoint.circuit_opened_at
+            else 0,
+            "chart_hours": hourly_stats([endpoint])[endpoint.pk],
+        },
         status=400 if request.method == "POST" else 200,
     )
 
@@ -306,13 +332,23 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
     body = None if endpoint.method in ("GET", "HEAD") else bytes(delivery.event.body)
     signature = None
     if revealed is not None:  # signed now with the current secret: runnable for 5 minutes
-        signature = FreshSignature(str(delivery.event_id), endpoint.signing_secrets(),
-                                   int(time.time()))
+        signature = FreshSignature(
+            str(delivery.event_id), endpoint.signing_secrets(), int(time.time())
+        )
     masked = mask_url(endpoint.url)
     attempts = [
-        (a, attempt_as_curl(a, body, revealed, signature,
-                            real_url=endpoint.url + a.request_url[len(masked):]
-                            if a.request_url.startswith(masked) else None))
+        (
+            a,
+            attempt_as_curl(
+                a,
+                body,
+                revealed,
+                signature,
+                real_url=endpoint.url + a.request_url[len(masked) :]
+                if a.request_url.startswith(masked)
+                else None,
+            ),
+        )
         for a in delivery.attempts.all()
     ]
     return render(
@@ -385,8 +421,9 @@ def endpoint_replay(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
     domain = administered_domain(request, name)
     endpoint = domain_endpoint(domain, endpoint_id)
     now = timezone.now().replace(second=0, microsecond=0)
-    form = ReplayForm(request.POST or None,
-                      initial={"start": now - datetime.timedelta(hours=24), "end": now})
+    form = ReplayForm(
+        request.POST or None, initial={"start": now - datetime.timedelta(hours=24), "end": now}
+    )
     count = before = None
     if request.method == "POST" and form.is_valid():
         window = {"endpoint": endpoint, **form.cleaned_data}
@@ -395,15 +432,15 @@ def endpoint_replay(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
                 job = callbacks.replay_start(actor=signed_in_user(request), **window)
                 return redirect("domains:replay", name=domain.name, job_id=job.job_id)
             count = callbacks.replay_count(**window)
-            before = callbacks.replay_events(**window).filter(
-                created_at__lt=endpoint.created_at).count()
+            before = (
+                callbacks.replay_events(**window).filter(created_at__lt=endpoint.created_at).count()
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
     return render(
         request,
         "domains/endpoint_replay.html",
-        {"domain": domain, "endpoint": endpoint, "form": form, "count": count,
-         "before": before},
+        {"domain": domain, "endpoint": endpoint, "form": form, "count": count, "before": before},
     )
 
 
@@ -483,15 +520,25 @@ def audit_log(request: HttpRequest, name: str) -> HttpResponse:
     if actor:
         entries = entries.filter(actor_email="" if actor == "system" else actor)
     if target:
-        entries = entries.filter(Q(object_id=target) | Q(object_repr__icontains=target)
-                                 | Q(object_type__iexact=target))
+        entries = entries.filter(
+            Q(object_id=target) | Q(object_repr__icontains=target) | Q(object_type__iexact=target)
+        )
     page = Paginator(entries.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
     rows = [(entry, audit_changes(entry.before, entry.after)) for entry in page]
     query = urlencode({k: v for k, v in (("actor", actor), ("object", target)) if v})
-    return render(request, "domains/audit.html", {
-        "domain": domain, "page": page, "rows": rows, "actors": actors, "actor": actor,
-        "target": target, "query": query,
-    })
+    return render(
+        request,
+        "domains/audit.html",
+        {
+            "domain": domain,
+            "page": page,
+            "rows": rows,
+            "actors": actors,
+            "actor": actor,
+            "target": target,
+            "query": query,
+        },
+    )
 
 
 def _shown(value: object) -> str:
@@ -510,3 +557,102 @@ def audit_changes(before: object, after: object) -> list[tuple[str, str, str]]:
     if before is None and after is None:
         return []
     return [("", _shown(before), _shown(after))]
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Send ``/?domain=acme.com`` (Camio's documented form) on to ``/domains``."""
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(reverse("domains:index") + (f"?{query}" if query else ""))
+
+
+@login_required
+def domains_index(request: HttpRequest) -> HttpResponse:
+    """Find a domain; say whether this user can manage it."""
+    administered = Domain.objects.administered_by(request.user)
+    form = FindDomainForm(request.GET if "domain" in request.GET else None)
+    context = {"form": form, "administered": administered, "found": None, "status": None}
+    if form.is_valid():
+        name = form.cleaned_data["domain"]
+        found = Domain.objects.filter(name=name).first()
+        context["name"] = name
+        if found is None or not found.registered:
+            context["status"] = "unregistered"
+        elif administered.filter(pk=found.pk).exists():
+            return redirect("domains:domain", name=found.name)
+        else:
+            context["status"] = "forbidden"
+    return render(request, "domains/index.html", context)
+
+
+@never_cache
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """Let an invited admin choose a password; the link works once."""
+    try:
+        invitation = invitation_check(token)
+    except InvitationError as exc:
+        return render(request, "domains/invitation_invalid.html", {"reason": str(exc)}, status=410)
+    form = InvitationPasswordForm(invitation.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            accept(token=token, password=form.cleaned_data["new_password1"])
+        except InvitationError as exc:
+            return render(
+                request, "domains/invitation_invalid.html", {"reason": str(exc)}, status=410
+            )
+        except ValidationError as exc:
+            form.add_error("new_password1", exc)
+        else:
+            messages.success(request, "Your password is set. Sign in with it now.")
+            return redirect(f"{reverse('login')}?email={invitation.user.email}")
+    return render(
+        request, "domains/invitation_accept.html", {"form": form, "invitation": invitation}
+    )
+
+
+def _tokens_page(request: HttpRequest, form: TokenForm, new_token: str = "") -> HttpResponse:
+    tokens = ApiToken.objects.filter(user=signed_in_user(request), kind=TokenKind.USER)
+    domain = signed_in_user(request).domain
+    return render(
+        request,
+        "domains/tokens.html",
+        {
+            "form": form,
+            "tokens": tokens,
+            "new_token": new_token,
+            "may_hold": domain is not None and domain.registered,
+        },
+    )
+
+
+@login_required
+@never_cache
+def tokens(request: HttpRequest) -> HttpResponse:
+    """List the user's tokens; POST creates one and shows it this once."""
+    if request.method != "POST":
+        return _tokens_page(request, TokenForm())
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _tokens_page(request, form)
+    try:
+        _, raw = services.token_issue(
+            kind=TokenKind.USER,
+            user=signed_in_user(request),
+            name=form.cleaned_data["name"],
+            actor=signed_in_user(request),
+        )
+    except ValidationError as exc:
+        for messages_ in exc.message_dict.values():
+            form.add_error(None, messages_)
+        return _tokens_page(request, form)
+    return _tokens_page(request, TokenForm(), new_token=raw)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
+    token = get_object_or_404(
+        ApiToken, user=signed_in_user(request), kind=TokenKind.USER, prefix=prefix
+    )
+    services.token_revoke(token=token, actor=signed_in_user(request))
+    messages.success(request, f"Token {token.prefix}… ({token.name}) is revoked.")
+    return redirect("domains:tokens")

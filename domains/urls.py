@@ -1,12 +1,12 @@
 from django.urls import path
 
-from domains import account, pages, views
+from domains import pages
 
 app_name = "domains"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("domains", views.domains_index, name="index"),
+    path("", pages.home, name="home"),
+    path("domains", pages.domains_index, name="index"),
     path("domains/<str:name>/", pages.domain_page, name="domain"),
     path("domains/<str:name>/settings", pages.domain_settings, name="settings"),
     path("domains/<str:name>/endpoints/new", pages.endpoint_new, name="endpoint_new"),
@@ -67,9 +67,7 @@ urlpatterns = [
     path("domains/<str:name>/admins/add", pages.admin_add, name="admin_add"),
     path("domains/<str:name>/admins/<str:user_id>/remove", pages.admin_remove, name="admin_remove"),
     path("domains/<str:name>/audit", pages.audit_log, name="audit"),
-    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
-    path("account/tokens", account.tokens, name="tokens"),
-    path("account/tokens/<str:prefix>/revoke", account.token_revoke, name="token_revoke"),
-    path("healthz", views.healthz, name="healthz"),
-    path("livez", views.livez, name="livez"),
+    path("invitations/<str:token>/", pages.invitation_accept, name="invitation_accept"),
+    path("account/tokens", pages.tokens, name="tokens"),
+    path("account/tokens/<str:prefix>/revoke", pages.token_revoke, name="token_revoke"),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pacs.api import DevicesView, WebhooksView
+from pacs.api.views import DevicesView, WebhooksView
 
 app_name = "pacs"
 

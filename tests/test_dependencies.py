@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.backend_independent
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["camio_portal", "domains", "callbacks", "incidents", "pacs"]
+APPS = ["camio_portal", "apikit", "domains", "callbacks", "incidents", "pacs"]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 

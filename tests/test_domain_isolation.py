@@ -14,8 +14,7 @@ from callbacks.models import Delivery, Endpoint, ReplayJob
 from domains import services
 from domains.models import ApiToken, AuditEntry, DomainAdministrator
 
-PUBLIC = {"domains:home", "domains:index", "domains:invitation_accept", "domains:healthz",
-          "domains:livez"}
+PUBLIC = {"domains:home", "domains:index", "domains:invitation_accept"}
 # The signed-in user's own pages: everyone sees only their own (tested below).
 OWN = {"domains:tokens", "pacs:list"}
 # The PACS gateway's API routes (PACS tokens only: tests/test_pacs_ingest.py).

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.backend_independent
 ROOT = Path(__file__).resolve().parent.parent
 
 
-SOURCES = ["pyproject.toml", "README.md", "LICENSE", "camio_portal", "domains", "callbacks",
-           "incidents", "pacs"]
+SOURCES = ["pyproject.toml", "README.md", "LICENSE", "camio_portal", "apikit", "domains",
+           "callbacks", "incidents", "pacs"]
 
 
 def build_wheel(folder: Path) -> Path:

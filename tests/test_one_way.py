@@ -22,7 +22,7 @@ from tests.conftest import running_worker
 from tests.receiver import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("domains", "callbacks", "incidents", "pacs", "camio_portal")
+APPS = ("apikit", "domains", "callbacks", "incidents", "pacs", "camio_portal")
 
 
 def project_file(filename: str) -> str | None:

@@ -123,22 +123,22 @@ API_THROTTLE_RATES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "domains.api.authentication.TokenAuthentication",
+        "apikit.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["domains.api.permissions.UserCredentials"],
-    "DEFAULT_PARSER_CLASSES": ["domains.api.parsers.StrictJSONParser"],
+    "DEFAULT_PERMISSION_CLASSES": ["apikit.permissions.UserCredentials"],
+    "DEFAULT_PARSER_CLASSES": ["apikit.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "domains.api.throttling.UserThrottle",
-        "domains.api.throttling.AnonThrottle",
+        "apikit.throttling.UserThrottle",
+        "apikit.throttling.AnonThrottle",
     ],
-    "DEFAULT_SCHEMA_CLASS": "domains.api.schema.PortalAutoSchema",
-    "EXCEPTION_HANDLER": "domains.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "apikit.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "apikit.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -170,13 +170,13 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeliveryStateEnum": "callbacks.models.DeliveryState",
         "ReplayStateEnum": "callbacks.models.ReplayJob.State",
-        "EventTypeEnum": "domains.api.callback_serializers.EVENT_TYPES",
+        "EventTypeEnum": "callbacks.api.serializers.EVENT_TYPES",
     },
     "AUTHENTICATION_WHITELIST": [],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "domains.api.schema.add_error_schema",
-        "domains.api.schema.add_webhooks",
+        "apikit.schema.add_error_schema",
+        "apikit.schema.add_webhooks",
     ],
 }
 

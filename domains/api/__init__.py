@@ -1,4 +1,4 @@
-"""The integrator REST API's shared parts (tokens, permissions, errors) and its
-domain, inventory and hook resources. Callbacks' resources live in callbacks.api;
-settings.REST_FRAMEWORK wires these parts in so no app imports another's API.
+"""The integrator REST API of domains: the signed-in user, domains, their Box inventory and
+users' hooks (views, serializers, urls). Its plumbing is apikit; callbacks' routes live in
+callbacks.api.
 """

@@ -10,8 +10,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from domains.api import fields
-from domains.api.callback_serializers import HTTP_URL
+from apikit import fields
 from domains.models import MAX_COORDINATE, HookType, validate_polygons
 
 # As domains.validators reads them: six hex pairs, bare or joined by ":" or "-".
@@ -85,9 +84,7 @@ def mac_address() -> fields.Pattern:
 
 
 def public_id(help_text: str, required: bool = False) -> fields.Pattern:
-    return fields.Pattern(
-        fields.PUBLIC_ID, max_length=64, required=required, help_text=help_text
-    )
+    return fields.Pattern(fields.PUBLIC_ID, max_length=64, required=required, help_text=help_text)
 
 
 class DeviceIn(fields.Input):
@@ -213,7 +210,7 @@ class HookOut(serializers.Serializer):
 
 
 class HookIn(fields.Input):
-    callback_url = fields.Text(max_length=2048, validators=[HTTP_URL], trim_whitespace=False)
+    callback_url = fields.Text(max_length=2048, validators=[fields.HTTP_URL], trim_whitespace=False)
     type = serializers.ChoiceField(choices=HookType.choices)
     parsed_query = fields.Text(
         help_text="Such as: camera == 'Front Entrance' and labels in ['person']"

@@ -12,7 +12,7 @@ from rest_framework.exceptions import APIException, ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from domains.api.throttling import CountedThrottle
+from apikit.throttling import CountedThrottle
 
 
 class TooLarge(APIException):

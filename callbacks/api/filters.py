@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 
+from apikit.fields import DATETIME_HELP, PUBLIC_ID, parse_rfc3339
+from callbacks.api.serializers import EVENT_TYPES
 from callbacks.models import Delivery, DeliveryState, Event
-from domains.api.callback_serializers import EVENT_TYPES
-from domains.api.fields import DATETIME_HELP, PUBLIC_ID, parse_rfc3339
 
 
 class UtcDateTimeField(forms.Field):

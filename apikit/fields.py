@@ -22,6 +22,9 @@ NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 # A public id as an URL path segment takes it (domains.models.validate_public_id).
 PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+# An http(s) URL, at the schema's level only; services check the URL fully (host, SSRF guard).
+HTTP_URL_PATTERN = rf"^https?://[^/\x00{WHITESPACE}]+[^\x00]*$"
+HTTP_URL = RegexValidator(HTTP_URL_PATTERN, "The URL must start with http:// or https://.")
 RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )

@@ -1,109 +1,119 @@
-"""``/api/pacs/integrations``: a user's PACS integrations, their tokens, their doors and
-readers (mapped to cameras) and their recent events. Any user of a registered domain
-manages their own; a domain's admins see every integration of the domain."""
+"""The PACS API: the gateway's routes, opened by a PACS token (``POST /pacs/devices``, its
+doors and readers; ``POST /pacs/webhooks``, its events), and the integrations a domain user
+manages (``/api/pacs/integrations``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from domains.api import fields
-from domains.api.pagination import NewestFirst
-from domains.api.permissions import DomainUser
-from domains.api.views.base import ScopedViewSet
+from apikit.batch import (
+    ALL_REFUSED,
+    BAD_BATCH,
+    BatchAnswer,
+    Errors,
+    batch_response,
+    check_size,
+    items,
+    token_throttle,
+)
+from apikit.pagination import NewestFirst
+from apikit.permissions import DomainUser, request_token, require_kind
+from apikit.viewsets import ScopedViewSet
 from domains.models import ApiToken, Camera, TokenKind, signed_in_user
 from domains.services import token_revoke
 from pacs import services
-from pacs.models import PacsDevice, PacsEvent, PacsIntegration, Vendor
+from pacs.api.serializers import (
+    EVENTS,
+    IntegrationChangeIn,
+    IntegrationIn,
+    IntegrationOut,
+    NewPacsTokenOut,
+    PacsDeviceMapIn,
+    PacsDeviceOut,
+    PacsDevicesIn,
+    PacsDevicesOut,
+    PacsEventOut,
+    PacsTokenOut,
+)
+from pacs.models import PacsDevice, PacsEvent, PacsIntegration
+from pacs.services import devices_replace, ingest_events
 
 
-class PacsOwnerOut(serializers.Serializer):
-    user_id = serializers.CharField()
-    email = serializers.EmailField()
+class PacsCredentials(BasePermission):
+    """A PACS token; the view's integration is the one the token was issued for."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        require_kind(request, TokenKind.PACS)
+        integration = (
+            PacsIntegration.objects.select_related("owner", "domain")
+            .filter(integration_id=request_token(request).subject)
+            .first()
+        )
+        if integration is None:
+            raise AuthenticationFailed("This token's integration was deleted.")
+        view.integration = integration
+        return True
 
 
-class IntegrationOut(serializers.Serializer):
-    integration_id = serializers.CharField()
-    name = serializers.CharField()
-    vendor = serializers.ChoiceField(choices=Vendor.choices)
-    source_server = serializers.CharField()
-    time_zone = serializers.CharField()
-    domain = serializers.CharField(source="domain.name")
-    owner = PacsOwnerOut()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+PacsThrottle = token_throttle("pacs", lambda token: token.subject)
 
 
-# The characters of a server address and of a time zone name; the services check the
-# rest (domains.models.validate_server_address, pacs.models.validate_time_zone: 422).
-SERVER_ADDRESS = r"^[A-Za-z0-9.:\[\]-]*$"
-TIME_ZONE = r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$"
+class PacsGatewayView(APIView):
+    permission_classes = [PacsCredentials]
+    throttle_classes = [PacsThrottle]
+    integration: PacsIntegration
 
 
-class IntegrationChangeIn(fields.Input):
-    name = fields.Text(max_length=200, required=False)
-    vendor = serializers.ChoiceField(choices=Vendor.choices, required=False)
-    source_server = fields.Pattern(
-        SERVER_ADDRESS,
-        max_length=255,
-        required=False,
-        allow_blank=True,
-        help_text="A host name or address with an optional port, such as "
-        "apac.int.acme.com:443, 10.0.0.5 or [2001:db8::1]:8443 (optional).",
+class DevicesView(PacsGatewayView):
+    @extend_schema(
+        operation_id="pacs_devices_replace",
+        tags=["pacs gateway"],
+        request=PacsDevicesIn,
+        responses={200: PacsDevicesOut},
     )
-    time_zone = fields.Pattern(
-        TIME_ZONE,
-        max_length=64,
-        required=False,
-        help_text="For vendor times without an offset: UTC, America/Chicago, ...",
+    def post(self, request: Request) -> Response:
+        """Replace the integration's doors and readers; those mapped to cameras stay."""
+        check_size(request, settings.PACS_MAX_BODY_BYTES)
+        serializer = PacsDevicesIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        devices = serializer.validated_data["devices"]
+        return Response(
+            PacsDevicesOut(devices_replace(integration=self.integration, devices=devices)).data
+        )
+
+
+class WebhooksView(PacsGatewayView):
+    @extend_schema(
+        operation_id="pacs_webhooks_create",
+        tags=["pacs gateway"],
+        request=EVENTS,
+        responses={
+            202: OpenApiResponse(BatchAnswer, "Stored; accepted, duplicates, rejected by index."),
+            400: OpenApiResponse(Errors, 'The body is not {"events": [...]} or {"event": {...}}.'),
+            413: OpenApiResponse(Errors, "More than 5,000 events or 5 MB."),
+            422: OpenApiResponse(BAD_BATCH, ALL_REFUSED),
+        },
     )
-
-
-class IntegrationIn(IntegrationChangeIn):
-    name = fields.Text(max_length=200)
-    vendor = serializers.ChoiceField(choices=Vendor.choices)
-
-
-class PacsTokenOut(serializers.Serializer):
-    prefix = serializers.CharField(help_text="The token's visible start.")
-    name = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
-    revoked_at = serializers.DateTimeField(allow_null=True)
-
-
-class NewPacsTokenOut(PacsTokenOut):
-    token = serializers.CharField(help_text="Shown this once: the gateway sends it as Bearer.")
-
-
-class PacsDeviceOut(serializers.Serializer):
-    device_id = serializers.CharField()
-    device_name = serializers.CharField()
-    camera_ids = serializers.ListField(child=serializers.CharField())
-
-
-class PacsDeviceMapIn(fields.Input):
-    camera_ids = serializers.ListField(
-        child=fields.Pattern(fields.PUBLIC_ID, max_length=64),
-        required=False,
-        help_text="The cameras that see this door or reader (left out: unchanged).",
-    )
-
-
-class PacsEventOut(serializers.Serializer):
-    id = serializers.UUIDField()
-    entry_id = serializers.CharField()
-    occurred_at = serializers.DateTimeField()
-    labels = serializers.ListField(child=serializers.CharField())
-    state = serializers.CharField(help_text="mapped (kept with its cameras), pending, relayed")
-    batch_id = serializers.UUIDField(allow_null=True, help_text="The relay batch.")
-    event_id = serializers.UUIDField(allow_null=True, help_text="The pacs.events.created event.")
-    received_at = serializers.DateTimeField()
+    def post(self, request: Request) -> Response:
+        """Store the PACS's events; those no camera sees are relayed in batches."""
+        check_size(request, settings.PACS_MAX_BODY_BYTES)
+        events = items(request.data, many="events", one="event", limit=settings.PACS_MAX_EVENTS)
+        result = ingest_events(integration=self.integration, events=events)
+        return batch_response(result.as_answer())
 
 
 class NewestReceivedFirst(NewestFirst):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.api import CounterReportView
+from incidents.api.views import CounterReportView
 
 app_name = "incidents_api"
 

@@ -1,5 +1,5 @@
-"""A domain's Boxes, cameras and zones, written through the same services as the
-admin, so each change emits its callback event."""
+"""The domains API: the signed-in user, domains, their Box inventory (devices, cameras,
+zones) and a user's hooks."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apikit.pagination import NewestFirst
+from apikit.permissions import DomainUser
+from apikit.viewsets import AdminViewSet, ScopedViewSet, domain_user
 from domains import services
-from domains.api.pagination import NewestFirst
 from domains.api.serializers import (
     CameraChangeIn,
     CameraIn,
@@ -20,12 +23,61 @@ from domains.api.serializers import (
     DeviceChangeIn,
     DeviceIn,
     DeviceOut,
+    DomainChangeIn,
+    DomainOut,
+    HookIn,
+    HookOut,
+    MeOut,
     ZoneChangeIn,
     ZoneIn,
     ZoneOut,
 )
-from domains.api.views.base import AdminViewSet, domain_user
-from domains.models import Camera, Device, Domain, Zone, signed_in_user
+from domains.models import Camera, Device, Domain, Hook, Zone, signed_in_user
+from domains.services import domain_update
+
+
+class MeView(GenericAPIView):
+    serializer_class = MeOut
+
+    @extend_schema(operation_id="users_me", responses=MeOut, tags=["users"])
+    def get(self, request: Request) -> Response:
+        """Who the token belongs to, their domain and the domains they administer."""
+        user = signed_in_user(request)
+        user.administers = list(Domain.objects.administered_by(user).values_list("name", flat=True))
+        return Response(MeOut(user).data)
+
+
+@extend_schema(tags=["domains"])
+class DomainViewSet(AdminViewSet):
+    lookup_field = "name"
+    pagination_class = None
+    serializer_class = DomainOut
+
+    def get_queryset(self):
+        return self.administered().prefetch_related("administrators__user")
+
+    def get_object(self) -> Domain:
+        self.kwargs["name"] = self.kwargs["name"].strip().lower()  # names are stored lower-case
+        return super().get_object()
+
+    @extend_schema(responses=DomainOut(many=True))
+    def list(self, request: Request) -> Response:
+        """The registered domains you administer."""
+        return Response(DomainOut(self.get_queryset(), many=True).data)
+
+    @extend_schema(responses=DomainOut)
+    def retrieve(self, request: Request, name: str) -> Response:
+        return Response(DomainOut(self.get_object()).data)
+
+    @extend_schema(request=DomainChangeIn, responses=DomainOut)
+    def partial_update(self, request: Request, name: str) -> Response:
+        """Change the domain's setting (the upload-queue incident threshold)."""
+        domain = self.get_object()
+        data = self.read(DomainChangeIn, request)
+        field = "min_upload_queue_length_for_incident_creation"
+        if field in data:
+            domain_update(domain=domain, actor=signed_in_user(request), **{field: data[field]})
+        return Response(DomainOut(self.get_queryset().get(pk=domain.pk)).data)
 
 
 def _device(domain: Domain, device_id: str) -> Device:
@@ -187,4 +239,42 @@ class ZoneViewSet(InventoryViewSet):
     def destroy(self, request: Request, zone_id: str) -> Response:
         """Delete a zone; emits zone.deleted."""
         services.zone_delete(zone=self.get_object(), actor=signed_in_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["hooks"])
+class MyHookViewSet(ScopedViewSet):
+    permission_classes = [DomainUser]
+    pagination_class = NewestFirst
+    lookup_field = "hook_id"
+    serializer_class = HookOut
+    not_found = "You have no hook with this id."
+
+    queryset = Hook.objects.none()  # for the schema generator, which has no user
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        user = signed_in_user(self.request)
+        return Hook.objects.filter(owner=user, domain_id=user.domain_id).select_related("owner")
+
+    @extend_schema(operation_id="users_me_hooks_list", responses=HookOut(many=True))
+    def list(self, request: Request) -> Response:
+        """Your hooks, newest first."""
+        return self.page(self.get_queryset(), HookOut)
+
+    @extend_schema(operation_id="users_me_hooks_create", request=HookIn, responses={201: HookOut})
+    def create(self, request: Request) -> Response:
+        """Save a hook; emits hook.created to the domain's subscribed endpoints."""
+        hook = services.hook_create(owner=signed_in_user(request), **self.read(HookIn, request))
+        return Response(HookOut(hook).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="users_me_hooks_retrieve", responses=HookOut)
+    def retrieve(self, request: Request, hook_id: str) -> Response:
+        return Response(HookOut(self.get_object()).data)
+
+    @extend_schema(operation_id="users_me_hooks_destroy", responses={204: None})
+    def destroy(self, request: Request, hook_id: str) -> Response:
+        """Delete a hook; emits hook.deleted."""
+        services.hook_delete(hook=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,15 +11,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apikit import fields
 from callbacks import catalog
 from callbacks.delivery import transport
 from callbacks.models import RATE_LIMIT_MAX, DeliveryState, Endpoint, Method, Ordering, ReplayJob
-from domains.api import fields
 from domains.formats import MASK, mask_mapping, mask_url
 
-# Schema-level shape only; the services check the URL fully (host, SSRF guard).
-HTTP_URL_PATTERN = rf"^https?://[^/\x00{fields.WHITESPACE}]+[^\x00]*$"
-HTTP_URL = RegexValidator(HTTP_URL_PATTERN, "The URL must start with http:// or https://.")
 # Header names and values as callbacks.validation takes them (RFC 9110 tokens; no line
 # break in a value).
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
@@ -48,7 +45,7 @@ LITERAL_HOST = (
     {
         "type": "string",
         "maxLength": 2048,
-        "pattern": HTTP_URL_PATTERN,
+        "pattern": fields.HTTP_URL_PATTERN,
         "not": {"pattern": LITERAL_HOST},
     }
 )
@@ -71,7 +68,7 @@ class UrlField(fields.Text):
 
 
 def url_field(**kwargs: Any) -> UrlField:
-    return UrlField(max_length=2048, validators=[HTTP_URL], trim_whitespace=False, **kwargs)
+    return UrlField(max_length=2048, validators=[fields.HTTP_URL], trim_whitespace=False, **kwargs)
 
 
 def event_types_field(**kwargs: Any) -> serializers.ListField:
@@ -95,13 +92,17 @@ class EndpointChangeIn(fields.Input):
     event_types = event_types_field(required=False)
     description = fields.Text(max_length=200, required=False, allow_blank=True)
     ordering = serializers.ChoiceField(
-        choices=Ordering.choices, required=False,
+        choices=Ordering.choices,
+        required=False,
         help_text="none (default): callbacks may arrive in any order. per_key: one at a time "
         "per order key (the Box, the hook's owner, the PACS integration), in commit order, "
         "numbered in camio-order-sequence.",
     )
     rate_limit = serializers.IntegerField(
-        min_value=1, max_value=RATE_LIMIT_MAX, required=False, allow_null=True,
+        min_value=1,
+        max_value=RATE_LIMIT_MAX,
+        required=False,
+        allow_null=True,
         help_text="At most this many deliveries start per second, across every worker; "
         "null for no limit.",
     )
@@ -136,7 +137,8 @@ class MaskedUrlField(serializers.CharField):
 
 class CircuitOut(serializers.Serializer):
     state = serializers.ChoiceField(
-        choices=["closed", "open", "half-open"], source="circuit_state",
+        choices=["closed", "open", "half-open"],
+        source="circuit_state",
         help_text="closed: deliveries flow; open: they wait for the next probe; half-open: a "
         "probe is out.",
     )
@@ -271,10 +273,12 @@ class DeliveryOut(serializers.Serializer):
     last_error = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
-    order_key = serializers.CharField(allow_null=True,
-                                      help_text="camio-order-key (per_key endpoints only).")
-    sequence = serializers.IntegerField(allow_null=True,
-                                        help_text="camio-order-sequence (per_key endpoints only).")
+    order_key = serializers.CharField(
+        allow_null=True, help_text="camio-order-key (per_key endpoints only)."
+    )
+    sequence = serializers.IntegerField(
+        allow_null=True, help_text="camio-order-sequence (per_key endpoints only)."
+    )
 
 
 class AttemptOut(serializers.Serializer):

@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError as BadRequest
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from domains.api.permissions import DomainAdmin
+from apikit.permissions import DomainAdmin
 from domains.models import Domain, User, signed_in_user
 
 

@@ -1,5 +1,5 @@
 """OpenAPI: every operation documents the one error format for its error answers, and
-request bodies state what the server refuses (``domains.api.fields``)."""
+request bodies state what the server refuses (``apikit.fields``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import Direction, PolymorphicProxySerializer
 from rest_framework import serializers
 
-from domains.api import fields
+from apikit import fields
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -113,7 +113,7 @@ class PortalAutoSchema(AutoSchema):
 class ItemExtension(OpenApiSerializerFieldExtension):
     """A batch item (``fields.Item``): its shape, or any JSON (rejected by its index)."""
 
-    target_class = "domains.api.fields.Item"
+    target_class = "apikit.fields.Item"
 
     def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
         shape = auto_schema.resolve_serializer(self.target.shape, direction)
@@ -125,7 +125,7 @@ class LoneItemExtension(OpenApiSerializerExtension):
     """A lone batch item (``fields.LoneItem``): its shape, or an object without the batch's
     key (such an object is judged as one item)."""
 
-    target_class = "domains.api.fields.LoneItem"
+    target_class = "apikit.fields.LoneItem"
     match_subclasses = True
 
     def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:

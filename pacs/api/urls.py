@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from pacs.api_manage import IntegrationViewSet
+from pacs.api.views import IntegrationViewSet
 
 app_name = "pacs_api"
 

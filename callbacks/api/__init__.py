@@ -1,0 +1,1 @@
+"""The callbacks REST API: endpoints, replays, the event catalog, events and deliveries."""

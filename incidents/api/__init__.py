@@ -1,0 +1,1 @@
+"""The incidents REST API: a Box posts its counter reports."""
