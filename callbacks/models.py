@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from callbacks.delivery.policy import signing_secrets
-from callbacks.fields import EncryptedJSONField, EncryptedTextField
+from callbacks.encrypted_fields import EncryptedJSONField, EncryptedTextField
 from domains.models import Domain, User, new_public_id
 
 

@@ -7,9 +7,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest
-from django.utils import timezone
 
-from domains.models import AuditEntry, signed_in_user
+from domains.models import signed_in_user
 from incidents import services
 from incidents.models import CounterReport, CounterRule, Incident
 
@@ -49,17 +48,7 @@ class CounterRuleAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: CounterRule, form: Any, change: bool) -> None:
         before = {name: form.initial.get(name) for name in form.changed_data}
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        AuditEntry.objects.record(
-            actor=signed_in_user(request),
-            action="counter_rule.updated",
-            domain=None,
-            obj=obj,
-            object_id=obj.counter,
-            before=before,
-            after={name: form.cleaned_data.get(name) for name in form.changed_data},
-        )
+        services.rule_update(rule=obj, before=before, actor=signed_in_user(request))
 
     @admin.action(description="Reset selected rules to Camio's defaults")
     def reset_to_defaults(self, request: HttpRequest, queryset: models.QuerySet) -> None:

@@ -42,7 +42,7 @@ WORDING = Wording()
 
 
 class CounterRule(models.Model):
-    """When a counter opens an incident. Defaults: incidents.rules.DEFAULT_RULES."""
+    """When a counter opens an incident. Defaults: incidents.default_rules.DEFAULT_RULES."""
 
     counter = models.CharField(max_length=64, unique=True)
     scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.CAMERA)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from pacs.services import relay
+from pacs.services import retention as pacs_retention
 
 
 @shared_task(name="pacs.flush")
@@ -22,4 +23,4 @@ def sweep() -> int:
 
 @shared_task(name="pacs.retention")
 def retention() -> int:
-    return relay.retention_purge()
+    return pacs_retention.retention_purge()

@@ -112,7 +112,7 @@ def test_one_camera_change_goes_one_way(receiver, endpoint_for, box, camera, acm
     print(report)
     assert tracer.back_calls() == [], report
     # 12 on the embedded broker with a cold endpoint cache (camio_portal/broker.py and
-    # callbacks/fields.py among them); docs/architecture.md lists them.
+    # callbacks/encrypted_fields.py among them); docs/architecture.md lists them.
     assert len(files) <= 12, f"{len(files)} files:\n{report}"
 
 

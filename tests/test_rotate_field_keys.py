@@ -13,8 +13,8 @@ from django.core.management import CommandError, call_command
 from standardwebhooks.webhooks import Webhook
 
 from callbacks import services as callback_services
-from callbacks.keys import Rotation, encrypted_fields, rotate_model
 from callbacks.models import Endpoint
+from callbacks.services.key_rotation import Rotation, encrypted_fields, rotate_model
 from domains import services
 from tests.receiver import wait_for
 

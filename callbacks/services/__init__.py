@@ -7,7 +7,6 @@ from callbacks.services.deliveries import (
     replay_events,
     replay_run,
     replay_start,
-    retention_purge,
     send_test_event,
     send_test_event_now,
 )
@@ -23,9 +22,11 @@ from callbacks.services.endpoints import (
     endpoint_rotate_secret,
     endpoint_update,
 )
+from callbacks.services.retention import delete_in_batches, retention_purge
 
 __all__ = [
     "circuit_notify",
+    "delete_in_batches",
     "delivery_cancel",
     "delivery_resend",
     "endpoint_create",

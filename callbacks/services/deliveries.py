@@ -313,23 +313,3 @@ def send_test_event_now(
     result = send_now(str(delivery.pk))
     delivery.refresh_from_db()
     return delivery, result
-
-
-# --- Retention -------------------------------------------------------------------
-
-
-def retention_purge(*, now: datetime.datetime | None = None) -> int:
-    """Delete events (with their deliveries and attempts) past retention, in batches."""
-    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.RETENTION_EVENTS_DAYS)
-    total = 0
-    while True:
-        ids = list(
-            Event.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[
-                : settings.RETENTION_BATCH
-            ]
-        )
-        if not ids:
-            return total
-        with transaction.atomic():
-            Event.objects.filter(id__in=ids).delete()
-        total += len(ids)

@@ -1,10 +1,10 @@
-"""Camio's default counter rules (incidents.rules.DEFAULT_RULES)."""
+"""Camio's default counter rules (incidents.default_rules.DEFAULT_RULES)."""
 
 from django.db import migrations
 
 
 def create_defaults(apps, schema_editor):
-    from incidents.rules import DEFAULT_RULES, default_rule
+    from incidents.default_rules import DEFAULT_RULES, default_rule
 
     CounterRule = apps.get_model("incidents", "CounterRule")
     for rule in DEFAULT_RULES:

@@ -9,7 +9,7 @@ from incidents.services.evaluate import (
 )
 from incidents.services.ingest import BatchResult, ingest_reports, parse_time
 from incidents.services.retention import retention_purge
-from incidents.services.rules import rules_reset
+from incidents.services.rules import rule_update, rules_reset
 
 __all__ = [
     "BatchResult",
@@ -20,6 +20,7 @@ __all__ = [
     "parse_time",
     "request_evaluation",
     "retention_purge",
+    "rule_update",
     "rules_reset",
     "subject_for",
 ]

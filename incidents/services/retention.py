@@ -7,17 +7,8 @@ import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from callbacks.services.retention import delete_in_batches
 from incidents.models import CounterMinute, CounterReport
-
-
-def _delete_in_batches(queryset, batch: int) -> int:
-    total = 0
-    while True:
-        ids = list(queryset.values_list("pk", flat=True)[:batch])
-        if not ids:
-            return total
-        queryset.model.objects.filter(pk__in=ids).delete()
-        total += len(ids)
 
 
 def retention_purge(*, now: datetime.datetime | None = None) -> dict[str, int]:
@@ -30,6 +21,6 @@ def retention_purge(*, now: datetime.datetime | None = None) -> dict[str, int]:
         minute__lt=now - datetime.timedelta(days=settings.INCIDENT_ROLLUP_RETENTION_DAYS)
     )
     return {
-        "reports": _delete_in_batches(reports, settings.RETENTION_BATCH),
-        "minutes": _delete_in_batches(minutes, settings.RETENTION_BATCH),
+        "reports": delete_in_batches(reports),
+        "minutes": delete_in_batches(minutes),
     }

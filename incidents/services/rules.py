@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
 from domains.models import AuditEntry, User
+from incidents.default_rules import DEFAULT_RULES, default_rule
 from incidents.models import CounterRule
-from incidents.rules import DEFAULT_RULES, default_rule
+
+
+@transaction.atomic
+def rule_update(*, rule: CounterRule, before: dict[str, Any], actor: User | None) -> CounterRule:
+    """Save ``rule`` with the values support staff set on it and audit the change; ``before``
+    holds the changed fields' earlier values."""
+    rule.updated_at = timezone.now()
+    rule.save()
+    AuditEntry.objects.record(
+        actor=actor,
+        action="counter_rule.updated",
+        domain=None,
+        obj=rule,
+        object_id=rule.counter,
+        before=before,
+        after={name: getattr(rule, name) for name in before},
+    )
+    return rule
 
 
 @transaction.atomic

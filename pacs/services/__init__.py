@@ -1,4 +1,4 @@
-"""PACS integrations, their devices and tokens; event ingest; the batched relay."""
+"""PACS integrations, their devices and tokens; event ingest; the batched relay; retention."""
 
 from pacs.services.ingest import IngestResult, ingest_events
 from pacs.services.integrations import (
@@ -12,6 +12,7 @@ from pacs.services.integrations import (
     integrations_visible_to,
 )
 from pacs.services.relay import flush, schedule_flush, sweep_pending
+from pacs.services.retention import retention_purge
 
 __all__ = [
     "IngestResult",
@@ -25,6 +26,7 @@ __all__ = [
     "integration_token_rotate",
     "integration_update",
     "integrations_visible_to",
+    "retention_purge",
     "schedule_flush",
     "sweep_pending",
 ]

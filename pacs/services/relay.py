@@ -125,19 +125,3 @@ def sweep_pending() -> int:
         except Exception:  # one integration's trouble must not hold up the others
             log.exception("flushing PACS integration %s failed", public_id)
     return relayed
-
-
-def retention_purge(*, now: datetime.datetime | None = None) -> int:
-    """Delete PACS events older than PACS_EVENT_RETENTION_DAYS, in batches."""
-    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.PACS_EVENT_RETENTION_DAYS)
-    total = 0
-    while True:
-        ids = list(
-            PacsEvent.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[
-                : settings.RETENTION_BATCH
-            ]
-        )
-        if not ids:
-            return total
-        PacsEvent.objects.filter(pk__in=ids).delete()
-        total += len(ids)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from callbacks.keys import Rotation, encrypted_fields, rotate_model
+from callbacks.services.key_rotation import Rotation, encrypted_fields, rotate_model
 
 
 class Command(BaseCommand):

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models.functions import Cast
 
-from callbacks.fields import EncryptedJSONField, EncryptedTextField, fernet
+from callbacks.encrypted_fields import EncryptedJSONField, EncryptedTextField, fernet
 
 
 @dataclass
