@@ -327,27 +327,27 @@ class DeliveryAdmin(admin.ModelAdmin):
             return (queryset.none() if search_term else queryset), False
         return queryset.filter(models.Q(id=wanted) | models.Q(event_id=wanted)), False
 
-    @admin.action(description="Resend (a new delivery of the same event)")
-    def resend(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        sent = 0
-        for delivery in queryset.select_related("endpoint", "event"):
+    def _each(self, request: HttpRequest, deliveries: models.QuerySet, service: Any,
+              done: str) -> None:
+        """Run ``service`` on each delivery; refusals become messages, the rest a count."""
+        count = 0
+        for delivery in deliveries:
             try:
-                services.delivery_resend(delivery=delivery, actor=signed_in_user(request))
-                sent += 1
+                service(delivery=delivery, actor=signed_in_user(request))
+                count += 1
             except ValidationError as exc:
                 _errors_to_messages(request, exc)
-        self.message_user(request, f"{sent} resent.")
+        self.message_user(request, f"{count} {done}.")
+
+    @admin.action(description="Resend (a new delivery of the same event)")
+    def resend(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        self._each(request, queryset.select_related("endpoint", "event"),
+                   services.delivery_resend, "resent")
 
     @admin.action(description="Cancel (pending ones: no more attempts)")
     def cancel(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        cancelled = 0
-        for delivery in queryset.select_related("endpoint"):
-            try:
-                services.delivery_cancel(delivery=delivery, actor=signed_in_user(request))
-                cancelled += 1
-            except ValidationError as exc:
-                _errors_to_messages(request, exc)
-        self.message_user(request, f"{cancelled} cancelled.")
+        self._each(request, queryset.select_related("endpoint"),
+                   services.delivery_cancel, "cancelled")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -30,6 +30,7 @@ from domains.models import (
     Zone,
     signed_in_user,
 )
+from domains.services.inventory import CAMERA_FIELDS
 
 # What ModelAdmin.get_fields returns: field names, or tuples of names shown on one line.
 FieldNames = list[str | list[str] | tuple[str, ...]]
@@ -411,20 +412,7 @@ class CameraAdmin(InventoryAdmin):
         "owner__email",
     )
     autocomplete_fields = ("owner", "device")
-    fields = (
-        "camera_id",
-        "local_camera_id",
-        "name",
-        "ip_address",
-        "mac_address",
-        "maker",
-        "model",
-        "device",
-        "owner",
-        "domain",
-        "created_at",
-        "updated_at",
-    )
+    fields = (*CAMERA_FIELDS, "domain", "created_at", "updated_at")
     inlines = [ZoneInline]
 
     def create(self, request: HttpRequest, obj: Camera, form: forms.ModelForm) -> Camera:

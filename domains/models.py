@@ -14,6 +14,7 @@ import re
 import secrets
 import string
 from collections.abc import Iterable, Mapping
+from types import EllipsisType
 from typing import Any, ClassVar, Protocol, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -654,13 +655,16 @@ class AuditEntryManager(models.Manager["AuditEntry"]):
         *,
         actor: Any,
         action: str,
-        domain: Domain | None,
+        domain: Domain | EllipsisType | None = ...,
         obj: models.Model | None = None,
         object_id: str = "",
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
     ) -> AuditEntry:
-        """Write one entry; call inside the transaction that makes the change."""
+        """Write one entry; call inside the transaction that makes the change. The entry's
+        domain is ``obj``'s unless ``domain`` is given (None: a support-wide change)."""
+        if domain is ...:
+            domain = getattr(obj, "domain", None)
         real_actor = actor if actor is not None and actor.pk else None
         return self.create(
             actor=real_actor,

@@ -69,8 +69,18 @@ class CounterFilter(admin.SimpleListFilter):
         return queryset.filter(trips__counter=self.value()).distinct() if self.value() else queryset
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Rows the services write (incidents, reports): support staff read and delete them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ViewOnlyAdmin):
     list_display = ("incident_id", "date", "domain", "camera", "device", "counters", "historical")
     list_filter = (
         CounterFilter,
@@ -90,15 +100,9 @@ class IncidentAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
     readonly_fields = [f.name for f in Incident._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(CounterReport)
-class CounterReportAdmin(admin.ModelAdmin):
+class CounterReportAdmin(ViewOnlyAdmin):
     list_display = (
         "device",
         "reported_at",
@@ -112,9 +116,3 @@ class CounterReportAdmin(admin.ModelAdmin):
     list_select_related = ("device",)
     date_hierarchy = "reported_at"
     readonly_fields = [f.name for f in CounterReport._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

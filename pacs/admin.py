@@ -12,6 +12,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from domains.admin import ServiceAdmin
 from domains.models import signed_in_user
 from pacs import services
 from pacs.models import PacsDevice, PacsEvent, PacsIntegration, PacsLabel
@@ -48,7 +49,7 @@ class PacsIntegrationForm(forms.ModelForm):
 
 
 @admin.register(PacsIntegration)
-class PacsIntegrationAdmin(admin.ModelAdmin):
+class PacsIntegrationAdmin(ServiceAdmin):
     form = PacsIntegrationForm
     list_display = ("name", "vendor", "domain", "owner", "source_server", "time_zone", "created_at")
     list_filter = ("vendor", "domain")
@@ -95,12 +96,8 @@ class PacsIntegrationAdmin(admin.ModelAdmin):
         obj.pk, obj.integration_id, obj.domain_id = saved.pk, saved.integration_id, saved.domain_id
         obj._state.adding = False
 
-    def delete_model(self, request: HttpRequest, obj: PacsIntegration) -> None:
+    def delete(self, request: HttpRequest, obj: PacsIntegration) -> None:
         services.integration_delete(integration=obj, actor=signed_in_user(request))
-
-    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        for integration in queryset:
-            services.integration_delete(integration=integration, actor=signed_in_user(request))
 
     def _show(self, request: HttpRequest, token: Any, raw: str) -> TemplateResponse:
         context = {
@@ -112,23 +109,22 @@ class PacsIntegrationAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/domains/apitoken/created.html", context)
 
-    @admin.action(description="Issue a new PACS token (shown once)")
-    def issue_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
+    def _token(
+        self, request: HttpRequest, queryset: models.QuerySet, issue: Any
+    ) -> TemplateResponse:
+        """Issue or rotate (``issue``) the selected integration's token and show it once."""
         integration = queryset.first()
         assert integration is not None  # the admin runs an action only on a selection
-        token, raw = services.integration_token_issue(
-            integration=integration, actor=signed_in_user(request)
-        )
+        token, raw = issue(integration=integration, actor=signed_in_user(request))
         return self._show(request, token, raw)
+
+    @admin.action(description="Issue a new PACS token (shown once)")
+    def issue_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
+        return self._token(request, queryset, services.integration_token_issue)
 
     @admin.action(description="Rotate the PACS token (revokes the others; shown once)")
     def rotate_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
-        integration = queryset.first()
-        assert integration is not None  # the admin runs an action only on a selection
-        token, raw = services.integration_token_rotate(
-            integration=integration, actor=signed_in_user(request)
-        )
-        return self._show(request, token, raw)
+        return self._token(request, queryset, services.integration_token_rotate)
 
 
 @admin.register(PacsDevice)

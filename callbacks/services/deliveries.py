@@ -74,7 +74,6 @@ def delivery_resend(*, delivery: Delivery, actor: User | None) -> Delivery:
     AuditEntry.objects.record(
         actor=actor,
         action="delivery.resent",
-        domain=endpoint.domain,
         obj=endpoint,
         object_id=str(delivery.id),
         after={"new_delivery": str(fresh.id)},
@@ -167,7 +166,6 @@ def replay_start(
     AuditEntry.objects.record(
         actor=actor,
         action="endpoint.replay_started",
-        domain=endpoint.domain,
         obj=endpoint,
         object_id=endpoint.endpoint_id,
         after={
@@ -259,7 +257,6 @@ def send_test_event(*, endpoint: Endpoint, event_type: str, actor: User | None) 
         AuditEntry.objects.record(
             actor=actor,
             action="endpoint.test_sent",
-            domain=endpoint.domain,
             obj=endpoint,
             object_id=endpoint.endpoint_id,
             after={"event_type": event_type, "event": str(event.id)},

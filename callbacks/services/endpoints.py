@@ -41,12 +41,7 @@ def _audit(endpoint: Endpoint, actor: User | None, action: str, **extra: Any) ->
     """Record an endpoint change (every service here calls this once per change)."""
     forget_subscribers()  # later publishes in this transaction must see the change
     AuditEntry.objects.record(
-        actor=actor,
-        action=action,
-        domain=endpoint.domain,
-        obj=endpoint,
-        object_id=endpoint.endpoint_id,
-        **extra,
+        actor=actor, action=action, obj=endpoint, object_id=endpoint.endpoint_id, **extra
     )
 
 

@@ -6,9 +6,8 @@ from typing import Any
 
 from django.db import transaction
 
-from callbacks.delivery.outbox import publish
-from domains.models import AuditEntry, Hook, User, snapshot
-from domains.services.audit import delete_and_announce
+from domains.models import Hook, User
+from domains.services.audit import create_and_announce, delete_and_announce
 
 HOOK_FIELDS = ("hook_id", "callback_url", "type", "parsed_query", "owner")
 
@@ -44,29 +43,19 @@ def hook_create(
         type=type,
         parsed_query=(parsed_query or "").strip(),
     )
-    hook.full_clean()
-    hook.save()
-    AuditEntry.objects.record(
-        actor=actor or owner,
-        action="hook.created",
-        domain=hook.domain,
+    return create_and_announce(
         obj=hook,
-        after=snapshot(hook, HOOK_FIELDS),
+        fields=HOOK_FIELDS,
+        actor=actor or owner,
+        payload=hook_payload,
+        order_key=owner_key(hook),
     )
-    publish(domain=hook.domain, type="hook.created", object=hook_payload(hook),
-            order_key=owner_key(hook))
-    return hook
 
 
 @transaction.atomic
 def hook_delete(*, hook: Hook, actor: User | None = None) -> None:
     """Delete a hook; emits hook.deleted."""
     delete_and_announce(
-        obj=hook,
-        fields=HOOK_FIELDS,
-        public_id="hook_id",
-        event_type="hook.deleted",
-        payload=hook_payload(hook),
-        actor=actor,
+        obj=hook, fields=HOOK_FIELDS, actor=actor, payload=hook_payload,
         order_key=owner_key(hook),
     )

@@ -8,7 +8,7 @@ audit entry and event, all in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,13 +20,12 @@ from domains.models import (
     AuditEntry,
     Camera,
     Device,
-    OwnedByDomainUser,
     User,
     Zone,
     snapshot,
     snapshot_values,
 )
-from domains.services.audit import delete_and_announce
+from domains.services.audit import create_and_announce, delete_and_announce
 
 DEVICE_FIELDS = ("device_id", "name", "mac_address", "owner")
 CAMERA_FIELDS = (
@@ -122,9 +121,41 @@ def _previous(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
-def _save_changes(obj: OwnedByDomainUser, previous: dict) -> None:
+def _change(
+    obj: Any,
+    changes: Mapping[str, Any],
+    editable: frozenset[str],
+    *,
+    actor: User | None,
+    payload: Callable[[Any], dict[str, Any]] | None = None,
+    order_key: Callable[[], str] = str,
+) -> Any:
+    """Apply ``changes`` to the locked ``obj``; on a real change save it, audit it as
+    ``<model>.updated`` and, given a ``payload`` builder, publish that event with the
+    changed fields' old values as ``previous_attributes``. Return ``obj``."""
+    old_payload = payload(obj) if payload else None
+    previous = _apply(obj, changes, editable)
+    if not previous:
+        return obj
     obj.updated_at = timezone.now()
     obj.save(update_fields=[*previous, "updated_at"])
+    action = f"{obj._meta.model_name}.updated"
+    AuditEntry.objects.record(
+        actor=actor,
+        action=action,
+        obj=obj,
+        before=snapshot_values(previous),
+        after=snapshot(obj, previous),
+    )
+    if payload is not None and old_payload is not None:
+        new_payload = payload(obj)
+        publish(
+            domain=obj.domain,
+            type=action,
+            object={**new_payload, "previous_attributes": _previous(old_payload, new_payload)},
+            order_key=order_key(),
+        )
+    return obj
 
 
 # --- Boxes -----------------------------------------------------------------
@@ -149,34 +180,14 @@ def device_create(
     )
     if device_id:
         device.device_id = device_id
-    device.full_clean()
-    device.save()
-    AuditEntry.objects.record(
-        actor=actor,
-        action="device.created",
-        domain=device.domain,
-        obj=device,
-        after=snapshot(device, DEVICE_FIELDS),
-    )
-    return device
+    return create_and_announce(obj=device, fields=DEVICE_FIELDS, actor=actor)
 
 
 @transaction.atomic
 def device_update(*, device: Device, actor: User | None, changes: Mapping[str, Any]) -> Device:
     """Change a Box's name, MAC or owner (within its domain)."""
     device = Device.objects.select_for_update().get(pk=device.pk)
-    previous = _apply(device, changes, DEVICE_EDITABLE)
-    if previous:
-        _save_changes(device, previous)
-        AuditEntry.objects.record(
-            actor=actor,
-            action="device.updated",
-            domain=device.domain,
-            obj=device,
-            before=snapshot_values(previous),
-            after=snapshot(device, previous),
-        )
-    return device
+    return _change(device, changes, DEVICE_EDITABLE, actor=actor)
 
 
 @transaction.atomic
@@ -186,12 +197,7 @@ def device_delete(*, device: Device, actor: User | None) -> None:
     for camera in device.cameras.all():
         camera_delete(camera=camera, actor=actor)
     delete_and_announce(
-        obj=device,
-        fields=DEVICE_FIELDS,
-        public_id="device_id",
-        event_type="device.deleted",
-        payload=device_payload(device),
-        actor=actor,
+        obj=device, fields=DEVICE_FIELDS, actor=actor, payload=device_payload,
         order_key=box_key(device),
     )
 
@@ -228,44 +234,21 @@ def camera_create(
     )
     if camera_id:
         camera.camera_id = camera_id
-    camera.full_clean()
-    camera.save()
-    AuditEntry.objects.record(
-        actor=actor,
-        action="camera.created",
-        domain=camera.domain,
+    return create_and_announce(
         obj=camera,
-        after=snapshot(camera, CAMERA_FIELDS),
+        fields=CAMERA_FIELDS,
+        actor=actor,
+        payload=camera_payload,
+        order_key=box_key(device),
     )
-    publish(domain=camera.domain, type="camera.created", object=camera_payload(camera),
-            order_key=box_key(camera.device))
-    return camera
 
 
 @transaction.atomic
 def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, Any]) -> Camera:
     """Change a camera; emits camera.updated only when a field really changed."""
     camera = Camera.objects.select_for_update().get(pk=camera.pk)
-    old_payload = camera_payload(camera)
-    previous = _apply(camera, changes, CAMERA_EDITABLE)
-    if previous:
-        _save_changes(camera, previous)
-        AuditEntry.objects.record(
-            actor=actor,
-            action="camera.updated",
-            domain=camera.domain,
-            obj=camera,
-            before=snapshot_values(previous),
-            after=snapshot(camera, previous),
-        )
-        new_payload = camera_payload(camera)
-        publish(
-            domain=camera.domain,
-            type="camera.updated",
-            object={**new_payload, "previous_attributes": _previous(old_payload, new_payload)},
-            order_key=box_key(camera.device),
-        )
-    return camera
+    return _change(camera, changes, CAMERA_EDITABLE, actor=actor, payload=camera_payload,
+                   order_key=lambda: box_key(camera.device))
 
 
 @transaction.atomic
@@ -275,12 +258,7 @@ def camera_delete(*, camera: Camera, actor: User | None) -> None:
     for zone in camera.zones.all():
         zone_delete(zone=zone, actor=actor)
     delete_and_announce(
-        obj=camera,
-        fields=CAMERA_FIELDS,
-        public_id="camera_id",
-        event_type="camera.deleted",
-        payload=camera_payload(camera),
-        actor=actor,
+        obj=camera, fields=CAMERA_FIELDS, actor=actor, payload=camera_payload,
         order_key=box_key(camera.device),
     )
 
@@ -292,44 +270,21 @@ def camera_delete(*, camera: Camera, actor: User | None) -> None:
 def zone_create(*, camera: Camera, name: str, polygons: list, actor: User | None = None) -> Zone:
     """Add a named zone (polygons) to ``camera``; it joins the camera's domain."""
     zone = Zone(camera=camera, domain_id=camera.domain_id, name=name, polygons=polygons)
-    zone.full_clean()
-    zone.save()
-    AuditEntry.objects.record(
-        actor=actor,
-        action="zone.created",
-        domain=zone.domain,
+    return create_and_announce(
         obj=zone,
-        after=snapshot(zone, ZONE_FIELDS),
+        fields=ZONE_FIELDS,
+        actor=actor,
+        payload=zone_payload,
+        order_key=box_key(camera.device),
     )
-    publish(domain=zone.domain, type="zone.created", object=zone_payload(zone),
-            order_key=box_key(zone.camera.device))
-    return zone
 
 
 @transaction.atomic
 def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -> Zone:
     """Rename a zone or change its polygons; emits zone.updated on a real change."""
     zone = Zone.objects.select_for_update().get(pk=zone.pk)
-    old_payload = zone_payload(zone)
-    previous = _apply(zone, changes, ZONE_EDITABLE)
-    if previous:
-        _save_changes(zone, previous)
-        AuditEntry.objects.record(
-            actor=actor,
-            action="zone.updated",
-            domain=zone.domain,
-            obj=zone,
-            before=snapshot_values(previous),
-            after=snapshot(zone, previous),
-        )
-        new_payload = zone_payload(zone)
-        publish(
-            domain=zone.domain,
-            type="zone.updated",
-            object={**new_payload, "previous_attributes": _previous(old_payload, new_payload)},
-            order_key=box_key(zone.camera.device),
-        )
-    return zone
+    return _change(zone, changes, ZONE_EDITABLE, actor=actor, payload=zone_payload,
+                   order_key=lambda: box_key(zone.camera.device))
 
 
 @transaction.atomic
@@ -337,11 +292,6 @@ def zone_delete(*, zone: Zone, actor: User | None) -> None:
     """Delete a zone; emits zone.deleted."""
     zone = Zone.objects.select_for_update().select_related("camera__owner").get(pk=zone.pk)
     delete_and_announce(
-        obj=zone,
-        fields=ZONE_FIELDS,
-        public_id="zone_id",
-        event_type="zone.deleted",
-        payload=zone_payload(zone),
-        actor=actor,
+        obj=zone, fields=ZONE_FIELDS, actor=actor, payload=zone_payload,
         order_key=box_key(zone.camera.device),
     )

@@ -64,7 +64,6 @@ def user_create(
     AuditEntry.objects.record(
         actor=actor,
         action="user.created",
-        domain=user.domain,
         obj=user,
         after=snapshot(user, ("email", "name", "domain", "is_staff")),
     )
@@ -89,12 +88,7 @@ def user_update(*, user: User, actor: User | None, changes: dict[str, Any]) -> U
     user.full_clean(exclude=["password"])
     user.save()
     AuditEntry.objects.record(
-        actor=actor,
-        action="user.updated",
-        domain=user.domain,
-        obj=user,
-        before=before,
-        after=snapshot(user, changes),
+        actor=actor, action="user.updated", obj=user, before=before, after=snapshot(user, changes)
     )
     return user
 

@@ -21,7 +21,6 @@ def rule_update(*, rule: CounterRule, before: dict[str, Any], actor: User | None
     AuditEntry.objects.record(
         actor=actor,
         action="counter_rule.updated",
-        domain=None,
         obj=rule,
         object_id=rule.counter,
         before=before,
@@ -43,7 +42,6 @@ def rules_reset(*, actor: User | None, counters: list[str] | None = None) -> int
         AuditEntry.objects.record(
             actor=actor,
             action="counter_rule.reset",
-            domain=None,
             object_id=name,
             after={k: v for k, v in fields.items() if k != "description"},
         )

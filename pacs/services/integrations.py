@@ -36,7 +36,6 @@ def _audit(integration: PacsIntegration, actor: User | None, action: str, **extr
     AuditEntry.objects.record(
         actor=actor,
         action=action,
-        domain=integration.domain,
         obj=integration,
         object_id=integration.integration_id,
         **extra,
