@@ -416,18 +416,8 @@ class CameraAdmin(InventoryAdmin):
     inlines = [ZoneInline]
 
     def create(self, request: HttpRequest, obj: Camera, form: forms.ModelForm) -> Camera:
-        data = {
-            name: getattr(obj, name)
-            for name in (
-                "camera_id",
-                "local_camera_id",
-                "name",
-                "ip_address",
-                "mac_address",
-                "maker",
-                "model",
-            )
-        }
+        own = [name for name in CAMERA_FIELDS if name not in ("device", "owner")]
+        data = {name: getattr(obj, name) for name in own}
         return services.camera_create(
             owner=obj.owner, device=obj.device, actor=signed_in_user(request), **data
         )

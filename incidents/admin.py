@@ -27,17 +27,7 @@ class CounterRuleAdmin(admin.ModelAdmin):
     )
     list_editable = ("enabled",)
     readonly_fields = ("counter", "scope", "updated_at")
-    fields = (
-        "counter",
-        "scope",
-        "enabled",
-        "comparison",
-        "threshold",
-        "window_seconds",
-        "cooldown_seconds",
-        "description",
-        "updated_at",
-    )
+    fields = (*list_display[:-1], "description", "updated_at")
     actions = ["reset_to_defaults"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -72,10 +72,7 @@ def delivery_resend(*, delivery: Delivery, actor: User | None) -> Delivery:
     fresh.save(force_insert=True)
     enqueue_on_commit([fresh])
     AuditEntry.objects.record(
-        actor=actor,
-        action="delivery.resent",
-        obj=endpoint,
-        object_id=str(delivery.id),
+        actor=actor, action="delivery.resent", obj=endpoint, object_id=str(delivery.id),
         after={"new_delivery": str(fresh.id)},
     )
     return fresh
@@ -100,10 +97,7 @@ def delivery_cancel(*, delivery: Delivery, actor: User | None) -> Delivery:
         ready = next_in_order([(delivery.endpoint_id, delivery.order_key)])
         transaction.on_commit(lambda: enqueue_deliveries(ready))
     AuditEntry.objects.record(
-        actor=actor,
-        action="delivery.cancelled",
-        domain=delivery.domain,
-        obj=delivery.endpoint,
+        actor=actor, action="delivery.cancelled", domain=delivery.domain, obj=delivery.endpoint,
         object_id=str(delivery.id),
     )
     return delivery
@@ -255,10 +249,7 @@ def send_test_event(*, endpoint: Endpoint, event_type: str, actor: User | None) 
             test=True,
         )
         AuditEntry.objects.record(
-            actor=actor,
-            action="endpoint.test_sent",
-            obj=endpoint,
-            object_id=endpoint.endpoint_id,
+            actor=actor, action="endpoint.test_sent", obj=endpoint, object_id=endpoint.endpoint_id,
             after={"event_type": event_type, "event": str(event.id)},
         )
     return event.deliveries.get()

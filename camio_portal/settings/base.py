@@ -212,20 +212,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Each kind of work on its own queue, so deliveries never wait behind evaluation,
 # PACS flushes, replays or maintenance (README, "Queues and workers").
+QUEUE_TASKS = {
+    "deliveries": ["callbacks.deliver", "callbacks.sweep", "callbacks.endpoint_disable",
+                   "callbacks.circuit_changed"],
+    "replay": ["callbacks.replay"],
+    "incidents": ["incidents.evaluate", "incidents.evaluate_box", "incidents.sweep"],
+    "pacs": ["pacs.flush", "pacs.sweep"],
+    "maintenance": ["callbacks.retention", "incidents.retention", "pacs.retention"],
+}
 CELERY_TASK_ROUTES = {
-    "callbacks.deliver": {"queue": "deliveries"},
-    "callbacks.sweep": {"queue": "deliveries"},
-    "callbacks.endpoint_disable": {"queue": "deliveries"},
-    "callbacks.circuit_changed": {"queue": "deliveries"},
-    "callbacks.replay": {"queue": "replay"},
-    "callbacks.retention": {"queue": "maintenance"},
-    "incidents.evaluate": {"queue": "incidents"},
-    "incidents.evaluate_box": {"queue": "incidents"},
-    "incidents.sweep": {"queue": "incidents"},
-    "incidents.retention": {"queue": "maintenance"},
-    "pacs.flush": {"queue": "pacs"},
-    "pacs.sweep": {"queue": "pacs"},
-    "pacs.retention": {"queue": "maintenance"},
+    task: {"queue": queue} for queue, tasks in QUEUE_TASKS.items() for task in tasks
 }
 # What each kind of worker consumes (`--queues`): delivery workers, and the rest.
 # "celery" drains messages queued by versions before the queues were split.

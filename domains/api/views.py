@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from django.db import models
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -94,12 +95,25 @@ def _camera(domain: Domain, camera_id: str) -> Camera:
     return camera
 
 
+# Boxes, cameras and zones: the same five routes, each calling its object's service.
+# Subclasses name the model, the shapes in and out and the services; ``inventory_schema``
+# sets their operations' schemas and descriptions. No docstrings on this class or its
+# methods: the OpenAPI document would take them as descriptions.
 class InventoryViewSet(AdminViewSet):
     pagination_class = NewestFirst
-    model: type
+    model: type[models.Model]
+    serializer_class: type[serializers.Serializer]
     # Input fields naming other objects; a model's own id (DeviceIn.device_id,
     # CameraIn.camera_id) names the new object instead.
     reference_fields: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    create_in: type[serializers.Serializer]
+    change_in: type[serializers.Serializer]
+    # The services, as staticmethods: create(actor, **data), update(<model>=, actor, changes),
+    # delete(<model>=, actor).
+    create_service: Any
+    update_service: Any
+    delete_service: Any
 
     def get_queryset(self):
         return self.model.objects.filter(domain__in=self.administered()).select_related(
@@ -117,129 +131,124 @@ class InventoryViewSet(AdminViewSet):
             data["camera"] = _camera(domain, data.pop("camera_id"))
         return data
 
+    def _out(self, obj: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer_class()(obj).data, status=status_code)
+
+    def _target(self) -> dict[str, Any]:
+        return {str(self.model._meta.model_name): self.get_object()}
+
+    def list(self, request: Request) -> Response:
+        return self.page(self.get_queryset(), self.serializer_class)
+
+    def create(self, request: Request) -> Response:
+        data = self.references(self.home_domain(), self.read(self.create_in, request))
+        if "owner" in self.reference_fields:
+            data.setdefault("owner", signed_in_user(request))
+        obj = self.create_service(actor=signed_in_user(request), **data)
+        return self._out(obj, status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, **kwargs: str) -> Response:
+        return self._out(self.get_object())
+
+    def partial_update(self, request: Request, **kwargs: str) -> Response:
+        target = self._target()
+        (obj,) = target.values()
+        changes = self.references(obj.domain, self.read(self.change_in, request))
+        return self._out(
+            self.update_service(**target, actor=signed_in_user(request), changes=changes)
+        )
+
+    def destroy(self, request: Request, **kwargs: str) -> Response:
+        self.delete_service(**self._target(), actor=signed_in_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def inventory_schema(
+    out: type[serializers.Serializer],
+    create_in: type[serializers.Serializer],
+    change_in: type[serializers.Serializer],
+    **descriptions: str,
+) -> Any:
+    """The class decorator giving an inventory viewset's five operations their schemas and
+    descriptions (``list=``, ``create=``, ... ; an operation without one has none)."""
+    shapes: dict[str, dict[str, Any]] = {
+        "list": {"responses": out(many=True)},
+        "create": {"request": create_in, "responses": {201: out}},
+        "retrieve": {"responses": out},
+        "partial_update": {"request": change_in, "responses": out},
+        "destroy": {"responses": {204: None}},
+    }
+    return extend_schema_view(
+        **{
+            name: extend_schema(**shape, description=descriptions.get(name))
+            for name, shape in shapes.items()
+        }
+    )
+
 
 @extend_schema(tags=["inventory"])
+@inventory_schema(
+    DeviceOut,
+    DeviceIn,
+    DeviceChangeIn,
+    list="Your domain's Boxes, newest first.",
+    create="Register a Box.",
+    destroy="Delete a Box with its cameras and their zones (each announces its deletion).",
+)
 class DeviceViewSet(InventoryViewSet):
     model = Device
     related = ("owner",)
     reference_fields = ("owner",)
     lookup_field = "device_id"
     serializer_class = DeviceOut
-
-    @extend_schema(responses=DeviceOut(many=True))
-    def list(self, request: Request) -> Response:
-        """Your domain's Boxes, newest first."""
-        return self.page(self.get_queryset(), DeviceOut)
-
-    @extend_schema(request=DeviceIn, responses={201: DeviceOut})
-    def create(self, request: Request) -> Response:
-        """Register a Box."""
-        domain = self.home_domain()
-        data = self.references(domain, self.read(DeviceIn, request))
-        data.setdefault("owner", signed_in_user(request))
-        device = services.device_create(actor=signed_in_user(request), **data)
-        return Response(DeviceOut(device).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses=DeviceOut)
-    def retrieve(self, request: Request, device_id: str) -> Response:
-        return Response(DeviceOut(self.get_object()).data)
-
-    @extend_schema(request=DeviceChangeIn, responses=DeviceOut)
-    def partial_update(self, request: Request, device_id: str) -> Response:
-        device = self.get_object()
-        changes = self.references(device.domain, self.read(DeviceChangeIn, request))
-        device = services.device_update(
-            device=device, actor=signed_in_user(request), changes=changes
-        )
-        return Response(DeviceOut(device).data)
-
-    @extend_schema(responses={204: None})
-    def destroy(self, request: Request, device_id: str) -> Response:
-        """Delete a Box with its cameras and their zones (each announces its deletion)."""
-        services.device_delete(device=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    create_in, change_in = DeviceIn, DeviceChangeIn
+    create_service = staticmethod(services.device_create)
+    update_service = staticmethod(services.device_update)
+    delete_service = staticmethod(services.device_delete)
 
 
 @extend_schema(tags=["inventory"])
+@inventory_schema(
+    CameraOut,
+    CameraIn,
+    CameraChangeIn,
+    list="Your domain's cameras, newest first.",
+    create="Add a camera on a Box; emits camera.created.",
+    partial_update="Change a camera; emits camera.updated when something changed.",
+    destroy="Delete a camera and its zones; emits zone.deleted and camera.deleted.",
+)
 class CameraViewSet(InventoryViewSet):
     model = Camera
     related = ("owner", "device")
     reference_fields = ("owner", "device_id")
     lookup_field = "camera_id"
     serializer_class = CameraOut
-
-    @extend_schema(responses=CameraOut(many=True))
-    def list(self, request: Request) -> Response:
-        """Your domain's cameras, newest first."""
-        return self.page(self.get_queryset(), CameraOut)
-
-    @extend_schema(request=CameraIn, responses={201: CameraOut})
-    def create(self, request: Request) -> Response:
-        """Add a camera on a Box; emits camera.created."""
-        domain = self.home_domain()
-        data = self.references(domain, self.read(CameraIn, request))
-        data.setdefault("owner", signed_in_user(request))
-        camera = services.camera_create(actor=signed_in_user(request), **data)
-        return Response(CameraOut(camera).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses=CameraOut)
-    def retrieve(self, request: Request, camera_id: str) -> Response:
-        return Response(CameraOut(self.get_object()).data)
-
-    @extend_schema(request=CameraChangeIn, responses=CameraOut)
-    def partial_update(self, request: Request, camera_id: str) -> Response:
-        """Change a camera; emits camera.updated when something changed."""
-        camera = self.get_object()
-        changes = self.references(camera.domain, self.read(CameraChangeIn, request))
-        camera = services.camera_update(
-            camera=camera, actor=signed_in_user(request), changes=changes
-        )
-        return Response(CameraOut(camera).data)
-
-    @extend_schema(responses={204: None})
-    def destroy(self, request: Request, camera_id: str) -> Response:
-        """Delete a camera and its zones; emits zone.deleted and camera.deleted."""
-        services.camera_delete(camera=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    create_in, change_in = CameraIn, CameraChangeIn
+    create_service = staticmethod(services.camera_create)
+    update_service = staticmethod(services.camera_update)
+    delete_service = staticmethod(services.camera_delete)
 
 
 @extend_schema(tags=["inventory"])
+@inventory_schema(
+    ZoneOut,
+    ZoneIn,
+    ZoneChangeIn,
+    list="Your domain's zones, newest first.",
+    create="Add a zone to a camera; emits zone.created.",
+    partial_update="Rename a zone or change its polygons; emits zone.updated.",
+    destroy="Delete a zone; emits zone.deleted.",
+)
 class ZoneViewSet(InventoryViewSet):
     model = Zone
     related = ("camera",)
     reference_fields = ("camera_id",)
     lookup_field = "zone_id"
     serializer_class = ZoneOut
-
-    @extend_schema(responses=ZoneOut(many=True))
-    def list(self, request: Request) -> Response:
-        """Your domain's zones, newest first."""
-        return self.page(self.get_queryset(), ZoneOut)
-
-    @extend_schema(request=ZoneIn, responses={201: ZoneOut})
-    def create(self, request: Request) -> Response:
-        """Add a zone to a camera; emits zone.created."""
-        data = self.references(self.home_domain(), self.read(ZoneIn, request))
-        zone = services.zone_create(actor=signed_in_user(request), **data)
-        return Response(ZoneOut(zone).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(responses=ZoneOut)
-    def retrieve(self, request: Request, zone_id: str) -> Response:
-        return Response(ZoneOut(self.get_object()).data)
-
-    @extend_schema(request=ZoneChangeIn, responses=ZoneOut)
-    def partial_update(self, request: Request, zone_id: str) -> Response:
-        """Rename a zone or change its polygons; emits zone.updated."""
-        zone = self.get_object()
-        changes = self.read(ZoneChangeIn, request)
-        zone = services.zone_update(zone=zone, actor=signed_in_user(request), changes=changes)
-        return Response(ZoneOut(zone).data)
-
-    @extend_schema(responses={204: None})
-    def destroy(self, request: Request, zone_id: str) -> Response:
-        """Delete a zone; emits zone.deleted."""
-        services.zone_delete(zone=self.get_object(), actor=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    create_in, change_in = ZoneIn, ZoneChangeIn
+    create_service = staticmethod(services.zone_create)
+    update_service = staticmethod(services.zone_update)
+    delete_service = staticmethod(services.zone_delete)
 
 
 @extend_schema(tags=["hooks"])

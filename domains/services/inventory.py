@@ -141,10 +141,7 @@ def _change(
     obj.save(update_fields=[*previous, "updated_at"])
     action = f"{obj._meta.model_name}.updated"
     AuditEntry.objects.record(
-        actor=actor,
-        action=action,
-        obj=obj,
-        before=snapshot_values(previous),
+        actor=actor, action=action, obj=obj, before=snapshot_values(previous),
         after=snapshot(obj, previous),
     )
     if payload is not None and old_payload is not None:

@@ -62,9 +62,7 @@ def user_create(
     user.full_clean(exclude=["password"])
     user.save()
     AuditEntry.objects.record(
-        actor=actor,
-        action="user.created",
-        obj=user,
+        actor=actor, action="user.created", obj=user,
         after=snapshot(user, ("email", "name", "domain", "is_staff")),
     )
     return user
@@ -140,11 +138,7 @@ def domain_register(
             added_by=actor if actor and actor.pk else None,
         )
         AuditEntry.objects.record(
-            actor=actor,
-            action="domain.registered",
-            domain=domain,
-            obj=domain,
-            object_id=name,
+            actor=actor, action="domain.registered", domain=domain, obj=domain, object_id=name,
             after={**snapshot(domain, DOMAIN_FIELDS), "primary_admin": admin.email},
         )
         if invite:
@@ -165,13 +159,8 @@ def domain_update(
     domain.full_clean()
     domain.save(update_fields=[field])
     AuditEntry.objects.record(
-        actor=actor,
-        action="domain.updated",
-        domain=domain,
-        obj=domain,
-        object_id=domain.name,
-        before=before,
-        after=snapshot(domain, (field,)),
+        actor=actor, action="domain.updated", domain=domain, obj=domain, object_id=domain.name,
+        before=before, after=snapshot(domain, (field,)),
     )
     return domain
 
@@ -187,10 +176,7 @@ def domain_admin_add(*, domain: Domain, user: User, actor: User | None) -> Domai
         domain=domain, user=user, is_primary=False, added_by=actor if actor and actor.pk else None
     )
     AuditEntry.objects.record(
-        actor=actor,
-        action="domain.admin_added",
-        domain=domain,
-        obj=user,
+        actor=actor, action="domain.admin_added", domain=domain, obj=user,
         after={"admin": user.email},
     )
     return row
@@ -206,10 +192,7 @@ def domain_admin_remove(*, domain: Domain, user: User, actor: User | None) -> No
         raise ValidationError({"user": ["The primary admin cannot be removed."]})
     row.delete()
     AuditEntry.objects.record(
-        actor=actor,
-        action="domain.admin_removed",
-        domain=domain,
-        obj=user,
+        actor=actor, action="domain.admin_removed", domain=domain, obj=user,
         before={"admin": user.email},
     )
 

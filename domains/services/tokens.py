@@ -78,11 +78,7 @@ def token_issue(
         created_by=actor if actor is not None and actor.pk else None,
     )
     AuditEntry.objects.record(
-        actor=actor,
-        action="token.created",
-        domain=user.domain,
-        obj=token,
-        object_id=token.prefix,
+        actor=actor, action="token.created", domain=user.domain, obj=token, object_id=token.prefix,
         after={"kind": kind, "name": name, "prefix": token.prefix, "holder": user.email},
     )
     return token, raw
@@ -97,10 +93,7 @@ def token_revoke(*, token: ApiToken, actor: User | None) -> ApiToken:
     token.refresh_from_db()
     if changed:
         AuditEntry.objects.record(
-            actor=actor,
-            action="token.revoked",
-            domain=token.user.domain,
-            obj=token,
+            actor=actor, action="token.revoked", domain=token.user.domain, obj=token,
             object_id=token.prefix,
             after={"kind": token.kind, "name": token.name, "prefix": token.prefix},
         )

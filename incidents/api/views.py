@@ -13,16 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikit.batch import (
-    ALL_REFUSED,
-    BAD_BATCH,
-    BatchAnswer,
-    Errors,
-    batch_response,
-    check_size,
-    items,
-    token_throttle,
-)
+from apikit import batch
 from apikit.permissions import request_token, require_kind
 from domains.models import Device, TokenKind
 from incidents.api.serializers import REPORTS
@@ -37,7 +28,7 @@ class BoxCredentials(BasePermission):
         return True
 
 
-BoxThrottle = token_throttle("box", lambda token: token.device_id)
+BoxThrottle = batch.token_throttle("box", lambda token: token.device_id)
 
 
 class CounterReportView(APIView):
@@ -49,25 +40,27 @@ class CounterReportView(APIView):
         tags=["incidents"],
         request=REPORTS,
         responses={
-            202: OpenApiResponse(BatchAnswer, "Stored; accepted, duplicates, rejected by index."),
-            400: OpenApiResponse(Errors, 'The body is not one report or {"reports": [...]}.'),
-            413: OpenApiResponse(Errors, "More than 1,000 reports or 5 MB."),
-            422: OpenApiResponse(BAD_BATCH, ALL_REFUSED),
+            202: OpenApiResponse(
+                batch.BatchAnswer, "Stored; accepted, duplicates, rejected by index."
+            ),
+            400: OpenApiResponse(batch.Errors, 'The body is not one report or {"reports": [...]}.'),
+            413: OpenApiResponse(batch.Errors, "More than 1,000 reports or 5 MB."),
+            422: OpenApiResponse(batch.BAD_BATCH, batch.ALL_REFUSED),
         },
     )
     def post(self, request: Request, device_id: str) -> Response:
         """Store a Box's counter reports; incidents are judged in the background."""
-        check_size(request, settings.INCIDENT_MAX_BODY_BYTES)
+        batch.check_size(request, settings.INCIDENT_MAX_BODY_BYTES)
         device = Device.objects.select_related("domain").filter(device_id=device_id).first()
         if device is None:
             raise NotFound("No Box with this id.")
         if request_token(request).device_id != device.pk:
             # Another Box's id: the same answer as an unknown one (ids are not disclosed).
             raise NotFound("No Box with this id.")
-        reports = items(
+        reports = batch.items(
             request.data, many="reports", one=None, bare=True, limit=settings.INCIDENT_MAX_REPORTS
         )
         result = ingest_reports(device=device, reports=reports)
         if result.report_ids:
             transaction.on_commit(lambda: request_evaluation([device.pk]))
-        return batch_response(result.as_answer())
+        return batch.batch_response(result.as_answer())

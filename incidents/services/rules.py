@@ -19,11 +19,7 @@ def rule_update(*, rule: CounterRule, before: dict[str, Any], actor: User | None
     rule.updated_at = timezone.now()
     rule.save()
     AuditEntry.objects.record(
-        actor=actor,
-        action="counter_rule.updated",
-        obj=rule,
-        object_id=rule.counter,
-        before=before,
+        actor=actor, action="counter_rule.updated", obj=rule, object_id=rule.counter, before=before,
         after={name: getattr(rule, name) for name in before},
     )
     return rule
@@ -40,9 +36,7 @@ def rules_reset(*, actor: User | None, counters: list[str] | None = None) -> int
             counter=name, defaults={**fields, "updated_at": timezone.now()}
         )
         AuditEntry.objects.record(
-            actor=actor,
-            action="counter_rule.reset",
-            object_id=name,
+            actor=actor, action="counter_rule.reset", object_id=name,
             after={k: v for k, v in fields.items() if k != "description"},
         )
     return len(names)

@@ -20,16 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikit.batch import (
-    ALL_REFUSED,
-    BAD_BATCH,
-    BatchAnswer,
-    Errors,
-    batch_response,
-    check_size,
-    items,
-    token_throttle,
-)
+from apikit import batch
 from apikit.pagination import NewestFirst
 from apikit.permissions import DomainUser, request_token, require_kind
 from apikit.viewsets import ScopedViewSet
@@ -69,7 +60,7 @@ class PacsCredentials(BasePermission):
         return True
 
 
-PacsThrottle = token_throttle("pacs", lambda token: token.subject)
+PacsThrottle = batch.token_throttle("pacs", lambda token: token.subject)
 
 
 class PacsGatewayView(APIView):
@@ -87,7 +78,7 @@ class DevicesView(PacsGatewayView):
     )
     def post(self, request: Request) -> Response:
         """Replace the integration's doors and readers; those mapped to cameras stay."""
-        check_size(request, settings.PACS_MAX_BODY_BYTES)
+        batch.check_size(request, settings.PACS_MAX_BODY_BYTES)
         serializer = PacsDevicesIn(data=request.data)
         serializer.is_valid(raise_exception=True)
         devices = serializer.validated_data["devices"]
@@ -102,18 +93,24 @@ class WebhooksView(PacsGatewayView):
         tags=["pacs gateway"],
         request=EVENTS,
         responses={
-            202: OpenApiResponse(BatchAnswer, "Stored; accepted, duplicates, rejected by index."),
-            400: OpenApiResponse(Errors, 'The body is not {"events": [...]} or {"event": {...}}.'),
-            413: OpenApiResponse(Errors, "More than 5,000 events or 5 MB."),
-            422: OpenApiResponse(BAD_BATCH, ALL_REFUSED),
+            202: OpenApiResponse(
+                batch.BatchAnswer, "Stored; accepted, duplicates, rejected by index."
+            ),
+            400: OpenApiResponse(
+                batch.Errors, 'The body is not {"events": [...]} or {"event": {...}}.'
+            ),
+            413: OpenApiResponse(batch.Errors, "More than 5,000 events or 5 MB."),
+            422: OpenApiResponse(batch.BAD_BATCH, batch.ALL_REFUSED),
         },
     )
     def post(self, request: Request) -> Response:
         """Store the PACS's events; those no camera sees are relayed in batches."""
-        check_size(request, settings.PACS_MAX_BODY_BYTES)
-        events = items(request.data, many="events", one="event", limit=settings.PACS_MAX_EVENTS)
+        batch.check_size(request, settings.PACS_MAX_BODY_BYTES)
+        events = batch.items(
+            request.data, many="events", one="event", limit=settings.PACS_MAX_EVENTS
+        )
         result = ingest_events(integration=self.integration, events=events)
-        return batch_response(result.as_answer())
+        return batch.batch_response(result.as_answer())
 
 
 class NewestReceivedFirst(NewestFirst):

@@ -34,10 +34,7 @@ def integrations_visible_to(user: User) -> QuerySet[PacsIntegration]:
 
 def _audit(integration: PacsIntegration, actor: User | None, action: str, **extra: Any) -> None:
     AuditEntry.objects.record(
-        actor=actor,
-        action=action,
-        obj=integration,
-        object_id=integration.integration_id,
+        actor=actor, action=action, obj=integration, object_id=integration.integration_id,
         **extra,
     )
 

@@ -4,14 +4,7 @@ optional ``event_id``, ``actor_id``, ``actor_name``, ``actor_email`` and ``label
 
 from __future__ import annotations
 
-from pacs.vendors.base import (
-    Normalized,
-    NormalizeError,
-    Normalizer,
-    event_id,
-    parse_time,
-    text,
-)
+from pacs.vendors.base import Normalized, NormalizeError, Normalizer, event_id, parse_time, text
 
 
 class Generic(Normalizer):

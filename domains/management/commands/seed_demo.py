@@ -128,14 +128,8 @@ class Command(BaseCommand):
         hexmac = BOX["mac_address"].replace(":", "")
         for index, (name, ip, maker, model, polygons) in enumerate(CAMERAS):
             camera = services.camera_create(
-                owner=admin_user,
-                device=box,
-                name=name,
-                ip_address=ip,
-                maker=maker,
-                model=model,
-                local_camera_id=f"{hexmac}.{index}",
-                actor=support,
+                owner=admin_user, device=box, name=name, ip_address=ip, maker=maker, model=model,
+                local_camera_id=f"{hexmac}.{index}", actor=support,
             )
             if polygons:
                 services.zone_create(
