@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import random
 import sys
 import threading
@@ -85,20 +84,10 @@ def unevaluated() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--boxes", type=int, default=2, help="Boxes posting at once")
     parser.add_argument("--batches", type=int, default=40, help="batches per Box")
-    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--web", type=int, default=2, help="gunicorn worker processes")
-    args = parser.parse_args()
+    args, _ = common.standalone(parser, "BOX")
     batches = 8 if args.quick else args.batches
-    common.RESULTS.mkdir(parents=True, exist_ok=True)
-    env = common.configure()
-    os.environ.update(API_THROTTLE_BOX="", SECURE_SSL_REDIRECT="false")  # plain loopback HTTP
-    if env["DATABASE_URL"].startswith("postgres"):
-        common.ensure_database(env["DATABASE_URL"])
-    common.setup_django()
-    common.purge_broker()
     from incidents.services import rules_reset
 
     rules_reset(actor=None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 import time
@@ -81,20 +80,10 @@ def relayed_in_callbacks(receiver_url: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--gateways", type=int, default=2, help="gateways posting at once")
     parser.add_argument("--batches", type=int, default=20, help="batches of 500 per gateway")
-    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--web", type=int, default=2, help="gunicorn worker processes")
-    args = parser.parse_args()
+    args, _ = common.standalone(parser, "PACS")
     batches = 4 if args.quick else args.batches
-    common.RESULTS.mkdir(parents=True, exist_ok=True)
-    env = common.configure()
-    os.environ.update(API_THROTTLE_PACS="", SECURE_SSL_REDIRECT="false")  # plain loopback HTTP
-    if env["DATABASE_URL"].startswith("postgres"):
-        common.ensure_database(env["DATABASE_URL"])
-    common.setup_django()
-    common.purge_broker()
     facts = common.machine()
     reset()  # before any worker starts: old rows may be encrypted with another run's key
     procs = common.Processes(args.workers)

@@ -81,6 +81,24 @@ def configure() -> dict[str, str]:
     return env
 
 
+def standalone(parser: argparse.ArgumentParser, throttle: str) -> tuple[argparse.Namespace, dict]:
+    """The shared start of bench/incidents.py and bench/pacs.py: their common options
+    (--quick, --workers, --web), the settings, ``throttle`` (API_THROTTLE_<NAME>) off and plain
+    loopback HTTP, a database, Django and an empty broker. Returns the options and settings."""
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--web", type=int, default=2, help="gunicorn worker processes")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = configure()
+    os.environ.update({f"API_THROTTLE_{throttle}": "", "SECURE_SSL_REDIRECT": "false"})
+    if env["DATABASE_URL"].startswith("postgres"):
+        ensure_database(env["DATABASE_URL"])
+    setup_django()
+    purge_broker()
+    return args, env
+
+
 def ensure_database(url: str) -> None:
     import psycopg
 

@@ -36,6 +36,11 @@ from domains.services.inventory import CAMERA_FIELDS
 FieldNames = list[str | list[str] | tuple[str, ...]]
 
 
+def values_of(obj: models.Model, *names: str) -> dict[str, Any]:
+    """The form's values on the unsaved ``obj``, as keyword arguments of a create service."""
+    return {name: getattr(obj, name) for name in names}
+
+
 def adopt(target: models.Model, saved: models.Model) -> None:
     """Make the admin's unsaved ``target`` stand for the row a service saved."""
     target.__dict__.update({k: v for k, v in saved.__dict__.items() if k != "_state"})
@@ -357,13 +362,8 @@ class DeviceAdmin(InventoryAdmin):
         return obj.cameras_total
 
     def create(self, request: HttpRequest, obj: Device, form: forms.ModelForm) -> Device:
-        return services.device_create(
-            owner=obj.owner,
-            name=obj.name,
-            mac_address=obj.mac_address,
-            device_id=obj.device_id,
-            actor=signed_in_user(request),
-        )
+        values = values_of(obj, "owner", "name", "mac_address", "device_id")
+        return services.device_create(actor=signed_in_user(request), **values)
 
     def update(self, request: HttpRequest, obj: Device, changes: dict[str, Any]) -> Device:
         return services.device_update(device=obj, actor=signed_in_user(request), changes=changes)
@@ -416,11 +416,8 @@ class CameraAdmin(InventoryAdmin):
     inlines = [ZoneInline]
 
     def create(self, request: HttpRequest, obj: Camera, form: forms.ModelForm) -> Camera:
-        own = [name for name in CAMERA_FIELDS if name not in ("device", "owner")]
-        data = {name: getattr(obj, name) for name in own}
-        return services.camera_create(
-            owner=obj.owner, device=obj.device, actor=signed_in_user(request), **data
-        )
+        values = values_of(obj, *CAMERA_FIELDS)
+        return services.camera_create(actor=signed_in_user(request), **values)
 
     def update(self, request: HttpRequest, obj: Camera, changes: dict[str, Any]) -> Camera:
         return services.camera_update(camera=obj, actor=signed_in_user(request), changes=changes)
@@ -497,13 +494,8 @@ class HookAdmin(InventoryAdmin):
         return (*base, "type", "callback_url", "parsed_query", "owner") if obj else base
 
     def create(self, request: HttpRequest, obj: Hook, form: forms.ModelForm) -> Hook:
-        return services.hook_create(
-            owner=obj.owner,
-            callback_url=obj.callback_url,
-            type=obj.type,
-            parsed_query=obj.parsed_query,
-            actor=signed_in_user(request),
-        )
+        values = values_of(obj, "owner", "callback_url", "type", "parsed_query")
+        return services.hook_create(actor=signed_in_user(request), **values)
 
     def update(self, request: HttpRequest, obj: Hook, changes: dict[str, Any]) -> Hook:
         return obj

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -364,32 +365,34 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
     )
 
 
-@login_required
-@require_POST
-def delivery_resend(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
+def _delivery_action(request: HttpRequest, name: str, delivery_id: str, service: Any,
+                     done: str) -> HttpResponse:
+    """Run ``service`` on one of the domain's deliveries and show the delivery it leaves
+    (a resend's new one); a refusal shows as a message."""
     domain = administered_domain(request, name)
     delivery = _domain_delivery(domain, delivery_id)
     try:
-        fresh = callbacks.delivery_resend(delivery=delivery, actor=signed_in_user(request))
+        shown = service(delivery=delivery, actor=signed_in_user(request)) or delivery
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        return redirect("domains:delivery", name=domain.name, delivery_id=delivery.pk)
-    messages.success(request, "Sent again as a new delivery.")
-    return redirect("domains:delivery", name=domain.name, delivery_id=fresh.pk)
+        shown = delivery
+    else:
+        messages.success(request, done)
+    return redirect("domains:delivery", name=domain.name, delivery_id=shown.pk)
+
+
+@login_required
+@require_POST
+def delivery_resend(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
+    return _delivery_action(request, name, delivery_id, callbacks.delivery_resend,
+                            "Sent again as a new delivery.")
 
 
 @login_required
 @require_POST
 def delivery_cancel(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
-    domain = administered_domain(request, name)
-    delivery = _domain_delivery(domain, delivery_id)
-    try:
-        callbacks.delivery_cancel(delivery=delivery, actor=signed_in_user(request))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, "Cancelled: no more attempts. Resend it any time.")
-    return redirect("domains:delivery", name=domain.name, delivery_id=delivery.pk)
+    return _delivery_action(request, name, delivery_id, callbacks.delivery_cancel,
+                            "Cancelled: no more attempts. Resend it any time.")
 
 
 # --- Secret, replay ----------------------------------------------------------------

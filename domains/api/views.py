@@ -109,11 +109,6 @@ class InventoryViewSet(AdminViewSet):
     related: tuple[str, ...] = ()
     create_in: type[serializers.Serializer]
     change_in: type[serializers.Serializer]
-    # The services, as staticmethods: create(actor, **data), update(<model>=, actor, changes),
-    # delete(<model>=, actor).
-    create_service: Any
-    update_service: Any
-    delete_service: Any
 
     def get_queryset(self):
         return self.model.objects.filter(domain__in=self.administered()).select_related(
@@ -137,6 +132,10 @@ class InventoryViewSet(AdminViewSet):
     def _target(self) -> dict[str, Any]:
         return {str(self.model._meta.model_name): self.get_object()}
 
+    def _service(self, action: str) -> Any:
+        """The model's service for ``action``: services.camera_create, .zone_update, ..."""
+        return getattr(services, f"{self.model._meta.model_name}_{action}")
+
     def list(self, request: Request) -> Response:
         return self.page(self.get_queryset(), self.serializer_class)
 
@@ -144,7 +143,7 @@ class InventoryViewSet(AdminViewSet):
         data = self.references(self.home_domain(), self.read(self.create_in, request))
         if "owner" in self.reference_fields:
             data.setdefault("owner", signed_in_user(request))
-        obj = self.create_service(actor=signed_in_user(request), **data)
+        obj = self._service("create")(actor=signed_in_user(request), **data)
         return self._out(obj, status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, **kwargs: str) -> Response:
@@ -155,11 +154,11 @@ class InventoryViewSet(AdminViewSet):
         (obj,) = target.values()
         changes = self.references(obj.domain, self.read(self.change_in, request))
         return self._out(
-            self.update_service(**target, actor=signed_in_user(request), changes=changes)
+            self._service("update")(**target, actor=signed_in_user(request), changes=changes)
         )
 
     def destroy(self, request: Request, **kwargs: str) -> Response:
-        self.delete_service(**self._target(), actor=signed_in_user(request))
+        self._service("delete")(**self._target(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -202,9 +201,6 @@ class DeviceViewSet(InventoryViewSet):
     lookup_field = "device_id"
     serializer_class = DeviceOut
     create_in, change_in = DeviceIn, DeviceChangeIn
-    create_service = staticmethod(services.device_create)
-    update_service = staticmethod(services.device_update)
-    delete_service = staticmethod(services.device_delete)
 
 
 @extend_schema(tags=["inventory"])
@@ -224,9 +220,6 @@ class CameraViewSet(InventoryViewSet):
     lookup_field = "camera_id"
     serializer_class = CameraOut
     create_in, change_in = CameraIn, CameraChangeIn
-    create_service = staticmethod(services.camera_create)
-    update_service = staticmethod(services.camera_update)
-    delete_service = staticmethod(services.camera_delete)
 
 
 @extend_schema(tags=["inventory"])
@@ -246,9 +239,6 @@ class ZoneViewSet(InventoryViewSet):
     lookup_field = "zone_id"
     serializer_class = ZoneOut
     create_in, change_in = ZoneIn, ZoneChangeIn
-    create_service = staticmethod(services.zone_create)
-    update_service = staticmethod(services.zone_update)
-    delete_service = staticmethod(services.zone_delete)
 
 
 @extend_schema(tags=["hooks"])
