@@ -114,21 +114,10 @@ def main() -> None:
                 if number % 10 == 9:
                     print(f"  {device_id[:6]}: {number + 1}/{batches} batches posted", flush=True)
 
-        meter = procs.meter()
-        meter.begin()
-        started = time.time()
-        threads = [threading.Thread(target=box_client, args=(d, t)) for d, t, _ in boxes]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        posted = time.time() - started
-        backlog_at_stop = unevaluated()
-        print(f"  posting done in {posted:.1f} s; {backlog_at_stop} reports not yet evaluated",
-              flush=True)
-        drain_deadline = time.monotonic() + 300
-        while unevaluated() and time.monotonic() < drain_deadline:
-            time.sleep(0.1)
+        clients = [threading.Thread(target=box_client, args=(d, t)) for d, t, _ in boxes]
+        meter, started, posted, backlog_at_stop = common.post_and_drain(
+            procs, clients, unevaluated, "reports not yet evaluated"
+        )
         elapsed = time.time() - started
         used = meter.end(values)
         backlog = unevaluated()

@@ -103,25 +103,15 @@ def main() -> None:
                 if len(answer["accepted"]) != 500:
                     failures.append(f"gateway {index} batch {number}: {answer}")
 
-        meter = procs.meter()
-        meter.begin()
-        started = time.time()
-        threads = [threading.Thread(target=gateway, args=(g,)) for g in range(args.gateways)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        posted = time.time() - started
-        backlog_at_stop = pending()
-        print(f"  posting done in {posted:.1f} s; {backlog_at_stop} events not yet relayed",
-              flush=True)
-        drain_deadline = time.monotonic() + 300
-        while pending() and time.monotonic() < drain_deadline:
-            time.sleep(0.1)
+        clients = [threading.Thread(target=gateway, args=(g,)) for g in range(args.gateways)]
+        meter, started, posted, backlog_at_stop = common.post_and_drain(
+            procs, clients, pending, "events not yet relayed"
+        )
         relayed = time.time() - started
         from callbacks.models import Event
 
         callbacks = Event.objects.filter(type="pacs.events.created").count()
+        drain_deadline = time.monotonic() + 300
         while (relayed_in_callbacks(procs.url) < callbacks
                and time.monotonic() < drain_deadline):
             time.sleep(0.2)

@@ -23,7 +23,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -97,6 +99,27 @@ def standalone(parser: argparse.ArgumentParser, throttle: str) -> tuple[argparse
     setup_django()
     purge_broker()
     return args, env
+
+
+def post_and_drain(procs: Processes, clients: list, backlog: Callable[[], int],
+                   what: str) -> tuple[Any, float, float, int]:
+    """Start the meter, run the ``clients`` threads to the end, then wait (up to 300 s) for
+    ``backlog()`` to reach 0. Returns the running meter, the start time, how long posting took
+    and the backlog when it stopped."""
+    meter = procs.meter()
+    meter.begin()
+    started = time.time()
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    posted = time.time() - started
+    backlog_at_stop = backlog()
+    print(f"  posting done in {posted:.1f} s; {backlog_at_stop} {what}", flush=True)
+    drain_deadline = time.monotonic() + 300
+    while backlog() and time.monotonic() < drain_deadline:
+        time.sleep(0.1)
+    return meter, started, posted, backlog_at_stop
 
 
 def ensure_database(url: str) -> None:

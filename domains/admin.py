@@ -337,9 +337,27 @@ class InventoryAdmin(ServiceAdmin):
     list_select_related: ClassVar[tuple[str, ...]] = ("domain",)
     autocomplete_fields: ClassVar[tuple[str, ...]] = ("owner",)
 
+    # The form's fields a new object is created from (keyword arguments of <model>_create).
+    create_fields: ClassVar[tuple[str, ...]] = ()
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         public_id = {Device: "device_id", Camera: "camera_id"}.get(self.model)
         return (*self.readonly_fields, public_id) if obj and public_id else self.readonly_fields
+
+    def _service(self, action: str) -> Any:
+        """The model's service for ``action``: services.device_create, .camera_update, ..."""
+        return getattr(services, f"{self.model._meta.model_name}_{action}")
+
+    def create(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> models.Model:
+        values = values_of(obj, *self.create_fields)
+        return self._service("create")(actor=signed_in_user(request), **values)
+
+    def update(self, request: HttpRequest, obj: Any, changes: dict[str, Any]) -> models.Model:
+        name, actor = self.model._meta.model_name, signed_in_user(request)
+        return self._service("update")(**{name: obj}, actor=actor, changes=changes)
+
+    def delete(self, request: HttpRequest, obj: Any) -> None:
+        self._service("delete")(**{self.model._meta.model_name: obj}, actor=signed_in_user(request))
 
 
 class _WithCamerasTotal(Protocol):
@@ -353,6 +371,7 @@ class DeviceAdmin(InventoryAdmin):
     list_display = ("name", "device_id", "mac_address", "owner", "domain", "camera_count")
     search_fields = ("name", "device_id", "mac_address", "owner__email", "domain__name")
     fields = ("device_id", "name", "mac_address", "owner", "domain", "created_at", "updated_at")
+    create_fields = ("owner", "name", "mac_address", "device_id")
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         return super().get_queryset(request).annotate(cameras_total=models.Count("cameras"))
@@ -360,16 +379,6 @@ class DeviceAdmin(InventoryAdmin):
     @admin.display(description="Cameras", ordering="cameras_total")
     def camera_count(self, obj: _WithCamerasTotal) -> int:
         return obj.cameras_total
-
-    def create(self, request: HttpRequest, obj: Device, form: forms.ModelForm) -> Device:
-        values = values_of(obj, "owner", "name", "mac_address", "device_id")
-        return services.device_create(actor=signed_in_user(request), **values)
-
-    def update(self, request: HttpRequest, obj: Device, changes: dict[str, Any]) -> Device:
-        return services.device_update(device=obj, actor=signed_in_user(request), changes=changes)
-
-    def delete(self, request: HttpRequest, obj: Device) -> None:
-        services.device_delete(device=obj, actor=signed_in_user(request))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
         """List the cameras and zones device_delete removes first, instead of refusing."""
@@ -391,6 +400,7 @@ class ZoneInline(admin.TabularInline):
 
 @admin.register(Camera)
 class CameraAdmin(InventoryAdmin):
+    create_fields = CAMERA_FIELDS
     list_display = (
         "name",
         "camera_id",
@@ -414,16 +424,6 @@ class CameraAdmin(InventoryAdmin):
     autocomplete_fields = ("owner", "device")
     fields = (*CAMERA_FIELDS, "domain", "created_at", "updated_at")
     inlines = [ZoneInline]
-
-    def create(self, request: HttpRequest, obj: Camera, form: forms.ModelForm) -> Camera:
-        values = values_of(obj, *CAMERA_FIELDS)
-        return services.camera_create(actor=signed_in_user(request), **values)
-
-    def update(self, request: HttpRequest, obj: Camera, changes: dict[str, Any]) -> Camera:
-        return services.camera_update(camera=obj, actor=signed_in_user(request), changes=changes)
-
-    def delete(self, request: HttpRequest, obj: Camera) -> None:
-        services.camera_delete(camera=obj, actor=signed_in_user(request))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
         """List the zones camera_delete removes first, instead of refusing."""
@@ -456,6 +456,7 @@ class CameraAdmin(InventoryAdmin):
 
 @admin.register(Zone)
 class ZoneAdmin(InventoryAdmin):
+    create_fields = ("camera", "name", "polygons")
     list_display = ("name", "zone_id", "camera", "domain")
     list_select_related = ("domain", "camera")
     search_fields = ("name", "zone_id", "camera__name", "camera__camera_id")
@@ -466,16 +467,6 @@ class ZoneAdmin(InventoryAdmin):
         base = ("zone_id", *self.readonly_fields)
         return (*base, "camera") if obj else base
 
-    def create(self, request: HttpRequest, obj: Zone, form: forms.ModelForm) -> Zone:
-        return services.zone_create(
-            camera=obj.camera, name=obj.name, polygons=obj.polygons, actor=signed_in_user(request)
-        )
-
-    def update(self, request: HttpRequest, obj: Zone, changes: dict[str, Any]) -> Zone:
-        return services.zone_update(zone=obj, actor=signed_in_user(request), changes=changes)
-
-    def delete(self, request: HttpRequest, obj: Zone) -> None:
-        services.zone_delete(zone=obj, actor=signed_in_user(request))
 
 
 # --- Hooks -------------------------------------------------------------------
@@ -483,6 +474,7 @@ class ZoneAdmin(InventoryAdmin):
 
 @admin.register(Hook)
 class HookAdmin(InventoryAdmin):
+    create_fields = ("owner", "callback_url", "type", "parsed_query")
     list_display = ("hook_id", "type", "callback_url", "owner", "domain", "created_at")
     list_filter = ("type", "domain")
     search_fields = ("hook_id", "callback_url", "owner__email", "parsed_query")
@@ -493,15 +485,8 @@ class HookAdmin(InventoryAdmin):
         # A hook is created or deleted, never changed (Camio's API has no update).
         return (*base, "type", "callback_url", "parsed_query", "owner") if obj else base
 
-    def create(self, request: HttpRequest, obj: Hook, form: forms.ModelForm) -> Hook:
-        values = values_of(obj, "owner", "callback_url", "type", "parsed_query")
-        return services.hook_create(actor=signed_in_user(request), **values)
-
     def update(self, request: HttpRequest, obj: Hook, changes: dict[str, Any]) -> Hook:
         return obj
-
-    def delete(self, request: HttpRequest, obj: Hook) -> None:
-        services.hook_delete(hook=obj, actor=signed_in_user(request))
 
 
 # --- Audit -----------------------------------------------------------------
