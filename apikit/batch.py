@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.request import Request
@@ -59,6 +59,17 @@ BAD_BATCH = PolymorphicProxySerializer(
     resource_type_field_name=None,
 )
 ALL_REFUSED = "Every item was refused (the batch answer names each one's fields)."
+
+
+def batch_responses(bad_body: str, too_big: str) -> dict[int, OpenApiResponse]:
+    """The four answers of a batch route, for its schema: 202 with the batch answer; 400
+    (``bad_body``); 413 (``too_big``); 422 when every item was refused."""
+    return {
+        202: OpenApiResponse(BatchAnswer, "Stored; accepted, duplicates, rejected by index."),
+        400: OpenApiResponse(Errors, bad_body),
+        413: OpenApiResponse(Errors, too_big),
+        422: OpenApiResponse(BAD_BATCH, ALL_REFUSED),
+    }
 
 
 def batch_response(answer: dict[str, Any]) -> Response:

@@ -41,6 +41,11 @@ def values_of(obj: models.Model, *names: str) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in names}
 
 
+def _adding(obj: Any, form: type[forms.ModelForm], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """get_form's keyword arguments, with ``form`` for the add page (``obj`` None)."""
+    return {**kwargs, "form": form} if obj is None else kwargs
+
+
 def adopt(target: models.Model, saved: models.Model) -> None:
     """Make the admin's unsaved ``target`` stand for the row a service saved."""
     target.__dict__.update({k: v for k, v in saved.__dict__.items() if k != "_state"})
@@ -254,9 +259,7 @@ class DomainModelAdmin(admin.ModelAdmin):
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
-        if obj is None:
-            kwargs["form"] = DomainRegisterForm
-        return super().get_form(request, obj, change, **kwargs)
+        return super().get_form(request, obj, change, **_adding(obj, DomainRegisterForm, kwargs))
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> FieldNames:
         if obj is None:
@@ -575,9 +578,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
-        if obj is None:
-            kwargs["form"] = TokenAddForm
-        return super().get_form(request, obj, change, **kwargs)
+        return super().get_form(request, obj, change, **_adding(obj, TokenAddForm, kwargs))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
         return self.readonly_fields if obj is not None else ()

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -39,14 +39,9 @@ class CounterReportView(APIView):
         operation_id="devices_counters_create",
         tags=["incidents"],
         request=REPORTS,
-        responses={
-            202: OpenApiResponse(
-                batch.BatchAnswer, "Stored; accepted, duplicates, rejected by index."
-            ),
-            400: OpenApiResponse(batch.Errors, 'The body is not one report or {"reports": [...]}.'),
-            413: OpenApiResponse(batch.Errors, "More than 1,000 reports or 5 MB."),
-            422: OpenApiResponse(batch.BAD_BATCH, batch.ALL_REFUSED),
-        },
+        responses=batch.batch_responses(
+            'The body is not one report or {"reports": [...]}.', "More than 1,000 reports or 5 MB."
+        ),
     )
     def post(self, request: Request, device_id: str) -> Response:
         """Store a Box's counter reports; incidents are judged in the background."""

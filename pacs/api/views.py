@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import (
-    OpenApiResponse,
     extend_schema,
 )
 from rest_framework import status
@@ -92,16 +91,10 @@ class WebhooksView(PacsGatewayView):
         operation_id="pacs_webhooks_create",
         tags=["pacs gateway"],
         request=EVENTS,
-        responses={
-            202: OpenApiResponse(
-                batch.BatchAnswer, "Stored; accepted, duplicates, rejected by index."
-            ),
-            400: OpenApiResponse(
-                batch.Errors, 'The body is not {"events": [...]} or {"event": {...}}.'
-            ),
-            413: OpenApiResponse(batch.Errors, "More than 5,000 events or 5 MB."),
-            422: OpenApiResponse(batch.BAD_BATCH, batch.ALL_REFUSED),
-        },
+        responses=batch.batch_responses(
+            'The body is not {"events": [...]} or {"event": {...}}.',
+            "More than 5,000 events or 5 MB.",
+        ),
     )
     def post(self, request: Request) -> Response:
         """Store the PACS's events; those no camera sees are relayed in batches."""
@@ -133,13 +126,6 @@ def _cameras(device: PacsDevice, camera_ids: list[str]) -> list[Camera]:
     if missing:
         raise ValidationError({"camera_ids": [f"No camera {m!r} in this domain." for m in missing]})
     return cameras
-
-
-def _new_token(token: ApiToken, raw: str) -> Response:
-    return Response(
-        NewPacsTokenOut({**PacsTokenOut(token).data, "token": raw}).data,
-        status=status.HTTP_201_CREATED,
-    )
 
 
 @extend_schema(tags=["pacs"])
@@ -198,23 +184,25 @@ class IntegrationViewSet(ScopedViewSet):
         """The integration's PACS tokens (prefixes only)."""
         return Response(PacsTokenOut(self._tokens(self.get_object()), many=True).data)
 
+    def _issued(self, issue: Any) -> Response:
+        """Issue (or rotate) a PACS token with ``issue`` and answer it, shown once."""
+        token, raw = issue(integration=self.get_object(), actor=signed_in_user(self.request))
+        return Response(
+            NewPacsTokenOut({**PacsTokenOut(token).data, "token": raw}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
     @extend_schema(request=None, responses={201: NewPacsTokenOut})
     @action(detail=True, methods=["post"], url_path="tokens/new")
     def new_token(self, request: Request, integration_id: str) -> Response:
         """A new PACS token for the gateway (shown once)."""
-        token, raw = services.integration_token_issue(
-            integration=self.get_object(), actor=signed_in_user(request)
-        )
-        return _new_token(token, raw)
+        return self._issued(services.integration_token_issue)
 
     @extend_schema(request=None, responses={201: NewPacsTokenOut})
     @action(detail=True, methods=["post"], url_path="tokens/rotate")
     def rotate_token(self, request: Request, integration_id: str) -> Response:
         """A new PACS token; every other token of the integration is revoked."""
-        token, raw = services.integration_token_rotate(
-            integration=self.get_object(), actor=signed_in_user(request)
-        )
-        return _new_token(token, raw)
+        return self._issued(services.integration_token_rotate)
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"tokens/(?P<prefix>cpp_[A-Za-z0-9]+)")
