@@ -86,8 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boxes", type=int, default=2, help="Boxes posting at once")
     parser.add_argument("--batches", type=int, default=40, help="batches per Box")
-    args, _ = common.standalone(parser, "BOX")
-    batches = 8 if args.quick else args.batches
+    args = common.standalone(parser, "BOX", quick_batches=8)
+    batches = args.batches
     from incidents.services import rules_reset
 
     rules_reset(actor=None)

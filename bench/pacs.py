@@ -82,8 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gateways", type=int, default=2, help="gateways posting at once")
     parser.add_argument("--batches", type=int, default=20, help="batches of 500 per gateway")
-    args, _ = common.standalone(parser, "PACS")
-    batches = 4 if args.quick else args.batches
+    args = common.standalone(parser, "PACS", quick_batches=4)
+    batches = args.batches
     facts = common.machine()
     reset()  # before any worker starts: old rows may be encrypted with another run's key
     procs = common.Processes(args.workers)

@@ -83,14 +83,18 @@ def configure() -> dict[str, str]:
     return env
 
 
-def standalone(parser: argparse.ArgumentParser, throttle: str) -> tuple[argparse.Namespace, dict]:
+def standalone(parser: argparse.ArgumentParser, throttle: str,
+               quick_batches: int) -> argparse.Namespace:
     """The shared start of bench/incidents.py and bench/pacs.py: their common options
-    (--quick, --workers, --web), the settings, ``throttle`` (API_THROTTLE_<NAME>) off and plain
-    loopback HTTP, a database, Django and an empty broker. Returns the options and settings."""
+    (--quick, which posts ``quick_batches`` batches, --workers, --web), the settings,
+    ``throttle`` (API_THROTTLE_<NAME>) off and plain loopback HTTP, a database, Django and an
+    empty broker. Returns the options."""
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--web", type=int, default=2, help="gunicorn worker processes")
     args = parser.parse_args()
+    if args.quick:
+        args.batches = quick_batches
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = configure()
     os.environ.update({f"API_THROTTLE_{throttle}": "", "SECURE_SSL_REDIRECT": "false"})
@@ -98,7 +102,7 @@ def standalone(parser: argparse.ArgumentParser, throttle: str) -> tuple[argparse
         ensure_database(env["DATABASE_URL"])
     setup_django()
     purge_broker()
-    return args, env
+    return args
 
 
 def post_and_drain(procs: Processes, clients: list, backlog: Callable[[], int],

@@ -4,6 +4,7 @@ import datetime
 
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
+from django.core.exceptions import ValidationError
 
 from callbacks import catalog
 from callbacks.forms import (
@@ -136,3 +137,9 @@ class TokenForm(forms.Form):
         help_text="What uses it, such as 'deploy script'.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+
+
+def show_refusal(form: forms.Form, exc: ValidationError) -> None:
+    """Show a service's refusal on ``form``: each message beside its field, the rest on top."""
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)

@@ -47,6 +47,7 @@ from domains.forms import (
     ReplayForm,
     TestEventForm,
     TokenForm,
+    show_refusal,
 )
 from domains.models import (
     ApiToken,
@@ -67,11 +68,6 @@ def administered_domain(request: HttpRequest, name: str) -> Domain:
 
 def domain_endpoint(domain: Domain, endpoint_id: str) -> Endpoint:
     return get_object_or_404(Endpoint.objects.live(), domain=domain, endpoint_id=endpoint_id)
-
-
-def _form_errors(form: EndpointForm, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @login_required
@@ -131,7 +127,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
                 rate_limit=data["rate_limit"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, "Endpoint added.")
             _warn_if_twin(request, saved)
@@ -183,7 +179,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
                 endpoint=endpoint, actor=signed_in_user(request), changes=form.cleaned_data
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, "Endpoint saved.")
             endpoint.refresh_from_db()

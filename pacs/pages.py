@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from domains.forms import show_refusal
 from domains.models import ApiToken, Camera, TokenKind, signed_in_user
 from domains.services import token_revoke
 from pacs import services
@@ -40,11 +41,6 @@ def _integration(request: HttpRequest, integration_id: str) -> PacsIntegration:
     )
 
 
-def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
 @login_required
 def integration_list(request: HttpRequest) -> HttpResponse:
     form = IntegrationForm(request.POST or None)
@@ -54,7 +50,7 @@ def integration_list(request: HttpRequest) -> HttpResponse:
                 owner=signed_in_user(request), actor=signed_in_user(request), **form.cleaned_data
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, f"{integration.name} is connected: create its token.")
             return redirect("pacs:integration", integration.integration_id)
@@ -122,7 +118,7 @@ def integration_detail(request: HttpRequest, integration_id: str) -> HttpRespons
                 integration=integration, actor=signed_in_user(request), changes=form.cleaned_data
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, "Saved.")
             return redirect("pacs:integration", integration.integration_id)
