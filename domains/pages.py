@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -51,12 +50,12 @@ from domains.forms import (
 )
 from domains.models import (
     ApiToken,
-    AuditEntry,
     Domain,
     DomainAdministrator,
     TokenKind,
     signed_in_user,
 )
+from domains.selectors import audit_actors, audit_changes, audit_entries
 from domains.services import InvitationError, invitation_check
 from domains.services import invitation_accept as accept
 
@@ -512,17 +511,9 @@ def audit_log(request: HttpRequest, name: str) -> HttpResponse:
     """The domain's audit log, newest first, 50 a page, filtered by who and by object; each
     entry's change as field, before, after (values stored masked)."""
     domain = administered_domain(request, name)
-    entries = AuditEntry.objects.filter(domain=domain)
-    actors = sorted({e or "system" for e in entries.values_list("actor_email", flat=True)})
     actor = request.GET.get("actor", "")
     target = request.GET.get("object", "").strip()
-    if actor:
-        entries = entries.filter(actor_email="" if actor == "system" else actor)
-    if target:
-        entries = entries.filter(
-            Q(object_id=target) | Q(object_repr__icontains=target) | Q(object_type__iexact=target)
-        )
-    page = Paginator(entries.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
+    page = Paginator(audit_entries(domain, actor, target), 50).get_page(request.GET.get("page"))
     rows = [(entry, audit_changes(entry.before, entry.after)) for entry in page]
     query = urlencode({k: v for k, v in (("actor", actor), ("object", target)) if v})
     return render(
@@ -532,30 +523,12 @@ def audit_log(request: HttpRequest, name: str) -> HttpResponse:
             "domain": domain,
             "page": page,
             "rows": rows,
-            "actors": actors,
+            "actors": audit_actors(domain),
             "actor": actor,
             "target": target,
             "query": query,
         },
     )
-
-
-def _shown(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def audit_changes(before: object, after: object) -> list[tuple[str, str, str]]:
-    """An audit entry's change as (field, before, after) rows."""
-    if isinstance(before, dict) or isinstance(after, dict):
-        old = before if isinstance(before, dict) else {}
-        new = after if isinstance(after, dict) else {}
-        fields = list(old) + [k for k in new if k not in old]
-        return [(str(k), _shown(old.get(k)), _shown(new.get(k))) for k in fields]
-    if before is None and after is None:
-        return []
-    return [("", _shown(before), _shown(after))]
 
 
 def home(request: HttpRequest) -> HttpResponse:

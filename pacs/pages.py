@@ -16,18 +16,9 @@ from domains.forms import show_refusal
 from domains.models import ApiToken, Camera, TokenKind, signed_in_user
 from domains.services import token_revoke
 from pacs import services
-from pacs.models import PacsIntegration, Vendor
-
-
-class IntegrationForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    vendor = forms.ChoiceField(choices=Vendor.choices)
-    source_server = forms.CharField(
-        max_length=255, required=False, help_text="Such as apac.int.acme.com:443 (optional)."
-    )
-    time_zone = forms.CharField(
-        max_length=64, initial="UTC", help_text="For vendor times without an offset."
-    )
+from pacs.forms import IntegrationForm
+from pacs.models import PacsIntegration
+from pacs.selectors import integrations_visible_to
 
 
 def _may_hold(request: HttpRequest) -> bool:
@@ -37,7 +28,7 @@ def _may_hold(request: HttpRequest) -> bool:
 
 def _integration(request: HttpRequest, integration_id: str) -> PacsIntegration:
     return get_object_or_404(
-        services.integrations_visible_to(signed_in_user(request)), integration_id=integration_id
+        integrations_visible_to(signed_in_user(request)), integration_id=integration_id
     )
 
 
@@ -60,7 +51,7 @@ def integration_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "may_hold": _may_hold(request),
-            "integrations": services.integrations_visible_to(signed_in_user(request)),
+            "integrations": integrations_visible_to(signed_in_user(request)),
         },
     )
 

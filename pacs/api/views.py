@@ -40,6 +40,7 @@ from pacs.api.serializers import (
     PacsTokenOut,
 )
 from pacs.models import PacsDevice, PacsEvent, PacsIntegration
+from pacs.selectors import integrations_visible_to
 from pacs.services import devices_replace, ingest_events
 
 
@@ -140,7 +141,7 @@ class IntegrationViewSet(ScopedViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return services.integrations_visible_to(signed_in_user(self.request))
+        return integrations_visible_to(signed_in_user(self.request))
 
     @extend_schema(responses=IntegrationOut(many=True))
     def list(self, request: Request) -> Response:

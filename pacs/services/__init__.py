@@ -9,7 +9,6 @@ from pacs.services.integrations import (
     integration_token_issue,
     integration_token_rotate,
     integration_update,
-    integrations_visible_to,
 )
 from pacs.services.relay import flush, schedule_flush, sweep_pending
 from pacs.services.retention import retention_purge
@@ -25,7 +24,6 @@ __all__ = [
     "integration_token_issue",
     "integration_token_rotate",
     "integration_update",
-    "integrations_visible_to",
     "retention_purge",
     "schedule_flush",
     "sweep_pending",

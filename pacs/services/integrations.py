@@ -7,14 +7,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from domains.models import (
     ApiToken,
     AuditEntry,
     Camera,
-    Domain,
     TokenKind,
     User,
     validate_server_address,
@@ -23,13 +21,6 @@ from domains.services import token_issue, token_revoke
 from pacs.models import PacsDevice, PacsIntegration, Vendor
 
 EDITABLE = frozenset({"name", "source_server", "time_zone", "vendor"})
-
-
-def integrations_visible_to(user: User) -> QuerySet[PacsIntegration]:
-    """The caller's own integrations, and every one of the domains they administer."""
-    return PacsIntegration.objects.filter(
-        Q(owner=user, domain_id=user.domain_id) | Q(domain__in=Domain.objects.administered_by(user))
-    ).select_related("owner", "domain")
 
 
 def _audit(integration: PacsIntegration, actor: User | None, action: str, **extra: Any) -> None:
