@@ -5,7 +5,6 @@ change sends nothing."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -16,23 +15,7 @@ from callbacks.models import Delivery, Event
 from domains import services
 from domains.models import Camera, Device, User
 from tests.receiver import Receiver, wait_for
-
-FIXTURES = Path(__file__).parent / "fixtures" / "events"
-
-
-def expected(event_type: str, **ids: str) -> dict:
-    """Load a fixture and fill its "$name" placeholders."""
-
-    def fill(value):
-        if isinstance(value, dict):
-            return {k: fill(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [fill(v) for v in value]
-        if isinstance(value, str) and value.startswith("$"):
-            return ids[value[1:]]
-        return value
-
-    return fill(json.loads((FIXTURES / f"{event_type}.json").read_text()))
+from tests.support.events import expected
 
 
 def bodies(receiver: Receiver, event_type: str) -> list[dict]:

@@ -141,7 +141,7 @@ def test_a_flush_keeps_its_batch_size_under_a_nested_loop_plan(
 
     from callbacks.models import Event
     from pacs.services import flush, ingest_events
-    from tests.test_claims import NESTED_LOOP
+    from tests.support.postgres import NESTED_LOOP
 
     events = [{**FIXTURE["event"], "serial_number": n} for n in range(5000)]
     with django_capture_on_commit_callbacks(execute=False):  # no flush scheduled: done here

@@ -17,7 +17,7 @@ from callbacks.delivery.policy import Job, build_request, new_secret
 from callbacks.management.commands.receive_callbacks import make_server
 from callbacks.models import Method
 from tests.processes import ROOT, child_env, free_port
-from tests.test_embedded import wait_for
+from tests.support.embedded import wait_for
 
 # Not about the database or broker: CI runs it once, on SQLite.
 pytestmark = pytest.mark.backend_independent
