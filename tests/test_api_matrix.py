@@ -42,7 +42,6 @@ from tests.support.routes import (
     names_any,
     nowhere,
     object_key,
-    populate,
     prepare,
     route_methods,
     snapshot,
@@ -53,19 +52,6 @@ from tests.support.routes import (
 # --- Bodies: valid for the domain whose ids fill them, so a leak would really write --
 
 # --- Two populated domains --------------------------------------------------------
-
-
-@pytest.fixture
-def world_a(acme, acme_admin, box, endpoint_for) -> dict[str, str]:
-    """acme.com's objects (its Box is the ``box`` fixture)."""
-    return populate(acme, acme_admin, endpoint_for, device=box)
-
-
-@pytest.fixture
-def world_b(beta, beta_admin, endpoint_for) -> dict[str, str]:
-    """beta.org's objects: the ids another domain's callers must not reach."""
-    return populate(beta, beta_admin, endpoint_for)
-
 
 # --- The route list itself ----------------------------------------------------------
 

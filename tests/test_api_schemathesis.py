@@ -34,89 +34,37 @@ from collections import Counter, defaultdict
 
 import pytest
 import schemathesis
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.config import SchemathesisConfig
 
 from tests.support.schema import (
-    CHECK_CONFIG,
     CHECKS,
     EDGE_CASES,
     FAILURES,
     HYPOTHESIS,
     REQUEST_TIMEOUT,
     RUN_BUDGET,
-    World,
     request_timeout,
 )
 
 
-@pytest.fixture
-def wsgi_app():
-    """The project's WSGI app, keeping the test's connection (and transaction) open
-    across requests, as Django's test client does."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield WSGIHandler()
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def schema(wsgi_app):
-    config = SchemathesisConfig.from_dict({"checks": CHECK_CONFIG})
-    return schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app, config=config)
-
-
-@pytest.fixture
-def auth(acme_admin, token_for) -> dict[str, str]:
-    return {"Authorization": f"token {token_for(acme_admin)}"}
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Refuse and record every callback DNS lookup and every broker send."""
-    from callbacks.delivery import outbox, transport
-
-    calls: list[str] = []
-
-    def refuse_dns(host: str, port: int) -> list:
-        calls.append(f"DNS {host}:{port}")
-        raise OSError(f"{host}: network access is stubbed in this test")
-
-    monkeypatch.setattr(transport, "getaddrinfo", refuse_dns)
-    monkeypatch.setattr(outbox.current_app, "send_task",
-                        lambda name, **kw: calls.append(f"enqueue {name}"))
-    return calls
-
-
-@pytest.fixture
-def world(acme_admin, box, camera, zone, endpoint_for) -> World:
-    return World(acme_admin, box, camera, zone, endpoint_for)
-
-
 @pytest.mark.django_db
 def test_every_operation_conforms_to_the_schema(
-    wsgi_app, no_network, settings, schema, world, auth
+    wsgi_app, no_network, settings, api_schema, schema_world, admin_auth_header
 ):
     settings.CALLBACK_TEST_WAIT_SECONDS = 1.0
     assert all(rate is None for rate in settings.API_THROTTLE_RATES.values())
     started = time.monotonic()
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 40
     statuses: dict[str, Counter] = defaultdict(Counter)
     failures: list[str] = []
 
     def headers(path: str) -> dict[str, str]:
         if path.startswith("/pacs/"):
-            return world.pacs_auth()
-        return world.box_auth() if path.endswith("/counters") else auth
+            return schema_world.pacs_auth()
+        return schema_world.box_auth() if path.endswith("/counters") else admin_auth_header
 
     def call(case: schemathesis.Case) -> int:
         with request_timeout(REQUEST_TIMEOUT):
@@ -128,7 +76,8 @@ def test_every_operation_conforms_to_the_schema(
 
     # 1. Deterministic: each operation once, with real ids and a valid body.
     for operation in operations:
-        case = operation.Case(**world.valid_request(operation.method.upper(), operation.path))
+        request = schema_world.valid_request(operation.method.upper(), operation.path)
+        case = operation.Case(**request)
         try:
             status = call(case)
         except FAILURES as exc:
@@ -157,7 +106,7 @@ def test_every_operation_conforms_to_the_schema(
             )
             def fuzz(case: schemathesis.Case, real_ids: bool) -> None:
                 if real_ids:
-                    world.use_real_ids(case)
+                    schema_world.use_real_ids(case)
                 call(case)
 
             try:
@@ -183,14 +132,14 @@ def test_every_operation_conforms_to_the_schema(
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path", "build", "expected"), EDGE_CASES)
 def test_edge_input_answers_as_documented(
-    wsgi_app, no_network, schema, world, auth, method, path, build, expected
+    wsgi_app, no_network, api_schema, schema_world, admin_auth_header, method, path, build, expected
 ):
-    request = {"path_parameters": world.path_parameters(path), **build(world)}
+    request = {"path_parameters": schema_world.path_parameters(path), **build(schema_world)}
     if "body" in request:
         request["media_type"] = "application/json"
-    case = schema[path][method].Case(**request)
+    case = api_schema[path][method].Case(**request)
     with request_timeout(REQUEST_TIMEOUT):
-        headers = world.pacs_auth() if path.startswith("/pacs/") else auth
+        headers = schema_world.pacs_auth() if path.startswith("/pacs/") else admin_auth_header
         response = case.call_and_validate(headers=headers, checks=CHECKS)
     assert response.status_code == expected, response.text
     assert no_network == []

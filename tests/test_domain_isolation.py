@@ -4,47 +4,9 @@ cannot skip this test."""
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
-from django.utils import timezone
 
-from callbacks.models import Delivery, ReplayJob
-from domains import services
 from tests.support.isolation import portal_routes, state
-
-
-@pytest.fixture
-def acme_objects(
-    endpoint_for, box, acme_admin, acme_teammate, acme, django_capture_on_commit_callbacks
-):
-    endpoint = endpoint_for("https://hooks.acme.com/", ["camera.created"])
-    with django_capture_on_commit_callbacks(execute=False):
-        camera = services.camera_create(owner=acme_admin, device=box, name="Cam")
-    delivery = Delivery.objects.get()
-    Delivery.objects.update(state="failed")
-    services.domain_admin_add(domain=acme, user=acme_teammate, actor=acme_admin)
-    job = ReplayJob.objects.create(
-        endpoint=endpoint, start=timezone.now(), end=timezone.now() + datetime.timedelta(hours=1)
-    )
-    from pacs import services as pacs_services
-
-    integration = pacs_services.integration_create(owner=acme_admin, vendor="onguard", name="HQ")
-    pacs_services.devices_replace(integration=integration, devices=[{"device_id": "1_1"}])
-    pacs_token, _ = pacs_services.integration_token_issue(integration=integration, actor=None)
-    token, _ = services.token_issue(kind="user", user=acme_admin, name="ci", actor=None)
-    return {
-        "integration_id": integration.integration_id,
-        "device_id": "1_1",
-        "user_token_prefix": token.prefix,
-        "prefix": pacs_token.prefix,
-        "camera_id": camera.camera_id,
-        "name": "acme.com",
-        "endpoint_id": endpoint.endpoint_id,
-        "delivery_id": str(delivery.pk),
-        "job_id": job.job_id,
-        "user_id": acme_teammate.user_id,
-    }
 
 
 @pytest.mark.django_db

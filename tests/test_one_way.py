@@ -15,9 +15,9 @@ import pytest
 from callbacks.delivery.dispatcher import shutdown_dispatcher
 from callbacks.models import Attempt
 from domains import services
-from tests.conftest import running_worker
 from tests.receiver import wait_for
 from tests.support.one_way import Tracer, project_copy
+from tests.support.workers import running_worker
 
 
 @pytest.mark.django_db(transaction=True)

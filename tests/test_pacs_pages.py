@@ -12,15 +12,10 @@ from domains.models import ApiToken
 from pacs import services
 from pacs.models import EventState, PacsIntegration
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pacs_labels")]
 EVENT = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())[
     "event"
 ]
-
-
-@pytest.fixture(autouse=True)
-def _labels(pacs_labels):
-    """The default label maps."""
 
 
 def test_a_user_connects_a_pacs_and_gets_its_token_once(client, acme_teammate):

@@ -11,6 +11,8 @@ import pytest
 from pacs.models import EventState, PacsDevice, PacsEvent
 from tests.receiver import wait_for
 
+pytestmark = pytest.mark.usefixtures("pacs_labels")
+
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())
 SEED_OBJECT = {
     "user": {"user_id": "u123", "email": "test@acme.com"},
@@ -25,11 +27,6 @@ SEED_OBJECT = {
     ],
     "source_server": "apac.int.acme.com:443",
 }
-
-
-@pytest.fixture(autouse=True)
-def _labels(pacs_labels):
-    """The default label maps."""
 
 
 def same_shape(seed, ours, path="") -> list[str]:

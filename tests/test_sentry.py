@@ -19,25 +19,17 @@ from tests.support.sentry import (
     HEADER_VALUE,
     PROBES,
     QUERY_SECRET,
-    Collector,
     post_to_probe,
 )
 
 
-@pytest.fixture
-def collector():
-    server = Collector()
-    yield server
-    server.server.shutdown()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_task_error_and_a_view_error_each_arrive_once_without_secrets(
-    tmp_path, collector, endpoint_for
+    tmp_path, sentry_collector, endpoint_for
 ):
     endpoint = endpoint_for("https://hooks.acme.com/in", ["camera.created"],
                             headers={"X-Api-Key": HEADER_VALUE})
-    reporting = {"SENTRY_DSN": collector.dsn, **PROBES}
+    reporting = {"SENTRY_DSN": sentry_collector.dsn, **PROBES}
     worker = start_worker(tmp_path / "worker.log", tmp_path / "beat", "celery", **reporting)
     port = free_port()
     web = start_web(tmp_path / "web.log", port, **reporting)
@@ -45,18 +37,23 @@ def test_a_task_error_and_a_view_error_each_arrive_once_without_secrets(
         app.send_task("tests.probe_task", args=[endpoint.pk], queue="celery")
         wait_for(lambda: web_answers(port), timeout=60, what="gunicorn")
         assert post_to_probe(port, endpoint.pk) == 500
-        wait_for(lambda: len(collector.of("task")) and len(collector.of("view")), timeout=60,
-                 what="both errors at the collector")
+        wait_for(
+            lambda: len(sentry_collector.of("task")) and len(sentry_collector.of("view")),
+            timeout=60,
+            what="both errors at the collector",
+        )
     finally:  # a graceful stop sends whatever the SDK still holds
         kill_group(web, signal.SIGTERM)
         kill_group(worker, signal.SIGTERM)
-    task, view = collector.of("task"), collector.of("view")
-    assert (len(task), len(view)) == (1, 1), [e.get("transaction") for e in collector.events()]
+    task, view = sentry_collector.of("task"), sentry_collector.of("view")
+    assert (len(task), len(view)) == (1, 1), [
+        e.get("transaction") for e in sentry_collector.events()
+    ]
     request = view[0]["request"]
     assert "data" not in request and "cookies" not in request and "query_string" not in request
     assert request["headers"]["X-Api-Key"] == FILTERED
     assert set(request["headers"].values()) == {FILTERED}
-    everything = b"\n".join(collector.envelopes).decode()
+    everything = b"\n".join(sentry_collector.envelopes).decode()
     for secret in (HEADER_VALUE, BODY_SECRET, QUERY_SECRET, endpoint.secret):
         assert secret not in everything
     for event in (task[0], view[0]):

@@ -28,11 +28,6 @@ from tests.support.ssrf_cases import (
 )
 
 
-@pytest.fixture
-def only_127_0_0_2(settings):
-    settings.CALLBACK_ALLOWED_NETWORKS = ["127.0.0.2/32"]
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("url", ODD_URLS)
 def test_literal_private_addresses_are_refused_when_saved(only_127_0_0_2, acme, url):
@@ -131,42 +126,6 @@ def test_guard_checks_every_resolved_address(settings, monkeypatch):
 def test_the_table_covers_every_category_three_times():
     assert len(REFUSED_CASES) >= 60
     assert all(len(urls) >= 3 for _, urls in REFUSED.values())
-
-
-@pytest.fixture
-def nothing_allowed(settings):
-    settings.CALLBACK_ALLOWED_NETWORKS = []
-
-
-@pytest.fixture
-def dialled(monkeypatch) -> list:
-    """Record every connection the process tries, and let none of them happen."""
-    calls: list = []
-
-    def connect(sock, address):
-        calls.append(address)
-        raise ConnectionRefusedError(111, "Connection refused")
-
-    def connect_ex(sock, address):
-        calls.append(address)
-        return 111
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    return calls
-
-
-@pytest.fixture
-def public_dns(monkeypatch) -> list:
-    """Answer every name with one public address; record the names asked."""
-    asked: list = []
-
-    def answer(host, port):
-        asked.append(host)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_ANSWER, port))]
-
-    monkeypatch.setattr(transport, "getaddrinfo", answer)
-    return asked
 
 
 @pytest.mark.django_db
