@@ -123,29 +123,6 @@ def test_settings(acme_admin_client, acme):
     assert acme.min_upload_queue_length_for_incident_creation == 40
 
 
-@pytest.mark.django_db
-def test_other_domains_and_teammates_get_404(client, acme, acme_teammate, beta_admin, endpoint_for):
-    endpoint = endpoint_for("https://hooks.acme.com/", ["camera.created"])
-    base = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}"
-    for user in (beta_admin, acme_teammate):
-        client.force_login(user)
-        assert client.get("/domains/acme.com/").status_code == 404
-        assert client.get(f"{base}/edit").status_code == 404
-        assert client.post(f"{base}/disable").status_code == 404
-        assert client.post(f"{base}/delete").status_code == 404
-        assert client.post(f"{base}/test", {"event_type": "camera.created"}).status_code == 404
-        assert (
-            client.post(
-                "/domains/acme.com/settings", {"min_upload_queue_length_for_incident_creation": "1"}
-            ).status_code
-            == 404
-        )
-    endpoint.refresh_from_db()
-    assert endpoint.enabled and endpoint.deleted_at is None
-    client.force_login(beta_admin)
-    assert client.get(f"/domains/beta.org/endpoints/{endpoint.endpoint_id}/edit").status_code == 404
-
-
 @pytest.mark.django_db(transaction=True)
 def test_send_test_event_and_see_the_result(client, worker, receiver, acme_admin, endpoint_for):
     client.force_login(acme_admin)

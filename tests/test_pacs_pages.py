@@ -56,14 +56,6 @@ def test_mapping_a_door_keeps_its_events_with_the_camera(client, acme_admin, int
     assert integration.events.get().state == EventState.MAPPED
 
 
-def test_others_cannot_see_an_integration(client, beta_admin, integration):
-    client.force_login(beta_admin)
-    url = reverse("pacs:integration", args=[integration.integration_id])
-    assert client.get(url).status_code == 404
-    assert client.post(reverse("pacs:delete", args=[integration.integration_id])).status_code == 404
-    assert PacsIntegration.objects.filter(pk=integration.pk).exists()
-
-
 def test_the_form_refuses_a_source_server_that_is_no_server_address(client, acme_teammate):
     client.force_login(acme_teammate)
     body = {"name": "Doors", "vendor": "brivo", "time_zone": "UTC"}

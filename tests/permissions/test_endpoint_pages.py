@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callbacks.models import Delivery, Endpoint
+from domains.models import AuditEntry
 from tests.support.portal import ENDPOINT_FORM, url
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,37 @@ def test_support_staff_get_404_sending_a_test_event(support_client, endpoint):
 def test_a_visitor_is_sent_to_sign_in(client, endpoint):
     answer = client.get(url("domains:endpoint_edit", "acme.com", endpoint.endpoint_id))
     assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/")
+
+
+def test_the_owner_can_reveal_and_rotate_the_secret(owner_client, endpoint):
+    secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
+    assert endpoint.secret in owner_client.post(secret).content.decode()
+    assert owner_client.post(secret, {"action": "rotate"}).status_code == 200
+    assert Endpoint.objects.get().secret != endpoint.secret
+
+
+def test_a_teammate_cannot_reveal_or_rotate_the_secret(teammate_client, endpoint):
+    secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
+    assert teammate_client.post(secret).status_code == 404
+    assert teammate_client.post(secret, {"action": "rotate"}).status_code == 404
+    assert Endpoint.objects.get().secret == endpoint.secret
+
+
+def test_an_outsider_gets_404_for_the_secret(outsider_client, endpoint):
+    secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
+    assert outsider_client.get(secret).status_code == 404
+    assert outsider_client.post(secret, {"action": "rotate"}).status_code == 404
+    assert Endpoint.objects.get().secret == endpoint.secret
+
+
+def test_support_staff_get_404_for_the_secret(support_client, endpoint):
+    secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
+    assert support_client.get(secret).status_code == 404
+    assert support_client.post(secret, {"action": "rotate"}).status_code == 404
+    assert Endpoint.objects.get().secret == endpoint.secret
+
+
+def test_nobody_else_is_shown_the_secret_or_audited_as_seeing_it(teammate_client, endpoint):
+    secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
+    assert endpoint.secret not in teammate_client.post(secret).content.decode()
+    assert not AuditEntry.objects.filter(action="endpoint.secret_revealed").exists()
