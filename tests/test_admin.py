@@ -8,18 +8,12 @@ from django.core import mail
 from domains.models import AuditEntry, Camera, Device, Domain, DomainAdministrator, User, Zone
 
 
-@pytest.fixture
-def staff_client(client, support):
-    client.force_login(support)
-    return client
-
-
 @pytest.mark.django_db
 def test_register_a_domain_from_the_admin(
-    staff_client, support, django_capture_on_commit_callbacks
+    support_client, support, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        answer = staff_client.post(
+        answer = support_client.post(
             "/admin/domains/domain/add/",
             {
                 "name": "Newco.io",
@@ -47,20 +41,20 @@ def test_register_a_domain_from_the_admin(
     ],
 )
 def test_admin_registration_errors_are_shown_and_nothing_is_written(
-    staff_client, acme, data, field_error
+    support_client, acme, data, field_error
 ):
     domains, users = Domain.objects.count(), User.objects.count()
-    answer = staff_client.post("/admin/domains/domain/add/", data)
+    answer = support_client.post("/admin/domains/domain/add/", data)
     assert answer.status_code == 200
     assert field_error in answer.content.decode()
     assert (Domain.objects.count(), User.objects.count()) == (domains, users)
 
 
 @pytest.mark.django_db
-def test_resend_invitation_action(staff_client, acme, django_capture_on_commit_callbacks):
+def test_resend_invitation_action(support_client, acme, django_capture_on_commit_callbacks):
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        staff_client.post(
+        support_client.post(
             "/admin/domains/domain/", {"action": "resend_invitation", "_selected_action": [acme.pk]}
         )
     assert [m.to for m in mail.outbox] == [["hq@acme.com"]]
@@ -68,12 +62,12 @@ def test_resend_invitation_action(staff_client, acme, django_capture_on_commit_c
 
 @pytest.mark.django_db
 def test_co_admin_inline_refuses_users_of_other_domains(
-    staff_client, acme, acme_teammate, beta_admin
+    support_client, acme, acme_teammate, beta_admin
 ):
     primary = DomainAdministrator.objects.get(domain=acme)
 
     def post(user):
-        return staff_client.post(
+        return support_client.post(
             f"/admin/domains/domain/{acme.pk}/change/",
             {
                 "min_upload_queue_length_for_incident_creation": "",
@@ -95,8 +89,8 @@ def test_co_admin_inline_refuses_users_of_other_domains(
 
 
 @pytest.mark.django_db
-def test_create_camera_in_admin_uses_the_service(staff_client, box, acme_admin, acme):
-    answer = staff_client.post(
+def test_create_camera_in_admin_uses_the_service(support_client, box, acme_admin, acme):
+    answer = support_client.post(
         "/admin/domains/camera/add/",
         {
             "camera_id": "",
@@ -126,8 +120,8 @@ def test_create_camera_in_admin_uses_the_service(staff_client, box, acme_admin, 
 
 
 @pytest.mark.django_db
-def test_admin_shows_field_errors_for_bad_inventory(staff_client, box, acme_admin):
-    answer = staff_client.post(
+def test_admin_shows_field_errors_for_bad_inventory(support_client, box, acme_admin):
+    answer = support_client.post(
         "/admin/domains/camera/add/",
         {
             "name": "Bad",
@@ -151,9 +145,9 @@ def test_admin_shows_field_errors_for_bad_inventory(staff_client, box, acme_admi
 
 @pytest.mark.django_db
 def test_delete_selected_boxes_lists_children_and_deletes_through_services(
-    staff_client, box, camera, zone
+    support_client, box, camera, zone
 ):
-    confirm = staff_client.post(
+    confirm = support_client.post(
         "/admin/domains/device/", {"action": "delete_selected", "_selected_action": [box.pk]}
     )
     page = confirm.content.decode()
@@ -161,7 +155,7 @@ def test_delete_selected_boxes_lists_children_and_deletes_through_services(
     assert "Cannot delete" not in page
     assert re.search(r"Camera: <a [^>]+>Front Entrance</a>", page)
     assert re.search(r"Zone: <a [^>]+>Doorway</a>", page)
-    done = staff_client.post(
+    done = support_client.post(
         "/admin/domains/device/",
         {"action": "delete_selected", "_selected_action": [box.pk], "post": "yes"},
     )
@@ -175,30 +169,32 @@ def test_delete_selected_boxes_lists_children_and_deletes_through_services(
 
 
 @pytest.mark.django_db
-def test_delete_one_camera_page(staff_client, camera, zone):
-    confirm = staff_client.get(f"/admin/domains/camera/{camera.pk}/delete/")
+def test_delete_one_camera_page(support_client, camera, zone):
+    confirm = support_client.get(f"/admin/domains/camera/{camera.pk}/delete/")
     assert "Zone: " in confirm.content.decode()
-    staff_client.post(f"/admin/domains/camera/{camera.pk}/delete/", {"post": "yes"})
+    support_client.post(f"/admin/domains/camera/{camera.pk}/delete/", {"post": "yes"})
     assert not Camera.objects.exists() and not Zone.objects.exists()
 
 
 @pytest.mark.django_db
-def test_inventory_lists_search_and_filter(staff_client, camera, acme):
-    page = staff_client.get("/admin/domains/camera/", {"q": "Front", "domain__id__exact": acme.pk})
+def test_inventory_lists_search_and_filter(support_client, camera, acme):
+    page = support_client.get(
+        "/admin/domains/camera/", {"q": "Front", "domain__id__exact": acme.pk}
+    )
     assert "Front Entrance" in page.content.decode()
     assert (
         "Front Entrance"
-        not in staff_client.get("/admin/domains/camera/", {"q": "nothing"}).content.decode()
+        not in support_client.get("/admin/domains/camera/", {"q": "nothing"}).content.decode()
     )
 
 
 @pytest.mark.django_db
-def test_audit_log_is_read_only(staff_client, camera):
+def test_audit_log_is_read_only(support_client, camera):
     entry = AuditEntry.objects.first()
-    assert staff_client.get("/admin/domains/auditentry/").status_code == 200
-    assert staff_client.get("/admin/domains/auditentry/add/").status_code == 403
+    assert support_client.get("/admin/domains/auditentry/").status_code == 200
+    assert support_client.get("/admin/domains/auditentry/add/").status_code == 403
     assert (
-        staff_client.post(
+        support_client.post(
             f"/admin/domains/auditentry/{entry.pk}/delete/", {"post": "yes"}
         ).status_code
         == 403
@@ -214,12 +210,12 @@ def test_domain_admins_are_not_staff(client, acme_admin):
 
 @pytest.mark.django_db
 def test_support_adds_a_user_with_a_password_who_joins_the_domain_and_signs_in(
-    staff_client, acme, client
+    support_client, acme, client
 ):
     """P9 (7): the add form takes the e-mail (it is read-only only once the user exists)."""
-    form = staff_client.get("/admin/domains/user/add/")
+    form = support_client.get("/admin/domains/user/add/")
     assert form.status_code == 200 and 'name="email"' in form.content.decode()
-    answer = staff_client.post(
+    answer = support_client.post(
         "/admin/domains/user/add/",
         {"email": "new@acme.com", "name": "New Guard", "password": "correct horse battery"},
     )
@@ -227,7 +223,7 @@ def test_support_adds_a_user_with_a_password_who_joins_the_domain_and_signs_in(
     user = User.objects.get(email="new@acme.com")
     assert user.domain == acme and user.name == "New Guard"
     assert AuditEntry.objects.filter(action="user.created", object_id=user.user_id).exists()
-    staff_client.logout()
+    support_client.logout()
     signed_in = client.post(
         "/accounts/login/", {"username": "new@acme.com", "password": "correct horse battery"}
     )
@@ -246,7 +242,7 @@ INTEGRATION_INLINE = {
 
 @pytest.mark.django_db
 def test_the_admin_refuses_a_pacs_source_server_that_is_no_server_address(
-    staff_client, acme_admin
+    support_client, acme_admin
 ):
     from pacs.models import PacsIntegration
 
@@ -257,13 +253,13 @@ def test_the_admin_refuses_a_pacs_source_server_that_is_no_server_address(
         "owner": acme_admin.pk,
         "time_zone": "UTC",
     }
-    refused = staff_client.post(
+    refused = support_client.post(
         "/admin/pacs/pacsintegration/add/", {**body, "source_server": "not a host!!"}
     )
     assert refused.status_code == 200
     assert "source_server" in refused.context["adminform"].form.errors
     assert not PacsIntegration.objects.exists()
-    added = staff_client.post(
+    added = support_client.post(
         "/admin/pacs/pacsintegration/add/", {**body, "source_server": "apac.int.acme.com:443"}
     )
     assert added.status_code == 302
@@ -272,18 +268,18 @@ def test_the_admin_refuses_a_pacs_source_server_that_is_no_server_address(
 
 @pytest.mark.django_db
 def test_the_admin_still_saves_a_pacs_integration_saved_with_a_bad_source_server(
-    staff_client, integration
+    support_client, integration
 ):
     from pacs.models import PacsIntegration
 
     PacsIntegration.objects.filter(pk=integration.pk).update(source_server="not a host!!")
     page = f"/admin/pacs/pacsintegration/{integration.pk}/change/"
-    assert staff_client.get(page).status_code == 200
+    assert support_client.get(page).status_code == 200
     body = {**INTEGRATION_INLINE, "name": "HQ (renamed)", "vendor": "onguard", "time_zone": "UTC"}
-    saved = staff_client.post(page, {**body, "source_server": "not a host!!"})
+    saved = support_client.post(page, {**body, "source_server": "not a host!!"})
     assert saved.status_code == 302
     integration.refresh_from_db()
     assert (integration.name, integration.source_server) == ("HQ (renamed)", "not a host!!")
-    refused = staff_client.post(page, {**body, "source_server": "apac..acme.com"})
+    refused = support_client.post(page, {**body, "source_server": "apac..acme.com"})
     assert refused.status_code == 200
     assert "source_server" in refused.context["adminform"].form.errors

@@ -8,7 +8,7 @@ import pytest
 
 from callbacks.models import Delivery
 from tests.receiver import wait_for
-from tests.test_event_emitters import expected
+from tests.support.events import expected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,30 +23,15 @@ def errors(response) -> dict:
     return response.json()["errors"]
 
 
-@pytest.fixture
-def endpoint(api):
-    response = api.post(
-        "/api/endpoints",
-        {
-            "url": "https://hooks.acme.com/camio",
-            "event_types": ["camera.created", "camera.deleted"],
-            "headers": {"Authorization": "token XYZPDQ", "X-Team": "ops"},
-            "description": "ops",
-        },
-    )
-    assert response.status_code == 201, response.json()
-    return response.json()
-
-
 # --- Endpoints ----------------------------------------------------------------------
 
 
-def test_create_answers_the_secret_and_masks_secret_headers(endpoint):
-    stored = Endpoint.objects.get(endpoint_id=endpoint["endpoint_id"])
-    assert endpoint["secret"] == stored.secret and endpoint["secret"].startswith("whsec_")
-    assert endpoint["headers"] == {"Authorization": "••••••", "X-Team": "ops"}
+def test_create_answers_the_secret_and_masks_secret_headers(api_endpoint):
+    stored = Endpoint.objects.get(endpoint_id=api_endpoint["endpoint_id"])
+    assert api_endpoint["secret"] == stored.secret and api_endpoint["secret"].startswith("whsec_")
+    assert api_endpoint["headers"] == {"Authorization": "••••••", "X-Team": "ops"}
     assert stored.headers["Authorization"] == "token XYZPDQ"
-    assert endpoint["domain"] == "acme.com" and endpoint["enabled"] is True
+    assert api_endpoint["domain"] == "acme.com" and api_endpoint["enabled"] is True
 
 
 @pytest.mark.parametrize(
@@ -98,14 +83,14 @@ def test_a_body_that_is_not_json_is_a_400(api):
     assert "JSON" in errors(response)["detail"][0]
 
 
-def test_patch_changes_fields_and_keeps_masked_headers(api, endpoint):
-    url = f"/api/endpoints/{endpoint['endpoint_id']}"
+def test_patch_changes_fields_and_keeps_masked_headers(api, api_endpoint):
+    url = f"/api/endpoints/{api_endpoint['endpoint_id']}"
     response = api.patch(
         url,
         {"url": "https://new.acme.com/in", "headers": {"Authorization": "••••••", "X-Team": "sec"}},
     )
     assert response.status_code == 200, response.json()
-    stored = Endpoint.objects.get(endpoint_id=endpoint["endpoint_id"])
+    stored = Endpoint.objects.get(endpoint_id=api_endpoint["endpoint_id"])
     assert stored.url == "https://new.acme.com/in"
     assert stored.headers == {"Authorization": "token XYZPDQ", "X-Team": "sec"}
     assert AuditEntry.objects.filter(action="endpoint.updated").count() == 1
@@ -113,42 +98,42 @@ def test_patch_changes_fields_and_keeps_masked_headers(api, endpoint):
     assert bad.status_code == 400 and "url" in errors(bad)
 
 
-def test_disable_enable_rotate_reveal(api, endpoint):
-    url = f"/api/endpoints/{endpoint['endpoint_id']}"
+def test_disable_enable_rotate_reveal(api, api_endpoint):
+    url = f"/api/endpoints/{api_endpoint['endpoint_id']}"
     off = api.post(f"{url}/disable", {"reason": "maintenance"})
     assert off.json()["enabled"] is False and off.json()["disabled_reason"] == "maintenance"
     on = api.post(f"{url}/enable")
     assert on.json()["enabled"] is True
     rotated = api.post(f"{url}/rotate-secret").json()
-    assert rotated["secret"] != endpoint["secret"] and rotated["previous_secret_expires_at"]
+    assert rotated["secret"] != api_endpoint["secret"] and rotated["previous_secret_expires_at"]
     revealed = api.get(f"{url}/secret").json()
     assert revealed["secret"] == rotated["secret"]
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"endpoint.disabled", "endpoint.enabled", "endpoint.secret_rotated"} <= actions
 
 
-def test_delete_hides_the_endpoint(api, endpoint):
-    url = f"/api/endpoints/{endpoint['endpoint_id']}"
+def test_delete_hides_the_endpoint(api, api_endpoint):
+    url = f"/api/endpoints/{api_endpoint['endpoint_id']}"
     assert api.delete(url).status_code == 204
     assert api.get(url).status_code == 404
-    assert Endpoint.objects.get(endpoint_id=endpoint["endpoint_id"]).deleted_at is not None
+    assert Endpoint.objects.get(endpoint_id=api_endpoint["endpoint_id"]).deleted_at is not None
     assert api.get("/api/endpoints").json()["results"] == []
 
 
-def test_a_test_event_without_waiting_is_queued(api, endpoint):
+def test_a_test_event_without_waiting_is_queued(api, api_endpoint):
     response = api.post(
-        f"/api/endpoints/{endpoint['endpoint_id']}/test", {"event_type": "camera.deleted"}
+        f"/api/endpoints/{api_endpoint['endpoint_id']}/test", {"event_type": "camera.deleted"}
     )
     assert response.status_code == 202
     delivery = Delivery.objects.get(pk=response.json()["id"])
     assert delivery.test and delivery.state == DeliveryState.PENDING
     assert json.loads(bytes(delivery.event.body))["type"] == "camera.deleted"
-    bad = api.post(f"/api/endpoints/{endpoint['endpoint_id']}/test", {"event_type": "x"})
+    bad = api.post(f"/api/endpoints/{api_endpoint['endpoint_id']}/test", {"event_type": "x"})
     assert bad.status_code == 400 and "event_type" in errors(bad)
 
 
-def test_replay_counts_then_starts_a_job(api, endpoint, box, camera):
-    url = f"/api/endpoints/{endpoint['endpoint_id']}/replay"
+def test_replay_counts_then_starts_a_job(api, api_endpoint, box, camera):
+    url = f"/api/endpoints/{api_endpoint['endpoint_id']}/replay"
     Delivery.objects.update(state=DeliveryState.FAILED)  # in-progress ones are never replayed
     span = {
         "since": (timezone.now() - datetime.timedelta(hours=1)).isoformat(),
@@ -171,7 +156,7 @@ def test_replay_counts_then_starts_a_job(api, endpoint, box, camera):
 # --- Events and deliveries ------------------------------------------------------------
 
 
-def test_events_filter_paginate_and_show_their_deliveries(api, endpoint, box, camera):
+def test_events_filter_paginate_and_show_their_deliveries(api, api_endpoint, box, camera):
     from domains import services
 
     for index in range(3):
@@ -186,13 +171,13 @@ def test_events_filter_paginate_and_show_their_deliveries(api, endpoint, box, ca
     assert api.get("/api/events", {"since": future}).json()["results"] == []
     detail = api.get(f"/api/events/{ids[0]}").json()
     assert detail["payload"]["type"] == "camera.created"
-    assert [d["endpoint_id"] for d in detail["deliveries"]] == [endpoint["endpoint_id"]]
+    assert [d["endpoint_id"] for d in detail["deliveries"]] == [api_endpoint["endpoint_id"]]
     bad = api.get("/api/events?since=yesterday")
     assert bad.status_code == 400 and "since" in errors(bad)
 
 
-def test_deliveries_filter_show_attempts_and_resend(api, endpoint, camera):
-    listing = api.get("/api/deliveries", {"endpoint": endpoint["endpoint_id"]}).json()
+def test_deliveries_filter_show_attempts_and_resend(api, api_endpoint, camera):
+    listing = api.get("/api/deliveries", {"endpoint": api_endpoint["endpoint_id"]}).json()
     [row] = listing["results"]
     assert row["state"] == "pending" and row["event_type"] == "camera.created"
     assert api.get("/api/deliveries?state=succeeded").json()["results"] == []

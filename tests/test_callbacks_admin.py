@@ -11,12 +11,6 @@ from domains import services
 from domains.models import AuditEntry
 
 
-@pytest.fixture
-def staff(client, support):
-    client.force_login(support)
-    return client
-
-
 def endpoint_post(acme, **overrides):
     data = {
         "domain": acme.pk,
@@ -31,8 +25,8 @@ def endpoint_post(acme, **overrides):
 
 
 @pytest.mark.django_db
-def test_create_endpoint_in_admin(staff, acme, support):
-    answer = staff.post("/admin/callbacks/endpoint/add/", endpoint_post(acme))
+def test_create_endpoint_in_admin(support_client, acme, support):
+    answer = support_client.post("/admin/callbacks/endpoint/add/", endpoint_post(acme))
     assert answer.status_code == 302
     endpoint = Endpoint.objects.get()
     assert endpoint.method == "PUT" and endpoint.headers == {"Authorization": "token S3CR3T"}
@@ -49,20 +43,20 @@ def test_create_endpoint_in_admin(staff, acme, support):
         ({"event_types": []}, "This field is required"),
     ],
 )
-def test_admin_shows_endpoint_errors(staff, acme, overrides, message):
-    answer = staff.post("/admin/callbacks/endpoint/add/", endpoint_post(acme, **overrides))
+def test_admin_shows_endpoint_errors(support_client, acme, overrides, message):
+    answer = support_client.post("/admin/callbacks/endpoint/add/", endpoint_post(acme, **overrides))
     assert answer.status_code == 200
     assert message in answer.content.decode()
     assert not Endpoint.objects.exists()
 
 
 @pytest.mark.django_db
-def test_edit_keeps_masked_header_values(staff, acme):
-    staff.post("/admin/callbacks/endpoint/add/", endpoint_post(acme))
+def test_edit_keeps_masked_header_values(support_client, acme):
+    support_client.post("/admin/callbacks/endpoint/add/", endpoint_post(acme))
     endpoint = Endpoint.objects.get()
-    page = staff.get(f"/admin/callbacks/endpoint/{endpoint.pk}/change/").content.decode()
+    page = support_client.get(f"/admin/callbacks/endpoint/{endpoint.pk}/change/").content.decode()
     assert "S3CR3T" not in page
-    answer = staff.post(
+    answer = support_client.post(
         f"/admin/callbacks/endpoint/{endpoint.pk}/change/",
         endpoint_post(acme, headers_json='{"Authorization": "••••••", "X-Extra": "1"}'),
     )
@@ -73,20 +67,21 @@ def test_edit_keeps_masked_header_values(staff, acme):
 
 @pytest.mark.django_db
 def test_disable_action_and_search_by_webhook_id(
-    staff, acme, endpoint_for, box, acme_admin, django_capture_on_commit_callbacks
+    support_client, acme, endpoint_for, box, acme_admin, django_capture_on_commit_callbacks
 ):
     endpoint = endpoint_for("https://hooks.acme.com/", ["camera.created"])
     with django_capture_on_commit_callbacks(execute=False):
         services.camera_create(owner=acme_admin, device=box, name="Cam")
     event = Event.objects.get()
-    found = staff.get("/admin/callbacks/delivery/", {"q": str(event.id)}).content.decode()
+    found = support_client.get("/admin/callbacks/delivery/", {"q": str(event.id)}).content.decode()
     assert "camera.created" in found
     assert str(Delivery.objects.get().pk) in found
     assert (
-        str(event.id) in staff.get("/admin/callbacks/event/", {"q": str(event.id)}).content.decode()
+        str(event.id)
+        in support_client.get("/admin/callbacks/event/", {"q": str(event.id)}).content.decode()
     )
     with django_capture_on_commit_callbacks(execute=True):
-        staff.post(
+        support_client.post(
             "/admin/callbacks/endpoint/", {"action": "disable", "_selected_action": [endpoint.pk]}
         )
     endpoint.refresh_from_db()
@@ -95,12 +90,12 @@ def test_disable_action_and_search_by_webhook_id(
 
 @pytest.mark.django_db
 def test_backlog_and_replay_pages(
-    staff, acme, endpoint_for, box, acme_admin, django_capture_on_commit_callbacks
+    support_client, acme, endpoint_for, box, acme_admin, django_capture_on_commit_callbacks
 ):
     endpoint = endpoint_for("https://hooks.acme.com/", ["camera.created"])
     with django_capture_on_commit_callbacks(execute=False):
         services.camera_create(owner=acme_admin, device=box, name="Cam")
-    backlog = staff.get("/admin/callbacks/delivery/backlog/").content.decode()
+    backlog = support_client.get("/admin/callbacks/delivery/backlog/").content.decode()
     assert "Pending deliveries" in backlog and "never: is beat running?" in backlog
     Delivery.objects.update(state="failed")
     window = {
@@ -108,32 +103,34 @@ def test_backlog_and_replay_pages(
         "end": (timezone.now() + datetime.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
     }
     url = f"/admin/callbacks/delivery/replay/{endpoint.endpoint_id}/"
-    counted = staff.post(url, {**window, "count": "1"}).content.decode()
+    counted = support_client.post(url, {**window, "count": "1"}).content.decode()
     assert "<strong>1</strong> event(s) would be sent" in counted
     with django_capture_on_commit_callbacks(execute=False):
-        staff.post(url, {**window, "confirm": "1"})
+        support_client.post(url, {**window, "confirm": "1"})
     assert ReplayJob.objects.get().total == 1
-    jobs = staff.get("/admin/callbacks/replayjob/").content.decode()
+    jobs = support_client.get("/admin/callbacks/replayjob/").content.decode()
     assert "0 / 1" in jobs
-    assert url in staff.get("/admin/callbacks/endpoint/").content.decode()
+    assert url in support_client.get("/admin/callbacks/endpoint/").content.decode()
 
 
 @pytest.mark.django_db
 def test_event_payload_is_shown(
-    staff, acme, endpoint_for, box, acme_admin, django_capture_on_commit_callbacks
+    support_client, acme, endpoint_for, box, acme_admin, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):
         camera = services.camera_create(owner=acme_admin, device=box, name="Shown")
     event = Event.objects.get()
-    page = staff.get(f"/admin/callbacks/event/{event.pk}/change/").content.decode()
+    page = support_client.get(f"/admin/callbacks/event/{event.pk}/change/").content.decode()
     assert camera.camera_id in page
     assert json.loads(bytes(event.body))["data"]["object"]["camera"]["name"] == "Shown"
 
 
 @pytest.mark.django_db
-def test_hook_admin_goes_through_services(staff, acme_admin, django_capture_on_commit_callbacks):
+def test_hook_admin_goes_through_services(
+    support_client, acme_admin, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
-        answer = staff.post(
+        answer = support_client.post(
             "/admin/domains/hook/add/",
             {
                 "type": "label_hit",
@@ -144,7 +141,7 @@ def test_hook_admin_goes_through_services(staff, acme_admin, django_capture_on_c
         )
     assert answer.status_code == 302
     assert Event.objects.get().type == "hook.created"
-    bad = staff.post(
+    bad = support_client.post(
         "/admin/domains/hook/add/",
         {
             "type": "label_hit",

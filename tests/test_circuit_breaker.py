@@ -21,18 +21,6 @@ from tests.receiver import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def compressed(settings):
-    """A retry schedule of five attempts within about a second; probes every 0.3-0.6 s."""
-    settings.CALLBACK_RETRY_SCHEDULE = [0, 0.2, 0.2, 0.2, 0.2]
-    settings.CALLBACK_RETRY_JITTER = 0
-    settings.CALLBACK_BREAKER_FAILURES = 3
-    settings.CALLBACK_BREAKER_PROBE_MIN = 0.3
-    settings.CALLBACK_BREAKER_PROBE_MAX = 0.6
-    settings.CALLBACK_SWEEP_INTERVAL = 0.2
-    return settings
-
-
 class Outage:
     """Answers 500 while ``down``, 200 after."""
 
@@ -59,7 +47,7 @@ def sweep_until(predicate, what: str, timeout: float = 60):
 
 
 def test_an_outage_longer_than_the_schedule_fails_nothing_and_probes_only(
-    compressed, worker, receiver, endpoint_for, acme_admin, box
+    compressed_retries, worker, receiver, endpoint_for, acme_admin, box
 ):
     outage = Outage()
     receiver.answer = outage
@@ -99,9 +87,9 @@ def test_an_outage_longer_than_the_schedule_fails_nothing_and_probes_only(
 
 
 def test_with_the_breaker_off_the_schedule_runs_out(
-    compressed, worker, receiver, endpoint_for, acme_admin, box
+    compressed_retries, worker, receiver, endpoint_for, acme_admin, box
 ):
-    compressed.CALLBACK_BREAKER_FAILURES = 0
+    compressed_retries.CALLBACK_BREAKER_FAILURES = 0
     receiver.answer = Outage()
     endpoint = endpoint_for(receiver.url, ["camera.created"])
     four_changes(acme_admin, box)
@@ -112,7 +100,7 @@ def test_with_the_breaker_off_the_schedule_runs_out(
 
 
 def test_4xx_answers_do_not_open_the_circuit(
-    compressed, worker, receiver, endpoint_for, acme_admin, box
+    compressed_retries, worker, receiver, endpoint_for, acme_admin, box
 ):
     receiver.answer = lambda index, request: (422, {}, b"no")
     endpoint = endpoint_for(receiver.url, ["camera.created"])
@@ -123,9 +111,10 @@ def test_4xx_answers_do_not_open_the_circuit(
 
 
 def test_a_new_url_closes_the_circuit_and_the_backlog_drains(
-    compressed, worker, receiver, endpoint_for, acme_admin, box
+    compressed_retries, worker, receiver, endpoint_for, acme_admin, box
 ):
-    compressed.CALLBACK_BREAKER_PROBE_MIN = compressed.CALLBACK_BREAKER_PROBE_MAX = 3600
+    compressed_retries.CALLBACK_BREAKER_PROBE_MIN = 3600
+    compressed_retries.CALLBACK_BREAKER_PROBE_MAX = 3600
     receiver.answer = Outage()
     endpoint = endpoint_for("http://127.0.0.1:9/down", ["camera.created"])
     four_changes(acme_admin, box)
@@ -140,9 +129,10 @@ def test_a_new_url_closes_the_circuit_and_the_backlog_drains(
 
 
 def test_probe_now_sends_the_oldest_waiting_delivery(
-    compressed, worker, receiver, endpoint_for, acme_admin, box
+    compressed_retries, worker, receiver, endpoint_for, acme_admin, box
 ):
-    compressed.CALLBACK_BREAKER_PROBE_MIN = compressed.CALLBACK_BREAKER_PROBE_MAX = 3600
+    compressed_retries.CALLBACK_BREAKER_PROBE_MIN = 3600
+    compressed_retries.CALLBACK_BREAKER_PROBE_MAX = 3600
     outage = Outage()
     receiver.answer = outage
     endpoint = endpoint_for(receiver.url, ["camera.created"])
@@ -175,7 +165,7 @@ def test_which_answers_count_toward_the_breaker(status, headers, refused, trips)
 
 
 def test_retry_after_pauses_the_whole_endpoint_and_not_the_others(
-    compressed, worker, endpoint_for, acme_admin, box
+    compressed_retries, worker, endpoint_for, acme_admin, box
 ):
     from tests.receiver import Receiver
 

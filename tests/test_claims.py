@@ -6,9 +6,7 @@ from django.db import connection, transaction
 from callbacks.delivery.claims import claim, endpoints_of
 from callbacks.delivery.outbox import publish_many
 from callbacks.models import Delivery
-
-NESTED_LOOP = ("enable_hashjoin", "enable_mergejoin", "enable_hashagg", "enable_sort",
-               "enable_material")
+from tests.support.postgres import NESTED_LOOP
 
 
 def published(acme, django_capture_on_commit_callbacks, count: int) -> list[str]:

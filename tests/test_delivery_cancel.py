@@ -7,59 +7,56 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from callbacks import services as callbacks
-from callbacks.delivery.outbox import publish
 from callbacks.models import Delivery
 from domains.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def pending(acme, endpoint_for, django_capture_on_commit_callbacks):
-    endpoint_for("https://hooks.example.com/in", ["camera.created"])
-    publish(domain=acme, type="camera.created", object={"camera": {}})
-    return Delivery.objects.get()
-
-
-def test_the_service_cancels_only_pending_ones_and_audits(pending, acme_admin):
-    callbacks.delivery_cancel(delivery=pending, actor=acme_admin)
-    pending.refresh_from_db()
-    assert pending.state == "cancelled" and pending.last_error == "Cancelled by hq@acme.com."
-    assert AuditEntry.objects.filter(action="delivery.cancelled", object_id=str(pending.pk))
+def test_the_service_cancels_only_pending_ones_and_audits(pending_delivery, acme_admin):
+    callbacks.delivery_cancel(delivery=pending_delivery, actor=acme_admin)
+    pending_delivery.refresh_from_db()
+    assert pending_delivery.state == "cancelled"
+    assert pending_delivery.last_error == "Cancelled by hq@acme.com."
+    assert AuditEntry.objects.filter(
+        action="delivery.cancelled", object_id=str(pending_delivery.pk)
+    )
     with pytest.raises(ValidationError, match="Only a pending delivery can be cancelled"):
-        callbacks.delivery_cancel(delivery=pending, actor=acme_admin)
-    fresh = callbacks.delivery_resend(delivery=pending, actor=acme_admin)
+        callbacks.delivery_cancel(delivery=pending_delivery, actor=acme_admin)
+    fresh = callbacks.delivery_resend(delivery=pending_delivery, actor=acme_admin)
     assert fresh.state == "pending"
 
 
-def test_a_delivery_being_sent_is_not_cancelled(pending, acme_admin):
-    Delivery.objects.filter(pk=pending.pk).update(state="sending")
+def test_a_delivery_being_sent_is_not_cancelled(pending_delivery, acme_admin):
+    Delivery.objects.filter(pk=pending_delivery.pk).update(state="sending")
     with pytest.raises(ValidationError, match="being sent right now"):
-        callbacks.delivery_cancel(delivery=pending, actor=acme_admin)
-    assert Delivery.objects.get(pk=pending.pk).state == "sending"
+        callbacks.delivery_cancel(delivery=pending_delivery, actor=acme_admin)
+    assert Delivery.objects.get(pk=pending_delivery.pk).state == "sending"
 
 
-def test_the_portal_cancels(client, acme, acme_admin, pending):
+def test_the_portal_cancels(client, acme, acme_admin, pending_delivery):
     client.force_login(acme_admin)
-    page = client.get(f"/domains/{acme.name}/deliveries/{pending.pk}").content.decode()
-    assert f"/deliveries/{pending.pk}/cancel" in page
-    answer = client.post(f"/domains/{acme.name}/deliveries/{pending.pk}/cancel", follow=True)
+    page = client.get(f"/domains/{acme.name}/deliveries/{pending_delivery.pk}").content.decode()
+    assert f"/deliveries/{pending_delivery.pk}/cancel" in page
+    answer = client.post(
+        f"/domains/{acme.name}/deliveries/{pending_delivery.pk}/cancel", follow=True
+    )
     assert b"Cancelled: no more attempts" in answer.content
-    assert Delivery.objects.get(pk=pending.pk).state == "cancelled"
+    assert Delivery.objects.get(pk=pending_delivery.pk).state == "cancelled"
 
 
-def test_the_api_cancels_and_refuses_a_finished_one(api, pending):
-    answer = api.post(f"/api/deliveries/{pending.pk}/cancel")
+def test_the_api_cancels_and_refuses_a_finished_one(api, pending_delivery):
+    answer = api.post(f"/api/deliveries/{pending_delivery.pk}/cancel")
     assert answer.status_code == 200 and answer.json()["state"] == "cancelled"
-    again = api.post(f"/api/deliveries/{pending.pk}/cancel")
+    again = api.post(f"/api/deliveries/{pending_delivery.pk}/cancel")
     assert again.status_code == 422
     assert "Only a pending delivery" in again.json()["errors"]["delivery"][0]
 
 
-def test_the_admin_cancels(client, support, pending):
+def test_the_admin_cancels(client, support, pending_delivery):
     client.force_login(support)
     client.post(
         "/admin/callbacks/delivery/",
-        {"action": "cancel", "_selected_action": [str(pending.pk)]},
+        {"action": "cancel", "_selected_action": [str(pending_delivery.pk)]},
     )
-    assert Delivery.objects.get(pk=pending.pk).state == "cancelled"
+    assert Delivery.objects.get(pk=pending_delivery.pk).state == "cancelled"

@@ -4,84 +4,9 @@ cannot skip this test."""
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
-from django.utils import timezone
 
-from callbacks.models import Delivery, Endpoint, ReplayJob
-from domains import services
-from domains.models import ApiToken, AuditEntry, DomainAdministrator
-
-PUBLIC = {"domains:home", "domains:index", "domains:invitation_accept"}
-# The signed-in user's own pages: everyone sees only their own (tested below).
-OWN = {"domains:tokens", "pacs:list"}
-# The PACS gateway's API routes (PACS tokens only: tests/test_pacs_ingest.py).
-GATEWAY = {"pacs:devices", "pacs:webhooks"}
-
-
-def portal_routes() -> list[tuple[str | None, str]]:
-    resolver = get_resolver()
-    found = []
-    for pattern in resolver.url_patterns:
-        namespace = getattr(pattern, "namespace", None)
-        if namespace not in ("domains", "incidents", "pacs"):
-            continue
-        assert isinstance(pattern, URLResolver)  # an app's include()
-        for route in pattern.url_patterns:
-            assert isinstance(route, URLPattern)
-            if f"{namespace}:{route.name}" not in PUBLIC | OWN | GATEWAY:
-                found.append((route.name, str(route.pattern)))
-    return found
-
-
-@pytest.fixture
-def acme_objects(
-    endpoint_for, box, acme_admin, acme_teammate, acme, django_capture_on_commit_callbacks
-):
-    endpoint = endpoint_for("https://hooks.acme.com/", ["camera.created"])
-    with django_capture_on_commit_callbacks(execute=False):
-        camera = services.camera_create(owner=acme_admin, device=box, name="Cam")
-    delivery = Delivery.objects.get()
-    Delivery.objects.update(state="failed")
-    services.domain_admin_add(domain=acme, user=acme_teammate, actor=acme_admin)
-    job = ReplayJob.objects.create(
-        endpoint=endpoint, start=timezone.now(), end=timezone.now() + datetime.timedelta(hours=1)
-    )
-    from pacs import services as pacs_services
-
-    integration = pacs_services.integration_create(owner=acme_admin, vendor="onguard", name="HQ")
-    pacs_services.devices_replace(integration=integration, devices=[{"device_id": "1_1"}])
-    pacs_token, _ = pacs_services.integration_token_issue(integration=integration, actor=None)
-    token, _ = services.token_issue(kind="user", user=acme_admin, name="ci", actor=None)
-    return {
-        "integration_id": integration.integration_id,
-        "device_id": "1_1",
-        "user_token_prefix": token.prefix,
-        "prefix": pacs_token.prefix,
-        "camera_id": camera.camera_id,
-        "name": "acme.com",
-        "endpoint_id": endpoint.endpoint_id,
-        "delivery_id": str(delivery.pk),
-        "job_id": job.job_id,
-        "user_id": acme_teammate.user_id,
-    }
-
-
-def state() -> tuple:
-    return (
-        list(
-            Endpoint.objects.values_list(
-                "endpoint_id", "enabled", "deleted_at", "url", "previous_secret_expires_at"
-            )
-        ),
-        Delivery.objects.count(),
-        ReplayJob.objects.count(),
-        AuditEntry.objects.count(),
-        DomainAdministrator.objects.count(),
-        list(ApiToken.objects.values_list("prefix", "revoked_at")),
-    )
+from tests.support.isolation import portal_routes, state
 
 
 @pytest.mark.django_db

@@ -10,61 +10,24 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from callbacks.delivery.claims import claim
-from callbacks.delivery.policy import Result, build_request
-from callbacks.delivery.recording import record
 from callbacks.models import Delivery, Endpoint, ReplayJob
-from domains import services
 from domains.models import AuditEntry, DomainAdministrator
 
 
-@pytest.fixture
-def admin_client(client, acme_admin):
-    client.force_login(acme_admin)
-    return client
-
-
-@pytest.fixture
-def sent(endpoint_for, box, acme_admin, django_capture_on_commit_callbacks):
-    """One camera.created delivery with one recorded 500 attempt (no network)."""
-    endpoint = endpoint_for(
-        "https://hooks.acme.com/camio",
-        ["camera.created"],
-        headers={"Authorization": "token S3CR3T", "X-Team": "ops"},
-    )
-    with django_capture_on_commit_callbacks(execute=False):
-        services.camera_create(owner=acme_admin, device=box, name="Logged")
-    [job] = claim([str(Delivery.objects.get().pk)], 1)
-    now = timezone.now()
-    with django_capture_on_commit_callbacks(execute=False):
-        record(
-            [
-                Result(
-                    job=job,
-                    request=build_request(job, int(now.timestamp())),
-                    started_at=now,
-                    finished_at=now,
-                    status=500,
-                    response_headers=[("X-Why", "down")],
-                    response_body="oops",
-                )
-            ]
-        )
-    return endpoint, Delivery.objects.get()
-
-
 @pytest.mark.django_db
-def test_log_filters(admin_client, sent):
-    endpoint, _ = sent
-    page = admin_client.get("/domains/acme.com/deliveries").content.decode()
+def test_log_filters(acme_admin_client, sent_delivery):
+    endpoint, _ = sent_delivery
+    page = acme_admin_client.get("/domains/acme.com/deliveries").content.decode()
     assert "camera.created" in page and "HTTP 500" in page
     assert (
         "No deliveries match"
-        in admin_client.get("/domains/acme.com/deliveries", {"state": "succeeded"}).content.decode()
+        in acme_admin_client.get(
+            "/domains/acme.com/deliveries", {"state": "succeeded"}
+        ).content.decode()
     )
     assert (
         "HTTP 500"
-        in admin_client.get(
+        in acme_admin_client.get(
             f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/deliveries",
             {"state": "pending", "type": "camera.created"},
         ).content.decode()
@@ -72,50 +35,50 @@ def test_log_filters(admin_client, sent):
     later = (timezone.now() + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     assert (
         "No deliveries match"
-        in admin_client.get("/domains/acme.com/deliveries", {"since": later}).content.decode()
+        in acme_admin_client.get("/domains/acme.com/deliveries", {"since": later}).content.decode()
     )
 
 
 @pytest.mark.django_db
-def test_detail_masks_secrets_until_revealed(admin_client, sent, acme_admin):
-    _, delivery = sent
+def test_detail_masks_secrets_until_revealed(acme_admin_client, sent_delivery, acme_admin):
+    _, delivery = sent_delivery
     url = f"/domains/acme.com/deliveries/{delivery.pk}"
-    page = admin_client.get(url).content.decode()
+    page = acme_admin_client.get(url).content.decode()
     assert str(delivery.event_id) in page and "oops" in page and "X-Why: down" in page
     assert "S3CR3T" not in page
     assert "$CAMIO_AUTHORIZATION" in page and "$CAMIO_WEBHOOK_SIGNATURE" in page
     assert "X-Team: ops" in page
-    revealed = admin_client.post(url).content.decode()
+    revealed = acme_admin_client.post(url).content.decode()
     assert "token S3CR3T" in revealed
     assert AuditEntry.objects.get(action="endpoint.headers_revealed").actor == acme_admin
 
 
 @pytest.mark.django_db
-def test_an_attempt_under_a_millisecond_reads_less_than_1_ms(admin_client, sent):
-    _, delivery = sent  # its attempt started and finished at the same moment
-    page = admin_client.get(f"/domains/acme.com/deliveries/{delivery.pk}").content.decode()
+def test_an_attempt_under_a_millisecond_reads_less_than_1_ms(acme_admin_client, sent_delivery):
+    _, delivery = sent_delivery  # its attempt started and finished at the same moment
+    page = acme_admin_client.get(f"/domains/acme.com/deliveries/{delivery.pk}").content.decode()
     assert "HTTP 500 in &lt; 1 ms" in page and " 0 ms" not in page
 
 
 @pytest.mark.django_db
-def test_resend_from_the_page(admin_client, sent):
-    _, delivery = sent
+def test_resend_from_the_page(acme_admin_client, sent_delivery):
+    _, delivery = sent_delivery
     url = f"/domains/acme.com/deliveries/{delivery.pk}/resend"
-    answer = admin_client.post(url, follow=True)
+    answer = acme_admin_client.post(url, follow=True)
     assert "still being attempted" in answer.content.decode()  # pending retry
     Delivery.objects.update(state="failed")
-    answer = admin_client.post(url)
+    answer = acme_admin_client.post(url)
     assert answer.status_code == 302
     assert Delivery.objects.filter(event_id=delivery.event_id).count() == 2
 
 
 @pytest.mark.django_db
-def test_secret_reveal_and_rotate(admin_client, sent, acme_admin):
-    endpoint, _ = sent
+def test_secret_reveal_and_rotate(acme_admin_client, sent_delivery, acme_admin):
+    endpoint, _ = sent_delivery
     url = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/secret"
-    assert endpoint.secret not in admin_client.get(url).content.decode()
-    assert endpoint.secret in admin_client.post(url, {"action": "reveal"}).content.decode()
-    admin_client.post(url, {"action": "rotate"})
+    assert endpoint.secret not in acme_admin_client.get(url).content.decode()
+    assert endpoint.secret in acme_admin_client.post(url, {"action": "reveal"}).content.decode()
+    acme_admin_client.post(url, {"action": "rotate"})
     endpoint.refresh_from_db()
     assert endpoint.previous_secret and endpoint.previous_secret_expires_at
     actions = set(AuditEntry.objects.values_list("action", flat=True))
@@ -123,41 +86,45 @@ def test_secret_reveal_and_rotate(admin_client, sent, acme_admin):
 
 
 @pytest.mark.django_db
-def test_replay_counts_then_starts(admin_client, sent, django_capture_on_commit_callbacks):
-    endpoint, _ = sent
+def test_replay_counts_then_starts(
+    acme_admin_client, sent_delivery, django_capture_on_commit_callbacks
+):
+    endpoint, _ = sent_delivery
     Delivery.objects.update(state="failed")
     url = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/replay"
     window = {
         "start": (timezone.now() - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
         "end": (timezone.now() + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
     }
-    counted = admin_client.post(url, {**window, "count": "1"}).content.decode()
+    counted = acme_admin_client.post(url, {**window, "count": "1"}).content.decode()
     assert "<strong>1</strong> event(s) would be sent" in counted
     with django_capture_on_commit_callbacks(execute=False):
-        answer = admin_client.post(url, {**window, "confirm": "1"})
+        answer = acme_admin_client.post(url, {**window, "confirm": "1"})
     job = ReplayJob.objects.get()
     assert answer["Location"] == f"/domains/acme.com/replays/{job.job_id}"
-    progress = admin_client.get(answer["Location"] + "?format=json").json()
+    progress = acme_admin_client.get(answer["Location"] + "?format=json").json()
     assert progress == {"state": "queued", "done": 0, "total": 1, "error": ""}
-    bad = admin_client.post(url, {"start": window["end"], "end": window["start"], "count": "1"})
+    bad = acme_admin_client.post(
+        url, {"start": window["end"], "end": window["start"], "count": "1"}
+    )
     assert "must be after its start" in bad.content.decode()
 
 
 @pytest.mark.django_db
 def test_primary_admin_manages_co_admins(
-    admin_client, acme, acme_teammate, beta_admin, django_capture_on_commit_callbacks
+    acme_admin_client, acme, acme_teammate, beta_admin, django_capture_on_commit_callbacks
 ):
     from django.test import Client
 
-    answer = admin_client.post("/domains/acme.com/admins/add", {"email": "guard@acme.com"})
+    answer = acme_admin_client.post("/domains/acme.com/admins/add", {"email": "guard@acme.com"})
     assert answer.status_code == 302
     assert DomainAdministrator.objects.filter(domain=acme, user=acme_teammate).exists()
-    refused = admin_client.post(
+    refused = acme_admin_client.post(
         "/domains/acme.com/admins/add", {"email": "it@beta.org"}, follow=True
     )
     assert "it@beta.org is not an address in acme.com" in refused.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        invited = admin_client.post(
+        invited = acme_admin_client.post(
             "/domains/acme.com/admins/add", {"email": "new@acme.com"}, follow=True
         )
     assert "e-mailed an invitation" in invited.content.decode()
@@ -168,16 +135,16 @@ def test_primary_admin_manages_co_admins(
     assert (
         client.post("/domains/acme.com/admins/add", {"email": "guard@acme.com"}).status_code == 403
     )
-    admin_client.post(f"/domains/acme.com/admins/{acme_teammate.user_id}/remove")
+    acme_admin_client.post(f"/domains/acme.com/admins/{acme_teammate.user_id}/remove")
     assert not DomainAdministrator.objects.filter(user=acme_teammate).exists()
 
 
 @pytest.mark.django_db
-def test_audit_log_is_per_domain(admin_client, sent, beta_admin):
+def test_audit_log_is_per_domain(acme_admin_client, sent_delivery, beta_admin):
     from django.test import Client
 
     client = Client()
-    page = admin_client.get("/domains/acme.com/audit").content.decode()
+    page = acme_admin_client.get("/domains/acme.com/audit").content.decode()
     assert "endpoint.created" in page and "camera.created" in page
     client.force_login(beta_admin)
     assert client.get("/domains/acme.com/audit").status_code == 404
@@ -185,8 +152,8 @@ def test_audit_log_is_per_domain(admin_client, sent, beta_admin):
 
 
 @pytest.mark.django_db
-def test_other_domains_get_404_on_log_pages(client, sent, beta_admin):
-    endpoint, delivery = sent
+def test_other_domains_get_404_on_log_pages(client, sent_delivery, beta_admin):
+    endpoint, delivery = sent_delivery
     client.force_login(beta_admin)
     for path in (
         f"/domains/acme.com/deliveries/{delivery.pk}",
@@ -201,15 +168,15 @@ def test_other_domains_get_404_on_log_pages(client, sent, beta_admin):
 
 @pytest.mark.django_db
 def test_replay_reads_times_in_the_browsers_zone_and_says_what_predates_the_endpoint(
-    admin_client, sent
+    acme_admin_client, sent_delivery
 ):
-    endpoint, delivery = sent
+    endpoint, delivery = sent_delivery
     Delivery.objects.update(state="failed")
     happened = delivery.event.created_at
     Endpoint.objects.filter(pk=endpoint.pk).update(
         created_at=happened + datetime.timedelta(seconds=1))
     url = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/replay"
-    form = admin_client.get(url).content.decode()
+    form = acme_admin_client.get(url).content.decode()
     # The form starts with the last 24 hours (in UTC until the page's script shows them
     # in the browser's zone).
     start = (timezone.now() - datetime.timedelta(hours=24)).strftime("%Y-%m-%dT%H:")
@@ -217,34 +184,34 @@ def test_replay_reads_times_in_the_browsers_zone_and_says_what_predates_the_endp
     local = happened + datetime.timedelta(hours=2)  # a browser at UTC+2
     window = {"start": (local - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
               "end": (local + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}
-    counted = admin_client.post(url, {**window, "tz_offset": "-120", "count": "1"})
+    counted = acme_admin_client.post(url, {**window, "tz_offset": "-120", "count": "1"})
     text = counted.content.decode()
     assert "<strong>1</strong> event(s) would be sent" in text
     assert "1 of them happened before this endpoint was added" in text
     # Read as UTC (no offset: no script), the same typed times miss the event.
-    as_utc = admin_client.post(url, {**window, "count": "1"}).content.decode()
+    as_utc = acme_admin_client.post(url, {**window, "count": "1"}).content.decode()
     assert "<strong>0</strong> event(s) would be sent" in as_utc
 
 
 @pytest.mark.django_db
 def test_the_audit_log_shows_each_change_as_field_before_after_and_filters(
-    admin_client, sent, acme_admin
+    acme_admin_client, sent_delivery, acme_admin
 ):
     from callbacks import services as cs
 
-    endpoint, _ = sent
+    endpoint, _ = sent_delivery
     cs.endpoint_update(endpoint=endpoint, actor=acme_admin,
                        changes={"description": "Head office", "method": "PUT"})
-    page = admin_client.get("/domains/acme.com/audit").content.decode()
+    page = acme_admin_client.get("/domains/acme.com/audit").content.decode()
     row = re.search(r"<td>endpoint.updated</td>.*?</table>", page, re.S).group(0)
     assert re.search(r'<th scope="row">method</th><td>POST</td><td>PUT</td>', row)
     assert re.search(r'<th scope="row">description</th><td>—</td><td>Head office</td>', row)
     assert "{&#x27;" not in page and "{'" not in page  # no Python dict reprs
-    mine = admin_client.get("/domains/acme.com/audit?actor=hq@acme.com").content.decode()
+    mine = acme_admin_client.get("/domains/acme.com/audit?actor=hq@acme.com").content.decode()
     assert "endpoint.updated" in mine and "endpoint.created" not in mine  # created by nobody
-    system = admin_client.get("/domains/acme.com/audit?actor=system").content.decode()
+    system = acme_admin_client.get("/domains/acme.com/audit?actor=system").content.decode()
     assert "endpoint.created" in system and "endpoint.updated" not in system
-    by_id = admin_client.get(f"/domains/acme.com/audit?object={endpoint.endpoint_id}")
+    by_id = acme_admin_client.get(f"/domains/acme.com/audit?object={endpoint.endpoint_id}")
     assert "endpoint.updated" in by_id.content.decode()
-    none = admin_client.get("/domains/acme.com/audit?object=no-such-thing").content.decode()
+    none = acme_admin_client.get("/domains/acme.com/audit?object=no-such-thing").content.decode()
     assert "Nothing matches." in none

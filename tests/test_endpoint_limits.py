@@ -4,7 +4,6 @@ deliveries together; a limit's bad input is refused with the field named."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 
@@ -12,28 +11,9 @@ import pytest
 
 from callbacks.delivery.outbox import publish_many
 from callbacks.models import Delivery, Endpoint
-from tests.conftest import running_worker
-from tests.processes import kill_group, start_worker
 from tests.receiver import Receiver, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def two_workers(tmp_path, settings, transactional_db):
-    """Start two delivery worker processes (the child with ``overrides`` in its settings)."""
-
-    @contextlib.contextmanager
-    def start(**overrides: str):
-        child = start_worker(tmp_path / "worker.log", tmp_path / "beat",
-                             queues=",".join(settings.WORKER_QUEUES["deliveries"]), **overrides)
-        try:
-            with running_worker(queues=settings.WORKER_QUEUES["deliveries"]):
-                yield
-        finally:
-            kill_group(child)
-
-    return start
 
 
 def publish(acme, count: int) -> None:
@@ -46,11 +26,11 @@ def busiest_second(times: list[float]) -> int:
     return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
 
 
-def test_a_rate_limit_holds_across_two_workers(two_workers, acme, endpoint_for):
+def test_a_rate_limit_holds_across_two_workers(start_two_workers, acme, endpoint_for):
     receiver = Receiver()
     try:
         endpoint_for(receiver.url, ["camera.created"], rate_limit=5)
-        with two_workers():
+        with start_two_workers():
             publish(acme, 100)
             wait_for(lambda: len(receiver.received) == 100, timeout=60, what="100 callbacks")
         assert busiest_second([r.at for r in receiver.received]) <= 6
@@ -62,7 +42,9 @@ def test_a_rate_limit_holds_across_two_workers(two_workers, acme, endpoint_for):
         receiver.close()
 
 
-def test_the_in_flight_cap_holds_across_two_workers(two_workers, acme, endpoint_for, settings):
+def test_the_in_flight_cap_holds_across_two_workers(
+    start_two_workers, acme, endpoint_for, settings
+):
     settings.CALLBACK_ENDPOINT_INFLIGHT = 3
     lock, busy = threading.Lock(), {"now": 0, "most": 0}
 
@@ -78,7 +60,7 @@ def test_the_in_flight_cap_holds_across_two_workers(two_workers, acme, endpoint_
     receiver = Receiver(answer=slow)
     try:
         endpoint_for(receiver.url, ["camera.created"])
-        with two_workers(CALLBACK_ENDPOINT_INFLIGHT="3"):
+        with start_two_workers(CALLBACK_ENDPOINT_INFLIGHT="3"):
             publish(acme, 30)
             wait_for(lambda: Delivery.objects.filter(state="succeeded").count() == 30,
                      timeout=60, what="30 deliveries")

@@ -19,11 +19,6 @@ from domains.models import AuditEntry
 from tests.receiver import wait_for
 
 
-@pytest.fixture
-def quiet_endpoint(endpoint_for):
-    return endpoint_for("https://receiver.example.com/hook", ["camera.created", "zone.created"])
-
-
 def make_events(box, owner, count, capture):
     with capture(execute=False):
         return [

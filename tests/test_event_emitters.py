@@ -5,34 +5,16 @@ change sends nothing."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from django.db import transaction
 
-from callbacks import services as callback_services
 from callbacks.delivery import sweeper
 from callbacks.models import Delivery, Event
 from domains import services
 from domains.models import Camera, Device, User
 from tests.receiver import Receiver, wait_for
-
-FIXTURES = Path(__file__).parent / "fixtures" / "events"
-
-
-def expected(event_type: str, **ids: str) -> dict:
-    """Load a fixture and fill its "$name" placeholders."""
-
-    def fill(value):
-        if isinstance(value, dict):
-            return {k: fill(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [fill(v) for v in value]
-        if isinstance(value, str) and value.startswith("$"):
-            return ids[value[1:]]
-        return value
-
-    return fill(json.loads((FIXTURES / f"{event_type}.json").read_text()))
+from tests.support.events import expected
 
 
 def bodies(receiver: Receiver, event_type: str) -> list[dict]:
@@ -44,20 +26,8 @@ def received_types(receiver: Receiver) -> list[str]:
     return sorted(json.loads(r.body)["type"] for r in receiver.received)
 
 
-@pytest.fixture
-def others(endpoint_for, acme):
-    """An endpoint subscribed to zones only, and a disabled one subscribed to everything."""
-    zones_only, disabled = Receiver(), Receiver()
-    endpoint_for(zones_only.url, ["zone.created", "zone.updated", "zone.deleted"])
-    off = endpoint_for(disabled.url)
-    callback_services.endpoint_disable(endpoint=off, actor=None, reason="test")
-    yield zones_only, disabled
-    zones_only.close()
-    disabled.close()
-
-
 @pytest.mark.django_db(transaction=True)
-def test_camera_lifecycle(worker, receiver, endpoint_for, box, acme_admin, others):
+def test_camera_lifecycle(worker, receiver, endpoint_for, box, acme_admin, other_receivers):
     endpoint_for(receiver.url)
     camera = services.camera_create(
         owner=acme_admin,
@@ -83,14 +53,14 @@ def test_camera_lifecycle(worker, receiver, endpoint_for, box, acme_admin, other
         assert body == expected(event_type, event_id=body["id"], **ids)
     sweeper.sweep()
     assert len(receiver.received) == 3  # the no-op update sent nothing
-    zones_only, disabled = others
+    zones_only, disabled = other_receivers
     assert zones_only.received == [] and disabled.received == []
 
 
 @pytest.mark.django_db(transaction=True)
-def test_zone_lifecycle(worker, receiver, endpoint_for, camera, acme_admin, others):
+def test_zone_lifecycle(worker, receiver, endpoint_for, camera, acme_admin, other_receivers):
     endpoint_for(receiver.url)
-    zones_only, disabled = others
+    zones_only, disabled = other_receivers
     zone = services.zone_create(camera=camera, name="Doorway", polygons=[[[0, 0], [1, 0], [1, 1]]])
     services.zone_update(zone=zone, actor=acme_admin, changes={"name": "Front door"})
     services.zone_delete(zone=zone, actor=acme_admin)
@@ -142,7 +112,7 @@ def test_box_deleted_in_admin_sends_six_events(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_hook_lifecycle(worker, receiver, endpoint_for, acme_teammate, others):
+def test_hook_lifecycle(worker, receiver, endpoint_for, acme_teammate, other_receivers):
     endpoint_for(receiver.url, ["hook.created", "hook.deleted"])
     hook = services.hook_create(
         owner=acme_teammate,

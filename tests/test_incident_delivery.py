@@ -20,14 +20,11 @@ from incidents.models import EvaluationLock, Incident
 from incidents.services.evaluate import box_subject
 from tests.receiver import wait_for
 
+pytestmark = pytest.mark.usefixtures("counter_rules")
+
 SEED = json.loads(
     (Path(__file__).parent / "fixtures" / "events" / "incident.created.json").read_text()
 )
-
-
-@pytest.fixture(autouse=True)
-def _rules(counter_rules):
-    """Every test here judges with the default rules."""
 
 
 EXTRAS = {"camera_ip", "camera_id", "device_id", "incident_id"}

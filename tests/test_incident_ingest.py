@@ -12,20 +12,10 @@ from domains import services as domain_services
 from domains.models import ApiToken
 from incidents.models import CounterReport, CounterSample
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _rules(counter_rules):
-    """Every test here judges with the default rules."""
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("counter_rules")]
 
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
-
-
-@pytest.fixture
-def box_client(box, token_for, client_with):
-    return client_with(token_for(kind="box", device=box), "Bearer")
 
 
 def url(box) -> str:

@@ -6,41 +6,15 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from incidents import services
 from incidents.models import CounterMinute
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("counter_rules")]
 
 
-@pytest.fixture(autouse=True)
-def _rules(counter_rules):
-    """Every test here judges with the default rules."""
-
-
-@pytest.fixture
-def storm(box, camera):
-    now = timezone.now()
-    ids = services.ingest_reports(
-        device=box,
-        reports=[
-            {
-                "time": now.isoformat(),
-                "cameras": {
-                    camera.camera_id: {
-                        "segmentation_process_restart_count": 47,
-                        "movies_purged_count": 2,
-                    }
-                },
-            }
-        ],
-    ).report_ids
-    services.evaluate_reports(ids)
-    return now
-
-
-def test_the_incident_list_shows_descriptions_and_filters(client, acme_admin, camera, storm):
+def test_the_incident_list_shows_descriptions_and_filters(
+    client, acme_admin, camera, restart_storm
+):
     client.force_login(acme_admin)
     page = client.get(reverse("incidents:list", args=["acme.com"])).content.decode()
     assert "47 &gt; 15 means the network connection" in page
@@ -53,7 +27,7 @@ def test_the_incident_list_shows_descriptions_and_filters(client, acme_admin, ca
     assert reverse("incidents:list", args=["acme.com"]) in domain_page
 
 
-def test_a_cameras_counter_history_is_charted(client, acme_admin, camera, storm):
+def test_a_cameras_counter_history_is_charted(client, acme_admin, camera, restart_storm):
     assert (
         CounterMinute.objects.filter(counter="segmentation_process_restart_count").get().total == 47
     )
@@ -68,7 +42,7 @@ def test_a_cameras_counter_history_is_charted(client, acme_admin, camera, storm)
     assert 'class="threshold"' in text and "rule: &gt; 15 within 15 minutes" in text
 
 
-def test_other_domains_admins_get_404(client, beta_admin, camera, storm):
+def test_other_domains_admins_get_404(client, beta_admin, camera, restart_storm):
     client.force_login(beta_admin)
     assert client.get(reverse("incidents:list", args=["acme.com"])).status_code == 404
     assert (

@@ -12,21 +12,11 @@ import pytest
 from django.apps import apps
 from django.db import IntegrityError, transaction
 
-from domains import services as domain_services
 from incidents import services
 from incidents.models import CounterReport, Incident, report_digest
 from tests.receiver import wait_for
 
-
-@pytest.fixture(autouse=True)
-def _rules(counter_rules):
-    """Every test here judges with the default rules."""
-
-
-@pytest.fixture
-def dock(box, acme_admin):
-    """A second camera of the same Box."""
-    return domain_services.camera_create(owner=acme_admin, device=box, name="Loading Dock")
+pytestmark = pytest.mark.usefixtures("counter_rules")
 
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, 317000, tzinfo=datetime.UTC)
@@ -46,34 +36,34 @@ def url(box) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_reports_of_one_time_for_two_cameras_both_open_their_incidents(
-    worker, receiver, endpoint_for, box, camera, dock, token_for, client_with
+    worker, receiver, endpoint_for, box, camera, dock_camera, token_for, client_with
 ):
     endpoint_for(receiver.url, ["incident.created"])
     client = client_with(token_for(kind="box", device=box), "Bearer")
     now = datetime.datetime.now(datetime.UTC)
     first = client.post(url(box), restarts(camera, at=now))
-    second = client.post(url(box), restarts(dock, at=now))
+    second = client.post(url(box), restarts(dock_camera, at=now))
     assert first.json() == {"accepted": [0], "duplicates": [], "rejected": []}
     assert second.json() == {"accepted": [0], "duplicates": [], "rejected": []}, second.json()
     wait_for(lambda: len(receiver.received) >= 2, timeout=30, what="two incident.created")
     cameras = {
         json.loads(r.body)["data"]["object"]["incident"]["camera_id"] for r in receiver.received
     }
-    assert cameras == {camera.camera_id, dock.camera_id}
+    assert cameras == {camera.camera_id, dock_camera.camera_id}
     assert CounterReport.objects.count() == 2
-    assert set(Incident.objects.values_list("camera", flat=True)) == {camera.pk, dock.pk}
+    assert set(Incident.objects.values_list("camera", flat=True)) == {camera.pk, dock_camera.pk}
 
 
 @pytest.mark.django_db
-def test_the_same_report_sent_twice_is_one(box, camera, dock):
+def test_the_same_report_sent_twice_is_one(box, camera, dock_camera):
     assert services.ingest_reports(device=box, reports=[restarts(camera)]).accepted == [0]
     again = services.ingest_reports(
-        device=box, reports=[restarts(camera), restarts(dock), restarts(dock)]
+        device=box, reports=[restarts(camera), restarts(dock_camera), restarts(dock_camera)]
     )
     assert again.duplicates == [0, 2] and again.accepted == [1]
     services.evaluate_reports(list(CounterReport.objects.values_list("pk", flat=True)))
     assert Incident.objects.filter(camera=camera).count() == 1
-    assert Incident.objects.filter(camera=dock).count() == 1
+    assert Incident.objects.filter(camera=dock_camera).count() == 1
 
 
 @pytest.mark.django_db
@@ -84,10 +74,10 @@ def test_other_counts_at_the_same_time_are_another_report(box, camera):
 
 
 @pytest.mark.django_db
-def test_a_report_id_again_is_a_duplicate_whatever_its_content(box, camera, dock):
+def test_a_report_id_again_is_a_duplicate_whatever_its_content(box, camera, dock_camera):
     first = {**restarts(camera), "report_id": "r-1042"}
     assert services.ingest_reports(device=box, reports=[first]).accepted == [0]
-    other = {**restarts(dock, 5, NOW + datetime.timedelta(minutes=1)), "report_id": "r-1042"}
+    other = {**restarts(dock_camera, 5, NOW + datetime.timedelta(minutes=1)), "report_id": "r-1042"}
     assert services.ingest_reports(device=box, reports=[other]).duplicates == [0]
     # Other ids at the same time and with the same content are other reports.
     ids = [{**restarts(camera), "report_id": f"r-{n}"} for n in (1043, 1044)]
@@ -104,8 +94,8 @@ def test_a_camera_named_by_its_local_id_is_the_same_content(box, camera):
 
 
 @pytest.mark.django_db
-def test_the_database_holds_one_report_per_time_and_content(box, camera, dock):
-    services.ingest_reports(device=box, reports=[restarts(camera), restarts(dock)])
+def test_the_database_holds_one_report_per_time_and_content(box, camera, dock_camera):
+    services.ingest_reports(device=box, reports=[restarts(camera), restarts(dock_camera)])
     row = CounterReport.objects.order_by("pk").first()
     copy = CounterReport(
         device=box,
@@ -122,9 +112,9 @@ def test_the_database_holds_one_report_per_time_and_content(box, camera, dock):
 
 
 @pytest.mark.django_db
-def test_the_migration_fills_in_the_content_digest(box, camera, dock):
+def test_the_migration_fills_in_the_content_digest(box, camera, dock_camera):
     services.ingest_reports(
-        device=box, reports=[restarts(camera), {**restarts(dock), "report_id": "r-9"}]
+        device=box, reports=[restarts(camera), {**restarts(dock_camera), "report_id": "r-9"}]
     )
     expected = dict(CounterReport.objects.values_list("pk", "content_digest"))
     CounterReport.objects.update(content_digest="")  # as the rows were before the migration

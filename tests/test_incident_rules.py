@@ -14,20 +14,13 @@ from domains import services as domain_services
 from incidents import services
 from incidents.models import CounterReport, CounterRule, Incident
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _rules(counter_rules):
-    """Every test here judges with the default rules."""
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("counter_rules", "incident_max_age_ten_years"),
+]
 
 
 T0 = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
-
-
-@pytest.fixture(autouse=True)
-def recent(settings):
-    settings.INCIDENT_MAX_AGE = 10 * 365 * 24 * 3600  # T0 counts as recent in these tests
 
 
 def report(box, at, cameras=None, boxes=None, report_id=""):

@@ -11,12 +11,7 @@ from django.core.management import call_command
 from callbacks.models import Event
 from incidents.models import CounterReport, Incident
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _rules(counter_rules):
-    """Every test here judges with the default rules."""
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("counter_rules")]
 
 
 def lines(box, camera, now) -> str:

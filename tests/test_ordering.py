@@ -16,8 +16,6 @@ from callbacks import services as callback_services
 from callbacks.delivery import sweeper
 from callbacks.models import Delivery, DeliveryState, Endpoint
 from domains import services
-from tests.conftest import running_worker
-from tests.processes import kill_group, start_worker
 from tests.receiver import Receiver, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,31 +33,8 @@ def sequences(requests) -> list[int]:
     return [int(r.headers["camio-order-sequence"]) for r in requests]
 
 
-@pytest.fixture
-def two_workers(tmp_path, settings, transactional_db):
-    """Two delivery worker processes: this one's and a child's (with beat)."""
-    child = start_worker(tmp_path / "worker.log", tmp_path / "beat",
-                         queues=",".join(settings.WORKER_QUEUES["deliveries"]))
-    try:
-        with running_worker(queues=settings.WORKER_QUEUES["deliveries"]) as w:
-            yield w
-    finally:
-        kill_group(child)
-
-
-@pytest.fixture
-def ordered_and_not(endpoint_for):
-    """A per_key receiver and an unordered one, both subscribed to everything."""
-    ordered, unordered = Receiver(), Receiver()
-    endpoint_for(ordered.url, ordering="per_key")
-    endpoint_for(unordered.url)
-    yield ordered, unordered
-    ordered.close()
-    unordered.close()
-
-
 def test_renames_arrive_in_commit_order_with_consecutive_sequences(
-    two_workers, ordered_and_not, api, acme_admin, box, token_for, client_with
+    two_delivery_workers, ordered_and_not, api, acme_admin, box, token_for, client_with
 ):
     ordered, unordered = ordered_and_not
     camera = services.camera_create(owner=acme_admin, device=box, name="Name 00")
@@ -96,7 +71,7 @@ def test_renames_arrive_in_commit_order_with_consecutive_sequences(
 
 
 def test_a_box_deletion_sends_its_children_first_in_sequence(
-    two_workers, ordered_and_not, api, acme_admin, box
+    two_delivery_workers, ordered_and_not, api, acme_admin, box
 ):
     ordered, unordered = ordered_and_not
     cameras = [services.camera_create(owner=acme_admin, device=box, name=f"C{n}")
@@ -115,17 +90,8 @@ def test_a_box_deletion_sends_its_children_first_in_sequence(
     assert sequences(keyed(ordered, key)) == list(range(1, 12))
 
 
-@pytest.fixture
-def retrying(settings):
-    """Retries every 0.2 s, many of them; the sweeper every 0.2 s."""
-    settings.CALLBACK_RETRY_SCHEDULE = [0] + [0.2] * 40
-    settings.CALLBACK_RETRY_JITTER = 0
-    settings.CALLBACK_SWEEP_INTERVAL = 0.2
-    return settings
-
-
 def test_a_retried_delivery_holds_back_its_own_key_only(
-    retrying, worker, receiver, endpoint_for, acme_admin, acme
+    fast_retries, worker, receiver, endpoint_for, acme_admin, acme
 ):
     box_a = services.device_create(owner=acme_admin, name="Box A")
     box_b = services.device_create(owner=acme_admin, name="Box B")
@@ -154,7 +120,7 @@ def test_a_retried_delivery_holds_back_its_own_key_only(
 
 
 def test_cancelling_the_head_lets_the_next_of_its_key_go(
-    retrying, worker, receiver, endpoint_for, acme_admin, box
+    fast_retries, worker, receiver, endpoint_for, acme_admin, box
 ):
     receiver.answer = lambda index, request: (
         (422, {}, b"poison") if body(request)["data"]["object"]["camera"]["name"] == "Poison"
@@ -206,7 +172,7 @@ def test_switching_to_per_key_numbers_pending_deliveries_by_commit(
 
 
 def test_test_events_carry_no_order_and_bypass_it(
-    retrying, worker, receiver, endpoint_for, acme_admin, box
+    fast_retries, worker, receiver, endpoint_for, acme_admin, box
 ):
     receiver.answer = lambda index, request: (
         (200, {}, b"ok") if "camio-test" in request.headers or index > 0 else (422, {}, b"no")
@@ -226,7 +192,7 @@ def test_test_events_carry_no_order_and_bypass_it(
 
 
 def test_the_sweeper_does_not_requeue_deliveries_behind_their_key(
-    retrying, acme, acme_admin, box, endpoint_for, django_capture_on_commit_callbacks
+    fast_retries, acme, acme_admin, box, endpoint_for, django_capture_on_commit_callbacks
 ):
     endpoint_for("https://hooks.example.com/in", ["camera.created"], ordering="per_key")
     with django_capture_on_commit_callbacks(execute=False):

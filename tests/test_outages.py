@@ -13,17 +13,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from django.db import OperationalError
-from django.db.backends.base.base import BaseDatabaseWrapper
 
-from domains.cache import FailOpenRedisCache, outage, window_hit
+from domains.cache import FailOpenRedisCache, window_hit
 from domains.models import Camera
 from pacs.models import PacsEvent
 from tests.processes import (
     free_port,
     kill_group,
     redis_answers,
-    start_redis,
     start_web,
     web_answers,
 )
@@ -35,23 +32,6 @@ EVENT = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json"
 needs_redis = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="needs the redis-server program"
 )
-
-
-@pytest.fixture
-def fresh_outage(monkeypatch):
-    """Forget earlier cache errors (the skip window and the log interval)."""
-    monkeypatch.setattr(outage, "failed_at", float("-inf"))
-    monkeypatch.setattr(outage, "logged_at", float("-inf"))
-    monkeypatch.setattr(outage, "suppressed", 0)
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    port = free_port()
-    process = start_redis(port, tmp_path)
-    wait_for(lambda: redis_answers(port), what="the private Redis")
-    yield port, process
-    kill_group(process)
 
 
 def request(port: int, method: str, path: str, body: object = None, headers=None, chunks=None):
@@ -145,18 +125,6 @@ def test_camera_patch_succeeds_with_the_cache_and_broker_stopped(
 
 
 # --- The database's outage answers 503 -----------------------------------------------
-
-
-@pytest.fixture
-def database_down(monkeypatch):
-    """Call it to make every query from then on fail as a refused connection does."""
-
-    def refuse(self):
-        raise OperationalError(
-            'connection to server at "127.0.0.1", port 5432 failed: Connection refused'
-        )
-
-    return lambda: monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", refuse)
 
 
 @pytest.mark.django_db

@@ -17,7 +17,7 @@ from domains.models import ApiToken, AuditEntry
 from pacs import services
 from pacs.models import EventState, PacsDevice, PacsEvent, PacsIntegration
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pacs_labels")]
 EVENT = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())[
     "event"
 ]
@@ -26,11 +26,6 @@ DOORS = [
     {"device_id": "1_1", "device_name": "Rooftop Reader 1"},
     {"device_id": "1_2", "device_name": "Lobby Reader"},
 ]
-
-
-@pytest.fixture(autouse=True)
-def _labels(pacs_labels):
-    """The default label maps."""
 
 
 def url(integration: PacsIntegration, rest: str = "") -> str:

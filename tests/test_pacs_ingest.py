@@ -12,15 +12,10 @@ from callbacks.models import Event
 from pacs import services
 from pacs.models import EventState, PacsDevice, PacsEvent
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pacs_labels")]
 EVENT = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())[
     "event"
 ]
-
-
-@pytest.fixture(autouse=True)
-def _labels(pacs_labels):
-    """The default label maps."""
 
 
 def test_a_new_device_list_replaces_the_old_but_keeps_mapped_devices(

@@ -11,6 +11,8 @@ import pytest
 from pacs.models import EventState, PacsDevice, PacsEvent
 from tests.receiver import wait_for
 
+pytestmark = pytest.mark.usefixtures("pacs_labels")
+
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())
 SEED_OBJECT = {
     "user": {"user_id": "u123", "email": "test@acme.com"},
@@ -25,11 +27,6 @@ SEED_OBJECT = {
     ],
     "source_server": "apac.int.acme.com:443",
 }
-
-
-@pytest.fixture(autouse=True)
-def _labels(pacs_labels):
-    """The default label maps."""
 
 
 def same_shape(seed, ours, path="") -> list[str]:
@@ -141,7 +138,7 @@ def test_a_flush_keeps_its_batch_size_under_a_nested_loop_plan(
 
     from callbacks.models import Event
     from pacs.services import flush, ingest_events
-    from tests.test_claims import NESTED_LOOP
+    from tests.support.postgres import NESTED_LOOP
 
     events = [{**FIXTURE["event"], "serial_number": n} for n in range(5000)]
     with django_capture_on_commit_callbacks(execute=False):  # no flush scheduled: done here

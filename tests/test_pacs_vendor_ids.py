@@ -18,14 +18,11 @@ from pacs.models import EventState, PacsEvent, vendor_id_digest
 from pacs.vendors.base import MAX_EVENT_ID, MAX_SERIAL, MAX_TEXT
 from tests.receiver import wait_for
 
+pytestmark = pytest.mark.usefixtures("pacs_labels")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "pacs"
 EVENT = json.loads((FIXTURES / "onguard.json").read_text())["event"]
 CONTROLLER = "c" * 125  # "<controller>:<serial>" is 130 characters: it was cut to 128
-
-
-@pytest.fixture(autouse=True)
-def _labels(pacs_labels):
-    """The default label maps."""
 
 
 def long_events() -> list[dict]:

@@ -11,13 +11,8 @@ from domains.models import User
 from pacs import services
 from pacs.models import PacsEvent, PacsLabel
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pacs_labels")]
 FIXTURES = Path(__file__).parent / "fixtures" / "pacs"
-
-
-@pytest.fixture(autouse=True)
-def _labels(pacs_labels):
-    """The default label maps."""
 
 
 @pytest.mark.parametrize("vendor", ["onguard", "openpath", "brivo", "generic"])

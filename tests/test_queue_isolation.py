@@ -20,9 +20,9 @@ from callbacks.services import endpoint_create
 from camio_portal.celery import app
 from domains import services
 from incidents.models import CounterReport, Incident
-from tests.conftest import running_worker
 from tests.processes import kill_group, start_worker
 from tests.receiver import wait_for
+from tests.support.workers import running_worker
 
 if TYPE_CHECKING:
     from kombu.transport.virtual import Channel as VirtualChannel

@@ -1,97 +1,53 @@
 """`receive_callbacks --secret S` accepts a genuine callback with any method an endpoint
 may use, and refuses (401) one signed with another secret or ten minutes ago."""
 
-import datetime
-import http.client
 import io
 import subprocess
 import sys
 import threading
-import time
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from callbacks.delivery.policy import Job, build_request, new_secret
+from callbacks.delivery.policy import new_secret
 from callbacks.management.commands.receive_callbacks import make_server
 from callbacks.models import Method
 from tests.processes import ROOT, child_env, free_port
-from tests.test_embedded import wait_for
+from tests.support.embedded import wait_for
+from tests.support.signed_callbacks import SECRET, callback, send
 
 # Not about the database or broker: CI runs it once, on SQLite.
 pytestmark = pytest.mark.backend_independent
 
-SECRET = new_secret()
-BODY = b'{"data": {"object": {}}, "id": "evt-1", "type": "camera.created"}'
-
-
-def callback(port: int, method: str = "POST", secrets=(SECRET,), age: float = 0):
-    """A request built and signed as the portal sends it, ``age`` seconds ago."""
-    now = datetime.datetime.now(datetime.UTC)
-    job = Job(
-        delivery_id="d-1", endpoint_id=1, event_id="evt-1", event_type="camera.created",
-        event_created_at=now, method=method, url=f"http://127.0.0.1:{port}/camio",
-        headers={"Authorization": "token XYZPDQ"}, secrets=list(secrets), body=BODY,
-        attempt_number=1, due_at=now, claim_token="t",
-    )
-    return build_request(job, int(time.time() - age))
-
-
-def send(request) -> int:
-    url = urlsplit(request.url)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-    try:
-        path = f"{url.path}?{url.query}" if url.query else url.path
-        connection.request(
-            request.method, path, body=request.body,
-            headers=dict(request.headers),
-        )
-        return connection.getresponse().status
-    finally:
-        connection.close()
-
-
-@pytest.fixture
-def receiver():
-    """The command's server on a free port, verifying with SECRET; yields (port, lines)."""
-    lines: list[str] = []
-    server = make_server("127.0.0.1", 0, SECRET, 200, lines.append)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], lines
-    server.shutdown()
-    server.server_close()
-
 
 @pytest.mark.parametrize("method", Method.values)
-def test_accepts_a_genuine_callback_with_any_method(receiver, method):
-    port, lines = receiver
+def test_accepts_a_genuine_callback_with_any_method(receive_command_server, method):
+    port, lines = receive_command_server
     assert send(callback(port, method)) == 200
     assert "camera.created webhook-id=evt-1 -> 200 verified" in lines[0]
     assert lines[0].split()[1] == method
 
 
-def test_accepts_either_signature_during_a_rotation(receiver):
-    port, lines = receiver
+def test_accepts_either_signature_during_a_rotation(receive_command_server):
+    port, lines = receive_command_server
     assert send(callback(port, secrets=(new_secret(), SECRET))) == 200
     assert "verified" in lines[0]
 
 
-def test_refuses_another_secret(receiver):
-    port, lines = receiver
+def test_refuses_another_secret(receive_command_server):
+    port, lines = receive_command_server
     assert send(callback(port, secrets=(new_secret(),))) == 401
     assert "-> 401 REFUSED (No matching signature found)" in lines[0]
 
 
-def test_refuses_a_timestamp_ten_minutes_old(receiver):
-    port, lines = receiver
+def test_refuses_a_timestamp_ten_minutes_old(receive_command_server):
+    port, lines = receive_command_server
     assert send(callback(port, age=600)) == 401
     assert "REFUSED (Message timestamp too old)" in lines[0]
 
 
-def test_refuses_a_malformed_signature(receiver):
-    port, lines = receiver
+def test_refuses_a_malformed_signature(receive_command_server):
+    port, lines = receive_command_server
     request = callback(port)
     request.headers = [(k, "nonsense" if k == "webhook-signature" else v)
                        for k, v in request.headers]

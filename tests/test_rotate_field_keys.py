@@ -3,41 +3,18 @@ old key can be removed and every endpoint still sends signed callbacks."""
 
 from __future__ import annotations
 
-import io
 from urllib.parse import urlsplit
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from standardwebhooks.webhooks import Webhook
 
-from callbacks import services as callback_services
 from callbacks.models import Endpoint
 from callbacks.services.key_rotation import Rotation, encrypted_fields, rotate_model
 from domains import services
 from tests.receiver import wait_for
-
-OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-HEADERS = {"Authorization": "token XYZPDQ"}
-
-
-def rotate(**options) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("rotate_field_keys", stdout=out, stderr=err, **options)
-    return out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def three_endpoints(settings, endpoint_for, receiver, acme_admin):
-    """Two live endpoints (one mid secret rotation) and a deleted one, under OLD."""
-    settings.FIELD_ENCRYPTION_KEYS = [OLD]
-    plain = endpoint_for(receiver.url + "/plain", ["camera.created"], headers=HEADERS)
-    rotating = endpoint_for(receiver.url + "/rotating", ["camera.created"], headers=HEADERS)
-    callback_services.endpoint_rotate_secret(endpoint=rotating, actor=acme_admin)
-    deleted = endpoint_for(receiver.url + "/deleted", ["camera.created"])
-    callback_services.endpoint_delete(endpoint=deleted, actor=acme_admin)
-    return [plain, rotating, deleted]
+from tests.support.field_keys import NEW, OLD, rotate
 
 
 @pytest.mark.django_db(transaction=True)

@@ -69,7 +69,7 @@ def signed_in(page, acme_admin):
 def browser_worker(django_db_setup):
     """One real Celery worker for all the browser tests, stopped when they end (so it
     cannot take work meant for later tests' own workers)."""
-    from tests.conftest import running_worker
+    from tests.support.workers import running_worker
 
     with running_worker():
         yield
