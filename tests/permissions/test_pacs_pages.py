@@ -9,7 +9,8 @@ from domains.models import ApiToken
 from pacs.models import PacsIntegration
 from tests.support.portal import url
 
-pytestmark = pytest.mark.django_db
+# Who may see what is decided by the ORM the same way on every database: CI runs it once.
+pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent]
 
 RENAMED = {"name": "Renamed", "vendor": "onguard", "time_zone": "UTC"}
 
