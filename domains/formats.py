@@ -12,9 +12,11 @@ import datetime
 import functools
 import re
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "••••••"
+T = TypeVar("T")
 
 
 def camio_date(moment: datetime.datetime) -> str:
@@ -35,7 +37,7 @@ def is_secret_name(name: object) -> bool:
     return _secret_name(str(name))
 
 
-def mask_value(name: object, value: str) -> str:
+def mask_value(name: object, value: T) -> T | str:
     """Return ``value``, or the mask when ``name`` holds a secret."""
     return MASK if is_secret_name(name) else value
 

@@ -24,7 +24,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from domains.formats import MASK, is_secret_name
+from domains.formats import mask_value
 
 # --- Validators: domain names, e-mail domains, MAC addresses, polygons, server ----
 # addresses (the models' fields use them; forms, services and the API too).
@@ -632,7 +632,7 @@ def audit_value(value: Any) -> Any:
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: MASK if is_secret_name(k) else audit_value(v) for k, v in value.items()}
+        return {k: mask_value(k, audit_value(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [audit_value(v) for v in value]
     return value

@@ -376,7 +376,7 @@ class BoxRun:
     evaluated: int = 0
     opened: list[Incident] = field(default_factory=list)
     given_back: bool = False  # another runner holds the Box
-    more: bool = False  # the budget ran out with reports left: asked for another task
+    reports_left: bool = False  # the budget ran out with reports left: asked for another task
 
 
 def evaluate_box(device_pk: int, *, only: set[int] | None = None) -> BoxRun:
@@ -403,7 +403,7 @@ def evaluate_box(device_pk: int, *, only: set[int] | None = None) -> BoxRun:
             if only is not None:
                 only -= set(ids)
             _renew_lease(subject, token)
-        run.more = True
+        run.reports_left = True
     finally:
         _release_lease(subject, token)
     request_evaluation([device_pk])
