@@ -115,7 +115,7 @@ def main() -> None:
                     print(f"  {device_id[:6]}: {number + 1}/{batches} batches posted", flush=True)
 
         clients = [threading.Thread(target=box_client, args=(d, t)) for d, t, _ in boxes]
-        meter, started, posted, backlog_at_stop = common.post_and_drain(
+        meter, started, posted, backlog_at_stop, _ = common.post_and_drain(
             procs, clients, unevaluated, "reports not yet evaluated"
         )
         elapsed = time.time() - started

@@ -104,14 +104,13 @@ def main() -> None:
                     failures.append(f"gateway {index} batch {number}: {answer}")
 
         clients = [threading.Thread(target=gateway, args=(g,)) for g in range(args.gateways)]
-        meter, started, posted, backlog_at_stop = common.post_and_drain(
+        meter, started, posted, backlog_at_stop, drain_deadline = common.post_and_drain(
             procs, clients, pending, "events not yet relayed"
         )
         relayed = time.time() - started
         from callbacks.models import Event
 
         callbacks = Event.objects.filter(type="pacs.events.created").count()
-        drain_deadline = time.monotonic() + 300
         while (relayed_in_callbacks(procs.url) < callbacks
                and time.monotonic() < drain_deadline):
             time.sleep(0.2)

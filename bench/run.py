@@ -106,10 +106,10 @@ def standalone(parser: argparse.ArgumentParser, throttle: str,
 
 
 def post_and_drain(procs: Processes, clients: list, backlog: Callable[[], int],
-                   what: str) -> tuple[Any, float, float, int]:
+                   what: str) -> tuple[Any, float, float, int, float]:
     """Start the meter, run the ``clients`` threads to the end, then wait (up to 300 s) for
-    ``backlog()`` to reach 0. Returns the running meter, the start time, how long posting took
-    and the backlog when it stopped."""
+    ``backlog()`` to reach 0. Returns the running meter, the start time, how long posting took,
+    the backlog when it stopped and the deadline (monotonic) any later wait shares."""
     meter = procs.meter()
     meter.begin()
     started = time.time()
@@ -123,7 +123,7 @@ def post_and_drain(procs: Processes, clients: list, backlog: Callable[[], int],
     drain_deadline = time.monotonic() + 300
     while backlog() and time.monotonic() < drain_deadline:
         time.sleep(0.1)
-    return meter, started, posted, backlog_at_stop
+    return meter, started, posted, backlog_at_stop, drain_deadline
 
 
 def ensure_database(url: str) -> None:

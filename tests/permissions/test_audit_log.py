@@ -7,8 +7,7 @@ import pytest
 
 from tests.support.portal import url
 
-# Who may see what is decided by the ORM the same way on every database: CI runs it once.
-pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent]
+pytestmark = pytest.mark.django_db
 
 
 def test_the_owner_can_read_the_audit_log(owner_client, endpoint):

@@ -8,8 +8,7 @@ import pytest
 from domains.models import Domain, DomainAdministrator
 from tests.support.portal import url
 
-# Who may see what is decided by the ORM the same way on every database: CI runs it once.
-pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent]
+pytestmark = pytest.mark.django_db
 
 QUEUE_40 = {"min_upload_queue_length_for_incident_creation": "40"}
 

@@ -8,8 +8,7 @@ from callbacks.models import Delivery, Endpoint
 from domains.models import AuditEntry
 from tests.support.portal import ENDPOINT_FORM, url
 
-# Who may see what is decided by the ORM the same way on every database: CI runs it once.
-pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent]
+pytestmark = pytest.mark.django_db
 
 
 def test_the_owner_can_open_the_new_endpoint_form(owner_client, acme):

@@ -9,8 +9,7 @@ from domains.models import ApiToken
 from pacs.models import PacsIntegration
 from tests.support.portal import url
 
-# Who may see what is decided by the ORM the same way on every database: CI runs it once.
-pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent]
+pytestmark = pytest.mark.django_db
 
 RENAMED = {"name": "Renamed", "vendor": "onguard", "time_zone": "UTC"}
 

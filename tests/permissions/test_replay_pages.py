@@ -7,8 +7,7 @@ import pytest
 from callbacks.models import ReplayJob
 from tests.support.portal import url
 
-# Who may see what is decided by the ORM the same way on every database: CI runs it once.
-pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent]
+pytestmark = pytest.mark.django_db
 
 WINDOW = {"start": "2020-01-01T00:00", "end": "2020-01-02T00:00", "confirm": "1"}
 

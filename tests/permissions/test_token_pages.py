@@ -7,8 +7,7 @@ import pytest
 from domains.models import ApiToken
 from tests.support.portal import url
 
-# Who may see what is decided by the ORM the same way on every database: CI runs it once.
-pytestmark = [pytest.mark.django_db, pytest.mark.backend_independent]
+pytestmark = pytest.mark.django_db
 
 
 def test_the_owner_sees_their_token(owner_client, owner_token):
