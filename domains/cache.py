@@ -171,11 +171,6 @@ return {0, tostring(tonumber(oldest[2]) + window - now)}
 _local_lock = threading.Lock()
 
 
-def shared(backend: Any = None) -> bool:
-    """Whether counts in ``backend`` (default: the default cache) are seen by every process."""
-    return isinstance(backend or caches["default"], RedisCache)
-
-
 def window_hit(key: str, limit: int, window: float, backend: Any = None) -> tuple[bool, float]:
     """Count one request under ``key``: (allowed, seconds until the next would be).
 

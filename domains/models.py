@@ -768,7 +768,3 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.prefix}… ({self.name})"
-
-    @property
-    def is_live(self) -> bool:
-        return self.revoked_at is None
