@@ -184,6 +184,13 @@ def log_summary(rows: QuerySet[Delivery], until: datetime.datetime | None = None
     return [table[hour] for hour in hours]
 
 
+def waiting_behind_circuit(endpoint: Endpoint) -> int:
+    """How many deliveries an open circuit holds back (0, uncounted, while it is closed)."""
+    if not endpoint.circuit_opened_at:
+        return 0
+    return endpoint.deliveries.filter(state=DeliveryState.PENDING).count()
+
+
 def endpoint_rows(domain: Domain) -> list[EndpointRow]:
     """The domain's live endpoints with their last delivery and last 24 hours (from the
     hourly rollups, not a scan of deliveries)."""
@@ -198,9 +205,7 @@ def endpoint_rows(domain: Domain) -> list[EndpointRow]:
                 mask_url(endpoint.url),
                 last,
                 stats[endpoint.pk],
-                endpoint.deliveries.filter(state=DeliveryState.PENDING).count()
-                if endpoint.circuit_opened_at
-                else 0,
+                waiting_behind_circuit(endpoint),
             )
         )
     return rows
@@ -286,17 +291,22 @@ HOW_TO_SIGN = (
 
 def attempt_as_curl(
     attempt: Attempt, body: bytes | None, real_headers: dict[str, str] | None = None,
-    signature: FreshSignature | None = None, real_url: str | None = None,
+    signature: FreshSignature | None = None, endpoint_url: str | None = None,
 ) -> str:
     """Return a curl command repeating ``attempt``, one ``-H 'name: value'`` per line.
 
     Masked values become placeholders and the command says how to sign. Given the
-    endpoint's stored ``real_headers`` (and its ``real_url``, for a URL that was masked)
+    endpoint's stored ``real_headers`` (and its ``endpoint_url``, for a URL that was masked)
     and a ``signature``, it carries the real values and a ``webhook-timestamp`` and
     ``webhook-signature`` made now, so running it passes Standard Webhooks verification
     for five minutes."""
     real = {k.lower(): v for k, v in (real_headers or {}).items()}
-    url = real_url if real_url and signature is not None else attempt.request_url
+    url = attempt.request_url
+    if endpoint_url and signature is not None:
+        # The attempt's URL is the masked endpoint URL (plus a GET's query): unmask it.
+        masked = mask_url(endpoint_url)
+        if url.startswith(masked):
+            url = endpoint_url + url[len(masked):]
     lines = [f"curl -X {attempt.request_method} {shlex.quote(url)}"]
     fresh: dict[str, str] = {}
     if signature is not None:

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from domains import services
+from domains.forms import show_refusal
 from domains.models import (
     ApiToken,
     AuditEntry,
@@ -196,8 +197,7 @@ class DomainRegisterForm(forms.ModelForm):
                     name=data["name"], admin_email=data["admin_email"]
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    self.add_error(field, errors)
+                show_refusal(self, exc)
         return data
 
     def validate_unique(self) -> None:

@@ -139,7 +139,7 @@ class TokenForm(forms.Form):
     )
 
 
-def show_refusal(form: forms.Form, exc: ValidationError) -> None:
+def show_refusal(form: forms.BaseForm, exc: ValidationError) -> None:
     """Show a service's refusal on ``form``: each message beside its field, the rest on top."""
     for field, errors in exc.message_dict.items():
         form.add_error(field if field in form.fields else None, errors)

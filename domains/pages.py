@@ -33,9 +33,10 @@ from callbacks.selectors import (
     hourly_stats,
     log_summary,
     pretty_body,
+    waiting_behind_circuit,
 )
 from domains import services
-from domains.formats import mask_mapping, mask_url
+from domains.formats import mask_mapping
 from domains.forms import (
     CoAdminForm,
     DeliveryFilterForm,
@@ -191,9 +192,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
             "domain": domain,
             "form": form,
             "endpoint": endpoint,
-            "waiting": endpoint.deliveries.filter(state="pending").count()
-            if endpoint.circuit_opened_at
-            else 0,
+            "waiting": waiting_behind_circuit(endpoint),
             "chart_hours": hourly_stats([endpoint])[endpoint.pk],
         },
         status=400 if request.method == "POST" else 200,
@@ -331,20 +330,8 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
         signature = FreshSignature(
             str(delivery.event_id), endpoint.signing_secrets(), int(time.time())
         )
-    masked = mask_url(endpoint.url)
     attempts = [
-        (
-            a,
-            attempt_as_curl(
-                a,
-                body,
-                revealed,
-                signature,
-                real_url=endpoint.url + a.request_url[len(masked) :]
-                if a.request_url.startswith(masked)
-                else None,
-            ),
-        )
+        (a, attempt_as_curl(a, body, revealed, signature, endpoint_url=endpoint.url))
         for a in delivery.attempts.all()
     ]
     return render(

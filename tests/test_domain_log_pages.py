@@ -10,7 +10,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from callbacks.models import Delivery, Endpoint, ReplayJob
+from callbacks.models import Attempt, Delivery, Endpoint, ReplayJob
+from callbacks.selectors import FreshSignature, attempt_as_curl
+from domains.formats import mask_url
 from domains.models import AuditEntry, DomainAdministrator
 
 
@@ -215,3 +217,14 @@ def test_the_audit_log_shows_each_change_as_field_before_after_and_filters(
     assert "endpoint.updated" in by_id.content.decode()
     none = acme_admin_client.get("/domains/acme.com/audit?object=no-such-thing").content.decode()
     assert "Nothing matches." in none
+
+
+def test_a_copied_curl_command_unmasks_the_url_only_when_signed_anew():
+    real = "https://hq:pw@hooks.acme.com/cb"
+    attempt = Attempt(request_method="GET", request_url=mask_url(real) + "?type=camera.created",
+                      request_headers=[["webhook-signature", "v1,old"]])
+    fresh = FreshSignature("evt_1", ["whsec_" + "A" * 32], 1_700_000_000)
+    signed = attempt_as_curl(attempt, None, {}, fresh, endpoint_url=real)
+    assert f"'{real}?type=camera.created'" in signed and "v1,old" not in signed
+    kept = attempt_as_curl(attempt, None, endpoint_url=real)
+    assert "hq:pw@" not in kept and mask_url(real) in kept
