@@ -147,9 +147,11 @@ def add_error_schema(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
 
 WEBHOOK_HEADERS = [
-    ("webhook-id", "The event's id: the same on every retry; drop duplicates by it."),
-    ("webhook-timestamp", "Unix seconds when this attempt was signed."),
-    ("webhook-signature", "v1,<base64 HMAC-SHA256>, space-separated during a rotation."),
+    ("webhook-id", "The event's id: the same on every retry; drop duplicates by it.", True),
+    ("webhook-timestamp", "Unix seconds when this attempt was signed.", True),
+    ("webhook-signature", "v1,<base64 HMAC-SHA256>, space-separated during a rotation.", True),
+    ("camio-test", "true on a test event (whose body also says \"test\": true and whose ids "
+     "start with test_); real events never carry it.", False),
 ]
 
 
@@ -165,11 +167,11 @@ def _webhook(entry: Any) -> dict[str, Any]:
                 {
                     "name": name,
                     "in": "header",
-                    "required": True,
+                    "required": required,
                     "description": text,
                     "schema": {"type": "string"},
                 }
-                for name, text in WEBHOOK_HEADERS
+                for name, text, required in WEBHOOK_HEADERS
             ],
             "requestBody": {
                 "required": True,

@@ -10,16 +10,19 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from callbacks import services
+from callbacks.endpoint_health import Health, endpoint_health
 from callbacks.forms import (
     EVENT_TYPE_CHOICES,
     EndpointFieldsMixin,
@@ -28,6 +31,7 @@ from callbacks.forms import (
     rate_limit_field,
 )
 from callbacks.models import (
+    MAX_OVERLAPPING_KEYS,
     Attempt,
     Delivery,
     DeliveryState,
@@ -36,8 +40,9 @@ from callbacks.models import (
     Method,
     ReplayJob,
 )
-from callbacks.selectors import backlog
-from domains.formats import mask_mapping, mask_url
+from callbacks.selectors import backlog, pending_deliveries
+from domains.confirm import admin_ask, admin_confirmed
+from domains.formats import MASK, counted, mask_mapping, mask_url
 from domains.models import signed_in_user
 
 
@@ -101,6 +106,18 @@ class AttemptInline(admin.TabularInline):
         return False
 
 
+class HealthChangeList(ChangeList):
+    """The endpoint list, with the health of the page's endpoints read in one go (a few
+    grouped queries for the page, not a few per row)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        page = list(self.result_list)  # evaluated once: the template reuses these rows
+        health = endpoint_health(page)
+        for endpoint in page:
+            endpoint.health_24h = health[endpoint.pk]
+
+
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     form = EndpointForm
@@ -138,8 +155,9 @@ class EndpointAdmin(admin.ModelAdmin):
         "paused_until",
         "created_at",
         "deleted_at",
+        "keys_signing_now",
     )
-    actions = ["disable", "enable", "rotate_secret", "probe_now"]
+    actions = ["disable", "enable", "rotate_secret", "probe_now", "soft_delete", "restore"]
 
     @admin.display(description="URL")
     def masked_url(self, obj: Endpoint) -> str:
@@ -159,11 +177,29 @@ class EndpointAdmin(admin.ModelAdmin):
         return f"{obj.circuit_state} since {obj.circuit_opened_at:%Y-%m-%d %H:%M}{probe}; " \
             f"{waiting} waiting"
 
-    @admin.display(description="Health")
+    @admin.display(description="Signing keys")
+    def keys_signing_now(self, obj: Endpoint) -> str:
+        """The keys that sign now, newest first; their secrets are never shown here."""
+        if obj.pk is None:
+            return "—"
+        rows = format_html_join("", "<li><code>whsec_{}</code> {}: created {} UTC, {}</li>", (
+            (MASK, key.key_id, f"{key.created_at:%Y-%m-%d %H:%M}",
+             "current" if key.expires_at is None
+             else f"stops signing {key.expires_at:%Y-%m-%d %H:%M} UTC")
+            for key in obj.signing_keys.live()
+        ))
+        return format_html("<ul>{}</ul>", rows)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return HealthChangeList
+
+    @admin.display(description="Health (24 h)")
     def health(self, obj: Endpoint) -> str:
-        if obj.consecutive_failures:
-            return f"{obj.consecutive_failures} failures: {obj.last_error[:60]}"
-        return "ok" if obj.last_success_at else "—"
+        """The domain page's figure, and the failures in a row now."""
+        health: Health = getattr(obj, "health_24h", None) or endpoint_health([obj])[obj.pk]
+        streak = (f"; now {obj.consecutive_failures} failed in a row: {obj.last_error[:60]}"
+                  if obj.consecutive_failures else "")
+        return health.summary + streak
 
     def save_model(
         self, request: HttpRequest, obj: Endpoint, form: EndpointForm, change: bool
@@ -189,15 +225,48 @@ class EndpointAdmin(admin.ModelAdmin):
         obj.pk, obj.endpoint_id = saved.pk, saved.endpoint_id
         obj._state.adding = False
 
-    def delete_model(self, request: HttpRequest, obj: Endpoint) -> None:
-        services.endpoint_delete(endpoint=obj, actor=signed_in_user(request))
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the "Delete…" action asks first and soft-deletes (Undo: "Restore")
 
-    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        for endpoint in queryset:
+    @admin.action(description="Delete… (asks first; restorable for UNDO_WINDOW_HOURS)")
+    def soft_delete(self, request: HttpRequest,
+                    queryset: models.QuerySet) -> TemplateResponse | None:
+        live = queryset.filter(deleted_at=None)
+        if not admin_confirmed(request, "soft_delete", live):
+            return admin_ask(
+                request, live, action="soft_delete", title="Delete these endpoints?",
+                button="Delete endpoints",
+                losses=[counted(pending_deliveries(live), "pending delivery") + " cancelled"],
+                consequences=["They stop receiving callbacks at once; their delivery logs are "
+                              "kept. Restore them with the Restore action within "
+                              f"{settings.UNDO_WINDOW_HOURS:g} hours."],
+            )
+        for endpoint in live:
             services.endpoint_delete(endpoint=endpoint, actor=signed_in_user(request))
+        self.message_user(request, f"{counted(len(live), 'endpoint')} deleted.")
+        return None
 
-    @admin.action(description="Disable (cancels pending deliveries)")
-    def disable(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+    @admin.action(description="Restore (undo a delete inside its window)")
+    def restore(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        restored = 0
+        for endpoint in queryset.exclude(deleted_at=None):
+            try:
+                services.endpoint_restore(endpoint=endpoint, actor=signed_in_user(request))
+                restored += 1
+            except ValidationError as exc:
+                _errors_to_messages(request, exc)
+        self.message_user(request, f"{counted(restored, 'endpoint')} restored.")
+
+    @admin.action(description="Disable… (asks first; cancels pending deliveries)")
+    def disable(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse | None:
+        if not admin_confirmed(request, "disable", queryset):
+            return admin_ask(
+                request, queryset, action="disable", title="Disable these endpoints?",
+                button="Disable endpoints",
+                losses=[counted(pending_deliveries(queryset), "pending delivery") + " cancelled"],
+                consequences=["They get no callbacks until enabled again; the domain's admins "
+                              "are e-mailed."],
+            )
         cancelled = sum(
             services.endpoint_disable(
                 endpoint=e,
@@ -206,7 +275,10 @@ class EndpointAdmin(admin.ModelAdmin):
             )
             for e in queryset
         )
-        self.message_user(request, f"Disabled; {cancelled} pending deliveries cancelled.")
+        self.message_user(
+            request, f"Disabled; {counted(cancelled, 'pending delivery')} cancelled."
+        )
+        return None
 
     @admin.action(description="Enable")
     def enable(self, request: HttpRequest, queryset: models.QuerySet) -> None:
@@ -223,11 +295,33 @@ class EndpointAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"{sent} probes sent (closed circuits have none).")
 
-    @admin.action(description="Rotate the signing secret (old one signs for 24 h more)")
-    def rotate_secret(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+    @admin.action(description="Rotate the signing secret… (asks first; older ones sign 24 h)")
+    def rotate_secret(
+        self, request: HttpRequest, queryset: models.QuerySet
+    ) -> TemplateResponse | None:
+        hours = f"{settings.CALLBACK_SECRET_OVERLAP_HOURS:g} hours"
+        if not admin_confirmed(request, "rotate_secret", queryset):
+            return admin_ask(
+                request, queryset, action="rotate_secret",
+                title="Rotate the signing secret of these endpoints?", button="Rotate secrets",
+                consequences=[
+                    "Each gets a new secret that signs every callback from now on: its receiver "
+                    "must switch to it (the domain admin reveals it on the signing-secret page).",
+                    f"The secrets that sign now go on signing beside it for {hours} at most, "
+                    "then stop: a receiver still holding only those refuses the callbacks.",
+                    f"An endpoint whose {MAX_OVERLAPPING_KEYS} earlier secrets still sign is "
+                    "left as it is (refused until the oldest of them stops signing).",
+                ],
+            )
+        rotated = 0
         for endpoint in queryset:
-            services.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request))
-        self.message_user(request, "Secrets rotated.")
+            try:
+                services.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request))
+                rotated += 1
+            except ValidationError as exc:
+                messages.error(request, f"{endpoint.endpoint_id}: {' '.join(exc.messages)}")
+        self.message_user(request, f"{counted(rotated, 'secret')} rotated.")
+        return None
 
 
 @admin.register(Event)
@@ -344,10 +438,18 @@ class DeliveryAdmin(admin.ModelAdmin):
         self._each(request, queryset.select_related("endpoint", "event"),
                    services.delivery_resend, "resent")
 
-    @admin.action(description="Cancel (pending ones: no more attempts)")
-    def cancel(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+    @admin.action(description="Cancel… (asks first; pending ones get no more attempts)")
+    def cancel(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse | None:
+        if not admin_confirmed(request, "cancel", queryset):
+            return admin_ask(
+                request, queryset, action="cancel", title="Cancel these deliveries?",
+                button="Cancel deliveries",
+                consequences=["Pending ones get no more attempts; they can be resent later as "
+                              "new deliveries. Finished ones are left as they are."],
+            )
         self._each(request, queryset.select_related("endpoint"),
                    services.delivery_cancel, "cancelled")
+        return None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

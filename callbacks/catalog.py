@@ -33,8 +33,20 @@ class EventType:
                 },
                 "id": {"type": "string", "format": "uuid"},
                 "type": {"const": self.name},
+                "test": TEST_MARK,
             },
         }
+
+
+# The mark of a test event's envelope; a real event has no "test" key at all.
+TEST_MARK = {
+    "type": "boolean",
+    "const": True,
+    "description": "Present, and true, only on a test event (sent from an endpoint's Send test, "
+    "POST /api/endpoints/{id}/test or send_test_event): its object is the catalog's example, "
+    "every id in it starts with test_ (no real object's id does), and nothing really happened. "
+    "Real events never carry this key.",
+}
 
 
 def _obj(
@@ -229,7 +241,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
     *_camera_types(),
     EventType(
         "device.deleted",
-        "A Box was removed (its zones and cameras were deleted first, each with its own event).",
+        "A Box was removed; its zones and cameras were deleted in the same transaction, each "
+        "with its own event, which per_key endpoints get before this one (others in any order).",
         "device_delete",
         _obj({"device": DEVICE, "user": USER}),
         {

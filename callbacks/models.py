@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Iterable
 
 from django.db import models
 from django.utils import timezone
 
-from callbacks.delivery.policy import signing_secrets
+from callbacks.delivery.policy import live_secrets
 from callbacks.encrypted_fields import EncryptedJSONField, EncryptedTextField
 from domains.models import Domain, User, new_public_id
 
@@ -29,6 +30,15 @@ BODYLESS_METHODS = frozenset({Method.GET, Method.HEAD})
 class Ordering(models.TextChoices):
     NONE = "none", "None (fastest; callbacks may arrive in any order)"
     PER_KEY = "per_key", "Per key (one at a time per Box, hook owner or PACS integration)"
+
+
+class SigningScheme(models.TextChoices):
+    HMAC = "hmac", "HMAC-SHA256 (Standard Webhooks v1)"
+
+
+# Keys of one scheme that a rotation replaced and that still sign beside the current one
+# (each until its overlap ends): a rotation that would make one more is refused.
+MAX_OVERLAPPING_KEYS = 3
 
 
 # Deliveries per second an endpoint may be given at most (its ``rate_limit``).
@@ -57,9 +67,6 @@ class Endpoint(models.Model):
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
-    secret = EncryptedTextField()
-    previous_secret = EncryptedTextField(null=True, blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -110,9 +117,63 @@ class Endpoint(models.Model):
         return "half-open" if self.probe_delivery_id else "open"
 
     def signing_secrets(self, now: datetime.datetime | None = None) -> list[str]:
-        """Return the secrets that sign now: the current one, and the old one during rotation."""
-        return signing_secrets(self.secret, self.previous_secret,
-                               self.previous_secret_expires_at, now or timezone.now())
+        """Return the HMAC secrets that sign at ``now`` (default: now), newest first: the
+        current key's and every older key's whose overlap has not ended. Reads prefetched
+        ``signing_keys`` when they are there (one query for many endpoints)."""
+        return live_secrets(self.hmac_keys(), now or timezone.now())
+
+    def hmac_keys(self) -> list[tuple[str, datetime.datetime | None]]:
+        """Return (secret, stops signing at) of each HMAC key, newest first."""
+        return [(key.secret, key.expires_at) for key in self.signing_keys.all()
+                if key.scheme == SigningScheme.HMAC]
+
+    def current_key(self, scheme: str = SigningScheme.HMAC) -> SigningKey:
+        """Return the newest key of ``scheme``: the one a receiver should hold."""
+        return self.signing_keys.get(scheme=scheme, expires_at=None)
+
+
+class SigningKeyQuerySet(models.QuerySet["SigningKey"]):
+    def live(self, now: datetime.datetime | None = None) -> SigningKeyQuerySet:
+        """Keys that sign at ``now`` (default: now): the current ones and those whose
+        overlap has not ended."""
+        ends = now or timezone.now()
+        return self.filter(models.Q(expires_at=None) | models.Q(expires_at__gt=ends))
+
+
+class SigningKey(models.Model):
+    """One secret an endpoint's callbacks are signed with. The newest key of a scheme is
+    current (``expires_at`` None: it signs until the next rotation); a rotation gives every
+    older key that still signs an end (``expires_at``), and each callback carries one
+    signature per key that signs. Another scheme (ed25519) is another kind of row."""
+
+    key_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="signing_keys")
+    scheme = models.CharField(max_length=16, choices=SigningScheme.choices,
+                              default=SigningScheme.HMAC)
+    secret = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField("stops signing at", null=True, blank=True)
+
+    objects = SigningKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "scheme"],
+                                    condition=models.Q(expires_at=None),
+                                    name="one_current_key_per_scheme")
+        ]
+
+    def __str__(self) -> str:
+        ends = "current" if self.expires_at is None else f"until {self.expires_at:%Y-%m-%d %H:%M}"
+        return f"{self.scheme} key {self.key_id} ({ends})"
+
+
+def rotation_allowed_from(keys: Iterable[SigningKey]) -> datetime.datetime | None:
+    """When the next rotation is allowed, given the keys of a scheme that sign now: None
+    when it is allowed at once, else when the oldest replaced key stops signing."""
+    ends = sorted(key.expires_at for key in keys if key.expires_at is not None)
+    return ends[0] if len(ends) >= MAX_OVERLAPPING_KEYS else None
 
 
 

@@ -9,20 +9,19 @@ import shlex
 from dataclasses import dataclass
 
 from celery import current_app
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Min, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from callbacks.delivery.policy import signature_header
+from callbacks.endpoint_health import Health, day_until, endpoint_health
 from callbacks.models import (
-    LATENCY_BOUNDS_MS,
     Attempt,
     Delivery,
     DeliveryState,
     Endpoint,
-    EndpointHourlyStat,
-    EndpointLatencyStat,
     Heartbeat,
 )
 from domains.formats import MASK, mask_url
@@ -76,19 +75,18 @@ def broker_status() -> str:
 
 @dataclass
 class HourStat:
-    """One hour of an endpoint's chart: deliveries created that hour by how they ended
-    (or that they are still being retried), and its finished attempts' latency."""
+    """One hour of a filtered delivery log's chart: deliveries published that hour by how
+    they ended, or that they are still being sent or retried."""
 
     hour: datetime.datetime
     delivered: int = 0
     gave_up: int = 0
+    cancelled: int = 0
     retrying: int = 0
-    p50_ms: int | None = None  # upper bound of the bucket holding the median attempt
-    p95_ms: int | None = None
 
     @property
     def total(self) -> int:
-        return self.delivered + self.gave_up + self.retrying
+        return self.delivered + self.gave_up + self.cancelled + self.retrying
 
 
 @dataclass
@@ -98,73 +96,14 @@ class EndpointRow:
     endpoint: Endpoint
     masked_url: str
     last_delivery: Delivery | None
-    hours: list[HourStat]  # the last 24 hours, oldest first
+    health: Health  # the last 24 hours (callbacks.endpoint_health)
     waiting: int = 0  # deliveries held back by an open circuit (counted only then)
-
-    @property
-    def success_rate(self) -> float | None:
-        """Of the deliveries of the last 24 hours that ended, the share that succeeded."""
-        ok = sum(h.delivered for h in self.hours)
-        total = ok + sum(h.gave_up for h in self.hours)
-        return round(100 * ok / total, 1) if total else None
-
-
-def _quantile_bound(histogram: dict[int, int], fraction: float) -> int | None:
-    """The upper bound (ms) of the bucket holding the ``fraction`` quantile; past the
-    last bound, the last bound plus one (read as "more than")."""
-    total = sum(histogram.values())
-    if not total:
-        return None
-    running = 0
-    for bucket in sorted(histogram):
-        running += histogram[bucket]
-        if running >= fraction * total:
-            return (LATENCY_BOUNDS_MS[bucket] if bucket < len(LATENCY_BOUNDS_MS)
-                    else LATENCY_BOUNDS_MS[-1] + 1)
-    return None
-
-
-def day_until(moment: datetime.datetime | None = None) -> list[datetime.datetime]:
-    """The 24 whole hours up to the one holding ``moment`` (default: now), oldest first."""
-    end = (moment or timezone.now()).replace(minute=0, second=0, microsecond=0)
-    return [end - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
-
-
-def hourly_stats(endpoints: list[Endpoint]) -> dict[int, list[HourStat]]:
-    """Each endpoint's last 24 hours, from the hourly rollups (and one grouped count of
-    the deliveries still being retried)."""
-    hours = day_until()
-    table = {(e.pk, hour): HourStat(hour) for e in endpoints for hour in hours}
-    for row in EndpointHourlyStat.objects.filter(endpoint__in=endpoints, hour__gte=hours[0]):
-        stat = table.get((row.endpoint_id, row.hour))
-        if stat is not None:
-            stat.delivered, stat.gave_up = row.delivered, row.gave_up
-    retrying = (Delivery.objects.filter(endpoint__in=endpoints, test=False,
-                                        created_at__gte=hours[0],
-                                        state__in=(DeliveryState.PENDING, DeliveryState.SENDING))
-                .annotate(created_hour=TruncHour("created_at")).order_by()
-                .values_list("endpoint_id", "created_hour").annotate(n=Count("id")))
-    for endpoint_id, hour, count in retrying:
-        stat = table.get((endpoint_id, hour))
-        if stat is not None:
-            stat.retrying = count
-    histograms: dict[tuple[int, datetime.datetime], dict[int, int]] = {}
-    for endpoint_id, hour, bucket, count in EndpointLatencyStat.objects.filter(
-        endpoint__in=endpoints, hour__gte=hours[0]
-    ).values_list("endpoint_id", "hour", "bucket", "count"):
-        histograms.setdefault((endpoint_id, hour), {})[bucket] = count
-    for key, histogram in histograms.items():
-        stat = table.get(key)
-        if stat is not None:
-            stat.p50_ms = _quantile_bound(histogram, 0.5)
-            stat.p95_ms = _quantile_bound(histogram, 0.95)
-    return {e.pk: [table[(e.pk, hour)] for hour in hours] for e in endpoints}
 
 
 def log_summary(rows: QuerySet[Delivery], until: datetime.datetime | None = None
                 ) -> list[HourStat]:
     """The 24 hours up to ``until`` (default: now) of a filtered delivery log, per hour of
-    publication: succeeded, failed, and still being sent or retried (cancelled left out)."""
+    publication: succeeded, failed, cancelled, and still being sent or retried."""
     hours = day_until(until)
     table = {hour: HourStat(hour) for hour in hours}
     counts = (rows.filter(created_at__gte=hours[0],
@@ -179,6 +118,8 @@ def log_summary(rows: QuerySet[Delivery], until: datetime.datetime | None = None
             stat.delivered += count
         elif state == DeliveryState.FAILED:
             stat.gave_up += count
+        elif state == DeliveryState.CANCELLED:
+            stat.cancelled += count
         elif state in (DeliveryState.PENDING, DeliveryState.SENDING):
             stat.retrying += count
     return [table[hour] for hour in hours]
@@ -192,10 +133,10 @@ def waiting_behind_circuit(endpoint: Endpoint) -> int:
 
 
 def endpoint_rows(domain: Domain) -> list[EndpointRow]:
-    """The domain's live endpoints with their last delivery and last 24 hours (from the
-    hourly rollups, not a scan of deliveries)."""
+    """The domain's live endpoints with their last delivery and their health over the last
+    24 hours (one set of grouped queries for them all, not a scan of deliveries)."""
     endpoints = list(Endpoint.objects.live().filter(domain=domain).order_by("created_at"))
-    stats = hourly_stats(endpoints)
+    health = endpoint_health(endpoints)
     rows = []
     for endpoint in endpoints:
         last = endpoint.deliveries.order_by("-created_at").first()
@@ -204,7 +145,7 @@ def endpoint_rows(domain: Domain) -> list[EndpointRow]:
                 endpoint,
                 mask_url(endpoint.url),
                 last,
-                stats[endpoint.pk],
+                health[endpoint.pk],
                 waiting_behind_circuit(endpoint),
             )
         )
@@ -307,7 +248,9 @@ def attempt_as_curl(
         masked = mask_url(endpoint_url)
         if url.startswith(masked):
             url = endpoint_url + url[len(masked):]
-    lines = [f"curl -X {attempt.request_method} {shlex.quote(url)}"]
+    # -X HEAD would make curl wait for a body that never comes: --head expects none.
+    verb = "--head" if attempt.request_method == "HEAD" else f"-X {attempt.request_method}"
+    lines = [f"curl {verb} {shlex.quote(url)}"]
     fresh: dict[str, str] = {}
     if signature is not None:
         fresh["webhook-timestamp"] = str(signature.timestamp)
@@ -327,3 +270,23 @@ def attempt_as_curl(
         lines.append(f"--data-binary {shlex.quote(body.decode())}")
     command = " \\\n  ".join(lines)
     return command if signature is not None else f"{HOW_TO_SIGN}\n{command}"
+
+
+def pending_deliveries(endpoints: Endpoint | QuerySet[Endpoint]) -> int:
+    """How many deliveries of an endpoint (or of several) wait for an attempt: what a
+    disable or a delete would cancel."""
+    scope = (
+        {"endpoint": endpoints} if isinstance(endpoints, Endpoint) else {"endpoint__in": endpoints}
+    )
+    return Delivery.objects.filter(state=DeliveryState.PENDING, **scope).count()
+
+
+def recently_deleted_endpoints(domain: Domain) -> QuerySet[Endpoint]:
+    """The domain's endpoints deleted inside the undo window, newest first."""
+    window = datetime.timedelta(hours=settings.UNDO_WINDOW_HOURS)
+    return (
+        Endpoint.objects.filter(domain=domain, deleted_at__gt=timezone.now() - window)
+        .annotate(restorable_until=ExpressionWrapper(F("deleted_at") + window,
+                                                     output_field=DateTimeField()))
+        .order_by("-deleted_at")
+    )

@@ -40,10 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         return launcher.main(argv[1:])
     args, extra = parser().parse_known_args(argv)
     try:
-        command = args.build(args)
+        command = args.build(args)  # each loads the settings first, so a refusal comes here
     except ImproperlyConfigured as problem:
         print(problem, file=sys.stderr)
         return 2
+    warning = getattr(loaded_settings(), "EMAIL_WARNING", "")  # production's only
+    if warning:
+        print(f"Warning: {warning}.", file=sys.stderr)
     if args.name == "worker" and args.role == "other":
         os.nice(OTHER_NICENESS)
     os.execv(command[0], [*command, *extra])  # noqa: S606 - our own interpreter, fixed argv
@@ -74,7 +77,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def web_command(port: int, workers: int) -> list[str]:
-    """Return gunicorn's command line with the README's production options."""
+    """Return gunicorn's command line with the README's production options, after the
+    settings check (a refusal, not gunicorn's workers failing to boot one by one)."""
+    loaded_settings()
     return [
         sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application",
         "--config", "python:camio_portal.gunicorn_conf",  # its logs through our formatter

@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from domains import services
+from domains.confirm import FIELD, Question, admin_ask, admin_confirmed, ask, confirmed
+from domains.formats import counted
 from domains.forms import show_refusal
 from domains.models import (
     ApiToken,
@@ -229,6 +231,22 @@ class AdministratorInline(admin.TabularInline):
         return False  # add or remove rows; a row itself never changes
 
 
+def _ticked_admins(request: HttpRequest) -> list[str]:
+    """The e-mails of the admins inline's rows ticked for removal in this POST."""
+    if request.method != "POST":
+        return []
+    prefix = "administrators-"
+    ids = [
+        request.POST.get(key.removesuffix("-DELETE") + "-id", "")
+        for key, value in request.POST.items()
+        if key.startswith(prefix) and key.endswith("-DELETE") and value
+    ]
+    return list(
+        DomainAdministrator.objects.filter(pk__in=[i for i in ids if i.isdigit()])
+        .values_list("user__email", flat=True)
+    )
+
+
 class _WithUsersTotal(Protocol):
     """A Domain of DomainModelAdmin's queryset, annotated with its number of users."""
 
@@ -304,6 +322,24 @@ class DomainModelAdmin(admin.ModelAdmin):
             )
         adopt(obj, domain)
         self.message_user(request, f"Invitation e-mailed to {data['admin_email']}.")
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        """Removing co-admins (ticked rows of the admins inline) asks first: the whole form
+        is posted again from a confirmation page that names them."""
+        removing = _ticked_admins(request)
+        if object_id and removing and not confirmed(request, "domain.admins_remove", object_id):
+            posted = {k: v for k, v in request.POST.lists() if k != "csrfmiddlewaretoken"}
+            return ask(request, Question(
+                action="domain.admins_remove", target=object_id,
+                title="Remove these admins?", subject=", ".join(removing),
+                button="Save and remove them", cancel_url=request.path,
+                consequences=["They lose access to the domain's pages at once; the rest of "
+                              "the form is saved as entered."],
+                hidden=posted,
+            ), template="admin/confirm_form.html", context=self.admin_site.each_context(request),
+                refused=FIELD in request.POST)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         rows = formset.save(commit=False)
@@ -616,8 +652,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/domains/apitoken/created.html", context)
 
-    @admin.action(description="Revoke selected tokens")
-    def revoke(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        for token in queryset.filter(revoked_at__isnull=True):
+    @admin.action(description="Revoke selected tokens… (asks first)")
+    def revoke(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse | None:
+        live = queryset.filter(revoked_at__isnull=True)
+        if not admin_confirmed(request, "revoke", live):
+            return admin_ask(
+                request, live, action="revoke", title="Revoke these tokens?",
+                button="Revoke tokens",
+                consequences=["Anything using them (scripts, Box gateways, PACS gateways) gets "
+                              "401 at once. Revoking cannot be undone."],
+            )
+        for token in live:
             services.token_revoke(token=token, actor=signed_in_user(request))
-        self.message_user(request, "Revoked.", messages.SUCCESS)
+        self.message_user(request, f"{counted(len(live), 'token')} revoked.", messages.SUCCESS)
+        return None

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from callbacks.endpoint_health import HealthHour
 from callbacks.selectors import HourStat
 
 WIDTH, HEIGHT = 720, 190
@@ -32,7 +33,7 @@ def nice_ceiling(value: float) -> int:
 class Segment:
     y: float
     height: float
-    kind: str  # ok, bad, retry
+    kind: str  # ok, bad, gave-up, cancelled, retry
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Chart:
     dots: list[tuple[str, float, float, str]] = field(default_factory=list)
     threshold_y: float | None = None
     threshold_label: str = ""
+    # (kind, x, title): a dashed rule across the plot at ``x``.
+    marks: list[tuple[str, float, str]] = field(default_factory=list)
     # The frame, for the templates.
     width: int = WIDTH
     height: int = HEIGHT
@@ -93,10 +96,12 @@ def _span(hour: datetime.datetime) -> str:
 
 
 def _bar(i: int, count: int, title: str, parts: Sequence[tuple[int, str]],
-         top_value: int) -> Bar:
-    """The ``i``th of ``count`` bars, its ``parts`` (value, kind) stacked from the axis."""
+         top_value: int, place: tuple[float, float] = (0.15, 0.7)) -> Bar:
+    """The ``i``th of ``count`` bars, its ``parts`` (value, kind) stacked from the axis;
+    ``place`` is its offset and width as shares of the hour's slot."""
     slot = _slot(count)
-    bar = Bar(round(LEFT + i * slot + slot * 0.15, 1), round(slot * 0.7, 1), title)
+    offset, width = place
+    bar = Bar(round(LEFT + i * slot + slot * offset, 1), round(slot * width, 1), title)
     base = float(TOP + PLOT_H)
     for value, kind in parts:
         if value:
@@ -107,19 +112,48 @@ def _bar(i: int, count: int, title: str, parts: Sequence[tuple[int, str]],
 
 
 def volume_chart(hours: Sequence[HourStat]) -> Chart:
-    """Deliveries per hour, stacked by how they ended: succeeded, failed, still retrying."""
+    """Deliveries per hour, stacked by how they ended: succeeded, failed, cancelled, still
+    retrying."""
     top_value = nice_ceiling(max((h.total for h in hours), default=0))
     chart = _axes([h.hour for h in hours], top_value)
     chart.bars = [
         _bar(i, len(hours), f"{_span(h.hour)}: {h.delivered} succeeded, {h.gave_up} failed, "
-             f"{h.retrying} still retrying",
-             ((h.delivered, "ok"), (h.gave_up, "bad"), (h.retrying, "retry")), top_value)
+             f"{h.cancelled} cancelled, {h.retrying} still retrying",
+             ((h.delivered, "ok"), (h.gave_up, "bad"), (h.cancelled, "cancelled"),
+              (h.retrying, "retry")), top_value)
         for i, h in enumerate(hours)
     ]
     return chart
 
 
-def latency_chart(hours: Sequence[HourStat]) -> Chart | None:
+ATTEMPTS_BAR, ENDINGS_BAR = (0.08, 0.5), (0.62, 0.28)  # shares of an hour's slot
+
+
+def health_chart(hours: Sequence[HealthHour]) -> Chart:
+    """An endpoint's health per hour: attempts stacked by outcome (the wide bar), the
+    deliveries that failed for good or were cancelled (the narrow bar beside it), and a
+    dashed rule at the start of each hour the circuit opened in."""
+    peak = max((max(h.attempts, h.gave_up + h.cancelled) for h in hours), default=0)
+    top_value = nice_ceiling(peak)
+    chart = _axes([h.hour for h in hours], top_value)
+    slot = _slot(len(hours))
+    for i, h in enumerate(hours):
+        chart.bars.append(_bar(
+            i, len(hours), f"{_span(h.hour)}: attempts: {h.succeeded} succeeded, "
+            f"{h.failed} failed", ((h.succeeded, "ok"), (h.failed, "bad")), top_value,
+            ATTEMPTS_BAR))
+        chart.bars.append(_bar(
+            i, len(hours), f"{_span(h.hour)}: deliveries: {h.gave_up} failed for good, "
+            f"{h.cancelled} cancelled", ((h.gave_up, "gave-up"), (h.cancelled, "cancelled")),
+            top_value, ENDINGS_BAR))
+        if h.circuit_openings:
+            times = "once" if h.circuit_openings == 1 else f"{h.circuit_openings} times"
+            chart.marks.append(("opened", round(LEFT + i * slot + 1, 1),
+                                f"{_span(h.hour)}: circuit opened {times}"))
+    return chart
+
+
+def latency_chart(hours: Sequence[HealthHour]) -> Chart | None:
     """Attempt latency per hour, p50 and p95 (bucket bounds), as two lines; None when
     nothing was sent in the 24 hours."""
     if not any(h.p95_ms for h in hours):
@@ -127,7 +161,7 @@ def latency_chart(hours: Sequence[HourStat]) -> Chart | None:
     top_value = nice_ceiling(max(h.p95_ms or 0 for h in hours))
     chart = _axes([h.hour for h in hours], top_value, " ms")
     slot = _slot(len(hours))
-    quantiles: tuple[tuple[str, Callable[[HourStat], int | None]], ...] = (
+    quantiles: tuple[tuple[str, Callable[[HealthHour], int | None]], ...] = (
         ("p50", lambda h: h.p50_ms), ("p95", lambda h: h.p95_ms))
     for kind, pick in quantiles:
         points = []

@@ -11,7 +11,7 @@ API routes do not use this (an API call is deliberate).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django import forms
@@ -60,13 +60,14 @@ class Question:
     losses: Sequence[str] = ()  # "3 devices", "12 door mappings", ...
     consequences: Sequence[str] = ()  # sentences: what happens at once, what can be undone
     form: forms.Form | None = None  # extra fields (e.g. a reason), posted with the token
-    hidden: dict[str, str | Sequence[str]] = field(default_factory=dict)  # posted back as-is
+    hidden: Mapping[str, str | Sequence[str]] = field(default_factory=dict)  # posted back as-is
 
 
 def ask(request: HttpRequest, question: Question, *, template: str = "confirm.html",
-        context: dict | None = None) -> HttpResponse:
-    """Render the confirmation page; a POST that got here was not confirmed: 400."""
-    refused = request.method == "POST"
+        context: dict | None = None, refused: bool | None = None) -> HttpResponse:
+    """Render the confirmation page. By default a POST that got here was not confirmed and is
+    answered 400; where a POST is the first step (a form whose save asks), pass ``refused``."""
+    refused = request.method == "POST" if refused is None else refused
     hidden = [
         (name, value)
         for name, values in question.hidden.items()

@@ -1,5 +1,5 @@
-"""How values are written out, in one place on the floor: Camio's date form, and
-which names hold secrets and how their values are masked.
+"""How values are written out, in one place on the floor: Camio's date form, counts in
+words, and which names hold secrets and how their values are masked.
 
 Payloads and callback headers write dates through ``camio_date``; pages, API
 answers, the audit log, logs and the attempt log mask through these functions,
@@ -59,3 +59,14 @@ def mask_url(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{MASK}@{host}"))
+
+
+def counted(number: int, noun: str, plural: str = "") -> str:
+    """Say a count the way a person writes it: "1 device", "4,210 stored events",
+    "2 pending deliveries" (a consonant's "y" becomes "ies"; other plurals are given)."""
+    if number == 1:
+        return f"1 {noun}"
+    if not plural:
+        ies = noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u")
+        plural = noun[:-1] + "ies" if ies else noun + "s"
+    return f"{number:,} {plural}"

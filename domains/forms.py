@@ -29,6 +29,14 @@ class FindDomainForm(forms.Form):
         return normalize_domain_name(self.cleaned_data["domain"])
 
 
+class DisableForm(forms.Form):
+    """The optional reason asked on an endpoint's disable confirmation."""
+
+    reason = forms.CharField(
+        label="Reason (shown on the page and in the audit log)", max_length=200, required=False
+    )
+
+
 class InvitationPasswordForm(SetPasswordForm):
     """Choose a password for the account an invitation opens."""
 

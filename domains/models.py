@@ -178,11 +178,23 @@ def validate_polygons(value: object) -> None:
                 )
 
 
+# Every id in a test event's payload starts with it (callbacks' test samples), so that a
+# receiver can never take a test for a real object: no real id may (generated ids are
+# digits and capitals only; ids a client chooses are checked below).
+TEST_ID_PREFIX = "test_"
+
+
 def validate_public_id(value: str) -> None:
-    """Allow ids that fit in a URL path segment: letters, digits, ``.``, ``_``, ``:``, ``-``."""
+    """Allow ids that fit in a URL path segment: letters, digits, ``.``, ``_``, ``:``, ``-``;
+    never one starting with ``test_`` (in any case), which marks test events' ids."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]*", value or ""):
         raise ValidationError(
             f"{value!r} is not a usable id: use letters, digits, '.', '_', ':' or '-'."
+        )
+    if value.lower().startswith(TEST_ID_PREFIX):
+        raise ValidationError(
+            f"{value!r} is not a usable id: ids starting with {TEST_ID_PREFIX!r} are kept for "
+            "test events."
         )
 
 
@@ -421,7 +433,7 @@ class DomainAdministrator(models.Model):
 
 
 class Invitation(models.Model):
-    """A one-time set-password link e-mailed to a new domain admin."""
+    """A one-time set-password link e-mailed to a user (a domain's admin or not)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, null=True, related_name="+")
@@ -439,6 +451,19 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation for {self.user}"
+
+    @property
+    def role(self) -> str:
+        """What the invited person is in ``domain`` now: "primary" or "admin" (one of its
+        admins), "user", or "" without a domain; the e-mail and the page word themselves by it."""
+        if self.domain_id is None:
+            return ""
+        row = DomainAdministrator.objects.filter(
+            domain_id=self.domain_id, user_id=self.user_id
+        ).first()
+        if row is None:
+            return "user"
+        return "primary" if row.is_primary else "admin"
 
 
 # --- Inventory -------------------------------------------------------------

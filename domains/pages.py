@@ -10,6 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,7 +23,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import services as callbacks
-from callbacks.models import Delivery, Endpoint, ReplayJob
+from callbacks.endpoint_health import endpoint_health
+from callbacks.models import (
+    MAX_OVERLAPPING_KEYS,
+    Delivery,
+    Endpoint,
+    ReplayJob,
+    rotation_allowed_from,
+)
 from callbacks.selectors import (
     FreshSignature,
     attempt_as_curl,
@@ -30,16 +38,19 @@ from callbacks.selectors import (
     delivery_detail,
     delivery_summary,
     endpoint_rows,
-    hourly_stats,
     log_summary,
+    pending_deliveries,
     pretty_body,
+    recently_deleted_endpoints,
     waiting_behind_circuit,
 )
 from domains import services
-from domains.formats import mask_mapping
+from domains.confirm import Question, ask, confirmed
+from domains.formats import counted, mask_mapping, mask_url
 from domains.forms import (
     CoAdminForm,
     DeliveryFilterForm,
+    DisableForm,
     DomainSettingsForm,
     EndpointForm,
     FindDomainForm,
@@ -84,6 +95,7 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
         {
             "domain": domain,
             "rows": endpoint_rows(domain),
+            "deleted": recently_deleted_endpoints(domain),
             "settings_form": settings_form,
             "admins": domain.administrators.select_related("user"),
             "is_primary": domain.administrators.filter(
@@ -193,7 +205,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
             "form": form,
             "endpoint": endpoint,
             "waiting": waiting_behind_circuit(endpoint),
-            "chart_hours": hourly_stats([endpoint])[endpoint.pk],
+            "health": endpoint_health([endpoint])[endpoint.pk],
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -210,16 +222,36 @@ def endpoint_enable(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
     return redirect("domains:domain", name=domain.name)
 
 
+def _domain_url(domain: Domain) -> str:
+    return reverse("domains:domain", args=[domain.name])
+
+
+def _endpoint_name(endpoint: Endpoint) -> str:
+    return f"{endpoint.method} {mask_url(endpoint.url)}"
+
+
 @login_required
-@require_POST
 def endpoint_disable(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
     domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    if not confirmed(request, "endpoint.disable", endpoint.endpoint_id):
+        pending = pending_deliveries(endpoint)
+        return ask(request, Question(
+            action="endpoint.disable", target=endpoint.endpoint_id,
+            title="Disable this endpoint?", subject=_endpoint_name(endpoint),
+            button="Disable endpoint", cancel_url=_domain_url(domain),
+            losses=[counted(pending, "pending delivery") + " cancelled (no more attempts)"],
+            consequences=["It gets no callbacks until it is enabled again. Cancelled "
+                          "deliveries can be resent or replayed later."],
+            form=DisableForm(request.POST or None),
+        ))
     cancelled = callbacks.endpoint_disable(
-        endpoint=domain_endpoint(domain, endpoint_id),
+        endpoint=endpoint,
         actor=signed_in_user(request),
         reason=request.POST.get("reason", "").strip()[:200] or f"Disabled by {request.user}",
     )
-    messages.success(request, f"Endpoint disabled; {cancelled} pending deliveries cancelled.")
+    messages.success(request, f"Endpoint disabled; {counted(cancelled, 'pending delivery')} "
+                     "cancelled.")
     return redirect("domains:domain", name=domain.name)
 
 
@@ -227,11 +259,37 @@ def endpoint_disable(request: HttpRequest, name: str, endpoint_id: str) -> HttpR
 def endpoint_delete(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
     domain = administered_domain(request, name)
     endpoint = domain_endpoint(domain, endpoint_id)
-    if request.method == "POST":
-        callbacks.endpoint_delete(endpoint=endpoint, actor=signed_in_user(request))
-        messages.success(request, "Endpoint deleted; its delivery log is kept.")
-        return redirect("domains:domain", name=domain.name)
-    return render(request, "domains/endpoint_delete.html", {"domain": domain, "endpoint": endpoint})
+    window = f"{settings.UNDO_WINDOW_HOURS:g} hours"
+    if not confirmed(request, "endpoint.delete", endpoint.endpoint_id):
+        return ask(request, Question(
+            action="endpoint.delete", target=endpoint.endpoint_id,
+            title="Delete this endpoint?", subject=_endpoint_name(endpoint),
+            button="Delete endpoint", cancel_url=_domain_url(domain),
+            losses=[counted(pending_deliveries(endpoint), "pending delivery")
+                    + " cancelled (no more attempts)",
+                    counted(len(endpoint.event_types), "event type") + " no longer sent to it"],
+            consequences=["It stops receiving callbacks at once. Its delivery log is kept.",
+                          f"You can undo this from the domain page for {window}."],
+        ))
+    callbacks.endpoint_delete(endpoint=endpoint, actor=signed_in_user(request))
+    messages.success(request, f"Endpoint deleted; its delivery log is kept. Undo below within "
+                     f"{window}.")
+    return redirect("domains:domain", name=domain.name)
+
+
+@login_required
+@require_POST
+def endpoint_restore(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    endpoint = get_object_or_404(recently_deleted_endpoints(domain), endpoint_id=endpoint_id)
+    try:
+        callbacks.endpoint_restore(endpoint=endpoint, actor=signed_in_user(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Endpoint restored: it receives new events again. Deliveries "
+                         "cancelled by the delete stay cancelled; replay them if needed.")
+    return redirect("domains:domain", name=domain.name)
 
 
 @login_required
@@ -371,8 +429,19 @@ def delivery_resend(request: HttpRequest, name: str, delivery_id: str) -> HttpRe
 
 
 @login_required
-@require_POST
 def delivery_cancel(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    delivery = _domain_delivery(domain, delivery_id)
+    if not confirmed(request, "delivery.cancel", str(delivery.pk)):
+        return ask(request, Question(
+            action="delivery.cancel", target=str(delivery.pk),
+            title="Cancel this delivery?",
+            subject=f"{delivery.event_type} to {_endpoint_name(delivery.endpoint)}",
+            button="Cancel delivery",
+            cancel_url=reverse("domains:delivery", args=[domain.name, delivery.pk]),
+            consequences=["It gets no more attempts (an attempt already under way finishes). "
+                          "You can resend it later as a new delivery."],
+        ))
     return _delivery_action(request, name, delivery_id, callbacks.delivery_cancel,
                             "Cancelled: no more attempts. Resend it any time.")
 
@@ -382,21 +451,65 @@ def delivery_cancel(request: HttpRequest, name: str, delivery_id: str) -> HttpRe
 
 @login_required
 def endpoint_secret(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
-    """Show the signing secret on request (audited) and rotate it."""
+    """List the signing keys (age, when each stops signing); POST reveals the current secret
+    (audited). Rotating has its own URL (``endpoint_secret_rotate``)."""
     domain = administered_domain(request, name)
     endpoint = domain_endpoint(domain, endpoint_id)
     secret = None
-    if request.method == "POST" and request.POST.get("action") == "rotate":
-        endpoint = callbacks.endpoint_rotate_secret(
-            endpoint=endpoint, actor=signed_in_user(request)
-        )
-        messages.success(request, "New secret issued; the old one keeps signing for 24 hours.")
-    elif request.method == "POST":
+    if request.method == "POST":
         secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=signed_in_user(request))
+    keys = list(endpoint.signing_keys.live())
     return render(
         request,
         "domains/endpoint_secret.html",
-        {"domain": domain, "endpoint": endpoint, "secret": secret},
+        {"domain": domain, "endpoint": endpoint, "secret": secret, "keys": keys,
+         "rotation_allowed_from": rotation_allowed_from(keys),
+         "max_keys": MAX_OVERLAPPING_KEYS,
+         "overlap": f"{settings.CALLBACK_SECRET_OVERLAP_HOURS:g} hours"},
+    )
+
+
+@login_required
+def endpoint_secret_rotate(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    """Rotate the signing secret once the admin confirms; a refusal (too many keys sign
+    already) shows on the signing-secret page."""
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    back = reverse("domains:endpoint_secret", args=[domain.name, endpoint.endpoint_id])
+    if not confirmed(request, "endpoint.rotate_secret", endpoint.endpoint_id):
+        return ask(request, _rotation_question(endpoint, back))
+    try:
+        callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "New secret issued: reveal it below and give it to your "
+                         "receiver before the older ones stop signing.")
+    return redirect(back)
+
+
+def _rotation_question(endpoint: Endpoint, back: str) -> Question:
+    """What a rotation does to each key that signs now, and what the receiver must do."""
+    now = timezone.now()
+    ends = now + datetime.timedelta(hours=settings.CALLBACK_SECRET_OVERLAP_HOURS)
+    keys = list(endpoint.signing_keys.live(now))
+    losses = [f"The {'current' if key.expires_at is None else 'older'} secret created "
+              f"{key.created_at:%Y-%m-%d %H:%M} UTC stops signing at "
+              f"{min(key.expires_at or ends, ends):%Y-%m-%d %H:%M} UTC" for key in keys]
+    allowed_from = rotation_allowed_from(keys)
+    refusal = [f"{MAX_OVERLAPPING_KEYS} earlier secrets still sign beside the current one, the "
+               f"most there may be: this rotation will be refused until the oldest stops "
+               f"signing, at {allowed_from:%Y-%m-%d %H:%M:%S} UTC."] if allowed_from else []
+    return Question(
+        action="endpoint.rotate_secret", target=endpoint.endpoint_id,
+        title="Rotate the signing secret?", subject=_endpoint_name(endpoint),
+        button="Rotate the secret", cancel_url=back, losses=losses,
+        consequences=[*refusal,
+                      "A new secret signs every callback from now on. Your receiver must "
+                      "switch to it (reveal it on the signing-secret page) before the older "
+                      "ones stop signing, or it will refuse the callbacks from then on.",
+                      "Until then each callback carries one signature per secret, so a "
+                      "receiver holding any of them still verifies it."],
     )
 
 
@@ -447,7 +560,8 @@ def replay_progress(request: HttpRequest, name: str, job_id: str) -> HttpRespons
 @login_required
 @require_POST
 def admin_add(request: HttpRequest, name: str) -> HttpResponse:
-    """The primary admin adds a co-admin: a user of the domain, invited if new."""
+    """The primary admin adds a co-admin: a user of the domain, invited if they have no
+    password (new, or never chose one); the message says which of these happened."""
     domain = _as_primary(request, name)
     form = CoAdminForm(request.POST)
     if not form.is_valid():
@@ -455,27 +569,36 @@ def admin_add(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("domains:domain", name=domain.name)
     email = form.cleaned_data["email"].lower()
     try:
-        user = services.co_admin_invite(domain=domain, email=email, actor=signed_in_user(request))
+        added = services.co_admin_invite(domain=domain, email=email, actor=signed_in_user(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+        return redirect("domains:domain", name=domain.name)
+    days = settings.INVITATION_MAX_AGE_DAYS
+    link = f"the link works once, for {counted(days, 'day')}"
+    if added.created:
+        told = ("A new account was opened for them and they were e-mailed an invitation to "
+                f"choose a password ({link}).")
+    elif added.invited:
+        told = ("They had no password yet, so they were e-mailed an invitation to choose one "
+                f"({link}; earlier links no longer work).")
     else:
-        messages.success(
-            request,
-            f"{user.email} is now an admin of {domain.name}."
-            + (
-                ""
-                if user.has_usable_password()
-                else " They were e-mailed an invitation to choose a password."
-            ),
-        )
+        told = "They sign in with the password they already have; no e-mail was sent."
+    messages.success(request, f"{added.user.email} is now an admin of {domain.name}. {told}")
     return redirect("domains:domain", name=domain.name)
 
 
 @login_required
-@require_POST
 def admin_remove(request: HttpRequest, name: str, user_id: str) -> HttpResponse:
     domain = _as_primary(request, name)
     user = get_object_or_404(DomainAdministrator, domain=domain, user__user_id=user_id).user
+    if not confirmed(request, "admin.remove", f"{domain.name}:{user.user_id}"):
+        return ask(request, Question(
+            action="admin.remove", target=f"{domain.name}:{user.user_id}",
+            title="Remove this admin?", subject=f"{user.email}, admin of {domain.name}",
+            button="Remove admin", cancel_url=_domain_url(domain),
+            consequences=[f"They lose access to {domain.name}'s pages at once. Their account "
+                          "and the audit log stay; you can add them again."],
+        ))
     try:
         services.domain_admin_remove(domain=domain, user=user, actor=signed_in_user(request))
     except ValidationError as exc:
@@ -607,11 +730,20 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
     token = get_object_or_404(
-        ApiToken, user=signed_in_user(request), kind=TokenKind.USER, prefix=prefix
+        ApiToken.objects.live(), user=signed_in_user(request), kind=TokenKind.USER, prefix=prefix
     )
+    if not confirmed(request, "token.revoke", token.prefix):
+        used = token.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if token.last_used_at else "never"
+        return ask(request, Question(
+            action="token.revoke", target=token.prefix,
+            title="Revoke this API token?", subject=f"{token.prefix}… ({token.name})",
+            button="Revoke token", cancel_url=reverse("domains:tokens"),
+            losses=[f"token {token.prefix}… ({token.name}), last used {used}"],
+            consequences=["Anything calling the API with it gets 401 at once. Revoking cannot "
+                          "be undone: create a new token instead."],
+        ))
     services.token_revoke(token=token, actor=signed_in_user(request))
     messages.success(request, f"Token {token.prefix}… ({token.name}) is revoked.")
     return redirect("domains:tokens")

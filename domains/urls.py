@@ -20,8 +20,10 @@ urlpatterns = [
     # /endpoints/<id>/edit -> pages.endpoint_edit, named "endpoint_edit"; and so on.
     *(
         path(f"{ENDPOINT}/{verb}", getattr(pages, f"endpoint_{verb}"), name=f"endpoint_{verb}")
-        for verb in ("edit", "enable", "disable", "delete", "test", "secret", "replay")
+        for verb in ("edit", "enable", "disable", "delete", "restore", "test", "secret", "replay")
     ),
+    path(f"{ENDPOINT}/secret/rotate", pages.endpoint_secret_rotate,
+         name="endpoint_secret_rotate"),
     path(f"{ENDPOINT}/deliveries", pages.delivery_log, name="endpoint_deliveries"),
     path(f"{DOMAIN}/tests/<str:delivery_id>", pages.test_result, name="test_result"),
     path(f"{DOMAIN}/deliveries", pages.delivery_log, name="deliveries"),

@@ -6,16 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from domains.admin import ServiceAdmin
+from domains.confirm import admin_ask, admin_confirmed
+from domains.formats import counted
 from domains.models import signed_in_user
 from pacs import services
 from pacs.models import PacsDevice, PacsEvent, PacsIntegration, PacsLabel
+from pacs.selectors import integration_losses
 
 
 class DeviceInline(admin.TabularInline):
@@ -51,12 +55,13 @@ class PacsIntegrationForm(forms.ModelForm):
 @admin.register(PacsIntegration)
 class PacsIntegrationAdmin(ServiceAdmin):
     form = PacsIntegrationForm
-    list_display = ("name", "vendor", "domain", "owner", "source_server", "time_zone", "created_at")
-    list_filter = ("vendor", "domain")
+    list_display = ("name", "vendor", "domain", "owner", "source_server", "time_zone", "created_at",
+                    "deleted_at")
+    list_filter = ("vendor", ("deleted_at", admin.EmptyFieldListFilter), "domain")
     search_fields = ("name", "integration_id", "owner__email", "source_server")
     list_select_related = ("domain", "owner")
     raw_id_fields = ("owner",)
-    readonly_fields = ("integration_id", "domain", "created_at", "updated_at")
+    readonly_fields = ("integration_id", "domain", "created_at", "updated_at", "deleted_at")
     fields = (
         "integration_id",
         "name",
@@ -67,8 +72,9 @@ class PacsIntegrationAdmin(ServiceAdmin):
         "time_zone",
         "created_at",
         "updated_at",
+        "deleted_at",
     )
-    actions = ["issue_token", "rotate_token"]
+    actions = ["issue_token", "rotate_token", "soft_delete", "restore"]
     inlines = [DeviceInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple:
@@ -96,8 +102,38 @@ class PacsIntegrationAdmin(ServiceAdmin):
         obj.pk, obj.integration_id, obj.domain_id = saved.pk, saved.integration_id, saved.domain_id
         obj._state.adding = False
 
-    def delete(self, request: HttpRequest, obj: PacsIntegration) -> None:
-        services.integration_delete(integration=obj, actor=signed_in_user(request))
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the "Delete…" action asks first and can be undone ("Restore")
+
+    @admin.action(description="Delete… (asks first; restorable for UNDO_WINDOW_HOURS)")
+    def soft_delete(self, request: HttpRequest,
+                    queryset: models.QuerySet) -> TemplateResponse | None:
+        live = queryset.filter(deleted_at=None)
+        if not admin_confirmed(request, "soft_delete", live):
+            return admin_ask(
+                request, live, action="soft_delete", title="Delete these PACS integrations?",
+                button="Delete integrations",
+                losses=[f"{i}: " + ", ".join(integration_losses(i)) for i in live],
+                consequences=["Their gateways are cut off at once. Restore them with the Restore "
+                              f"action within {settings.UNDO_WINDOW_HOURS:g} hours; after that "
+                              "devices, door mappings, events and tokens are purged."],
+            )
+        for integration in live:
+            services.integration_delete(integration=integration, actor=signed_in_user(request))
+        self.message_user(request, f"{counted(len(live), 'integration')} deleted.")
+        return None
+
+    @admin.action(description="Restore (undo a delete inside its window)")
+    def restore(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        for integration in queryset.exclude(deleted_at=None):
+            try:
+                services.integration_restore(integration=integration,
+                                             actor=signed_in_user(request))
+            except ValidationError as exc:
+                self.message_user(request, f"{integration}: {' '.join(exc.messages)}",
+                                  messages.ERROR)
+            else:
+                self.message_user(request, f"{integration} restored.")
 
     def _show(self, request: HttpRequest, token: Any, raw: str) -> TemplateResponse:
         context = {
@@ -122,8 +158,15 @@ class PacsIntegrationAdmin(ServiceAdmin):
     def issue_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
         return self._token(request, queryset, services.integration_token_issue)
 
-    @admin.action(description="Rotate the PACS token (revokes the others; shown once)")
+    @admin.action(description="Rotate the PACS token… (asks first; revokes the others)")
     def rotate_token(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse:
+        if not admin_confirmed(request, "rotate_token", queryset[:1]):
+            return admin_ask(
+                request, queryset[:1], action="rotate_token",
+                title="Rotate this integration's token?", button="Rotate token",
+                consequences=["A new token is shown once; every other token of the integration "
+                              "is revoked at once, so gateways using them get 401."],
+            )
         return self._token(request, queryset, services.integration_token_rotate)
 
 

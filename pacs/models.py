@@ -34,6 +34,12 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a time zone, such as UTC or America/Chicago.")
 
 
+class PacsIntegrationQuerySet(models.QuerySet["PacsIntegration"]):
+    def live(self) -> PacsIntegrationQuerySet:
+        """Integrations not deleted (a deleted one waits out its undo window, then goes)."""
+        return self.filter(deleted_at=None)
+
+
 class PacsIntegration(models.Model):
     integration_id = models.CharField(
         max_length=32, unique=True, default=new_public_id, editable=False
@@ -53,6 +59,11 @@ class PacsIntegration(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Set on delete: its tokens answer 401 at once; Undo clears it within UNDO_WINDOW_HOURS,
+    # after which the retention task purges the integration with its devices and tokens.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PacsIntegrationQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

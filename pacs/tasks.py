@@ -1,11 +1,11 @@
 """Celery tasks (queue ``pacs``; retention on ``maintenance``): relay an integration's
-pending events, sweep stragglers, purge old ones."""
+pending events, sweep stragglers, purge old ones and integrations past their undo window."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from pacs.services import relay
+from pacs.services import integrations_purge, relay
 from pacs.services import retention as pacs_retention
 
 
@@ -23,4 +23,4 @@ def sweep() -> int:
 
 @shared_task(name="pacs.retention")
 def retention() -> int:
-    return pacs_retention.retention_purge()
+    return pacs_retention.retention_purge() + integrations_purge()

@@ -16,6 +16,9 @@ urlpatterns = [
     path("integrations/pacs", pages.integration_list, name="list"),
     path(INTEGRATION, pages.integration_detail, name="integration"),
     path(f"{INTEGRATION}/delete", pages.integration_delete_page, name="delete"),
+    path(f"{INTEGRATION}/restore", pages.integration_restore_page, name="restore"),
+    path(f"{INTEGRATION}/tokens/new", pages.token_new_page, name="token_new"),
+    path(f"{INTEGRATION}/tokens/rotate", pages.token_rotate_page, name="token_rotate"),
     path(f"{INTEGRATION}/tokens/<str:prefix>/revoke", pages.token_revoke_page, name="token_revoke"),
     path(f"{INTEGRATION}/devices/<str:device_id>/map", pages.device_map_page, name="device_map"),
 ]

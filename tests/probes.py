@@ -18,7 +18,8 @@ class ProbeError(RuntimeError):
 
 def fail_with(endpoint_pk: int) -> None:
     endpoint = Endpoint.objects.get(pk=endpoint_pk)
-    headers, secret = dict(endpoint.headers), endpoint.secret  # locals Sentry must not send
+    # Locals Sentry must not send.
+    headers, secret = dict(endpoint.headers), endpoint.current_key().secret
     raise ProbeError(f"probe failed for endpoint {endpoint.endpoint_id} ({len(headers)} "
                      f"headers, a {len(secret)}-character secret)")
 

@@ -28,7 +28,8 @@ def errors(response) -> dict:
 
 def test_create_answers_the_secret_and_masks_secret_headers(api_endpoint):
     stored = Endpoint.objects.get(endpoint_id=api_endpoint["endpoint_id"])
-    assert api_endpoint["secret"] == stored.secret and api_endpoint["secret"].startswith("whsec_")
+    assert api_endpoint["secret"] == stored.current_key().secret
+    assert api_endpoint["secret"].startswith("whsec_")
     assert api_endpoint["headers"] == {"Authorization": "••••••", "X-Team": "ops"}
     assert stored.headers["Authorization"] == "token XYZPDQ"
     assert api_endpoint["domain"] == "acme.com" and api_endpoint["enabled"] is True
@@ -105,9 +106,12 @@ def test_disable_enable_rotate_reveal(api, api_endpoint):
     on = api.post(f"{url}/enable")
     assert on.json()["enabled"] is True
     rotated = api.post(f"{url}/rotate-secret").json()
-    assert rotated["secret"] != api_endpoint["secret"] and rotated["previous_secret_expires_at"]
+    assert rotated["secret"] != api_endpoint["secret"]
+    current, older = rotated["keys"]
+    assert current["expires_at"] is None and older["expires_at"]
+    assert api_endpoint["secret"] not in str(rotated)  # the older key's secret is not shown
     revealed = api.get(f"{url}/secret").json()
-    assert revealed["secret"] == rotated["secret"]
+    assert revealed["secret"] == rotated["secret"] and revealed["keys"] == rotated["keys"]
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"endpoint.disabled", "endpoint.enabled", "endpoint.secret_rotated"} <= actions
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from domains import services
 from domains.models import ApiToken, AuditEntry, TokenKind
+from tests.support.portal import admin_action, confirmed_post
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +145,7 @@ def test_the_portal_page_revokes_only_the_users_own_tokens(client, acme_admin, a
     client.force_login(acme_teammate)
     other = client.post(reverse("domains:token_revoke", args=[theirs.prefix]))
     assert other.status_code == 404
-    client.post(reverse("domains:token_revoke", args=[mine.prefix]))
+    confirmed_post(client, reverse("domains:token_revoke", args=[mine.prefix]))
     mine.refresh_from_db(), theirs.refresh_from_db()
     assert mine.revoked_at is not None and theirs.revoked_at is None
 
@@ -179,10 +180,8 @@ def test_support_issues_a_box_token_in_the_admin_and_sees_it_once(client, suppor
 def test_support_revokes_tokens_in_the_admin(client, support, acme_admin):
     token, _ = services.token_issue(kind="user", user=acme_admin, name="x", actor=None)
     client.force_login(support)
-    client.post(
-        reverse("admin:domains_apitoken_changelist"),
-        {"action": "revoke", "_selected_action": [token.pk]},
-    )
+    admin_action(client, reverse("admin:domains_apitoken_changelist"), "revoke", [token.pk],
+                 confirm=True)
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert AuditEntry.objects.filter(action="token.revoked", actor=support).exists()

@@ -9,6 +9,7 @@ from django.utils import timezone
 from callbacks.models import Delivery, Endpoint, Event, ReplayJob
 from domains import services
 from domains.models import AuditEntry
+from tests.support.portal import admin_action
 
 
 def endpoint_post(acme, **overrides):
@@ -81,9 +82,8 @@ def test_disable_action_and_search_by_webhook_id(
         in support_client.get("/admin/callbacks/event/", {"q": str(event.id)}).content.decode()
     )
     with django_capture_on_commit_callbacks(execute=True):
-        support_client.post(
-            "/admin/callbacks/endpoint/", {"action": "disable", "_selected_action": [endpoint.pk]}
-        )
+        admin_action(support_client, "/admin/callbacks/endpoint/", "disable", [endpoint.pk],
+                     confirm=True)
     endpoint.refresh_from_db()
     assert not endpoint.enabled and Delivery.objects.get().state == "cancelled"
 

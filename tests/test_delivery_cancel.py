@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from callbacks import services as callbacks
 from callbacks.models import Delivery
 from domains.models import AuditEntry
+from tests.support.portal import admin_action, confirmed_post
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,8 @@ def test_the_portal_cancels(client, acme, acme_admin, pending_delivery):
     client.force_login(acme_admin)
     page = client.get(f"/domains/{acme.name}/deliveries/{pending_delivery.pk}").content.decode()
     assert f"/deliveries/{pending_delivery.pk}/cancel" in page
-    answer = client.post(
-        f"/domains/{acme.name}/deliveries/{pending_delivery.pk}/cancel", follow=True
+    answer = confirmed_post(
+        client, f"/domains/{acme.name}/deliveries/{pending_delivery.pk}/cancel", follow=True
     )
     assert b"Cancelled: no more attempts" in answer.content
     assert Delivery.objects.get(pk=pending_delivery.pk).state == "cancelled"
@@ -55,8 +56,6 @@ def test_the_api_cancels_and_refuses_a_finished_one(api, pending_delivery):
 
 def test_the_admin_cancels(client, support, pending_delivery):
     client.force_login(support)
-    client.post(
-        "/admin/callbacks/delivery/",
-        {"action": "cancel", "_selected_action": [str(pending_delivery.pk)]},
-    )
+    admin_action(client, "/admin/callbacks/delivery/", "cancel", [pending_delivery.pk],
+                 confirm=True)
     assert Delivery.objects.get(pk=pending_delivery.pk).state == "cancelled"

@@ -1,6 +1,9 @@
-"""P10's delivery charts, through a real worker and a loopback receiver: deliveries are
-counted once, by how they ended, in the hour they were published; attempt latencies
-land in the hour's histogram. Read back from the domain page's table, as a user can."""
+"""P10's delivery charts, through a real worker and a loopback receiver, as P13 made them
+honest: an endpoint's chart counts every attempt (in the hour it finished) and the
+deliveries that failed for good (in the hour they ended); a delivery log's chart counts
+its deliveries by how they ended, cancelled ones too, in the hour they were published;
+attempt latencies land in the hour's histogram. Read back from the pages' tables, as a
+user can."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from collections import Counter
 import pytest
 from django.db.models.functions import TruncHour
 
-from callbacks.models import Delivery, EndpointLatencyStat
+from callbacks.models import Attempt, Delivery, EndpointLatencyStat
 from domains import services
 from tests.receiver import wait_for
 
@@ -19,14 +22,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def table_row(page: str, hour: str) -> dict[str, int]:
-    """The chart table's figures for ``hour`` ("YYYY-MM-DD HH:00")."""
+    """The chart table's figures for ``hour`` ("YYYY-MM-DD HH:00", or "total")."""
     row = re.search(rf'<tr data-hour="{hour}">(.*?)</tr>', page, re.S)
     assert row, f"no row for {hour}"
-    cells = dict(re.findall(r'<td class="(succeeded|failed|retrying)">(\d+)</td>', row.group(1)))
+    cells = dict(re.findall(r'<td class="([\w-]+)">(\d+)</td>', row.group(1)))
     return {name: int(value) for name, value in cells.items()}
 
 
-def test_the_chart_counts_deliveries_by_how_they_ended(
+def test_the_chart_counts_attempts_and_the_deliveries_that_failed_for_good(
     settings, worker, receiver, endpoint_for, acme_admin, box, client
 ):
     settings.CALLBACK_RETRY_SCHEDULE = [0, 0.2, 0.2]  # three attempts within half a second
@@ -56,26 +59,35 @@ def test_the_chart_counts_deliveries_by_how_they_ended(
     assert Delivery.objects.filter(state="failed").count() == 12
     client.force_login(acme_admin)
     page = client.get("/domains/acme.com/").content.decode()
-    assert "Deliveries per hour, last 24 hours" in page and "<svg" in page
-    # Per hour the deliveries were published in (one hour, unless the test straddled one).
+    assert "Attempts and deliveries per hour, last 24 hours" in page and "<svg" in page
+    # Attempts: 30 + 1 succeeded; 12 x 3 (422) + 1 (500) failed. Deliveries: 12 gave up.
+    assert table_row(page, "total") == {
+        "succeeded": 31, "failed": 37, "gave-up": 12, "cancelled": 0, "circuit-openings": 0}
+    # Per hour: attempts in the hour they finished, deliveries in the hour they ended (one
+    # hour, unless the test straddled one).
     per_hour: dict[str, Counter] = {}
-    for hour, state in Delivery.objects.annotate(h=TruncHour("created_at")).values_list(
-        "h", "state"
+    for hour, ok in Attempt.objects.annotate(h=TruncHour("finished_at")).values_list(
+        "h", "succeeded"
     ):
-        per_hour.setdefault(f"{hour:%Y-%m-%d %H:00}", Counter())[state] += 1
-    for hour, states in per_hour.items():
+        per_hour.setdefault(f"{hour:%Y-%m-%d %H:00}", Counter())[
+            "succeeded" if ok else "failed"] += 1
+    for hour in Delivery.objects.filter(state="failed").annotate(
+        h=TruncHour("finished_at")
+    ).values_list("h", flat=True):
+        per_hour.setdefault(f"{hour:%Y-%m-%d %H:00}", Counter())["gave-up"] += 1
+    for hour, found in per_hour.items():
         assert table_row(page, hour) == {
-            "succeeded": states["succeeded"], "failed": states["failed"], "retrying": 0,
+            "succeeded": found["succeeded"], "failed": found["failed"],
+            "gave-up": found["gave-up"], "cancelled": 0, "circuit-openings": 0,
         }
-    if len(per_hour) == 1:
-        assert table_row(page, next(iter(per_hour))) == {
-            "succeeded": 31, "failed": 12, "retrying": 0}
     # Every attempt is in the latency histogram: 30 + 12 x 3 + 2.
     assert sum(EndpointLatencyStat.objects.values_list("count", flat=True)) == 68
     assert "≤ " in page  # p50 and p95 shown as bucket bounds
     # The bars say the same on hover.
-    assert re.search(r"<title>[^<]*: 31 succeeded, 12 failed, 0 still retrying</title>", page) \
+    assert re.search(r"<title>[^<]*: attempts: 31 succeeded, 37 failed</title>", page) \
         or len(per_hour) > 1
+    assert re.search(r"<title>[^<]*: deliveries: 12 failed for good, 0 cancelled</title>",
+                     page) or len(per_hour) > 1
 
 
 def test_the_delivery_log_summarises_its_filter(acme, acme_admin, box, endpoint_for, client,
@@ -90,7 +102,7 @@ def test_the_delivery_log_summarises_its_filter(acme, acme_admin, box, endpoint_
     everything = client.get("/domains/acme.com/deliveries").content.decode()
     assert "Deliveries matching the filter" in everything
     assert table_row(everything, f"{hour:%Y-%m-%d %H:00}") == {
-        "succeeded": 1, "failed": 0, "retrying": 1}
+        "succeeded": 1, "failed": 0, "cancelled": 0, "retrying": 1}
     created = client.get("/domains/acme.com/deliveries?type=camera.created").content.decode()
     assert table_row(created, f"{hour:%Y-%m-%d %H:00}") == {
-        "succeeded": 1, "failed": 0, "retrying": 0}
+        "succeeded": 1, "failed": 0, "cancelled": 0, "retrying": 0}

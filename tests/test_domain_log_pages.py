@@ -14,6 +14,7 @@ from callbacks.models import Attempt, Delivery, Endpoint, ReplayJob
 from callbacks.selectors import FreshSignature, attempt_as_curl
 from domains.formats import mask_url
 from domains.models import AuditEntry, DomainAdministrator
+from tests.support.portal import confirmed_post
 
 
 @pytest.mark.django_db
@@ -78,11 +79,12 @@ def test_resend_from_the_page(acme_admin_client, sent_delivery):
 def test_secret_reveal_and_rotate(acme_admin_client, sent_delivery, acme_admin):
     endpoint, _ = sent_delivery
     url = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}/secret"
-    assert endpoint.secret not in acme_admin_client.get(url).content.decode()
-    assert endpoint.secret in acme_admin_client.post(url, {"action": "reveal"}).content.decode()
-    acme_admin_client.post(url, {"action": "rotate"})
-    endpoint.refresh_from_db()
-    assert endpoint.previous_secret and endpoint.previous_secret_expires_at
+    secret = endpoint.current_key().secret
+    assert secret not in acme_admin_client.get(url).content.decode()
+    assert secret in acme_admin_client.post(url, {"action": "reveal"}).content.decode()
+    confirmed_post(acme_admin_client, f"{url}/rotate")
+    [older] = endpoint.signing_keys.exclude(expires_at=None)
+    assert older.secret == secret and older.expires_at
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"endpoint.secret_revealed", "endpoint.secret_rotated"} <= actions
 
@@ -137,7 +139,7 @@ def test_primary_admin_manages_co_admins(
     assert (
         client.post("/domains/acme.com/admins/add", {"email": "guard@acme.com"}).status_code == 403
     )
-    acme_admin_client.post(f"/domains/acme.com/admins/{acme_teammate.user_id}/remove")
+    confirmed_post(acme_admin_client, f"/domains/acme.com/admins/{acme_teammate.user_id}/remove")
     assert not DomainAdministrator.objects.filter(user=acme_teammate).exists()
 
 

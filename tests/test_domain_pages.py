@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from callbacks.models import Delivery, Endpoint
 from domains import services
 from domains.models import AuditEntry
 from tests.receiver import wait_for
+from tests.support.portal import confirmed_post
 
 
 def post_endpoint(client, path, **overrides):
@@ -93,14 +96,14 @@ def test_disable_enable_delete(
     base = f"/domains/acme.com/endpoints/{endpoint.endpoint_id}"
     with django_capture_on_commit_callbacks(execute=False):
         services.camera_create(owner=acme_admin, device=box, name="Cam")
-    answer = acme_admin_client.post(f"{base}/disable", follow=True)
-    assert "1 pending deliveries cancelled" in answer.content.decode()
+    answer = confirmed_post(acme_admin_client, f"{base}/disable", follow=True)
+    assert "1 pending delivery cancelled" in answer.content.decode()
     assert Delivery.objects.get().state == "cancelled"
     acme_admin_client.post(f"{base}/enable")
     endpoint.refresh_from_db()
     assert endpoint.enabled
     assert "Delete this endpoint?" in acme_admin_client.get(f"{base}/delete").content.decode()
-    acme_admin_client.post(f"{base}/delete")
+    confirmed_post(acme_admin_client, f"{base}/delete")
     endpoint.refresh_from_db()
     assert endpoint.deleted_at is not None
     assert acme_admin_client.get(f"{base}/edit").status_code == 404
@@ -139,7 +142,13 @@ def test_send_test_event_and_see_the_result(client, worker, receiver, acme_admin
     assert summary["status"] == 200 and summary["response_excerpt"] == "ok"
     assert summary["duration_ms"] is not None
     assert "zone.updated" in client.get(result_url).content.decode()
-    assert b'"test"' not in receiver.received[0].body  # the body is the plain envelope
+    # P13: the body says it is a test too, and its ids are no real object's.
+    [received] = receiver.received
+    body = json.loads(received.body)
+    assert (body["type"], body["test"], received.headers["camio-test"]) == (
+        "zone.updated", True, "true")
+    assert body["data"]["object"]["zone"]["zone_id"].startswith("test_")
+    assert body["data"]["object"]["camera"]["camera_id"].startswith("test_")
 
 
 @pytest.mark.django_db
@@ -159,7 +168,9 @@ def test_removing_a_co_admin_asks_first(acme_admin_client, acme, acme_teammate):
 
     domain_services.domain_admin_add(domain=acme, user=acme_teammate, actor=None)
     page = acme_admin_client.get("/domains/acme.com/").content.decode()
-    assert f'data-confirm="Remove {acme_teammate.email} as an admin of acme.com?' in page
-    assert "js/portal.js" in page  # where forms with data-confirm ask (window.confirm)
+    remove = f"/domains/acme.com/admins/{acme_teammate.user_id}/remove"
+    assert f'<a href="{remove}">Remove…</a>' in page  # a link to its confirmation page
+    asked = acme_admin_client.get(remove).content.decode()
+    assert "Remove this admin?" in asked and acme_teammate.email in asked
     # The page's title is its title (the script is not pasted into it).
     assert "<title>acme.com" in page and "<script" not in page.split("</title>")[0]

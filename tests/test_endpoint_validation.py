@@ -68,9 +68,12 @@ def test_headers_are_encrypted_at_rest_and_masked_values_are_kept(acme):
         headers={"Authorization": "token XYZPDQ"},
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT headers, secret FROM callbacks_endpoint")
-        headers_raw, secret_raw = cursor.fetchone()
+        cursor.execute("SELECT headers FROM callbacks_endpoint")
+        [headers_raw] = cursor.fetchone()
+        cursor.execute("SELECT secret FROM callbacks_signingkey")
+        [secret_raw] = cursor.fetchone()
     assert "XYZPDQ" not in headers_raw and "whsec_" not in secret_raw
+    assert endpoint.signing_secrets()[0].startswith("whsec_")  # it is the secret, encrypted
     updated = endpoint_update(
         endpoint=endpoint,
         actor=None,

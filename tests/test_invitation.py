@@ -54,6 +54,18 @@ def test_expired_link_is_refused(client, acme):
     answer = client.get(path)
     assert answer.status_code == 410 and b"expired" in answer.content
     assert not User.objects.get(email="hq@acme.com").has_usable_password()
+    # P13: a reset mails only users with a password, so it is not offered to one without.
+    assert b"Ask support (support@camio-portal.invalid) to send a new one." in answer.content
+    assert b"reset your password" not in answer.content
+
+
+@pytest.mark.django_db
+def test_an_expired_link_of_a_user_with_a_password_offers_a_reset(client, acme_admin):
+    path = link_path()
+    Invitation.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    answer = client.get(path)
+    assert answer.status_code == 410
+    assert b"to send a new one, or reset your password." in answer.content
 
 
 @pytest.mark.django_db

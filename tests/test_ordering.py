@@ -33,6 +33,13 @@ def sequences(requests) -> list[int]:
     return [int(r.headers["camio-order-sequence"]) for r in requests]
 
 
+def type_and_name(request) -> tuple[str, str]:
+    """("zone.deleted", "Z0"): the callback's type and the name of the object it is about."""
+    payload = body(request)
+    kind = payload["type"].split(".")[0]
+    return payload["type"], payload["data"]["object"][kind]["name"]
+
+
 def test_renames_arrive_in_commit_order_with_consecutive_sequences(
     two_delivery_workers, ordered_and_not, api, acme_admin, box, token_for, client_with
 ):
@@ -84,9 +91,13 @@ def test_a_box_deletion_sends_its_children_first_in_sequence(
     wait_for(lambda: len(keyed(ordered, key)) == 11, timeout=60, what="the deletions")
     wait_for(lambda: len(unordered.received) == 11, timeout=60, what="the unordered copies")
     deletions = keyed(ordered, key)[5:]
-    types = [body(r)["type"] for r in deletions]
-    assert sorted(types[:5]) == ["camera.deleted"] * 2 + ["zone.deleted"] * 3
-    assert types[5] == "device.deleted"
+    # Each camera's zones, then the camera (both by name), then the Box: the README's
+    # promise for per_key endpoints, in consecutive numbers after the five creations.
+    assert [type_and_name(r) for r in deletions] == [
+        ("zone.deleted", "Z0"), ("zone.deleted", "Z1"), ("camera.deleted", "C0"),
+        ("zone.deleted", "Z2"), ("camera.deleted", "C1"), ("device.deleted", box.name),
+    ]
+    assert sequences(deletions) == list(range(6, 12))
     assert sequences(keyed(ordered, key)) == list(range(1, 12))
 
 

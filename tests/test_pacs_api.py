@@ -7,10 +7,13 @@ own routes are tests/test_pacs_ingest.py's."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from domains import services as domain_services
 from domains.models import ApiToken, AuditEntry
@@ -218,7 +221,7 @@ def test_the_owner_and_domain_cannot_be_changed(api, integration, acme_teammate,
     assert integration.domain.name == "acme.com"
 
 
-def test_delete_removes_devices_and_events_and_its_tokens_answer_401(
+def test_delete_cuts_its_tokens_off_and_the_purge_removes_devices_events_and_tokens(
     api, integration, pacs_client, client_with, acme_admin
 ):
     pacs_client.post("/pacs/devices", {"devices": DOORS}, format="json")
@@ -226,14 +229,19 @@ def test_delete_removes_devices_and_events_and_its_tokens_answer_401(
     answer = api.delete(url(integration))
     assert answer.status_code == 204
     assert api.get(url(integration)).status_code == 404
-    assert not PacsIntegration.objects.exists()
-    assert not PacsDevice.objects.exists() and not PacsEvent.objects.exists()
-    assert ApiToken.objects.filter(kind="pacs").get().revoked_at is not None
     assert pacs_client.post("/pacs/webhooks", {"event": EVENT}, format="json").status_code == 401
     assert pacs_client.post("/pacs/devices", {"devices": DOORS}, format="json").status_code == 401
     entry = AuditEntry.objects.get(action="pacs_integration.deleted")
     assert entry.actor == acme_admin and entry.before["name"] == "HQ OnGuard"
     assert api.delete(url(integration)).status_code == 404
+    # Kept, inert, for the undo window; then purged with its devices, events and tokens.
+    assert PacsDevice.objects.exists() and PacsEvent.objects.count() == 1
+    window = datetime.timedelta(hours=settings.UNDO_WINDOW_HOURS)
+    assert services.integrations_purge(now=timezone.now() + window / 2) == 0
+    assert services.integrations_purge(now=timezone.now() + window) == 1
+    assert not PacsIntegration.objects.exists()
+    assert not PacsDevice.objects.exists() and not PacsEvent.objects.exists()
+    assert not ApiToken.objects.filter(kind="pacs").exists()
 
 
 # --- Tokens -------------------------------------------------------------------------

@@ -29,9 +29,7 @@ def test_a_user_connects_a_pacs_and_gets_its_token_once(client, acme_teammate):
     )
     integration = PacsIntegration.objects.get()
     assert answer.status_code == 302 and integration.owner == acme_teammate
-    page = client.post(
-        reverse("pacs:integration", args=[integration.integration_id]), {"action": "new_token"}
-    )
+    page = client.post(reverse("pacs:token_new", args=[integration.integration_id]))
     raw = page.context["new_token"]
     assert raw.startswith("cpp_") and raw in page.content.decode()
     again = client.get(reverse("pacs:integration", args=[integration.integration_id]))

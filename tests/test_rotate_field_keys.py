@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError
 from standardwebhooks.webhooks import Webhook
 
-from callbacks.models import Endpoint
+from callbacks.models import Endpoint, SigningKey
 from callbacks.services.key_rotation import Rotation, encrypted_fields, rotate_model
 from domains import services
 from tests.receiver import wait_for
@@ -23,13 +23,14 @@ def test_after_rotation_the_old_key_can_go(
 ):
     settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]
     out, err = rotate()
-    assert "Re-encrypted 7 values with the first key; 0 were already under it (3 rows)." in out
+    # 3 endpoints' headers and 4 signing keys (the rotated endpoint has two).
+    assert "Re-encrypted 7 values with the first key; 0 were already under it (7 rows)." in out
     assert "may now be removed" in out
-    assert "[##############################] 3/3 rows (100 %)" in err
+    assert "[##############################] 7/7 rows (100 %)" in err
 
     settings.FIELD_ENCRYPTION_KEYS = [NEW]
     by_path = {urlsplit(e.url).path: e for e in Endpoint.objects.live()}
-    assert Endpoint.objects.get(pk=three_endpoints[2].pk).secret.startswith("whsec_")
+    assert Endpoint.objects.get(pk=three_endpoints[2].pk).current_key().secret.startswith("whsec_")
     services.camera_create(owner=acme_admin, device=box, name="After the rotation")
     wait_for(lambda: len(receiver.received) == 2, what="a callback to each live endpoint")
     assert {r.path for r in receiver.received} == set(by_path)
@@ -54,12 +55,12 @@ def test_an_interrupted_run_resumes_and_a_second_run_has_nothing_to_do(
     settings, three_endpoints
 ):
     settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]
-    [(model, names)] = encrypted_fields()
-    assert (model, sorted(names)) == (Endpoint, ["headers", "previous_secret", "secret"])
-    next(rotate_model(model, names, 1, Rotation()))  # one batch of one row, then stopped
+    found = {model: sorted(names) for model, names in encrypted_fields()}
+    assert found == {Endpoint: ["headers"], SigningKey: ["secret"]}
+    next(rotate_model(SigningKey, ["secret"], 1, Rotation()))  # one batch of one row, stopped
 
     out, _ = rotate(batch_size=2)
-    assert "Re-encrypted 5 values with the first key; 2 were already under it" in out
+    assert "Re-encrypted 6 values with the first key; 1 were already under it" in out
     out, _ = rotate()
     assert "Re-encrypted 0 values with the first key; 7 were already under it" in out
 

@@ -54,7 +54,7 @@ def test_a_task_error_and_a_view_error_each_arrive_once_without_secrets(
     assert request["headers"]["X-Api-Key"] == FILTERED
     assert set(request["headers"].values()) == {FILTERED}
     everything = b"\n".join(sentry_collector.envelopes).decode()
-    for secret in (HEADER_VALUE, BODY_SECRET, QUERY_SECRET, endpoint.secret):
+    for secret in (HEADER_VALUE, BODY_SECRET, QUERY_SECRET, endpoint.current_key().secret):
         assert secret not in everything
     for event in (task[0], view[0]):
         frames = event["exception"]["values"][-1]["stacktrace"]["frames"]

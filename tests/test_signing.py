@@ -27,14 +27,14 @@ def test_signatures_verify_and_rotation_signs_with_both(
     worker, receiver, endpoint_for, box, acme_admin
 ):
     endpoint = endpoint_for(receiver.url, ["camera.created"])
-    old_secret = endpoint.secret
+    old_secret = endpoint.current_key().secret
     assert old_secret.startswith("whsec_")
     services.camera_create(owner=acme_admin, device=box, name="Before")
     wait_for(lambda: len(receiver.received) == 1, what="first receipt")
     assert verify(old_secret, receiver.received[0])["type"] == "camera.created"
 
     rotated = callback_services.endpoint_rotate_secret(endpoint=endpoint, actor=acme_admin)
-    new_secret = rotated.secret
+    new_secret = rotated.current_key().secret
     assert new_secret != old_secret
     services.camera_create(owner=acme_admin, device=box, name="During")
     wait_for(lambda: len(receiver.received) == 2, what="second receipt")
@@ -69,6 +69,6 @@ def test_get_signs_an_empty_body(endpoint_for, box, acme_admin, django_capture_o
     headers = {k: v for k, v in request.headers if k.startswith("webhook-")}
     assert request.body is None
     timestamp = datetime.datetime.fromtimestamp(int(headers["webhook-timestamp"]), datetime.UTC)
-    expected = Webhook(endpoint.secret).sign(headers["webhook-id"], timestamp, "")
+    expected = Webhook(endpoint.current_key().secret).sign(headers["webhook-id"], timestamp, "")
     assert headers["webhook-signature"] == expected
     assert json.loads(job.body)["type"] == "camera.created"

@@ -14,7 +14,15 @@ from rest_framework import serializers
 from apikit import fields
 from callbacks import catalog
 from callbacks.delivery import transport
-from callbacks.models import RATE_LIMIT_MAX, DeliveryState, Endpoint, Method, Ordering, ReplayJob
+from callbacks.models import (
+    RATE_LIMIT_MAX,
+    DeliveryState,
+    Endpoint,
+    Method,
+    Ordering,
+    ReplayJob,
+    SigningScheme,
+)
 from domains.formats import MASK, mask_mapping, mask_url
 
 # Header names and values as callbacks.validation takes them (RFC 9110 tokens; no line
@@ -181,10 +189,68 @@ class EndpointOut(serializers.Serializer):
     rate_limit = serializers.IntegerField(allow_null=True, help_text="Deliveries per second.")
 
 
+class HealthHourOut(serializers.Serializer):
+    hour = serializers.DateTimeField(help_text="The hour's start (UTC).")
+    succeeded = serializers.IntegerField(help_text="Attempts that succeeded (2xx).")
+    failed = serializers.IntegerField(
+        help_text="Attempts that failed: 5xx, timeouts, refused connections, 4xx."
+    )
+    failed_for_good = serializers.IntegerField(
+        source="gave_up", help_text="Deliveries that ended failed (no retry left, 410 Gone)."
+    )
+    cancelled = serializers.IntegerField(
+        help_text="Deliveries cancelled (the endpoint disabled or deleted, or one by one)."
+    )
+    circuit_openings = serializers.IntegerField(help_text="Times the circuit opened.")
+    p50_ms = serializers.IntegerField(
+        allow_null=True, help_text="Attempt latency: the upper bound of the median's bucket."
+    )
+    p95_ms = serializers.IntegerField(allow_null=True)
+
+
+class HealthTotalOut(serializers.Serializer):
+    attempts = serializers.IntegerField()
+    succeeded = serializers.IntegerField(help_text="Attempts that succeeded (2xx).")
+    failed = serializers.IntegerField(
+        help_text="Attempts that failed: 5xx, timeouts, refused connections, 4xx."
+    )
+    failed_for_good = serializers.IntegerField(source="gave_up")
+    cancelled = serializers.IntegerField()
+    circuit_openings = serializers.IntegerField()
+
+
+class HealthOut(serializers.Serializer):
+    endpoint_id = serializers.CharField()
+    since = serializers.DateTimeField(help_text="The period's start: 24 whole hours ago.")
+    until = serializers.DateTimeField(help_text="The period's end: the end of this hour.")
+    success_percent = serializers.FloatField(
+        allow_null=True,
+        help_text="Attempts that succeeded, as a percentage rounded down to 0.1 (null: none).",
+    )
+    summary = serializers.CharField(help_text="The figure as the portal shows it.")
+    total = HealthTotalOut()
+    hours = HealthHourOut(many=True, help_text="The 24 hours, oldest first.")
+
+
+class SigningKeyOut(serializers.Serializer):
+    key_id = serializers.CharField()
+    scheme = serializers.ChoiceField(choices=SigningScheme.choices)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When it stops signing; null: the current key, which signs until the next "
+        "rotation.",
+    )
+
+
 class SecretOut(serializers.Serializer):
-    secret = serializers.CharField(help_text="whsec_<base64 key>: verify callbacks with it.")
-    previous_secret_expires_at = serializers.DateTimeField(
-        allow_null=True, help_text="Until then callbacks also carry the old secret's signature."
+    secret = serializers.CharField(
+        help_text="The current secret, whsec_<base64 key>: verify callbacks with it."
+    )
+    keys = SigningKeyOut(
+        many=True,
+        help_text="The keys that sign now, newest first (at most 3): callbacks carry one "
+        "signature per key. Secrets other than the current one are not shown.",
     )
 
 

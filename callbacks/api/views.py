@@ -9,11 +9,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apikit.batch import Errors
 from apikit.pagination import NewestFirst
 from apikit.viewsets import AdminViewSet
 from callbacks import catalog
@@ -31,12 +32,14 @@ from callbacks.api.serializers import (
     EventDetailOut,
     EventOut,
     EventTypeOut,
+    HealthOut,
     ReplayCountOut,
     ReplayIn,
     ReplayJobOut,
     SecretOut,
     TestEventIn,
 )
+from callbacks.endpoint_health import endpoint_health
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, ReplayJob
 from callbacks.selectors import delivery_summary
 from domains.models import Domain, signed_in_user
@@ -48,6 +51,18 @@ WAIT = OpenApiParameter(
     description="true: wait for the outcome (up to a server setting, 20 s by default): "
     "200 when it came in time, else 202 as without waiting.",
 )
+
+
+class Conflict(exceptions.APIException):
+    """Refused because of the object's state now (it may be allowed later)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _secret_out(endpoint: Endpoint, secret: str) -> dict:
+    """The current ``secret`` and every key that signs now (their secrets not shown)."""
+    return SecretOut({"secret": secret, "keys": endpoint.signing_keys.live()}).data
 
 
 def _wait_for(delivery: Delivery, seconds: float) -> Delivery:
@@ -90,7 +105,7 @@ class EndpointViewSet(AdminViewSet):
         data = self.read(EndpointIn, request)
         domain = self._target_domain(data.pop("domain", None))
         endpoint = callbacks.endpoint_create(domain=domain, actor=signed_in_user(request), **data)
-        out = {**EndpointOut(endpoint).data, "secret": endpoint.secret}
+        out = {**EndpointOut(endpoint).data, "secret": endpoint.current_key().secret}
         return Response(out, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=EndpointOut)
@@ -134,6 +149,15 @@ class EndpointViewSet(AdminViewSet):
         endpoint.refresh_from_db()
         return Response(EndpointOut(endpoint).data)
 
+    @extend_schema(responses=HealthOut)
+    @action(detail=True, methods=["get"])
+    def health(self, request: Request, endpoint_id: str) -> Response:
+        """The endpoint's last 24 hours, per hour and in total: attempts that succeeded and
+        failed, deliveries that failed for good or were cancelled, circuit openings (the
+        figure and chart of the domain page)."""
+        endpoint = self.get_object()
+        return Response(HealthOut(endpoint_health([endpoint])[endpoint.pk]).data)
+
     @extend_schema(request=None, responses=EndpointOut)
     @action(detail=True, methods=["post"])
     def probe(self, request: Request, endpoint_id: str) -> Response:
@@ -146,20 +170,26 @@ class EndpointViewSet(AdminViewSet):
     @extend_schema(responses=SecretOut)
     @action(detail=True, methods=["get"])
     def secret(self, request: Request, endpoint_id: str) -> Response:
-        """The signing secret (each reveal is audited)."""
+        """The current signing secret and the keys that sign now (each reveal is audited)."""
         endpoint = self.get_object()
         secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=signed_in_user(request))
-        expires = endpoint.previous_secret_expires_at
-        return Response(SecretOut({"secret": secret, "previous_secret_expires_at": expires}).data)
+        return Response(_secret_out(endpoint, secret))
 
-    @extend_schema(request=None, responses=SecretOut)
+    @extend_schema(request=None, responses={
+        200: SecretOut,
+        409: OpenApiResponse(Errors, "Refused, nothing changed: 3 keys sign already. The "
+                             "message says when the oldest stops signing (rotate from then)."),
+    })
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, endpoint_id: str) -> Response:
-        """Issue a new secret; the old one keeps signing too for a day (overlap)."""
-        endpoint = callbacks.endpoint_rotate_secret(
-            endpoint=self.get_object(), actor=signed_in_user(request)
-        )
-        return Response(SecretOut(endpoint).data)
+        """Issue a new secret, the current one from now on; every older key still signing
+        goes on signing for 24 hours at most. At most 3 keys sign at once."""
+        endpoint = self.get_object()
+        try:
+            callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request))
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from None
+        return Response(_secret_out(endpoint, endpoint.current_key().secret))
 
     @extend_schema(
         request=TestEventIn,

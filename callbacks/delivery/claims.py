@@ -30,8 +30,14 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from callbacks.delivery.policy import RESERVED_HEADERS, Job, signing_secrets
-from callbacks.models import Delivery, DeliveryState, Endpoint, EndpointSlot
+from callbacks.delivery.policy import RESERVED_HEADERS, Job, live_secrets
+from callbacks.models import (
+    Delivery,
+    DeliveryState,
+    Endpoint,
+    EndpointSlot,
+    SigningScheme,
+)
 
 # How far ahead a rate-limited endpoint's deliveries are claimed (each waits for its start).
 RATE_HORIZON = 1.0
@@ -287,13 +293,13 @@ class EndpointView:
         # An endpoint saved before a name was reserved keeps working, without that header.
         self.headers = {name: value for name, value in (endpoint.headers or {}).items()
                         if name.lower() not in RESERVED_HEADERS}
-        self.secret, self.previous_secret = endpoint.secret, endpoint.previous_secret
-        self.previous_secret_expires_at = endpoint.previous_secret_expires_at
+        # Read here rather than through a model method: the engine stays out of models.py.
+        self.keys = [(key.secret, key.expires_at) for key in endpoint.signing_keys.all()
+                     if key.scheme == SigningScheme.HMAC]  # judged at each claim: ends pass
 
     def secrets(self) -> list[str]:
-        """The secrets that sign now (the old one too while a rotation overlaps)."""
-        return signing_secrets(self.secret, self.previous_secret,
-                               self.previous_secret_expires_at, timezone.now())
+        """The secrets that sign now (older keys too while their rotation overlaps)."""
+        return live_secrets(self.keys, timezone.now())
 
 
 _views: dict[tuple[int, object], EndpointView] = {}
@@ -307,7 +313,11 @@ def endpoint_views(keys: set[tuple[int, object]]) -> dict[int, EndpointView]:
         found = {key[0]: _views[key] for key in keys if key in _views}
     missing = {pk for pk, _ in keys} - set(found)
     if missing:
-        endpoints = Endpoint.objects.select_related("domain").in_bulk(missing)
+        # Their signing keys come in one more query for all the missing endpoints (a few
+        # rows each: a rotation deletes the keys that stopped signing; live_secrets judges
+        # the rest at each claim).
+        endpoints = (Endpoint.objects.select_related("domain").prefetch_related("signing_keys")
+                     .in_bulk(missing))
         with _views_lock:
             if len(_views) > 10_000:
                 _views.clear()

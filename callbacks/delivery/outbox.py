@@ -78,9 +78,13 @@ def enqueue_deliveries(ids: Sequence[str | list], *, replay: bool = False,
                    chunk=settings.CALLBACK_BATCH_SIZE)
 
 
-def envelope(event_id: uuid.UUID, event_type: str, obj: dict[str, Any]) -> bytes:
-    """Serialize the callback body once: {"data": {"object": ...}, "id": ..., "type": ...}."""
-    body = {"data": {"object": obj}, "id": str(event_id), "type": event_type}
+def envelope(event_id: uuid.UUID, event_type: str, obj: dict[str, Any],
+             test: bool = False) -> bytes:
+    """Serialize the callback body once: {"data": {"object": ...}, "id": ..., "type": ...},
+    plus ``"test": true`` for a test event (a real one has no ``test`` key at all)."""
+    body: dict[str, Any] = {"data": {"object": obj}, "id": str(event_id), "type": event_type}
+    if test:
+        body["test"] = True
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -121,7 +125,7 @@ def publish_many(
     for event_type, obj, key in events:
         event_id = uuid.uuid4()
         rows.append(Event(id=event_id, domain=domain, type=event_type, created_at=now, test=test,
-                          body=envelope(event_id, event_type, obj),
+                          body=envelope(event_id, event_type, obj, test),
                           order_key="" if test else key[:100]))
     with transaction.atomic():
         batch = _current_batch()

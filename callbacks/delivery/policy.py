@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import random
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -87,15 +88,13 @@ class Request:
     body: bytes | None
 
 
-def signing_secrets(
-    current: str, previous: str | None, previous_expires_at: datetime.datetime | None,
-    now: datetime.datetime,
+def live_secrets(
+    keys: Iterable[tuple[str, datetime.datetime | None]], now: datetime.datetime
 ) -> list[str]:
-    """The secrets that sign at ``now``: the current one, and the old one while a
-    rotation overlaps."""
-    if previous and previous_expires_at and previous_expires_at > now:
-        return [current, previous]
-    return [current]
+    """The secrets that sign at ``now``, in the order given (newest first): of each
+    (secret, stops signing at) pair, those without an end (the current key) or whose end
+    is still to come (an older key while its rotation overlaps)."""
+    return [secret for secret, ends in keys if ends is None or ends > now]
 
 
 # --- What an answer means ----------------------------------------------------

@@ -40,8 +40,13 @@ from callbacks.delivery.metrics import (
 from callbacks.delivery.policy import Outcome, Result, next_delay
 from callbacks.models import LATENCY_BOUNDS_MS, Attempt, Delivery, DeliveryState, Endpoint
 from domains.formats import mask_headers, mask_url
+from domains.models import AuditEntry
 
 log = logging.getLogger(__name__)
+
+# The audit action of a circuit opening: the recorder writes one per opening, and the
+# endpoint's health (callbacks.endpoint_health) counts them.
+CIRCUIT_OPENED = "endpoint.circuit_opened"
 
 
 ATTEMPT_COLUMNS = (
@@ -357,6 +362,7 @@ def _update_breakers(
     threshold = settings.CALLBACK_BREAKER_FAILURES
     now = timezone.now()
     changed: dict[int, str] = {}
+    opened: dict[int, int] = {}  # endpoint -> the consecutive failures that opened it
     rows = (Endpoint.objects.select_for_update().filter(pk__in=per_endpoint).order_by("pk")
             .values_list("pk", "breaker_failures", "circuit_opened_at", "probe_interval",
                          "paused_until"))
@@ -391,11 +397,25 @@ def _update_breakers(
             update.update(circuit_opened_at=now, probe_interval=first, probe_delivery_id=None,
                           next_probe_at=now + datetime.timedelta(seconds=first))
             changed[pk] = "opened"
+            opened[pk] = failures
         if update != {"breaker_failures": before}:  # most batches change nothing here
             Endpoint.objects.filter(pk=pk).update(**update)
+    _audit_openings(opened)
     drained = [pair for pk, state in changed.items() if state == "closed"
                for pair in release_waiting(pk, now)]
     return changed, drained
+
+
+def _audit_openings(opened: dict[int, int]) -> None:
+    """Write each circuit that opened to its domain's audit log, in the recorder's
+    transaction: the one durable record of an opening (``circuit_opened_at`` holds only
+    the current one), which the endpoint's health counts."""
+    if not opened:
+        return
+    for endpoint in Endpoint.objects.filter(pk__in=opened).select_related("domain"):
+        AuditEntry.objects.record(actor=None, action=CIRCUIT_OPENED, obj=endpoint,
+                                  object_id=endpoint.endpoint_id,
+                                  after={"consecutive_failures": opened[endpoint.pk]})
 
 
 def release_waiting(endpoint_id: int, now: datetime.datetime) -> list[tuple[str, int]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime
 import logging
 import time
@@ -27,7 +26,7 @@ from callbacks.delivery.outbox import (
 from callbacks.delivery.policy import Result
 from callbacks.delivery.recording import next_in_order
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering, ReplayJob
-from domains.models import AuditEntry, Camera, Domain, User
+from domains.models import TEST_ID_PREFIX, AuditEntry, Domain, User
 
 log = logging.getLogger(__name__)
 IN_PROGRESS = (DeliveryState.PENDING, DeliveryState.SENDING)
@@ -256,41 +255,28 @@ def send_test_event(*, endpoint: Endpoint, event_type: str, actor: User | None) 
 
 
 def test_sample(domain: Domain, event_type: str) -> dict[str, Any]:
-    """The catalog's example of ``event_type``, made the domain's own: its name in place of
-    the example's domain and e-mail addresses and, when the domain has a camera, that
-    camera's ids, name and addresses and its owner."""
-    sample = copy.deepcopy(catalog.get(event_type).example)
-    camera = (Camera.objects.filter(domain=domain).select_related("device", "owner")
-              .order_by("pk").first())
+    """The catalog's example of ``event_type``, made the domain's own (its name in place of
+    the example's domain and e-mail addresses) and marked: every id (``id`` or ``*_id``
+    holding a string) gets the ``test_`` prefix no real object's id has, so a receiver
+    never takes it for a real camera, zone, Box, user or hook. The vendor's own numbers
+    in a PACS event stay numbers, as the vendor sends them."""
+    return _as_test(catalog.get(event_type).example, domain.name)  # a new object
 
-    def own(value: Any, key: str = "") -> Any:
-        if isinstance(value, dict):
-            value = {k: own(v, k) for k, v in value.items()}
-            if camera is not None and key == "camera":
-                value.update({k: v for k, v in {
-                    "camera_id": camera.camera_id, "name": camera.name,
-                    "local_camera_id": camera.local_camera_id, "ip_address": camera.ip_address,
-                    "mac_address": camera.mac_address, "device_id": camera.device.device_id,
-                    "maker": camera.maker, "model": camera.model,
-                }.items() if k in value})
-            if camera is not None and key == "user":
-                value.update(user_id=camera.owner.user_id, email=camera.owner.email)
-            if camera is not None and key == "incident":
-                value.update({k: v for k, v in {
-                    "camera_id": camera.camera_id, "camera_name": camera.name,
-                    "camera_ip": camera.ip_address, "device_id": camera.device.device_id,
-                }.items() if k in value})
-            return value
-        if isinstance(value, list):
-            return [own(item) for item in value]
-        if isinstance(value, str):
-            if key == "domain":
-                return domain.name
-            if key == "email" and "@" in value:
-                return f"{value.split('@', 1)[0]}@{domain.name}"
+
+def _as_test(value: Any, domain_name: str, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _as_test(v, domain_name, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_test(item, domain_name) for item in value]
+    if not isinstance(value, str):
         return value
-
-    return own(sample)
+    if key == "id" or key.endswith("_id"):
+        return TEST_ID_PREFIX + value
+    if key == "domain":
+        return domain_name
+    if key == "email" and "@" in value:
+        return f"{value.split('@', 1)[0]}@{domain_name}"
+    return value
 
 
 def send_test_event_now(

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from callbacks.delivery.outbox import (
@@ -21,7 +22,16 @@ from callbacks.delivery.outbox import (
 from callbacks.delivery.policy import new_secret
 from callbacks.delivery.recording import release_waiting
 from callbacks.delivery.sweeper import pick_probes
-from callbacks.models import Delivery, DeliveryState, Endpoint, Ordering
+from callbacks.models import (
+    MAX_OVERLAPPING_KEYS,
+    Delivery,
+    DeliveryState,
+    Endpoint,
+    Ordering,
+    SigningKey,
+    SigningScheme,
+    rotation_allowed_from,
+)
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value
@@ -65,11 +75,12 @@ def endpoint_create(
     )
     endpoint = Endpoint.objects.create(
         domain=domain,
-        secret=new_secret(),
         description=description[:200],
         created_by=actor if actor and actor.pk else None,
         **data,
     )
+    SigningKey.objects.create(endpoint=endpoint, secret=new_secret(),
+                              created_at=endpoint.created_at)
     _audit(endpoint, actor, "endpoint.created", after=_view(endpoint))
     return endpoint
 
@@ -189,7 +200,7 @@ def _cancel_pending(endpoint: Endpoint, reason: str) -> int:
     )
 
 
-def _tell_admins(endpoint: Endpoint, reason: str) -> None:
+def _tell_admins(endpoint: Endpoint, reason: str, cancelled: int) -> None:
     emails = list(
         DomainAdministrator.objects.filter(domain=endpoint.domain).values_list(
             "user__email", flat=True
@@ -198,10 +209,12 @@ def _tell_admins(endpoint: Endpoint, reason: str) -> None:
     if not emails:
         return
     subject = f"Callback endpoint disabled for {endpoint.domain.name}"
+    what = (f"{cancelled} pending deliver{'y was' if cancelled == 1 else 'ies were'} cancelled"
+            if cancelled else "No delivery was pending")
     body = (
         f"The callback endpoint {endpoint.method} {mask_url(endpoint.url)} of "
         f"{endpoint.domain.name} was disabled.\n\nReason: {reason}\n\n"
-        f"Pending deliveries were cancelled; you can replay them after enabling it again:\n"
+        f"{what}; after enabling it again you can replay what it missed:\n"
         f"{settings.PORTAL_URL}/domains?domain={endpoint.domain.name}\n"
     )
     transaction.on_commit(
@@ -225,7 +238,7 @@ def endpoint_disable(*, endpoint: Endpoint, actor: User | None, reason: str) -> 
     endpoint.save(update_fields=["enabled", "disabled_reason", "disabled_at", "updated_at"])
     cancelled = _cancel_pending(endpoint, f"Cancelled: endpoint disabled ({reason})")
     _audit(endpoint, actor, "endpoint.disabled", after={"reason": reason, "cancelled": cancelled})
-    _tell_admins(endpoint, reason)
+    _tell_admins(endpoint, reason, cancelled)
     return cancelled
 
 
@@ -272,29 +285,65 @@ def endpoint_delete(*, endpoint: Endpoint, actor: User | None) -> None:
 
 
 @transaction.atomic
-def endpoint_rotate_secret(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
-    """Issue a new signing secret; the old one keeps signing beside it for the overlap."""
+def endpoint_restore(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
+    """Undo a delete inside UNDO_WINDOW_HOURS: the endpoint receives new events again, enabled
+    unless it had been disabled before; deliveries cancelled by the delete stay cancelled
+    (resend or replay them)."""
     endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
-    overlap = datetime.timedelta(hours=settings.CALLBACK_SECRET_OVERLAP_HOURS)
-    endpoint.previous_secret, endpoint.secret = endpoint.secret, new_secret()
+    if endpoint.deleted_at is None:
+        return endpoint
+    if endpoint.deleted_at + datetime.timedelta(hours=settings.UNDO_WINDOW_HOURS) <= timezone.now():
+        raise ValidationError({"endpoint": ["Its undo window has ended; it stays deleted."]})
+    endpoint.deleted_at = None
+    endpoint.enabled = endpoint.disabled_at is None
     endpoint.updated_at = timezone.now()
-    endpoint.previous_secret_expires_at = endpoint.updated_at + overlap
-    endpoint.save(update_fields=["previous_secret", "secret", "previous_secret_expires_at",
-                                 "updated_at"])
-    _audit(
-        endpoint,
-        actor,
-        "endpoint.secret_rotated",
-        after={"previous_secret_expires_at": endpoint.previous_secret_expires_at.isoformat()},
-    )
+    endpoint.save(update_fields=["deleted_at", "enabled", "updated_at"])
+    _audit(endpoint, actor, "endpoint.restored", after=_view(endpoint))
     return endpoint
 
 
 @transaction.atomic
+def endpoint_rotate_secret(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
+    """Issue a new signing key, the current one from now on; every older key that still
+    signs goes on signing beside it for ``CALLBACK_SECRET_OVERLAP_HOURS`` at most (never
+    longer than it already would).
+
+    At most ``MAX_OVERLAPPING_KEYS`` replaced keys sign beside the current one: a rotation
+    that would make one more is refused, saying when it will be allowed. Keys that stopped
+    signing are deleted."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    now = timezone.now()
+    keys = endpoint.signing_keys.filter(scheme=SigningScheme.HMAC)
+    allowed_from = rotation_allowed_from(keys.live(now).only("expires_at"))  # none decrypted
+    if allowed_from is not None:
+        raise ValidationError(_too_many_keys(allowed_from), code="too_many_keys")
+    ends = now + datetime.timedelta(hours=settings.CALLBACK_SECRET_OVERLAP_HOURS)
+    keys.filter(expires_at__lte=now).delete()
+    keys.filter(Q(expires_at=None) | Q(expires_at__gt=ends)).update(expires_at=ends)
+    key = SigningKey.objects.create(endpoint=endpoint, secret=new_secret(), created_at=now)
+    endpoint.updated_at = now  # sending processes load the keys again
+    endpoint.save(update_fields=["updated_at"])
+    _audit(endpoint, actor, "endpoint.secret_rotated",
+           after={"issued": key.key_id, "earlier_ones_stop_signing_by": ends.isoformat()})
+    return endpoint
+
+
+def _too_many_keys(allowed_from: datetime.datetime) -> str:
+    """Why a rotation is refused, and from when it will be allowed."""
+    when = allowed_from.astimezone(datetime.UTC)
+    return (
+        f"Not rotated: {MAX_OVERLAPPING_KEYS} earlier secrets still sign beside the current "
+        f"one, the most there may be. The oldest stops signing at {when:%Y-%m-%d %H:%M:%S} "
+        "UTC; rotating is allowed again from then."
+    )
+
+
+@transaction.atomic
 def endpoint_reveal_secret(*, endpoint: Endpoint, actor: User | None) -> str:
-    """Return the signing secret, recording who saw it."""
+    """Return the current signing secret (the one a receiver should hold), recording who
+    saw it."""
     _audit(endpoint, actor, "endpoint.secret_revealed")
-    return endpoint.secret
+    return endpoint.current_key().secret
 
 
 @transaction.atomic

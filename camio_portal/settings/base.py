@@ -263,6 +263,10 @@ CALLBACK_BREAKER_FAILURES = env.int("CALLBACK_BREAKER_FAILURES", default=10)
 CALLBACK_BREAKER_PROBE_MIN = env.float("CALLBACK_BREAKER_PROBE_MIN", default=30.0)
 CALLBACK_BREAKER_PROBE_MAX = env.float("CALLBACK_BREAKER_PROBE_MAX", default=600.0)
 CALLBACK_SECRET_OVERLAP_HOURS = env.float("CALLBACK_SECRET_OVERLAP_HOURS", default=24.0)
+# A deleted endpoint or PACS integration can be restored (Undo) for this long; after it an
+# integration's devices, door mappings, events and tokens are purged (an endpoint stays
+# soft-deleted with its delivery log).
+UNDO_WINDOW_HOURS = env.float("UNDO_WINDOW_HOURS", default=24.0)
 CALLBACK_TEST_WAIT_SECONDS = env.float("CALLBACK_TEST_WAIT_SECONDS", default=20.0)
 CALLBACK_REPLAY_RATE = env.int("CALLBACK_REPLAY_RATE", default=500)  # deliveries/s created
 # Networks a callback may reach although private or loopback (CIDRs).

@@ -1,8 +1,10 @@
 """Production mode (CAMIO_MODE=production): PostgreSQL, Redis, gunicorn.
 
 Refuses to start, naming what is wrong, without SECRET_KEY,
-FIELD_ENCRYPTION_KEYS, ALLOWED_HOSTS, DATABASE_URL or CELERY_BROKER_URL, with
-DEBUG on, or with a throttle on and no shared (Redis) CACHE_URL.
+FIELD_ENCRYPTION_KEYS, ALLOWED_HOSTS, DATABASE_URL, CELERY_BROKER_URL or EMAIL_URL,
+with DEBUG on, or with a throttle on and no shared (Redis) CACHE_URL. An EMAIL_URL
+that sends nothing (consolemail://, say) is allowed, and ``EMAIL_WARNING`` says what
+it does instead (the ``camio-portal`` command prints it at start).
 """
 
 from __future__ import annotations
@@ -25,6 +27,20 @@ _REQUIRED = {
     "ALLOWED_HOSTS": "comma-separated host names the portal answers to",
     "DATABASE_URL": "postgres://user:password@host:5432/name",
     "CELERY_BROKER_URL": "redis://host:6379/0",
+    # Without it e-mails, sign-in links included, would go to stdout and the logs.
+    "EMAIL_URL": "where e-mail goes, e.g. smtp+tls://user:password@smtp.example.com:587; "
+    "consolemail:// prints e-mails on stdout instead",
+}
+# Backends an explicit EMAIL_URL may choose that send nothing, and what they do instead.
+_NOT_SENT = {
+    "django.core.mail.backends.console.EmailBackend":
+        "prints every e-mail, sign-in links included, on stdout",
+    "django.core.mail.backends.filebased.EmailBackend":
+        "writes every e-mail, sign-in links included, to files",
+    "django.core.mail.backends.dummy.EmailBackend":
+        "drops every e-mail: invitations and password resets never arrive",
+    "django.core.mail.backends.locmem.EmailBackend":
+        "keeps every e-mail in memory: invitations and password resets never arrive",
 }
 
 
@@ -73,6 +89,15 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 # Long retry countdowns must outlive Redis' visibility timeout; the sweeper
 # re-enqueues anything lost, so an hour is enough.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+# An explicit EMAIL_URL that sends nothing is allowed; camio-portal says so at start.
+_sends_nothing = _NOT_SENT.get(EMAIL_CONFIG["EMAIL_BACKEND"], "")  # noqa: F405 - from EMAIL_URL
+EMAIL_WARNING = (
+    f"EMAIL_URL={env.str('EMAIL_URL').split(':', 1)[0]}:// {_sends_nothing}; set it to an "
+    "SMTP server (smtp+tls://user:password@host:587) to send e-mail"
+    if _sends_nothing
+    else ""
+)
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

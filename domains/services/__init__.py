@@ -23,6 +23,7 @@ from domains.services.invitations import (
     invitation_send,
 )
 from domains.services.tenancy import (
+    CoAdminAdded,
     co_admin_invite,
     domain_admin_add,
     domain_admin_remove,
@@ -35,6 +36,7 @@ from domains.services.tenancy import (
 from domains.services.tokens import token_find, token_issue, token_revoke
 
 __all__ = [
+    "CoAdminAdded",
     "InvitationError",
     "camera_create",
     "camera_delete",

@@ -1,4 +1,4 @@
-"""One-time set-password links for new domain admins."""
+"""One-time set-password links, for domain admins and other users alike."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def _hash(token: str) -> str:
 
 
 def invitation_send(*, user: User, domain: Domain | None, actor: User | None) -> str:
-    """Create a fresh invitation for ``user``, revoke older ones, e-mail it after commit.
+    """Create a fresh invitation for ``user``, revoke older ones, e-mail it after commit,
+    worded for what ``user`` is in ``domain`` (its primary admin, an admin, a user).
 
     Returns the link (the e-mail carries the same one).
     """
@@ -35,7 +36,7 @@ def invitation_send(*, user: User, domain: Domain | None, actor: User | None) ->
     url = settings.PORTAL_URL + reverse("domains:invitation_accept", args=[token])
     with transaction.atomic():
         Invitation.objects.filter(user=user, used_at=None, revoked_at=None).update(revoked_at=now)
-        Invitation.objects.create(
+        invitation = Invitation.objects.create(
             user=user,
             domain=domain,
             token_hash=_hash(token),
@@ -46,8 +47,10 @@ def invitation_send(*, user: User, domain: Domain | None, actor: User | None) ->
         context = {
             "user": user,
             "domain": domain,
+            "role": invitation.role,  # worded for it: a plain user is not told they are admin
             "url": url,
             "days": settings.INVITATION_MAX_AGE_DAYS,
+            "admin_url": settings.PORTAL_URL + reverse("admin:index"),
         }
         subject = f"Set up your Camio Portal account{f' for {domain.name}' if domain else ''}"
         body = render_to_string("domains/email/invitation.txt", context)
@@ -71,9 +74,11 @@ def invitation_check(token: str) -> Invitation:
             "This invitation link was replaced by a newer one. Use the link in the latest e-mail."
         )
     if invitation.expires_at <= timezone.now():
+        # A password reset mails only users who have a password: offer it only to them.
+        reset = ", or reset your password" if invitation.user.has_usable_password() else ""
         raise InvitationError(
-            "This invitation link has expired. "
-            "Ask support to send a new one, or reset your password."
+            f"This invitation link has expired. Ask support ({settings.SUPPORT_EMAIL}) to send "
+            f"a new one{reset}."
         )
     return invitation
 

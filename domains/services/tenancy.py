@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -197,9 +198,19 @@ def domain_admin_remove(*, domain: Domain, user: User, actor: User | None) -> No
     )
 
 
-def co_admin_invite(*, domain: Domain, email: str, actor: User | None) -> User:
-    """Make ``email`` a co-admin of ``domain``; a new user of the domain is created and
-    e-mailed an invitation to choose a password."""
+@dataclass(frozen=True)
+class CoAdminAdded:
+    """What ``co_admin_invite`` did, for a message that says exactly that."""
+
+    user: User
+    created: bool  # a new user of the domain
+    invited: bool  # e-mailed an invitation to choose a password (after commit)
+
+
+def co_admin_invite(*, domain: Domain, email: str, actor: User | None) -> CoAdminAdded:
+    """Make ``email`` a co-admin of ``domain``, creating the user if new; a user without a
+    password (new, or one who never chose theirs) is e-mailed an invitation to choose one,
+    since they could not sign in otherwise."""
     email = _clean_email(email, "email")
     if email_domain(email) != domain.name:
         raise ValidationError({"email": [f"{email} is not an address in {domain.name}."]})
@@ -209,6 +220,7 @@ def co_admin_invite(*, domain: Domain, email: str, actor: User | None) -> User:
         if user is None:
             user = user_create(email=email, actor=actor)
         domain_admin_add(domain=domain, user=user, actor=actor)
-        if created:
+        invited = not user.has_usable_password()
+        if invited:
             invitation_send(user=user, domain=domain, actor=actor)
-    return user
+    return CoAdminAdded(user=user, created=created, invited=invited)

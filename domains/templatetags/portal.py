@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from callbacks.models import LATENCY_BOUNDS_MS
 from domains import charts
+from domains.formats import mask_url
 
 register = template.Library()
 
@@ -24,7 +25,7 @@ def duration(milliseconds: int | None) -> str:
 
 @register.filter
 def volume_chart(hours: list) -> object:
-    """The deliveries-per-hour chart of an endpoint's last 24 hours."""
+    """The deliveries-per-hour chart of a filtered delivery log's last 24 hours."""
     return charts.volume_chart(hours)
 
 
@@ -32,6 +33,12 @@ def volume_chart(hours: list) -> object:
 def latency_chart(hours: list) -> object:
     """The attempt-latency chart of an endpoint's last 24 hours (None: nothing sent)."""
     return charts.latency_chart(hours)
+
+
+@register.filter
+def health_chart(hours: list) -> object:
+    """The health chart of an endpoint's last 24 hours (callbacks.endpoint_health)."""
+    return charts.health_chart(hours)
 
 
 @register.filter
@@ -47,3 +54,9 @@ def bound(milliseconds: int | None) -> str:
 def breakable(text: str) -> SafeString:
     """A URL (or id) that may wrap only after ``/``, ``?`` and ``&`` (a <wbr> there)."""
     return mark_safe(re.sub(r"(/+|\?|&amp;)", r"\1<wbr>", escape(text)))  # noqa: S308 (escaped first)
+
+
+@register.filter(name="mask_url")
+def mask_url_filter(url: str) -> str:
+    """An endpoint URL with its secrets (credentials, secret-named query values) masked."""
+    return mask_url(url)

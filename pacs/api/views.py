@@ -50,7 +50,8 @@ class PacsCredentials(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         require_kind(request, TokenKind.PACS)
         integration = (
-            PacsIntegration.objects.select_related("owner", "domain")
+            PacsIntegration.objects.live()
+            .select_related("owner", "domain")
             .filter(integration_id=request_token(request).subject)
             .first()
         )
@@ -172,7 +173,9 @@ class IntegrationViewSet(ScopedViewSet):
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, integration_id: str) -> Response:
-        """Delete the integration with its devices and events; its tokens stop working."""
+        """Delete the integration: its tokens answer 401 at once; a domain admin can restore it
+        from the portal for UNDO_WINDOW_HOURS (24 h), after which its devices, door mappings,
+        events and tokens are purged."""
         services.integration_delete(integration=self.get_object(), actor=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -6,9 +6,11 @@ from pacs.services.integrations import (
     devices_replace,
     integration_create,
     integration_delete,
+    integration_restore,
     integration_token_issue,
     integration_token_rotate,
     integration_update,
+    integrations_purge,
 )
 from pacs.services.relay import flush, schedule_flush, sweep_pending
 from pacs.services.retention import retention_purge
@@ -21,9 +23,11 @@ __all__ = [
     "ingest_events",
     "integration_create",
     "integration_delete",
+    "integration_restore",
     "integration_token_issue",
     "integration_token_rotate",
     "integration_update",
+    "integrations_purge",
     "retention_purge",
     "schedule_flush",
     "sweep_pending",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -95,14 +97,50 @@ def integration_update(
 
 
 @transaction.atomic
+def undo_window() -> datetime.timedelta:
+    return datetime.timedelta(hours=settings.UNDO_WINDOW_HOURS)
+
+
+@transaction.atomic
 def integration_delete(*, integration: PacsIntegration, actor: User | None) -> None:
-    """Delete an integration with its devices and events; its tokens stop working."""
-    for token in ApiToken.objects.live().filter(
-        kind=TokenKind.PACS, subject=integration.integration_id
-    ):
-        token_revoke(token=token, actor=actor)
+    """Delete an integration: inert at once (its tokens answer 401, nothing is relayed), and
+    restorable with its devices, mappings, events and tokens for UNDO_WINDOW_HOURS."""
+    integration = PacsIntegration.objects.select_for_update().get(pk=integration.pk)
+    if integration.deleted_at is not None:
+        return
+    integration.deleted_at = timezone.now()
+    integration.save(update_fields=["deleted_at"])
     _audit(integration, actor, "pacs_integration.deleted", before=_view(integration))
-    integration.delete()
+
+
+@transaction.atomic
+def integration_restore(*, integration: PacsIntegration, actor: User | None) -> PacsIntegration:
+    """Undo a delete inside the window: the integration and its tokens work again."""
+    integration = PacsIntegration.objects.select_for_update().get(pk=integration.pk)
+    if integration.deleted_at is None:
+        return integration
+    if integration.deleted_at + undo_window() <= timezone.now():
+        raise ValidationError("Its undo window has ended; it is being purged.")
+    integration.deleted_at = None
+    integration.save(update_fields=["deleted_at"])
+    _audit(integration, actor, "pacs_integration.restored", after=_view(integration))
+    return integration
+
+
+def integrations_purge(*, now: datetime.datetime | None = None) -> int:
+    """Purge integrations deleted longer than the undo window ago, with their devices, door
+    mappings, events and tokens; return how many."""
+    cutoff = (now or timezone.now()) - undo_window()
+    purged = 0
+    for integration in PacsIntegration.objects.filter(deleted_at__lt=cutoff):
+        with transaction.atomic():
+            ApiToken.objects.filter(
+                kind=TokenKind.PACS, subject=integration.integration_id
+            ).delete()
+            _audit(integration, None, "pacs_integration.purged", before=_view(integration))
+            integration.delete()  # cascades to devices, their camera mappings, and events
+        purged += 1
+    return purged
 
 
 def integration_token_issue(

@@ -84,7 +84,8 @@ def _payload(integration: PacsIntegration, bodies: list[dict]) -> dict:
 def flush(integration_id: str) -> int:
     """Relay every pending event of the integration, N per callback; return how many."""
     integration = (
-        PacsIntegration.objects.select_related("owner", "domain")
+        PacsIntegration.objects.live()
+        .select_related("owner", "domain")
         .filter(integration_id=integration_id)
         .first()
     )
@@ -111,10 +112,13 @@ def flush(integration_id: str) -> int:
 
 
 def sweep_pending() -> int:
-    """Flush integrations whose pending events waited more than twice T (a lost task)."""
+    """Flush integrations whose pending events waited more than twice T (a lost task); a
+    restored integration's events, held while it was deleted, go out this way too."""
     cutoff = timezone.now() - datetime.timedelta(milliseconds=2 * settings.PACS_FLUSH_DELAY_MS)
     stale = (
-        PacsEvent.objects.filter(state=EventState.PENDING, received_at__lt=cutoff)
+        PacsEvent.objects.filter(
+            state=EventState.PENDING, received_at__lt=cutoff, integration__deleted_at=None
+        )
         .values_list("integration__integration_id", flat=True)
         .distinct()
     )

@@ -1,7 +1,8 @@
 """In a real browser: the delivery page's copy-as-curl, with real values shown, is signed
 at that moment; the copied command, run in a shell against a loopback receiver, passes
-Standard Webhooks verification with the body byte for byte (POST with a payload holding
-', $ and non-ASCII text; GET, signed over an empty body)."""
+Standard Webhooks verification with the body byte for byte, for every method an endpoint
+may use (a payload holding ', $ and non-ASCII text; GET and HEAD signed over an empty body,
+HEAD sent with --head, which expects no body, so it does not hang as -X HEAD did)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from callbacks.delivery.claims import claim
-from callbacks.delivery.policy import Result, build_request
+from callbacks.delivery.policy import BODYLESS, Result, build_request
 from callbacks.delivery.recording import record
-from callbacks.models import Delivery, Endpoint
+from callbacks.models import Delivery, Endpoint, Method
 from domains import services
 from tests.receiver import Receiver, wait_for
 
@@ -47,7 +48,7 @@ def copied_command(page, delivery: Delivery) -> str:
     return page.evaluate("navigator.clipboard.readText()")
 
 
-@pytest.mark.parametrize("method", ["POST", "GET"])
+@pytest.mark.parametrize("method", [method.value for method in Method])
 @pytest.mark.django_db(transaction=True)
 def test_the_copied_curl_verifies(method, signed_in, endpoint_for, acme_admin, box,
                                   django_capture_on_commit_callbacks):
@@ -58,23 +59,25 @@ def test_the_copied_curl_verifies(method, signed_in, endpoint_for, acme_admin, b
         delivery = delivered_once(endpoint, acme_admin, box, django_capture_on_commit_callbacks)
         command = copied_command(signed_in, delivery)
         lines = command.splitlines()
-        assert lines[0].startswith(f"curl -X {method} ")
+        verb = "--head" if method == "HEAD" else f"-X {method}"
+        assert lines[0].startswith(f"curl {verb} ")
         assert all(line.strip().startswith(("-H '", "--data-binary")) for line in lines[1:])
         subprocess.run(["bash", "-c", command + " --silent --show-error --max-time 10"],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, timeout=30)
         wait_for(lambda: receiver.received, what="the curl request")
         got = receiver.received[0]
-        sent = bytes(delivery.event.body) if method == "POST" else b""
-        assert got.body == sent  # byte for byte: ', $ and non-ASCII as published
-        assert got.headers["authorization"] == "token S3CR3T"
-        if method == "POST":
-            Webhook(endpoint.secret).verify(got.body, got.headers)  # raises if it does not
+        secret = endpoint.current_key().secret
+        assert got.method == method and got.headers["authorization"] == "token S3CR3T"
+        if method not in BODYLESS:
+            assert got.body == bytes(delivery.event.body)  # byte for byte: ', $, non-ASCII
+            Webhook(secret).verify(got.body, got.headers)  # raises if it does not
             assert NAME in got.body.decode()
         else:
-            # verify() also parses the body as JSON, which a GET has none of: check the
-            # signature and the timestamp's freshness the way it does, without the parse.
+            # verify() also parses the body as JSON, which GET and HEAD have none of: check
+            # the signature and the timestamp's freshness the way it does, without the parse.
+            assert got.body == b""
             with pytest.raises(json.JSONDecodeError):
-                Webhook(endpoint.secret).verify(got.body, got.headers)  # signature passed
+                Webhook(secret).verify(got.body, got.headers)  # signature passed
             assert f"event_id={delivery.event_id}" in got.path
     finally:
         receiver.close()

@@ -45,8 +45,11 @@ def test_add_endpoint_and_send_a_test_event(signed_in, worker, receiver, acme):
     assert receiver.received[0].headers["authorization"] == "token XYZPDQ"
 
     page.get_by_role("link", name=re.compile(r"^Back to")).click()
-    page.get_by_role("button", name="Disable").click()
-    expect(page.locator(".messages")).to_contain_text("pending deliveries cancelled")
+    page.get_by_role("link", name="Disable…").click()
+    expect(page.locator("main h1")).to_have_text("Disable this endpoint?")
+    assert Endpoint.objects.get().enabled  # the first click changed nothing
+    page.get_by_role("button", name="Disable endpoint").click()
+    expect(page.locator(".messages")).to_contain_text("0 pending deliveries cancelled")
     expect(page.locator("table.endpoints")).to_contain_text("disabled")
 
 

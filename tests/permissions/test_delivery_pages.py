@@ -7,7 +7,7 @@ import pytest
 
 from callbacks.models import Delivery
 from domains.models import AuditEntry
-from tests.support.portal import url
+from tests.support.portal import confirmed_post, url
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,7 @@ def test_support_staff_get_404_resending_a_delivery(support_client, failed_deliv
 
 def test_the_owner_can_cancel_a_delivery(owner_client, delivery):
     cancel = url("domains:delivery_cancel", "acme.com", delivery.pk)
-    assert owner_client.post(cancel).status_code == 302
+    assert confirmed_post(owner_client, cancel).status_code == 302
     assert Delivery.objects.get().state == "cancelled"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domains.models import Domain, DomainAdministrator
-from tests.support.portal import url
+from tests.support.portal import confirmed_post, url
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_support_staff_get_404_adding_an_admin(support_client, acme):
 
 def test_the_owner_can_remove_a_co_admin(owner_client, co_admin):
     remove = url("domains:admin_remove", "acme.com", co_admin.user_id)
-    assert owner_client.post(remove).status_code == 302
+    assert confirmed_post(owner_client, remove).status_code == 302
     assert not DomainAdministrator.objects.filter(user=co_admin).exists()
 
 

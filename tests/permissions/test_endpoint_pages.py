@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from callbacks.models import Delivery, Endpoint
+from callbacks.models import Delivery, Endpoint, SigningKey
 from domains.models import AuditEntry
-from tests.support.portal import ENDPOINT_FORM, url
+from tests.support.portal import ENDPOINT_FORM, confirmed_post, url
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,8 @@ def test_support_staff_get_404_editing_an_endpoint(support_client, endpoint):
 
 
 def test_the_owner_can_disable_an_endpoint(owner_client, endpoint):
-    answer = owner_client.post(url("domains:endpoint_disable", "acme.com", endpoint.endpoint_id))
+    disable = url("domains:endpoint_disable", "acme.com", endpoint.endpoint_id)
+    answer = confirmed_post(owner_client, disable)
     assert answer.status_code == 302
     assert Endpoint.objects.get().enabled is False
 
@@ -131,7 +132,7 @@ def test_support_staff_get_404_enabling_an_endpoint(support_client, disabled_end
 def test_the_owner_can_delete_an_endpoint(owner_client, endpoint):
     delete = url("domains:endpoint_delete", "acme.com", endpoint.endpoint_id)
     assert owner_client.get(delete).status_code == 200
-    assert owner_client.post(delete).status_code == 302
+    assert confirmed_post(owner_client, delete).status_code == 302
     assert Endpoint.objects.get().deleted_at is not None
 
 
@@ -187,33 +188,41 @@ def test_a_visitor_is_sent_to_sign_in(client, endpoint):
 
 def test_the_owner_can_reveal_and_rotate_the_secret(owner_client, endpoint):
     secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
-    assert endpoint.secret in owner_client.post(secret).content.decode()
-    assert owner_client.post(secret, {"action": "rotate"}).status_code == 200
-    assert Endpoint.objects.get().secret != endpoint.secret
+    rotate = url("domains:endpoint_secret_rotate", "acme.com", endpoint.endpoint_id)
+    first = endpoint.current_key().secret
+    assert first in owner_client.post(secret).content.decode()
+    assert confirmed_post(owner_client, rotate).status_code == 302
+    assert Endpoint.objects.get().current_key().secret != first
 
 
 def test_a_teammate_cannot_reveal_or_rotate_the_secret(teammate_client, endpoint):
     secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
+    rotate = url("domains:endpoint_secret_rotate", "acme.com", endpoint.endpoint_id)
     assert teammate_client.post(secret).status_code == 404
-    assert teammate_client.post(secret, {"action": "rotate"}).status_code == 404
-    assert Endpoint.objects.get().secret == endpoint.secret
+    assert teammate_client.get(rotate).status_code == 404
+    assert teammate_client.post(rotate).status_code == 404
+    assert SigningKey.objects.get().endpoint_id == endpoint.pk  # still its one key
 
 
 def test_an_outsider_gets_404_for_the_secret(outsider_client, endpoint):
     secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
+    rotate = url("domains:endpoint_secret_rotate", "acme.com", endpoint.endpoint_id)
     assert outsider_client.get(secret).status_code == 404
-    assert outsider_client.post(secret, {"action": "rotate"}).status_code == 404
-    assert Endpoint.objects.get().secret == endpoint.secret
+    assert outsider_client.get(rotate).status_code == 404
+    assert outsider_client.post(rotate).status_code == 404
+    assert SigningKey.objects.get().endpoint_id == endpoint.pk
 
 
 def test_support_staff_get_404_for_the_secret(support_client, endpoint):
     secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
+    rotate = url("domains:endpoint_secret_rotate", "acme.com", endpoint.endpoint_id)
     assert support_client.get(secret).status_code == 404
-    assert support_client.post(secret, {"action": "rotate"}).status_code == 404
-    assert Endpoint.objects.get().secret == endpoint.secret
+    assert support_client.get(rotate).status_code == 404
+    assert support_client.post(rotate).status_code == 404
+    assert SigningKey.objects.get().endpoint_id == endpoint.pk
 
 
 def test_nobody_else_is_shown_the_secret_or_audited_as_seeing_it(teammate_client, endpoint):
     secret = url("domains:endpoint_secret", "acme.com", endpoint.endpoint_id)
-    assert endpoint.secret not in teammate_client.post(secret).content.decode()
+    assert endpoint.current_key().secret not in teammate_client.post(secret).content.decode()
     assert not AuditEntry.objects.filter(action="endpoint.secret_revealed").exists()

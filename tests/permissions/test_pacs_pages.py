@@ -7,7 +7,7 @@ import pytest
 
 from domains.models import ApiToken
 from pacs.models import PacsIntegration
-from tests.support.portal import url
+from tests.support.portal import confirmed_post, url
 
 pytestmark = pytest.mark.django_db
 
@@ -54,20 +54,20 @@ def test_support_staff_get_404_for_an_integration(support_client, integration):
 
 
 def test_the_owner_can_issue_a_token(owner_client, integration):
-    page = url("pacs:integration", integration.integration_id)
-    assert owner_client.post(page, {"action": "new_token"}).status_code == 200
+    page = url("pacs:token_new", integration.integration_id)
+    assert owner_client.post(page).status_code == 200
     assert ApiToken.objects.filter(subject=integration.integration_id).count() == 1
 
 
 def test_an_outsider_gets_404_issuing_a_token(outsider_client, integration):
-    page = url("pacs:integration", integration.integration_id)
-    assert outsider_client.post(page, {"action": "new_token"}).status_code == 404
+    page = url("pacs:token_new", integration.integration_id)
+    assert outsider_client.post(page).status_code == 404
     assert not ApiToken.objects.filter(subject=integration.integration_id).exists()
 
 
 def test_the_owner_can_revoke_a_token(owner_client, integration, integration_token):
     revoke = url("pacs:token_revoke", integration.integration_id, integration_token.prefix)
-    assert owner_client.post(revoke).status_code == 302
+    assert confirmed_post(owner_client, revoke).status_code == 302
     assert ApiToken.objects.get(pk=integration_token.pk).revoked_at is not None
 
 
@@ -114,20 +114,21 @@ def test_support_staff_get_404_mapping_a_door(support_client, integration, door,
 
 
 def test_the_owner_can_delete_their_integration(owner_client, integration):
-    assert owner_client.post(url("pacs:delete", integration.integration_id)).status_code == 302
-    assert not PacsIntegration.objects.filter(pk=integration.pk).exists()
+    delete = url("pacs:delete", integration.integration_id)
+    assert confirmed_post(owner_client, delete).status_code == 302
+    assert PacsIntegration.objects.get(pk=integration.pk).deleted_at is not None
 
 
 def test_a_teammate_cannot_delete_an_admins_integration(teammate_client, integration):
     assert teammate_client.post(url("pacs:delete", integration.integration_id)).status_code == 404
-    assert PacsIntegration.objects.filter(pk=integration.pk).exists()
+    assert PacsIntegration.objects.live().filter(pk=integration.pk).exists()
 
 
 def test_an_outsider_gets_404_deleting_an_integration(outsider_client, integration):
     assert outsider_client.post(url("pacs:delete", integration.integration_id)).status_code == 404
-    assert PacsIntegration.objects.filter(pk=integration.pk).exists()
+    assert PacsIntegration.objects.live().filter(pk=integration.pk).exists()
 
 
 def test_support_staff_get_404_deleting_an_integration(support_client, integration):
     assert support_client.post(url("pacs:delete", integration.integration_id)).status_code == 404
-    assert PacsIntegration.objects.filter(pk=integration.pk).exists()
+    assert PacsIntegration.objects.live().filter(pk=integration.pk).exists()

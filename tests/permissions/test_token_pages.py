@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domains.models import ApiToken
-from tests.support.portal import url
+from tests.support.portal import confirmed_post, url
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,8 @@ def test_support_staff_do_not_see_the_owners_token(support_client, owner_token):
 
 
 def test_the_owner_can_revoke_their_token(owner_client, owner_token):
-    assert owner_client.post(url("domains:token_revoke", owner_token.prefix)).status_code == 302
+    revoke = url("domains:token_revoke", owner_token.prefix)
+    assert confirmed_post(owner_client, revoke).status_code == 302
     assert ApiToken.objects.get(pk=owner_token.pk).revoked_at is not None
 
 

@@ -21,3 +21,22 @@ def expected(event_type: str, **ids: str) -> dict:
         return value
 
     return fill(json.loads((FIXTURES / f"{event_type}.json").read_text()))
+
+
+def ids_in(value: object, path: str = "") -> dict[str, str]:
+    """Every id of a payload: the strings under an ``id`` or ``*_id`` key, by dotted path."""
+    if isinstance(value, dict):
+        found: dict[str, str] = {}
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if isinstance(item, str) and (key == "id" or key.endswith("_id")):
+                found[where] = item
+            else:
+                found |= ids_in(item, where)
+        return found
+    if isinstance(value, list):
+        found = {}
+        for index, item in enumerate(value):
+            found |= ids_in(item, f"{path}[{index}]")
+        return found
+    return {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from callbacks.models import Delivery, Endpoint, ReplayJob
+from callbacks.models import Delivery, Endpoint, ReplayJob, SigningKey
 from domains.models import ApiToken, AuditEntry, DomainAdministrator
 
 PUBLIC = {"domains:home", "domains:index", "domains:invitation_accept"}
@@ -32,11 +32,8 @@ def portal_routes() -> list[tuple[str | None, str]]:
 
 def state() -> tuple:
     return (
-        list(
-            Endpoint.objects.values_list(
-                "endpoint_id", "enabled", "deleted_at", "url", "previous_secret_expires_at"
-            )
-        ),
+        list(Endpoint.objects.values_list("endpoint_id", "enabled", "deleted_at", "url")),
+        list(SigningKey.objects.values_list("key_id", "expires_at")),
         Delivery.objects.count(),
         ReplayJob.objects.count(),
         AuditEntry.objects.count(),

@@ -466,6 +466,7 @@ def visits(d: dict) -> list[Visit]:
         Visit("test event result", "admin", test_event),
         Visit("signing secret", "admin", goto(f"{good}/secret")),
         Visit("signing secret: revealed", "admin", secret_revealed),
+        Visit("signing secret rotate confirmation", "admin", goto(f"{good}/secret/rotate")),
         Visit("delivery log", "admin", goto(f"{domain}/deliveries")),
         Visit("delivery log: one endpoint", "admin", goto(f"{flaky}/deliveries")),
         Visit("delivery with attempts", "admin", goto(f"{domain}/deliveries/{d['failed']}")),
@@ -483,6 +484,9 @@ def visits(d: dict) -> list[Visit]:
         Visit("PACS integration", "admin", goto(integration)),
         Visit("PACS integration: new token shown", "admin", pacs_new_token),
         Visit("PACS door-to-camera mapping: mapped", "admin", pacs_mapping),
+        Visit("PACS integration delete confirmation", "admin", goto(f"{integration}/delete")),
+        Visit("PACS token rotate confirmation", "admin", goto(f"{integration}/tokens/rotate")),
+        Visit("endpoint disable confirmation", "admin", goto(f"{good}/disable")),
         Visit("404 page", "admin", not_found),
         Visit("403 page", "co-admin", forbidden),
         Visit(
@@ -528,6 +532,7 @@ SCREENSHOTS = {
     "support admin: delivery list": "admin-delivery-list.png",
     "counter history": "counter-history.png",
     "PACS integration": "pacs-integration.png",
+    "PACS integration delete confirmation": "pacs-delete-confirmation.png",
 }
 
 

@@ -349,7 +349,7 @@ def populate(domain: Domain, admin: User, endpoint_for, device: Device | None = 
         "pacs_device_id": "1_1",
         "pacs_token_prefix": pacs_token.prefix,
         "pacs_event_id": str(pacs_event.pk),  # not a path kwarg: listed by .../events
-        "secret": endpoint.secret,  # not a path kwarg: in no other domain's answer either
+        "secret": endpoint.current_key().secret,  # not a path kwarg: in no other answer
     }
 
 

@@ -204,7 +204,7 @@ class World:
         leaves /pacs/* working."""
         if (
             self._integration is None
-            or not PacsIntegration.objects.filter(pk=self._integration.pk).exists()
+            or not PacsIntegration.objects.live().filter(pk=self._integration.pk).exists()
         ):
             n = self._next()
             self._integration = pacs_services.integration_create(

@@ -14,13 +14,6 @@
     });
   });
 
-  // Forms that ask first: <form data-confirm="question">.
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
-    });
-  });
-
   // Searchable pickers: <input class="picker-find" data-picker="fieldset id">; ticked
   // items stay shown.
   document.querySelectorAll("input.picker-find[data-picker]").forEach(function (find) {
