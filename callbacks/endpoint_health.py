@@ -31,6 +31,7 @@ from callbacks.models import (
     EndpointHourlyStat,
     EndpointLatencyStat,
 )
+from domains.formats import counted
 from domains.models import AuditEntry
 
 HOUR = datetime.timedelta(hours=1)
@@ -40,10 +41,6 @@ def day_until(moment: datetime.datetime | None = None) -> list[datetime.datetime
     """The 24 whole hours up to the one holding ``moment`` (default: now), oldest first."""
     end = (moment or timezone.now()).replace(minute=0, second=0, microsecond=0)
     return [end - datetime.timedelta(hours=h) for h in range(23, -1, -1)]
-
-
-def _counted(count: int, one: str, many: str) -> str:
-    return f"{count:,} {one if count == 1 else many}"
 
 
 @dataclass
@@ -96,11 +93,11 @@ class Health:
         t = self.total
         parts = [f"{t.failed:,} failed"] if t.attempts else []
         if t.gave_up:
-            parts.append(_counted(t.gave_up, "delivery", "deliveries") + " failed for good")
+            parts.append(counted(t.gave_up, "delivery") + " failed for good")
         if t.cancelled:
-            parts.append(_counted(t.cancelled, "delivery", "deliveries") + " cancelled")
+            parts.append(counted(t.cancelled, "delivery") + " cancelled")
         if t.circuit_openings:
-            parts.append("circuit opened " + _counted(t.circuit_openings, "time", "times"))
+            parts.append("circuit opened " + counted(t.circuit_openings, "time"))
         return parts
 
     @property
@@ -108,7 +105,7 @@ class Health:
         """"81.9 % of 61 attempts succeeded", or "No attempts"."""
         if not self.total.attempts:
             return "No attempts"
-        attempts = _counted(self.total.attempts, "attempt", "attempts")
+        attempts = counted(self.total.attempts, "attempt")
         return f"{self.success_percent:.1f} % of {attempts} succeeded"
 
     @property

@@ -1,0 +1,341 @@
+"""An endpoint's pages, one URL per action: add, edit, enable, disable, delete (and undo),
+send a test event, the signing secret and its rotation, replay."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from callbacks import services as callbacks
+from callbacks.endpoint_health import endpoint_health
+from callbacks.models import (
+    MAX_OVERLAPPING_KEYS,
+    Delivery,
+    Endpoint,
+    ReplayJob,
+    rotation_allowed_from,
+)
+from callbacks.selectors import (
+    delivery_summary,
+    pending_deliveries,
+    recently_deleted_endpoints,
+    waiting_behind_circuit,
+)
+from domains.confirm import Question, ask, confirmed
+from domains.formats import counted, mask_mapping
+from domains.forms import DisableForm, EndpointForm, ReplayForm, TestEventForm, show_refusal
+from domains.models import signed_in_user
+from domains.pages.access import administered_domain, domain_endpoint, domain_url, endpoint_name
+
+
+@login_required
+def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    form = EndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = callbacks.endpoint_create(
+                domain=domain,
+                actor=signed_in_user(request),
+                url=data["url"],
+                method=data["method"],
+                headers=data["headers"],
+                event_types=data["event_types"],
+                description=data["description"],
+                ordering=data["ordering"],
+                rate_limit=data["rate_limit"],
+            )
+        except ValidationError as exc:
+            show_refusal(form, exc)
+        else:
+            messages.success(request, "Endpoint added.")
+            _warn_if_twin(request, saved)
+            return redirect("domains:domain", name=domain.name)
+    # A form sent back with its errors is a 400 (bad input), as the API answers.
+    return render(
+        request,
+        "domains/endpoint_form.html",
+        {"domain": domain, "form": form, "endpoint": None},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _warn_if_twin(request: HttpRequest, saved: Endpoint) -> None:
+    """Warn when another live endpoint of the domain has the same method and URL as the
+    one just saved: its receiver would get every event both subscribe to twice."""
+    twins = (
+        Endpoint.objects.live()
+        .filter(domain_id=saved.domain_id, method=saved.method, url=saved.url)
+        .exclude(pk=saved.pk)
+    )
+    if twins.exists():
+        messages.warning(
+            request,
+            f"Another endpoint of {saved.domain.name} already sends "
+            f"{saved.method} to this URL: events both subscribe to "
+            "arrive there twice.",
+        )
+
+
+@login_required
+def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    shown = mask_mapping(endpoint.headers)
+    initial = {
+        "method": endpoint.method,
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "description": endpoint.description,
+        "headers": json.dumps(shown, indent=4, ensure_ascii=False) if shown else "",
+        "ordering": endpoint.ordering,
+        "rate_limit": endpoint.rate_limit or "",
+    }
+    form = EndpointForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            callbacks.endpoint_update(
+                endpoint=endpoint, actor=signed_in_user(request), changes=form.cleaned_data
+            )
+        except ValidationError as exc:
+            show_refusal(form, exc)
+        else:
+            messages.success(request, "Endpoint saved.")
+            endpoint.refresh_from_db()
+            _warn_if_twin(request, endpoint)
+            return redirect("domains:domain", name=domain.name)
+    return render(
+        request,
+        "domains/endpoint_form.html",
+        {
+            "domain": domain,
+            "form": form,
+            "endpoint": endpoint,
+            "waiting": waiting_behind_circuit(endpoint),
+            "health": endpoint_health([endpoint])[endpoint.pk],
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_POST
+def endpoint_enable(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    callbacks.endpoint_enable(
+        endpoint=domain_endpoint(domain, endpoint_id), actor=signed_in_user(request)
+    )
+    messages.success(request, "Endpoint enabled.")
+    return redirect("domains:domain", name=domain.name)
+
+
+@login_required
+def endpoint_disable(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    if not confirmed(request, "endpoint.disable", endpoint.endpoint_id):
+        pending = pending_deliveries(endpoint)
+        return ask(request, Question(
+            action="endpoint.disable", target=endpoint.endpoint_id,
+            title="Disable this endpoint?", subject=endpoint_name(endpoint),
+            button="Disable endpoint", cancel_url=domain_url(domain),
+            losses=[counted(pending, "pending delivery") + " cancelled (no more attempts)"],
+            consequences=["It gets no callbacks until it is enabled again. Cancelled "
+                          "deliveries can be resent or replayed later."],
+            form=DisableForm(request.POST or None),
+        ))
+    cancelled = callbacks.endpoint_disable(
+        endpoint=endpoint,
+        actor=signed_in_user(request),
+        reason=request.POST.get("reason", "").strip()[:200] or f"Disabled by {request.user}",
+    )
+    messages.success(request, f"Endpoint disabled; {counted(cancelled, 'pending delivery')} "
+                     "cancelled.")
+    return redirect("domains:domain", name=domain.name)
+
+
+@login_required
+def endpoint_delete(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    window = f"{settings.UNDO_WINDOW_HOURS:g} hours"
+    if not confirmed(request, "endpoint.delete", endpoint.endpoint_id):
+        return ask(request, Question(
+            action="endpoint.delete", target=endpoint.endpoint_id,
+            title="Delete this endpoint?", subject=endpoint_name(endpoint),
+            button="Delete endpoint", cancel_url=domain_url(domain),
+            losses=[counted(pending_deliveries(endpoint), "pending delivery")
+                    + " cancelled (no more attempts)",
+                    counted(len(endpoint.event_types), "event type") + " no longer sent to it"],
+            consequences=["It stops receiving callbacks at once. Its delivery log is kept.",
+                          f"You can undo this from the domain page for {window}."],
+        ))
+    callbacks.endpoint_delete(endpoint=endpoint, actor=signed_in_user(request))
+    messages.success(request, f"Endpoint deleted; its delivery log is kept. Undo below within "
+                     f"{window}.")
+    return redirect("domains:domain", name=domain.name)
+
+
+@login_required
+@require_POST
+def endpoint_restore(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    endpoint = get_object_or_404(recently_deleted_endpoints(domain), endpoint_id=endpoint_id)
+    try:
+        callbacks.endpoint_restore(endpoint=endpoint, actor=signed_in_user(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Endpoint restored: it receives new events again. Deliveries "
+                         "cancelled by the delete stay cancelled; replay them if needed.")
+    return redirect("domains:domain", name=domain.name)
+
+
+@login_required
+@require_POST
+def endpoint_test(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    form = TestEventForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose an event type.")
+        return redirect("domains:domain", name=domain.name)
+    delivery = callbacks.send_test_event(
+        endpoint=endpoint, actor=signed_in_user(request), event_type=form.cleaned_data["event_type"]
+    )
+    return redirect("domains:test_result", name=domain.name, delivery_id=delivery.pk)
+
+
+@login_required
+@require_GET
+def test_result(request: HttpRequest, name: str, delivery_id: str) -> HttpResponse:
+    """The test delivery's outcome; the page polls the JSON form of this URL."""
+    domain = administered_domain(request, name)
+    try:
+        delivery = Delivery.objects.get(pk=delivery_id, domain=domain)
+    except (Delivery.DoesNotExist, ValidationError, ValueError):
+        raise Http404("No such delivery.") from None
+    summary = delivery_summary(delivery)
+    if request.GET.get("format") == "json":
+        return JsonResponse(summary)
+    return render(
+        request,
+        "domains/test_result.html",
+        {"domain": domain, "delivery": delivery, "summary": summary},
+    )
+
+
+@login_required
+def endpoint_secret(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    """List the signing keys (age, when each stops signing); POST reveals the current secret
+    (audited). Rotating has its own URL (``endpoint_secret_rotate``)."""
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    secret = None
+    if request.method == "POST":
+        secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=signed_in_user(request))
+    keys = list(endpoint.signing_keys.live())
+    return render(
+        request,
+        "domains/endpoint_secret.html",
+        {"domain": domain, "endpoint": endpoint, "secret": secret, "keys": keys,
+         "rotation_allowed_from": rotation_allowed_from(keys),
+         "max_keys": MAX_OVERLAPPING_KEYS,
+         "overlap": f"{settings.CALLBACK_SECRET_OVERLAP_HOURS:g} hours"},
+    )
+
+
+@login_required
+def endpoint_secret_rotate(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    """Rotate the signing secret once the admin confirms; a refusal (too many keys sign
+    already) shows on the signing-secret page."""
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    back = reverse("domains:endpoint_secret", args=[domain.name, endpoint.endpoint_id])
+    if not confirmed(request, "endpoint.rotate_secret", endpoint.endpoint_id):
+        return ask(request, _rotation_question(endpoint, back))
+    try:
+        callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "New secret issued: reveal it below and give it to your "
+                         "receiver before the older ones stop signing.")
+    return redirect(back)
+
+
+def _rotation_question(endpoint: Endpoint, back: str) -> Question:
+    """What a rotation does to each key that signs now, and what the receiver must do."""
+    now = timezone.now()
+    ends = now + datetime.timedelta(hours=settings.CALLBACK_SECRET_OVERLAP_HOURS)
+    keys = list(endpoint.signing_keys.live(now))
+    losses = [f"The {'current' if key.expires_at is None else 'older'} secret created "
+              f"{key.created_at:%Y-%m-%d %H:%M} UTC stops signing at "
+              f"{min(key.expires_at or ends, ends):%Y-%m-%d %H:%M} UTC" for key in keys]
+    allowed_from = rotation_allowed_from(keys)
+    refusal = [f"{MAX_OVERLAPPING_KEYS} earlier secrets still sign beside the current one, the "
+               f"most there may be: this rotation will be refused until the oldest stops "
+               f"signing, at {allowed_from:%Y-%m-%d %H:%M:%S} UTC."] if allowed_from else []
+    return Question(
+        action="endpoint.rotate_secret", target=endpoint.endpoint_id,
+        title="Rotate the signing secret?", subject=endpoint_name(endpoint),
+        button="Rotate the secret", cancel_url=back, losses=losses,
+        consequences=[*refusal,
+                      "A new secret signs every callback from now on. Your receiver must "
+                      "switch to it (reveal it on the signing-secret page) before the older "
+                      "ones stop signing, or it will refuse the callbacks from then on.",
+                      "Until then each callback carries one signature per secret, so a "
+                      "receiver holding any of them still verifies it."],
+    )
+
+
+@login_required
+def endpoint_replay(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
+    """Count first (dry run), then replay in the background."""
+    domain = administered_domain(request, name)
+    endpoint = domain_endpoint(domain, endpoint_id)
+    now = timezone.now().replace(second=0, microsecond=0)
+    form = ReplayForm(
+        request.POST or None, initial={"start": now - datetime.timedelta(hours=24), "end": now}
+    )
+    count = before = None
+    if request.method == "POST" and form.is_valid():
+        window = {"endpoint": endpoint, **form.cleaned_data}
+        try:
+            if "confirm" in request.POST:
+                job = callbacks.replay_start(actor=signed_in_user(request), **window)
+                return redirect("domains:replay", name=domain.name, job_id=job.job_id)
+            count = callbacks.replay_count(**window)
+            before = (
+                callbacks.replay_events(**window).filter(created_at__lt=endpoint.created_at).count()
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    return render(
+        request,
+        "domains/endpoint_replay.html",
+        {"domain": domain, "endpoint": endpoint, "form": form, "count": count, "before": before},
+    )
+
+
+@login_required
+@require_GET
+def replay_progress(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
+    domain = administered_domain(request, name)
+    job = get_object_or_404(ReplayJob, job_id=job_id, endpoint__domain=domain)
+    if request.GET.get("format") == "json":
+        return JsonResponse(
+            {"state": job.state, "done": job.done, "total": job.total, "error": job.error}
+        )
+    return render(request, "domains/replay.html", {"domain": domain, "job": job})
