@@ -61,6 +61,7 @@ class Question:
     consequences: Sequence[str] = ()  # sentences: what happens at once, what can be undone
     form: forms.Form | None = None  # extra fields (e.g. a reason), posted with the token
     hidden: Mapping[str, str | Sequence[str]] = field(default_factory=dict)  # posted back as-is
+    lead: str = "This will remove or cut off:"  # what the list of losses is
 
 
 def ask(request: HttpRequest, question: Question, *, template: str = "confirm.html",

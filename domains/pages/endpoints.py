@@ -291,6 +291,7 @@ def _rotation_question(endpoint: Endpoint, back: str) -> Question:
         action="endpoint.rotate_secret", target=endpoint.endpoint_id,
         title="Rotate the signing secret?", subject=endpoint_name(endpoint),
         button="Rotate the secret", cancel_url=back, losses=losses,
+        lead="Each secret that signs now:",
         consequences=[*refusal,
                       "A new secret signs every callback from now on. Your receiver must "
                       "switch to it (reveal it on the signing-secret page) before the older "
