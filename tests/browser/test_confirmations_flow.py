@@ -112,3 +112,16 @@ def test_removing_a_co_admin_asks_first(signed_in, acme, acme_teammate):
     page.get_by_role("button", name="Remove admin").click()
     expect(page.locator(".messages")).to_contain_text("is no longer an admin")
     assert not DomainAdministrator.objects.filter(user=acme_teammate).exists()
+
+
+def test_rotating_a_signing_secret_asks_first(signed_in, quiet_endpoint):
+    page = signed_in
+    before = quiet_endpoint.signing_secrets()
+    page.goto(f"/domains/acme.com/endpoints/{quiet_endpoint.endpoint_id}/secret")
+    asks(page, "Rotate the secret…", "Rotate the signing secret?",
+         "Each secret that signs now:", "The current secret created")
+    assert quiet_endpoint.signing_secrets() == before  # the first click changed nothing
+    page.get_by_role("button", name="Rotate the secret").click()
+    expect(page.locator(".messages")).to_contain_text("New secret issued")
+    after = quiet_endpoint.signing_secrets()
+    assert len(after) == 2 and after[1] == before[0]  # the old one still signs
