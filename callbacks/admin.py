@@ -41,7 +41,7 @@ from callbacks.models import (
     ReplayJob,
 )
 from callbacks.selectors import backlog, pending_deliveries
-from domains.confirm import admin_ask, admin_confirmed
+from domains.confirm import UndoableDeletes, admin_ask, admin_confirmed
 from domains.formats import MASK, counted, mask_mapping, mask_url
 from domains.models import signed_in_user
 
@@ -119,7 +119,7 @@ class HealthChangeList(ChangeList):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(UndoableDeletes, admin.ModelAdmin):
     form = EndpointForm
     list_display = (
         "endpoint_id",
@@ -225,37 +225,18 @@ class EndpointAdmin(admin.ModelAdmin):
         obj.pk, obj.endpoint_id = saved.pk, saved.endpoint_id
         obj._state.adding = False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the "Delete…" action asks first and soft-deletes (Undo: "Restore")
+    noun = "endpoint"
+    after_delete = ("They stop receiving callbacks at once and their pending deliveries are "
+                    "cancelled; their delivery logs are kept.")
 
-    @admin.action(description="Delete… (asks first; restorable for UNDO_WINDOW_HOURS)")
-    def soft_delete(self, request: HttpRequest,
-                    queryset: models.QuerySet) -> TemplateResponse | None:
-        live = queryset.filter(deleted_at=None)
-        if not admin_confirmed(request, "soft_delete", live):
-            return admin_ask(
-                request, live, action="soft_delete", title="Delete these endpoints?",
-                button="Delete endpoints",
-                losses=[counted(pending_deliveries(live), "pending delivery") + " cancelled"],
-                consequences=["They stop receiving callbacks at once; their delivery logs are "
-                              "kept. Restore them with the Restore action within "
-                              f"{settings.UNDO_WINDOW_HOURS:g} hours."],
-            )
-        for endpoint in live:
-            services.endpoint_delete(endpoint=endpoint, actor=signed_in_user(request))
-        self.message_user(request, f"{counted(len(live), 'endpoint')} deleted.")
-        return None
+    def losses(self, live: models.QuerySet) -> list[str]:
+        return [counted(pending_deliveries(live), "pending delivery") + " cancelled"]
 
-    @admin.action(description="Restore (undo a delete inside its window)")
-    def restore(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        restored = 0
-        for endpoint in queryset.exclude(deleted_at=None):
-            try:
-                services.endpoint_restore(endpoint=endpoint, actor=signed_in_user(request))
-                restored += 1
-            except ValidationError as exc:
-                _errors_to_messages(request, exc)
-        self.message_user(request, f"{counted(restored, 'endpoint')} restored.")
+    def delete_one(self, request: HttpRequest, obj: Endpoint) -> None:
+        services.endpoint_delete(endpoint=obj, actor=signed_in_user(request))
+
+    def restore_one(self, request: HttpRequest, obj: Endpoint) -> None:
+        services.endpoint_restore(endpoint=obj, actor=signed_in_user(request))
 
     @admin.action(description="Disable… (asks first; cancels pending deliveries)")
     def disable(self, request: HttpRequest, queryset: models.QuerySet) -> TemplateResponse | None:

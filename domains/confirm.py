@@ -13,14 +13,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
+
+from domains.formats import counted
 
 FIELD = "confirmation"
 SALT = "camio.confirm"
@@ -132,3 +138,52 @@ def admin_ask(request: HttpRequest, queryset: models.QuerySet, *, action: str, t
         },
         status=400 if FIELD in request.POST else 200,
     )
+
+
+class UndoableDeletes:
+    """A ModelAdmin mixin for a model deleted softly (``deleted_at``) with an undo window:
+    Django's delete page is off; a **Delete…** action asks first, naming the losses, and a
+    **Restore** action undoes a delete inside the window. Subclasses name the thing and
+    the two services."""
+
+    noun = "object"  # "endpoint", "integration": the messages' word
+    after_delete = ""  # what happens at once, for the confirmation page
+
+    def delete_one(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def restore_one(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def losses(self, live: models.QuerySet) -> list[str]:
+        return []
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # the Delete… action below asks first and can be undone
+
+    @admin.action(description="Delete… (asks first; Restore undoes it for UNDO_WINDOW_HOURS)")
+    def soft_delete(self, request: HttpRequest,
+                    queryset: models.QuerySet) -> TemplateResponse | None:
+        live = queryset.filter(deleted_at=None)
+        if not admin_confirmed(request, "soft_delete", live):
+            return admin_ask(
+                request, live, action="soft_delete", title=f"Delete these {self.noun}s?",
+                button=f"Delete {self.noun}s", losses=self.losses(live),
+                consequences=[self.after_delete, "Restore them with the Restore action within "
+                              f"{settings.UNDO_WINDOW_HOURS:g} hours."],
+            )
+        for obj in live:
+            self.delete_one(request, obj)
+        messages.success(request, f"{counted(len(live), self.noun)} deleted.")
+        return None
+
+    @admin.action(description="Restore (undo a delete inside its window)")
+    def restore(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        restored = 0
+        for obj in queryset.exclude(deleted_at=None):
+            try:
+                self.restore_one(request, obj)
+                restored += 1
+            except ValidationError as exc:
+                messages.error(request, f"{obj}: {' '.join(exc.messages)}")
+        messages.success(request, f"{counted(restored, self.noun)} restored.")

@@ -6,16 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from domains.admin import ServiceAdmin
-from domains.confirm import admin_ask, admin_confirmed
-from domains.formats import counted
+from domains.confirm import UndoableDeletes, admin_ask, admin_confirmed
 from domains.models import signed_in_user
 from pacs import services
 from pacs.models import PacsDevice, PacsEvent, PacsIntegration, PacsLabel
@@ -53,7 +51,7 @@ class PacsIntegrationForm(forms.ModelForm):
 
 
 @admin.register(PacsIntegration)
-class PacsIntegrationAdmin(ServiceAdmin):
+class PacsIntegrationAdmin(UndoableDeletes, ServiceAdmin):
     form = PacsIntegrationForm
     list_display = ("name", "vendor", "domain", "owner", "source_server", "time_zone", "created_at",
                     "deleted_at")
@@ -102,38 +100,18 @@ class PacsIntegrationAdmin(ServiceAdmin):
         obj.pk, obj.integration_id, obj.domain_id = saved.pk, saved.integration_id, saved.domain_id
         obj._state.adding = False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the "Delete…" action asks first and can be undone ("Restore")
+    noun = "integration"
+    after_delete = ("Their gateways are cut off at once; after the undo window their devices, "
+                    "door mappings, events and tokens are purged.")
 
-    @admin.action(description="Delete… (asks first; restorable for UNDO_WINDOW_HOURS)")
-    def soft_delete(self, request: HttpRequest,
-                    queryset: models.QuerySet) -> TemplateResponse | None:
-        live = queryset.filter(deleted_at=None)
-        if not admin_confirmed(request, "soft_delete", live):
-            return admin_ask(
-                request, live, action="soft_delete", title="Delete these PACS integrations?",
-                button="Delete integrations",
-                losses=[f"{i}: " + ", ".join(integration_losses(i)) for i in live],
-                consequences=["Their gateways are cut off at once. Restore them with the Restore "
-                              f"action within {settings.UNDO_WINDOW_HOURS:g} hours; after that "
-                              "devices, door mappings, events and tokens are purged."],
-            )
-        for integration in live:
-            services.integration_delete(integration=integration, actor=signed_in_user(request))
-        self.message_user(request, f"{counted(len(live), 'integration')} deleted.")
-        return None
+    def losses(self, live: models.QuerySet) -> list[str]:
+        return [f"{i}: " + ", ".join(integration_losses(i)) for i in live]
 
-    @admin.action(description="Restore (undo a delete inside its window)")
-    def restore(self, request: HttpRequest, queryset: models.QuerySet) -> None:
-        for integration in queryset.exclude(deleted_at=None):
-            try:
-                services.integration_restore(integration=integration,
-                                             actor=signed_in_user(request))
-            except ValidationError as exc:
-                self.message_user(request, f"{integration}: {' '.join(exc.messages)}",
-                                  messages.ERROR)
-            else:
-                self.message_user(request, f"{integration} restored.")
+    def delete_one(self, request: HttpRequest, obj: PacsIntegration) -> None:
+        services.integration_delete(integration=obj, actor=signed_in_user(request))
+
+    def restore_one(self, request: HttpRequest, obj: PacsIntegration) -> None:
+        services.integration_restore(integration=obj, actor=signed_in_user(request))
 
     def _show(self, request: HttpRequest, token: Any, raw: str) -> TemplateResponse:
         context = {
