@@ -127,9 +127,7 @@ def log_summary(rows: QuerySet[Delivery], until: datetime.datetime | None = None
 
 def waiting_behind_circuit(endpoint: Endpoint) -> int:
     """How many deliveries an open circuit holds back (0, uncounted, while it is closed)."""
-    if not endpoint.circuit_opened_at:
-        return 0
-    return endpoint.deliveries.filter(state=DeliveryState.PENDING).count()
+    return pending_deliveries(endpoint) if endpoint.circuit_opened_at else 0
 
 
 def endpoint_rows(domain: Domain) -> list[EndpointRow]:
