@@ -1,6 +1,8 @@
-"""Camio Portal: wiring only (settings, URLs, the Celery app, WSGI/ASGI)."""
+"""Camio Portal: wiring only (settings, URLs, the Celery app, WSGI/ASGI).
 
-from camio_portal.celery import app as celery_app
+The Celery app (camio_portal/celery.py) is imported by the settings, so every process
+that loads Django has it; the launcher and the database watchdog load neither and stay
+small. ``celery -A camio_portal`` finds it as ``camio_portal.celery``.
+"""
 
-__all__ = ["celery_app"]
 __version__ = "0.1.0"

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from celery import Celery
+import click
+from celery import Celery, bootsteps
 from celery.signals import celeryd_init, setup_logging
 
 from camio_portal.env import use_default_settings
@@ -13,6 +14,33 @@ use_default_settings()
 app = Celery("camio_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class ThreadedBeat(bootsteps.StartStopStep):
+    """Beat as a thread of this worker (``--beat-thread``, with ``--schedule FILE``): what
+    embedded mode's other worker runs, so beat costs no process of its own. Celery's
+    ``--beat`` forks one (about 50 MB); a thread shares the worker's memory. Run one beat
+    per portal, whichever way."""
+
+    label = "Beat (thread)"
+    conditional = True
+
+    def __init__(self, w: Any, beat_thread: bool = False, **kwargs: Any) -> None:
+        self.enabled = bool(beat_thread)
+        super().__init__(w, **kwargs)
+
+    def create(self, w: Any) -> Any:
+        from celery.beat import EmbeddedService
+
+        return EmbeddedService(w.app, schedule_filename=w.schedule_filename,
+                               scheduler_cls=w.scheduler, thread=True)
+
+
+app.user_options["worker"].add(
+    click.Option(["--beat-thread"], is_flag=True, default=False,
+                 help="Run beat as a thread of this worker (embedded mode).")
+)
+app.steps["worker"].add(ThreadedBeat)
 
 
 @setup_logging.connect  # instead of Celery's own handlers and format

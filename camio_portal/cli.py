@@ -1,8 +1,10 @@
 """The ``camio-portal`` command: the embedded portal, management commands and the
 production processes, from any folder.
 
-    camio-portal run [--port N]                       the embedded portal, as `make run`
+    camio-portal run [--port N] [--footprint]         the embedded portal, as `make run`
     camio-portal manage COMMAND [...]                 a management command, as manage.py
+    camio-portal dbshell                              psql on the portal's database
+    camio-portal database start|stop|status           the embedded PostgreSQL alone
     camio-portal web [--port N] [--workers N]         gunicorn (README, "Production deployment")
     camio-portal worker --role deliveries|other [--concurrency N]
     camio-portal beat [--schedule FILE]
@@ -38,11 +40,19 @@ def main(argv: list[str] | None = None) -> int:
         from camio_portal import launcher
 
         return launcher.main(argv[1:])
+    if argv[:1] == ["dbshell"]:
+        return dbshell(argv[1:])
+    if argv[:1] == ["database"]:
+        return database(argv[1:])
     args, extra = parser().parse_known_args(argv)
     try:
         command = args.build(args)  # each loads the settings first, so a refusal comes here
     except ImproperlyConfigured as problem:
         print(problem, file=sys.stderr)
+        return 2
+    too_old = server_problem()
+    if too_old:
+        print(too_old, file=sys.stderr)
         return 2
     warning = getattr(loaded_settings(), "EMAIL_WARNING", "")  # production's only
     if warning:
@@ -62,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     subs = top.add_subparsers(dest="name", required=True, metavar="COMMAND")
     subs.add_parser("run", help="start the embedded portal (web, workers, beat), as make run")
     subs.add_parser("manage", help="run a management command, as manage.py")
+    subs.add_parser("dbshell", help="open psql on the portal's database (embedded or not)")
+    subs.add_parser("database", help="start, stop or show the embedded PostgreSQL alone "
+                    "(backups, restores)")
     web = subs.add_parser("web", help="start gunicorn (production)")
     web.add_argument("--port", type=int, default=env.int("PORT", default=8000))
     web.add_argument("--workers", type=int, default=env.int("WEB_CONCURRENCY", default=3))
@@ -124,6 +137,91 @@ def loaded_settings() -> Any:
     return settings
 
 
+OLDEST_POSTGRES = 150000  # what CI runs; Django 5.2 itself refuses below 14
+
+
+def server_problem() -> str:
+    """Say why the database server is too old for the portal, else ''. A server that
+    cannot be reached now is not refused: the processes wait out an outage themselves."""
+    loaded_settings()
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('server_version_num')::int")
+            (version,) = cursor.fetchone()
+    except DatabaseError:
+        return ""
+    finally:
+        if not connection.in_atomic_block:  # before exec: the child opens its own
+            connection.close()
+    if version >= OLDEST_POSTGRES:
+        return ""
+    return (f"The database server runs PostgreSQL {version // 10000}.{version % 10000}; "
+            f"Camio Portal needs PostgreSQL {OLDEST_POSTGRES // 10000} or newer: upgrade it, "
+            "or point DATABASE_URL at a newer server.")
+
+
+def dbshell(argv: list[str]) -> int:
+    """psql on the portal's database. The embedded server is started for the session
+    if the portal is not running, and stopped after."""
+    use_default_settings()
+    problem = missing_data(["dbshell"])
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    settings = loaded_settings()
+    base = getattr(settings, "EMBEDDED_POSTGRES", None)
+    if base is None:
+        return manage(["dbshell", *argv], prog="camio-portal")
+    from camio_portal import pgembed
+
+    os.environ["PATH"] = f"{pgembed.bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"
+    try:
+        started = pgembed.start(base)
+    except pgembed.EmbeddedPostgresError as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    try:
+        return manage(["dbshell", *argv], prog="camio-portal")
+    finally:
+        if started:
+            pgembed.stop(base)
+
+
+def database(argv: list[str]) -> int:
+    """Start, stop or show the embedded PostgreSQL without the rest of the portal."""
+    parsed = argparse.ArgumentParser(prog="camio-portal database")
+    parsed.add_argument("action", choices=("start", "stop", "status"))
+    action = parsed.parse_args(argv).action
+    os.environ.setdefault("CAMIO_MODE", "embedded")
+    problem = missing_data(["database"])
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    base = getattr(loaded_settings(), "EMBEDDED_POSTGRES", None)
+    if base is None:
+        print("DATABASE_URL names the database server: there is no embedded one to manage.",
+              file=sys.stderr)
+        return 2
+    from camio_portal import pgembed
+
+    try:
+        if action == "start":
+            pgembed.start(base)
+        elif action == "stop":
+            pgembed.stop(base)
+    except pgembed.EmbeddedPostgresError as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    pid = pgembed.running_pid(base)
+    print(f"PostgreSQL {pgembed.MAJOR} in {pgembed.data_folder(base)}: "
+          f"{f'running (pid {pid})' if pid else 'stopped'}")
+    print(f"  socket folder: {pgembed.socket_folder(base)}  (psql -h <it> -U postgres camio)")
+    print(f"  programs:      {pgembed.bin_dir()}")
+    return 0
+
+
 def manage(argv: list[str], prog: str = "manage.py") -> int:
     """Run a management command under the current mode's settings."""
     use_default_settings()
@@ -155,3 +253,7 @@ def missing_data(argv: list[str]) -> str:
         "started in, set CAMIO_DATA_DIR to that folder's data/, or start a portal here "
         "first with `camio-portal run` (`make run` in a checkout)."
     )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,11 +1,17 @@
 """Run the whole portal in embedded mode with one command.
 
-    python -m camio_portal.launcher [--port 8000]     (or: camio-portal run)
+    python -m camio_portal.launcher [--port 8000] [--footprint]     (or: camio-portal run)
 
-Prepares the data folder (keys, SQLite database, demo), then starts the web
-server (gunicorn on 127.0.0.1), two Celery workers (deliveries, and the rest) and
-Celery beat,
-prints the URL and sign-ins, and on Ctrl-C stops every process it started.
+Starts PostgreSQL from the wheel in the data folder (camio_portal/pgembed.py) with a
+watchdog that stops it if this process dies, prepares the database in a process of its
+own (camio_portal/prepare.py: import of an old SQLite data folder, migrations, the
+demo), then starts the web server (gunicorn on 127.0.0.1, one process with threads) and
+two Celery workers (deliveries; and the rest, with beat as a thread of it), prints the URL and
+sign-ins, and on Ctrl-C (or SIGTERM, SIGHUP) stops every process it started, PostgreSQL
+last. This process never loads Django: it only starts and watches the others.
+
+``--footprint`` starts the portal, waits until it is at rest, prints the memory (PSS)
+of every process it started and of PostgreSQL's, then stops.
 """
 
 from __future__ import annotations
@@ -13,26 +19,30 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the functions import Django only once the settings are chosen
-    from django.conf import LazySettings
+from camio_portal import pgembed
+from camio_portal.env import data_dir, env
 
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
+FOOTPRINT_SETTLE_SECONDS = 10
+WEB_THREADS = 8
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--footprint", action="store_true",
+                        help="start, measure the memory of every process at rest, and stop")
     return parser.parse_args(argv)
 
 
@@ -46,81 +56,66 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def prepare(port: int) -> None:
-    """Generate keys, migrate and seed the demo (in this process, before any child starts)."""
-    os.environ.setdefault("CAMIO_MODE", "embedded")
-    os.environ.setdefault("PORTAL_URL", f"http://127.0.0.1:{port}")
-    from camio_portal.env import data_dir, use_default_settings
-
-    # ./data of the folder we started in, named for the children whatever their folder.
-    os.environ.setdefault("CAMIO_DATA_DIR", str(data_dir()))
-
-    use_default_settings()
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    from django.conf import settings
-
-    from camio_portal.monitoring import clear_metrics_folder
-
-    clear_metrics_folder(settings.PROMETHEUS_MULTIPROC_DIR)  # this run's counts start at 0
-    print("Preparing the database ...", flush=True)
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("seed_demo", verbosity=0)
+def embedded_postgres() -> Path | None:
+    """The embedded server's folder, or None when DATABASE_URL names a server."""
+    return None if env.str("DATABASE_URL", default="") else data_dir() / "postgres"
 
 
-def worker_command(role: str) -> list[str]:
+def start_database(base: Path) -> None:
+    """Start the embedded PostgreSQL, saying what it does the first time."""
+    if os.geteuid() == 0:
+        print("Running as root: PostgreSQL will not run as root, so it runs in a user "
+              "namespace as uid 1000, mapped to root (no account is created, no "
+              "permission changes).", flush=True)
+    if not pgembed.initialised(base):
+        print(f"Creating the database cluster (PostgreSQL {pgembed.MAJOR}) in {base} ...",
+              flush=True)
+    if pgembed.start(base):
+        print(f"PostgreSQL {pgembed.MAJOR} started (socket in {pgembed.socket_folder(base)}, "
+              "no TCP port).", flush=True)
+
+
+def start_watchdog(base: Path) -> subprocess.Popen:
+    """A small process that stops PostgreSQL once this one is gone, however it ended:
+    it waits for the end of a pipe only this process holds open."""
+    # Run as a script in isolated mode (-I): only the standard library and psutil load.
+    return subprocess.Popen([sys.executable, "-I", pgembed.__file__, "watch", str(base)],
+                            stdin=subprocess.PIPE, start_new_session=True)
+
+
+def prepare() -> str | None:
+    """Run camio_portal/prepare.py; return the demo sign-ins it printed, or None if it
+    failed (it said why on stderr)."""
+    done = subprocess.run([sys.executable, "-m", "camio_portal.prepare"],
+                          stdout=subprocess.PIPE, text=True, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def worker_command(role: str, *extra: str) -> list[str]:
     """A solo Celery worker consuming the queues of ``role`` (settings.WORKER_QUEUES)."""
-    from django.conf import settings
-
-    # The other worker runs at a lower CPU priority: deliveries come first.
-    nice = ["nice", "-n", "10"] if role != "deliveries" and shutil.which("nice") else []
     return [
-        *nice,
-        sys.executable, "-m", "celery", "-A", "camio_portal", *quiet(), "worker",
-        "--loglevel", "INFO",
-        "--concurrency", "1", "--pool", "solo", "--hostname", f"{role}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "--queues", ",".join(settings.WORKER_QUEUES[role]),
+        sys.executable, "-m", "camio_portal.cli", "worker", "--role", role,
+        "--concurrency", "1", "--pool", "solo",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", *extra,
     ]
 
 
-def quiet() -> list[str]:
-    """Celery's --quiet when logging JSON: its banners are plain text."""
-    from django.conf import settings
-
-    return ["--quiet"] if settings.LOG_FORMAT == "json" else []
-
-
 def children(port: int) -> dict[str, list[str]]:
-    python = sys.executable
+    schedule = str(data_dir() / "celerybeat-schedule")
     return {
+        # One process with threads: the portal's pages and API are light next to a worker.
         "web": [
-            python,
-            "-m",
-            "gunicorn",
-            "camio_portal.wsgi:application",
-            "--config",  # its logs through the portal's formatter
-            "python:camio_portal.gunicorn_conf",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--access-logfile",
-            "-",
-            "--graceful-timeout",
-            "5",
-            "--no-control-socket",
+            sys.executable, "-m", "gunicorn", "camio_portal.wsgi:application",
+            "--config", "python:camio_portal.gunicorn_conf",  # logs through our formatter
+            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", str(WEB_THREADS),
+            "--access-logfile", "-", "--graceful-timeout", "5", "--no-control-socket",
         ],
         # Two workers: one delivers, the other evaluates incidents, flushes PACS events,
-        # replays and maintains, so a slow evaluation never holds a delivery.
+        # replays, maintains and runs beat (a thread: camio_portal/celery.py), so a slow
+        # evaluation never holds a delivery. The other runs at a lower CPU priority
+        # (camio_portal/cli.py).
         "worker": worker_command("deliveries"),
-        "worker-other": worker_command("other"),
-        "beat": [python, "-m", "celery", "-A", "camio_portal", *quiet(), "beat",
-                 "--loglevel", "INFO"],
+        "worker-other": worker_command("other", "--beat-thread", "--schedule", schedule),
     }
 
 
@@ -169,28 +164,49 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    prepare(args.port)
-    from django.conf import settings
-
+    os.environ.setdefault("CAMIO_MODE", "embedded")
+    os.environ.setdefault("PORTAL_URL", f"http://127.0.0.1:{args.port}")
+    # ./data of the folder we started in, named for the children whatever their folder.
+    os.environ.setdefault("CAMIO_DATA_DIR", str(data_dir()))
+    base = embedded_postgres()
     processes: dict[str, subprocess.Popen] = {}
+    watchdog: subprocess.Popen | None = None
     stopping = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    # Own sessions: the terminal's Ctrl-C reaches only us, and we stop them in order.
-    for name, command in children(args.port).items():
-        processes[name] = subprocess.Popen(command, start_new_session=True,
-                                           preexec_fn=_die_with_parent)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: terminal closed
+        signal.signal(signum, on_signal)
     try:
-        if not wait_until_ready(settings.PORTAL_URL, processes) and not stopping:
+        if base is not None:
+            watchdog = start_watchdog(base)
+            try:
+                start_database(base)
+            except pgembed.EmbeddedPostgresError as problem:
+                print(problem, file=sys.stderr)
+                return 2
+        sign_ins = prepare()
+        if stopping:
+            return 0
+        if sign_ins is None:
+            print("The database could not be prepared; see the messages above.",
+                  file=sys.stderr)
+            return 1
+        # Own sessions: the terminal's Ctrl-C reaches only us, and we stop them in order.
+        for name, command in children(args.port).items():
+            processes[name] = subprocess.Popen(command, start_new_session=True,
+                                               preexec_fn=_die_with_parent)
+        url = os.environ["PORTAL_URL"]
+        if not wait_until_ready(url, processes) and not stopping:
             print("The portal did not start; see the messages above.", file=sys.stderr)
             return 1
-        if not stopping:
-            call_banner(settings)
+        if stopping:
+            return 0
+        print_banner(url, sign_ins)
+        if args.footprint:
+            return print_footprint(base, processes, lambda: stopping)
         while not stopping:
             exited = [name for name, proc in processes.items() if proc.poll() is not None]
             if exited:
@@ -199,19 +215,64 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
         return 0
     finally:
-        print("\nStopping web server, workers and beat ...", flush=True)
-        stop(processes)
+        if processes:
+            print("\nStopping the web server and workers ...", flush=True)
+            stop(processes)
+        if base is not None:
+            pgembed.stop(base)
+        if watchdog is not None and watchdog.stdin is not None:
+            watchdog.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                watchdog.wait(timeout=STOP_GRACE_SECONDS)
         print("Stopped.", flush=True)
 
 
-def call_banner(settings: LazySettings) -> None:
-    from django.core.management import call_command
-
+def print_banner(url: str, sign_ins: str) -> None:
     line = "=" * 72
-    print(f"\n{line}\nCamio Portal is running at {settings.PORTAL_URL}/  (Ctrl-C stops it)")
-    print(f"Data folder: {settings.DATA_DIR}")
-    call_command("seed_demo", show=True)
+    print(f"\n{line}\nCamio Portal is running at {url}/  (Ctrl-C stops it)")
+    print(f"Data folder: {data_dir()}")
+    print(sign_ins.rstrip())
     print(f"{line}\n", flush=True)
+
+
+def print_footprint(base: Path | None, processes: dict[str, subprocess.Popen],
+                    stopping: Callable[[], bool]) -> int:
+    """Wait until the portal is at rest, then print each process's PSS and the sum:
+    this process, every process it started (and theirs), and PostgreSQL's postmaster
+    with all its children."""
+    deadline = time.monotonic() + FOOTPRINT_SETTLE_SECONDS
+    while time.monotonic() < deadline and not stopping():
+        time.sleep(0.2)
+    rows = footprint(base, processes)
+    total = sum(pss for _, _, pss in rows)
+    print(f"{'PID':>8}  {'PSS MiB':>8}  process")
+    for pid, label, pss in rows:
+        print(f"{pid:>8}  {pss / 2**20:>8.1f}  {label}")
+    print(f"Total: {total / 2**20:.1f} MiB ({total / 1e6:.1f} MB) PSS in {len(rows)} processes, "
+          f"PostgreSQL included.", flush=True)
+    return 0
+
+
+def footprint(base: Path | None,
+              processes: dict[str, subprocess.Popen]) -> list[tuple[int, str, int]]:
+    """(pid, label, PSS bytes) of every process of the running portal."""
+    import psutil
+
+    me = psutil.Process()
+    roles = {proc.pid: name for name, proc in processes.items()}
+    found = [me, *me.children(recursive=True)]
+    if base is not None:
+        found += pgembed.processes(base)
+    rows, seen = [], set()
+    for proc in found:
+        if proc.pid in seen:
+            continue
+        seen.add(proc.pid)
+        with contextlib.suppress(psutil.Error):
+            label = roles.get(proc.pid) or ("launcher" if proc.pid == me.pid else
+                                            " ".join(proc.cmdline())[:60] or proc.name())
+            rows.append((proc.pid, label, proc.memory_full_info().pss))
+    return rows
 
 
 if __name__ == "__main__":

@@ -26,16 +26,10 @@ _lock = threading.Lock()
 _last_logged = float("-inf")
 _suppressed = 0
 
-# SQLite answers a broken query with OperationalError too: those are bugs, not outages.
-_NOT_AN_OUTAGE = ("no such table", "no such column", "syntax error")
-
-
 def is_outage(exc: BaseException | None) -> TypeGuard[OperationalError | InterfaceError]:
-    """Whether ``exc`` says the database cannot be reached (rather than a bad query)."""
-    if not isinstance(exc, OperationalError | InterfaceError):
-        return False
-    text = str(exc).lower()
-    return not any(marker in text for marker in _NOT_AN_OUTAGE)
+    """Whether ``exc`` says the database cannot be reached (PostgreSQL reports a bad query
+    as ProgrammingError or DataError, never as these)."""
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def _log(exc: BaseException, request: HttpRequest) -> None:

@@ -13,7 +13,7 @@ import threading
 import pytest
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import OperationalError, close_old_connections, connection
+from django.db import OperationalError, close_old_connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from callbacks.delivery.outbox import publish
 from callbacks.delivery.policy import Result, build_request
 from callbacks.delivery.recording import record
 from callbacks.models import Delivery, ReplayJob
+from camio_portal import pgembed
 from domains import services
 from domains.cache import outage
 from domains.models import Domain, User
@@ -37,11 +38,23 @@ from tests.support.ssrf_cases import PUBLIC_ANSWER
 from tests.support.workers import running_worker
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Without DATABASE_URL, start the test data folder's embedded PostgreSQL (the test
+    database is created in it as usual); pytest_unconfigure stops it."""
+    if settings.EMBEDDED_POSTGRES is not None:
+        pgembed.start(settings.EMBEDDED_POSTGRES)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if settings.EMBEDDED_POSTGRES is not None:
+        pgembed.stop(settings.EMBEDDED_POSTGRES)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Show which database and broker this run really uses."""
-    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    where = settings.EMBEDDED_POSTGRES or "DATABASE_URL"
     broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
-    return [f"camio: database={engine} broker={broker}"]
+    return [f"camio: database=postgresql ({where}) broker={broker}"]
 
 
 # --- Domains and people: acme.com's admin and teammate, beta.org's admin, support -----
@@ -108,11 +121,6 @@ def support_client(client, support):
     """The test client, signed in as support staff (a superuser)."""
     client.force_login(support)
     return client
-
-
-@pytest.fixture
-def db_vendor(db) -> str:
-    return connection.vendor
 
 
 # --- acme.com's inventory -------------------------------------------------------------

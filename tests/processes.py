@@ -9,19 +9,25 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
-    """Return a DATABASE_URL naming the database this test run really uses."""
+def child_database_url(host: str = "", port: int = 0) -> str:
+    """Return a DATABASE_URL naming the database this test run really uses (or the same
+    database through another ``host`` and ``port``); a unix socket folder as the host
+    is percent-encoded."""
     conf = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite://{Path(conf['NAME']).resolve()}"
     auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf.get("PASSWORD") else "")
-    return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
+    host = host or conf["HOST"] or "127.0.0.1"
+    if host.startswith("/"):
+        where = quote(host, safe="")
+    else:
+        where = f"{host}:{port or conf['PORT'] or 5432}"
+    return f"postgres://{auth}@{where}/{conf['NAME']}"
 
 
 def child_env(**overrides: str) -> dict[str, str]:
@@ -29,7 +35,7 @@ def child_env(**overrides: str) -> dict[str, str]:
     environment.update(
         CAMIO_MODE="test",
         DJANGO_SETTINGS_MODULE="camio_portal.settings.test",
-        DATABASE_URL=test_database_url(),
+        DATABASE_URL=child_database_url(),
         PYTHONUNBUFFERED="1",
     )
     environment.update(overrides)

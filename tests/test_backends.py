@@ -1,4 +1,5 @@
-"""The suite runs on the backends it claims: PostgreSQL + Redis when asked."""
+"""The suite runs on the backends it claims: the servers DATABASE_URL and
+CELERY_BROKER_URL name, else the embedded PostgreSQL and the filesystem broker."""
 
 import pytest
 from django.conf import settings
@@ -9,14 +10,29 @@ from camio_portal.env import env
 
 
 @pytest.mark.django_db
-def test_database_is_postgresql_when_database_url_is_set():
-    if env.str("DATABASE_URL", default=""):
-        assert connection.vendor == "postgresql"
-    else:
-        assert connection.vendor == "sqlite"
+def test_database_is_the_embedded_postgresql_unless_database_url_is_set():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        assert cursor.fetchone() == (1,)
+        cursor.execute("SHOW listen_addresses")
+        (listening,) = cursor.fetchone()
+        cursor.execute("SELECT current_setting('server_version_num')::int")
+        (version,) = cursor.fetchone()
+    assert version >= 150000
+    if env.str("DATABASE_URL", default=""):
+        assert settings.EMBEDDED_POSTGRES is None
+    else:  # the test data folder's own server, on a unix socket only
+        assert connection.settings_dict["HOST"] == str(settings.EMBEDDED_POSTGRES / "run")
+        assert listening == "" and version // 10000 == 18
+
+
+def test_a_sqlite_database_url_is_refused_with_what_to_do():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from camio_portal.settings.base import database_from_url
+
+    with pytest.raises(ImproperlyConfigured, match="PostgreSQL 15 or newer only"):
+        database_from_url("sqlite:////tmp/camio.sqlite3")
+    socket = database_from_url("postgres://postgres@%2Fsrv%2Fcamio%2Frun/camio")
+    assert (socket["HOST"], socket["NAME"]) == ("/srv/camio/run", "camio")
 
 
 def test_broker_is_redis_when_broker_url_is_set():

@@ -8,9 +8,6 @@ from jsonschema import Draft202012Validator
 
 from callbacks import catalog
 
-# Not about the database or broker: CI runs it once, on SQLite.
-pytestmark = pytest.mark.backend_independent
-
 SEED_TYPES = {
     "camera.created",
     "camera.updated",

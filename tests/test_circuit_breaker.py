@@ -144,7 +144,6 @@ def test_probe_now_sends_the_oldest_waiting_delivery(
     sweep_until(lambda: Delivery.objects.filter(state="succeeded").count() == 4, "the drain")
 
 
-@pytest.mark.backend_independent
 @pytest.mark.parametrize(
     ("status", "headers", "refused", "trips"),
     [

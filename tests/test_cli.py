@@ -11,9 +11,6 @@ from django.conf import settings
 
 from camio_portal import cli
 
-# Not about the database or broker: CI runs it once, on SQLite.
-pytestmark = pytest.mark.backend_independent
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -96,3 +93,12 @@ def test_seed_demo_token_without_a_demo_names_the_file(tmp_path):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert f"No demo sign-ins at {data / 'demo-credentials.json'}" in done.stderr
+
+
+@pytest.mark.django_db
+def test_a_server_older_than_the_oldest_supported_is_refused_naming_both(monkeypatch):
+    assert cli.server_problem() == ""  # this run's server (15 or newer)
+    monkeypatch.setattr(cli, "OLDEST_POSTGRES", 990000)
+    problem = cli.server_problem()
+    assert problem.startswith("The database server runs PostgreSQL 1")
+    assert "needs PostgreSQL 99 or newer" in problem

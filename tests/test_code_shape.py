@@ -8,8 +8,6 @@ import pytest
 
 from tests.support.shape import TESTS, conftests, module_paths, shape
 
-pytestmark = pytest.mark.backend_independent
-
 MODULES = pytest.mark.parametrize(
     "path", module_paths(), ids=lambda p: str(p.relative_to(TESTS))
 )

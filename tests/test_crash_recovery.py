@@ -22,6 +22,8 @@ from tests.processes import (
 )
 from tests.receiver import wait_for
 
+pytestmark = pytest.mark.workers
+
 FAST = {
     "CALLBACK_LEASE_SECONDS": "3",
     "CALLBACK_SWEEP_INTERVAL": "0.5",

@@ -1,12 +1,8 @@
 """One HTTP stack, and every package the code imports declared once in pyproject.toml
 and pinned in the lock files."""
 
-import pytest
 
 from tests.support.dependencies import APPS, DEV, RUNTIME, distributions, imported, locked
-
-# Not about the database or broker: CI runs it once, on SQLite.
-pytestmark = pytest.mark.backend_independent
 
 
 def test_each_package_is_declared_once():

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from callbacks import catalog
 from tests.support.docs import (
     DOCUMENTS,
@@ -19,8 +17,6 @@ from tests.support.docs import (
     sentences,
     table_cells,
 )
-
-pytestmark = pytest.mark.backend_independent
 
 BOX_DELETION = re.compile(
     r"device\.deleted|delet\w* (a|the|its) Box|Box's deletion|Box (was|is) (removed|deleted)", re.I

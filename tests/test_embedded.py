@@ -15,10 +15,21 @@ from django.core.management import call_command
 from camio_portal.env import read_or_create_secret
 from domains.models import Camera, Device, Domain, User, Zone
 from tests.processes import free_port
-from tests.support.embedded import ROOT, alive, descendants, run_readme_api_example, wait_for
-
-# Not about the database or broker: CI runs it once, on SQLite.
-pytestmark = pytest.mark.backend_independent
+from tests.support.embedded import (
+    ROOT,
+    alive,
+    create_endpoint,
+    descendants,
+    endpoints_and_keys,
+    launch,
+    portal_env,
+    postgres_pids,
+    postmaster_pid,
+    run_readme_api_example,
+    stop_portal,
+    wait_for,
+    wait_for_banner,
+)
 
 
 def test_secret_is_created_private_and_reused(tmp_path):
@@ -44,6 +55,7 @@ def test_seed_demo_creates_once(tmp_path, capsys):
     assert admin.check_password(password)
 
 
+@pytest.mark.embedded
 def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
     port = free_port()
     environment = {
@@ -74,7 +86,10 @@ def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
         commands = " ".join(
             (Path("/proc") / str(pid) / "cmdline").read_text() for pid in children if alive(pid)
         )
-        assert "gunicorn" in commands and "worker" in commands and "beat" in commands
+        assert "gunicorn" in commands and "worker" in commands and "--beat-thread" in commands
+        wait_for(lambda: "beat: Starting" in log.read_text(), 30, "beat in the other worker")
+        database = postgres_pids(tmp_path / "data")
+        assert postmaster_pid(tmp_path / "data") in database
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/") as page:
             assert page.status == 200
         assert re.search(r"API token\s+cpu_\S+", text)
@@ -84,6 +99,7 @@ def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=30) == 0
         wait_for(lambda: not any(alive(pid) for pid in children), 15, "children to exit")
+        assert not any(alive(pid) for pid in database), "PostgreSQL outlived Ctrl-C"
         assert "Stopped." in log.read_text()
     finally:
         if launcher.poll() is None:
@@ -94,3 +110,77 @@ def test_one_command_runs_web_worker_and_beat_and_ctrl_c_stops_them(tmp_path):
                 launcher.kill()  # its children get SIGTERM from the kernel (PDEATHSIG)
 
 
+@pytest.mark.embedded
+def test_kill_9_of_the_launcher_alone_stops_postgresql_within_10_seconds(tmp_path):
+    """Acceptance (P14, 2): nothing runs the launcher's finally; the watchdog notices."""
+    data, log = tmp_path / "data", tmp_path / "launcher.log"
+    launcher = launch(data, free_port(), log)
+    try:
+        wait_for_banner(log)
+        assert postgres_pids(data)
+        launcher.kill()
+        launcher.wait(timeout=10)
+        wait_for(lambda: not postgres_pids(data), 10, "PostgreSQL of this data folder to stop")
+    finally:
+        stop_portal(launcher, data)
+
+
+@pytest.mark.embedded
+def test_after_kill_9_of_everything_the_portal_comes_back_with_its_data(tmp_path):
+    """Acceptance (P14, 2): the launcher's group and the postmaster SIGKILLed (a stale
+    postmaster.pid stays); the next start has the same endpoints and secrets. The data
+    folder sits in a 0700 folder whose mode, and its parent's, nothing changes; dbshell
+    shows the portal's tables."""
+    parent = tmp_path / "private"
+    parent.mkdir(mode=0o700)
+    data, modes = parent / "data", {tmp_path: tmp_path.stat().st_mode, parent: 0}
+    modes[parent] = parent.stat().st_mode
+    launcher = launch(data, port := free_port(), tmp_path / "first.log")
+    try:
+        wait_for_banner(tmp_path / "first.log")
+        create_endpoint(data, port)
+        before = endpoints_and_keys(data)
+        assert len(before) == 1
+        os.killpg(launcher.pid, signal.SIGKILL)
+        os.kill(postmaster_pid(data), signal.SIGKILL)
+        launcher.wait(timeout=10)
+        wait_for(lambda: not postgres_pids(data), 10, "the killed postmaster's children")
+        assert (data / "postgres" / "data" / "postmaster.pid").exists()  # stale
+        launcher = launch(data, port, tmp_path / "second.log")
+        wait_for_banner(tmp_path / "second.log")
+        assert endpoints_and_keys(data) == before
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(timeout=30) == 0
+        assert not postgres_pids(data)
+        shell = subprocess.run(
+            [sys.executable, "-m", "camio_portal.cli", "dbshell", "--", "-c", "\\dt callbacks_*"],
+            cwd=ROOT, env=portal_env(data), capture_output=True, text=True, timeout=60,
+        )
+        assert "callbacks_endpoint" in shell.stdout, shell.stderr
+        assert not postgres_pids(data), "dbshell left the server it started running"
+    finally:
+        stop_portal(launcher, data)
+    assert {path: path.stat().st_mode for path in modes} == modes
+    for folder in (data / "postgres", data / "postgres" / "data", data / "postgres" / "run"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+@pytest.mark.embedded
+def test_footprint_prints_every_process_postgresql_included_and_stops(tmp_path):
+    """P14 (5): the figure the README shows comes from this command."""
+    data = tmp_path / "data"
+    done = subprocess.run(
+        [sys.executable, "-m", "camio_portal.cli", "run", "--port", str(free_port()),
+         "--footprint"],
+        cwd=ROOT, env=portal_env(data), capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = re.findall(r"^\s+(\d+)\s+([\d.]+)\s+(.+)$", done.stdout, re.M)
+    labels = [label.strip() for _, _, label in rows]
+    assert {"launcher", "web", "worker", "worker-other"} <= set(labels)
+    assert any(label.startswith("postgres: checkpointer") for label in labels)
+    total = re.search(r"^Total: ([\d.]+) MiB \(([\d.]+) MB\) PSS in (\d+) processes", done.stdout,
+                      re.M)
+    assert total and int(total.group(3)) == len(rows)
+    assert abs(float(total.group(1)) - sum(float(pss) for _, pss, _ in rows)) < 0.5
+    assert not postgres_pids(data)

@@ -13,8 +13,7 @@ from tests.processes import free_port
 from tests.support.embedded import wait_for
 from tests.support.wheel import build_wheel, clean_env, install, page_status
 
-# Not about the database or broker: CI runs it once, on SQLite.
-pytestmark = pytest.mark.backend_independent
+pytestmark = pytest.mark.embedded
 
 
 def test_the_wheel_runs_from_another_folder(tmp_path):
@@ -48,7 +47,8 @@ def test_the_wheel_runs_from_another_folder(tmp_path):
     finally:
         if portal.poll() is None:
             portal.kill()
-    assert (work / "data" / "camio.sqlite3").exists() and (work / "data" / "secret_key").exists()
+    assert (work / "data" / "postgres" / "data" / "PG_VERSION").exists()
+    assert (work / "data" / "secret_key").exists()
     assert not (site_packages / "data").exists()
 
     check = subprocess.run(

@@ -49,7 +49,6 @@ def test_one_camera_change_goes_one_way(receiver, endpoint_for, box, camera, acm
     assert len(files) <= 12, f"{len(files)} files:\n{report}"
 
 
-@pytest.mark.backend_independent
 def test_a_lower_engine_module_importing_a_higher_one_fails_the_lint(tmp_path):
     copy = project_copy(tmp_path)
     policy = copy / "callbacks" / "delivery" / "policy.py"
@@ -62,7 +61,6 @@ def test_a_lower_engine_module_importing_a_higher_one_fails_the_lint(tmp_path):
     assert "callbacks.delivery.policy -> callbacks.delivery.dispatcher" in checked.stdout
 
 
-@pytest.mark.backend_independent
 def test_a_function_level_import_in_callbacks_fails_the_lint(tmp_path):
     copy = project_copy(tmp_path)
     (copy / "callbacks" / "late.py").write_text(

@@ -11,6 +11,7 @@ import logging
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from domains.cache import FailOpenRedisCache, window_hit
 from domains.models import Camera
 from pacs.models import PacsEvent
 from tests.processes import (
+    child_database_url,
     free_port,
     kill_group,
     redis_answers,
@@ -25,6 +27,8 @@ from tests.processes import (
     web_answers,
 )
 from tests.receiver import wait_for
+
+pytestmark = pytest.mark.workers
 
 EVENT = json.loads((Path(__file__).parent / "fixtures" / "pacs" / "onguard.json").read_text())[
     "event"
@@ -53,7 +57,6 @@ def request(port: int, method: str, path: str, body: object = None, headers=None
 # --- The cache fails open ----------------------------------------------------------
 
 
-@pytest.mark.backend_independent
 def test_a_dead_redis_cache_answers_as_a_miss_and_logs_once(fresh_outage, caplog):
     dead = FailOpenRedisCache(
         f"redis://127.0.0.1:{free_port()}/0",
@@ -69,7 +72,6 @@ def test_a_dead_redis_cache_answers_as_a_miss_and_logs_once(fresh_outage, caplog
 
 
 @needs_redis
-@pytest.mark.backend_independent
 def test_the_window_counts_atomically_in_redis(private_redis, fresh_outage):
     port, _ = private_redis
     shared = FailOpenRedisCache(f"redis://127.0.0.1:{port}/0", {})
@@ -158,7 +160,6 @@ def test_api_and_pages_answer_503_and_liveness_needs_nothing(
     assert health.status_code == 503 and health.json()["checks"]["database"] != "ok"
 
 
-@pytest.mark.backend_independent
 def test_the_schema_documents_the_503(client):
     from drf_spectacular.generators import SchemaGenerator
 
@@ -239,15 +240,24 @@ def test_three_clients_over_three_processes_share_one_throttle(
 
 
 class Cuttable:
-    """A loopback TCP proxy to the test database that a test can cut (the shared
-    PostgreSQL keeps running): new connections are refused, open ones are reset."""
+    """A proxy to the test database that a test can cut (the server keeps running): new
+    connections are refused, open ones are reset. On a unix socket in ``folder`` for a
+    server on a unix socket (the embedded PostgreSQL), else on a loopback TCP port."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, folder: Path) -> None:
         import socket
 
-        self.target = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+        self.unix = host.startswith("/")
+        if self.unix:
+            self.target: Any = f"{host}/.s.PGSQL.{port}"
+            self.listener = socket.socket(socket.AF_UNIX)
+            self.listener.bind(str(folder / f".s.PGSQL.{port}"))
+            self.listener.listen()
+            self.host, self.port = str(folder), port
+        else:
+            self.target = (host, port)
+            self.listener = socket.create_server(("127.0.0.1", 0))
+            self.host, self.port = "127.0.0.1", self.listener.getsockname()[1]
         self.open: list = []
         self.cut_off = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -263,7 +273,11 @@ class Cuttable:
             if self.cut_off.is_set():
                 client.close()
                 return
-            upstream = socket.create_connection(self.target)
+            if self.unix:
+                upstream = socket.socket(socket.AF_UNIX)
+                upstream.connect(self.target)
+            else:
+                upstream = socket.create_connection(self.target)
             self.open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -297,20 +311,14 @@ class Cuttable:
 def test_gateway_answers_503_when_postgresql_is_cut_off(tmp_path, integration, pacs_labels):
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("cuts a PostgreSQL connection (SQLite has none)")
     from pacs.services import integration_token_issue
 
     _, raw = integration_token_issue(integration=integration, actor=None)
     conf = connection.settings_dict
-    proxy = Cuttable(conf["HOST"] or "127.0.0.1", int(conf["PORT"] or 5432))
-    auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf.get("PASSWORD") else "")
+    proxy = Cuttable(conf["HOST"] or "127.0.0.1", int(conf["PORT"] or 5432), tmp_path)
     web_port = free_port()
-    web = start_web(
-        tmp_path / "web.log",
-        web_port,
-        DATABASE_URL=f"postgres://{auth}@127.0.0.1:{proxy.port}/{conf['NAME']}",
-    )
+    web = start_web(tmp_path / "web.log", web_port,
+                    DATABASE_URL=child_database_url(host=proxy.host, port=proxy.port))
     headers = {"Authorization": f"Bearer {raw}", "Content-Type": "application/json"}
     try:
         wait_for(lambda: web_answers(web_port), timeout=60, what="gunicorn")

@@ -129,11 +129,9 @@ def test_a_thousand_events_arrive_in_batches_of_at_most_n_each_once(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_flush_keeps_its_batch_size_under_a_nested_loop_plan(
-    db_vendor, integration, settings, django_capture_on_commit_callbacks
+    integration, settings, django_capture_on_commit_callbacks
 ):
     """P9 (5): with statistics analysed over 5,000 pending events, the claim stays bounded."""
-    if db_vendor != "postgresql":
-        pytest.skip("the planner's join choice is PostgreSQL's")
     from django.db import connection
 
     from callbacks.models import Event

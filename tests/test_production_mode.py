@@ -10,9 +10,6 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-# Not about the database or broker: CI runs it once, on SQLite.
-pytestmark = pytest.mark.backend_independent
-
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = {
     "CAMIO_MODE": "production",

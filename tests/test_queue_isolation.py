@@ -27,7 +27,7 @@ from tests.support.workers import running_worker
 if TYPE_CHECKING:
     from kombu.transport.virtual import Channel as VirtualChannel
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.workers]
 
 
 def queued(queue: str) -> int:
@@ -105,8 +105,8 @@ def test_deliveries_keep_their_deadline_while_a_flood_is_evaluated(
     tmp_path, settings, receiver, box, camera, beta, beta_admin, token_for, client_with,
     counter_rules,
 ):
-    """The other worker evaluates the flood meanwhile (on SQLite too: its transactions are
-    short, so the delivery worker's writes do not wait long behind them)."""
+    """The other worker evaluates the flood meanwhile (its transactions are short, so the
+    delivery worker's writes do not wait long behind them)."""
     other = start_worker(tmp_path / "other.log", tmp_path / "beat",
                          queues=",".join(settings.WORKER_QUEUES["other"]))
     try:

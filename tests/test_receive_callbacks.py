@@ -16,9 +16,6 @@ from tests.processes import ROOT, child_env, free_port
 from tests.support.embedded import wait_for
 from tests.support.signed_callbacks import SECRET, callback, send
 
-# Not about the database or broker: CI runs it once, on SQLite.
-pytestmark = pytest.mark.backend_independent
-
 
 @pytest.mark.parametrize("method", Method.values)
 def test_accepts_a_genuine_callback_with_any_method(receive_command_server, method):

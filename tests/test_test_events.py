@@ -31,7 +31,6 @@ def test_a_real_event_has_no_test_key(
     assert body["data"]["object"]["camera"]["camera_id"] == camera.camera_id
 
 
-@pytest.mark.backend_independent
 def test_the_envelope_schema_takes_the_mark_only_as_true():
     entry = catalog.get("camera.created")
     check = Draft202012Validator(entry.envelope_schema()).validate

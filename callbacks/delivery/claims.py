@@ -1,5 +1,5 @@
 """Claiming due deliveries: one conditional UPDATE that stamps a claim token and a
-lease, so a task that runs twice sends once, on SQLite and PostgreSQL alike.
+lease, so a task that runs twice sends once.
 
 A claim takes at most ``limit`` of the ids it is given, whatever plan the database
 picks, and never more than each endpoint's limits allow across every worker: the
@@ -7,7 +7,7 @@ in-flight cap (``CALLBACK_ENDPOINT_INFLIGHT``: deliveries being sent whose lease
 not expired, so a killed worker's slots come back with its leases) and the
 endpoint's ``rate_limit`` (each claimed delivery gets the moment it may start,
 1/rate apart, at most one second ahead). Both are judged under a lock on the
-endpoint's ``EndpointSlot`` row (PostgreSQL; SQLite's transactions are exclusive).
+endpoint's ``EndpointSlot`` row.
 
 A delivery is not claimed while its endpoint holds it back (``held_back``: an open
 circuit, a Retry-After pause) or, on a ``per_key`` endpoint, while an earlier
@@ -92,11 +92,7 @@ def claim_grouped(taken: dict[int, list[str]], limit: int,
             if quota < len(ids):
                 claimed.deferred[endpoint_id] = ids[quota:]
         if allowed:
-            if connection.vendor == "postgresql":
-                rows = _claim_returning(allowed, limit, now, lease, token)
-            else:
-                rows = _claim_portable(allowed, limit, now, lease, token)
-            claimed.jobs = _jobs(rows, token)
+            claimed.jobs = _jobs(_claim_returning(allowed, limit, now, lease, token), token)
         _schedule(claimed.jobs, limits)
         claimed.retry_in = {pk: limits[pk].retry_in(now) for pk in claimed.deferred}
         claimed.capped = {pk for pk in claimed.deferred if not limits[pk].rate}
@@ -145,9 +141,7 @@ def _limits(taken: dict[int, list[str]], now: datetime.datetime,
                                        lease_expires_at__gt=now)
                .order_by().values("endpoint_id").annotate(n=Count("id")).values("n"))
     slots = (EndpointSlot.objects.filter(endpoint_id__in=wanted).order_by("endpoint_id")
-             .annotate(sending=Coalesce(Subquery(sending), 0)))
-    if connection.vendor == "postgresql":
-        slots = slots.select_for_update(of=("self",))
+             .annotate(sending=Coalesce(Subquery(sending), 0)).select_for_update(of=("self",)))
     columns = ("endpoint_id", "next_start_at", "endpoint__rate_limit", "sending")
     rows = list(slots.values_list(*columns))
     if len(rows) < len(wanted):  # endpoints claimed for the first time
@@ -208,7 +202,7 @@ ORDER BY c.next_attempt_at
 
 def _claim_returning(ids: Sequence[str], limit: int, now: datetime.datetime,
                      lease: datetime.datetime, token: uuid.UUID) -> list[tuple]:
-    """PostgreSQL: lock, claim and read in one statement."""
+    """Lock, claim and read in one statement."""
     wanted = [uuid.UUID(str(i)) for i in ids]
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": wanted, "now": now,
@@ -216,36 +210,10 @@ def _claim_returning(ids: Sequence[str], limit: int, now: datetime.datetime,
         return cursor.fetchall()
 
 
-_JOB_COLUMNS = ("id", "endpoint_id", "attempt_count", "next_attempt_at", "test", "replay",
-                "event_id", "event__type", "event__created_at", "event__body",
-                "endpoint__updated_at", "off_schedule_attempts", "order_key", "sequence",
-                "endpoint__probe_delivery_id")
-
-
-def _claim_portable(ids: Sequence[str], limit: int, now: datetime.datetime,
-                    lease: datetime.datetime, token: uuid.UUID) -> list[tuple]:
-    """SQLite (one writer at a time): pick, claim conditionally, read back by token."""
-    # Sorted here, not in SQL: ORDER BY would tempt the planner into walking the
-    # whole due index instead of looking the ids up by primary key.
-    rows = Delivery.objects.filter(
-        ~held_back(now), ~behind_in_order(),
-        id__in=list(ids), state=DeliveryState.PENDING, next_attempt_at__lte=now,
-    ).order_by().values_list("id", "next_attempt_at")
-    chosen = [pk for pk, _ in sorted(rows, key=lambda row: row[1])][:limit]
-    if not chosen:
-        return []
-    Delivery.objects.filter(
-        id__in=chosen, state=DeliveryState.PENDING, next_attempt_at__lte=now
-    ).update(state=DeliveryState.SENDING, claim_token=token, lease_expires_at=lease)
-    # values_list, not model instances: this runs for every delivery sent.
-    claimed = Delivery.objects.filter(claim_token=token).values_list(*_JOB_COLUMNS)
-    return sorted(((*row[:-1], row[-1] == row[0]) for row in claimed), key=lambda row: row[3])
-
-
 def held_back(now: datetime.datetime) -> Q:
     """Deliveries their endpoint holds back at ``now``: an open circuit holds back all but
     its probe, a Retry-After pause all; test events never wait (the claim SQL above says
-    the same for PostgreSQL)."""
+    the same)."""
     circuit = Q(endpoint__circuit_opened_at__isnull=False) & ~Q(
         endpoint__probe_delivery_id=F("id")
     )
@@ -254,7 +222,7 @@ def held_back(now: datetime.datetime) -> Q:
 
 def behind_in_order() -> Q:
     """Deliveries of a ``per_key`` endpoint with an earlier one of their key still pending
-    or being sent (the claim SQL above says the same for PostgreSQL)."""
+    or being sent (the claim SQL above says the same)."""
     earlier = Delivery.objects.filter(
         endpoint_id=OuterRef("endpoint_id"), order_key=OuterRef("order_key"),
         sequence__lt=OuterRef("sequence"), sequence__isnull=False,

@@ -72,32 +72,17 @@ _JSON_COLUMNS = {ATTEMPT_COLUMNS.index(name) for name in ("request_headers", "re
 
 
 def _insert_attempts(results: list[Result]) -> None:
-    """Insert attempt rows: PostgreSQL with one COPY, others with one executemany (the
-    ORM's per-object cost adds up here)."""
-    table = Attempt._meta.db_table
-    if connection.vendor == "postgresql":
-        rows = [
-            [json.dumps(v, ensure_ascii=False) if i in _JSON_COLUMNS else v
-             for i, v in enumerate(_attempt_values(result))]
-            for result in results
-        ]
-        with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {table} ({', '.join(ATTEMPT_COLUMNS)}) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    by_column = {f.column: f for f in Attempt._meta.concrete_fields}
-    fields = [by_column[name] for name in ATTEMPT_COLUMNS]
+    """Insert attempt rows with one COPY (the ORM's per-object cost adds up here)."""
     rows = [
-        [field.get_db_prep_save(value, connection) for field, value in
-         zip(fields, _attempt_values(result), strict=True)]
+        [json.dumps(v, ensure_ascii=False) if i in _JSON_COLUMNS else v
+         for i, v in enumerate(_attempt_values(result))]
         for result in results
     ]
-    sql = (f"INSERT INTO {table} ({', '.join(ATTEMPT_COLUMNS)}) "  # noqa: S608 (fixed names)
-           f"VALUES ({', '.join(['%s'] * len(ATTEMPT_COLUMNS))})")
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    with connection.cursor() as cursor, cursor.cursor.copy(
+        f"COPY {Attempt._meta.db_table} ({', '.join(ATTEMPT_COLUMNS)}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _describe_failure(result: Result) -> str:
@@ -248,20 +233,10 @@ def next_in_order(keys: Iterable[tuple[int, str | None]]) -> list[list]:
     keys = sorted((pk, key) for pk, key in keys if key)
     if not keys:
         return []
-    if connection.vendor == "postgresql":
-        sql = _NEXT_SQL.format(values=", ".join(["(%s::integer, %s)"] * len(keys)))
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [value for pair in keys for value in pair])
-            return [[str(pk), endpoint_id] for pk, endpoint_id in cursor.fetchall()]
-    heads = []
-    for endpoint_id, key in keys:
-        head = (Delivery.objects.filter(endpoint_id=endpoint_id, order_key=key,
-                                        sequence__isnull=False,
-                                        state__in=(DeliveryState.PENDING, DeliveryState.SENDING))
-                .order_by("sequence").values_list("id", "state").first())
-        if head is not None and head[1] == DeliveryState.PENDING:
-            heads.append([str(head[0]), endpoint_id])
-    return heads
+    sql = _NEXT_SQL.format(values=", ".join(["(%s::integer, %s)"] * len(keys)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for pair in keys for value in pair])
+        return [[str(pk), endpoint_id] for pk, endpoint_id in cursor.fetchall()]
 
 
 def _count(results: list[Result], mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:

@@ -7,6 +7,9 @@ listed in the README's configuration table.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
+
+from django.core.exceptions import ImproperlyConfigured
 
 from camio_portal.env import PACKAGE_DIR, env
 from camio_portal.logs import logging_config
@@ -283,8 +286,8 @@ INCIDENT_REPORT_RETENTION_DAYS = env.int("INCIDENT_REPORT_RETENTION_DAYS", defau
 INCIDENT_ROLLUP_RETENTION_DAYS = env.int("INCIDENT_ROLLUP_RETENTION_DAYS", default=90)
 # Reports not evaluated after this many seconds are evaluated by the sweeper.
 INCIDENT_SWEEP_AFTER = env.float("INCIDENT_SWEEP_AFTER", default=30.0)
-# A Box's reports are evaluated this many per transaction (short: SQLite has one
-# writer), at most this many transactions per task, under a lease of this length.
+# A Box's reports are evaluated this many per transaction (short: its rows stay locked
+# for less), at most this many transactions per task, under a lease of this length.
 INCIDENT_EVALUATION_CHUNK = env.int("INCIDENT_EVALUATION_CHUNK", default=100)
 INCIDENT_EVALUATION_CHUNKS_PER_TASK = env.int("INCIDENT_EVALUATION_CHUNKS_PER_TASK", default=20)
 INCIDENT_LEASE_SECONDS = env.float("INCIDENT_LEASE_SECONDS", default=120.0)
@@ -351,18 +354,32 @@ def filesystem_broker(folder) -> tuple[str, dict]:
     }
 
 
-def sqlite_database(path) -> dict:
-    """Return a SQLite DATABASES entry tuned for several processes (WAL, busy timeout)."""
+def database_from_url(url: str) -> dict:
+    """Return the DATABASES entry of a PostgreSQL ``url`` (DATABASE_URL); refuse any other
+    engine, naming what to do instead."""
+    config = env.db_url_config(url)
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        scheme = url.split(":", 1)[0]
+        raise ImproperlyConfigured(
+            f"DATABASE_URL names a {scheme} database; Camio Portal runs on PostgreSQL 15 or "
+            "newer only (postgres://user:password@host:5432/name). Unset DATABASE_URL to use "
+            "the embedded PostgreSQL; `make run` imports a data folder's old camio.sqlite3."
+        )
+    # A unix socket folder as the host, percent-encoded: postgres://user@%2Fpath%2Frun/name
+    config["HOST"] = unquote(config.get("HOST") or "")
+    return config
+
+
+def embedded_database(base: Path, name: str) -> dict:
+    """Return the DATABASES entry of the embedded PostgreSQL in ``base`` (camio_portal/
+    pgembed.py): its unix socket, no password (only this user reaches the socket)."""
     return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(path),
-        "OPTIONS": {
-            "timeout": 10,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
-            ),
-        },
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": "postgres",
+        "HOST": str(base.resolve() / "run"),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
     }
 
 
@@ -379,3 +396,9 @@ def beat_schedule(sweep_interval: float) -> dict:
 
 
 CELERY_BEAT_SCHEDULE = beat_schedule(CALLBACK_SWEEP_INTERVAL)
+
+
+# Last: every process that loads these settings gets the Celery app, so shared tasks
+# are sent through it (the package's __init__ does not import it, keeping the launcher
+# and its database watchdog free of Django and Celery).
+from camio_portal.celery import app as celery_app  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""Embedded mode (the default): SQLite and a filesystem broker in a data folder.
+"""Embedded mode (the default): PostgreSQL (camio_portal/pgembed.py, started by the
+launcher) and a filesystem broker in a data folder.
 
 Nothing to install or configure: the first run writes a SECRET_KEY and a
 field-encryption key into the data folder (mode 0600) and later runs reuse them.
@@ -13,7 +14,7 @@ from camio_portal.broker import TRANSPORT
 from camio_portal.env import data_dir, env, read_or_create_secret
 from camio_portal.monitoring import metrics_folder
 from camio_portal.settings.base import *  # noqa: F403
-from camio_portal.settings.base import filesystem_broker, sqlite_database
+from camio_portal.settings.base import database_from_url, embedded_database, filesystem_broker
 
 CAMIO_MODE = "embedded"
 # The working folder's data/ (or CAMIO_DATA_DIR), wherever the code is installed.
@@ -29,10 +30,13 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
+# The launcher starts the server in DATA_DIR/postgres and creates the database.
+# None when DATABASE_URL names the server.
+EMBEDDED_POSTGRES = None if env.str("DATABASE_URL", default="") else DATA_DIR / "postgres"
 DATABASES = {
-    "default": env.db("DATABASE_URL")
-    if env.str("DATABASE_URL", default="")
-    else sqlite_database(DATA_DIR / "camio.sqlite3")
+    "default": embedded_database(EMBEDDED_POSTGRES, "camio")
+    if EMBEDDED_POSTGRES
+    else database_from_url(env.str("DATABASE_URL"))
 }
 
 _broker_url, _broker_options = filesystem_broker(DATA_DIR / "broker")

@@ -1,5 +1,6 @@
-"""Test settings: SQLite + the filesystem broker, or PostgreSQL + Redis when
-DATABASE_URL and CELERY_BROKER_URL are set. Keys are generated per test folder.
+"""Test settings: an embedded PostgreSQL in the test data folder (tests/conftest.py
+starts it) + the filesystem broker, or the servers DATABASE_URL and CELERY_BROKER_URL
+name. Keys are generated per test folder.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from django.core.management.utils import get_random_secret_key
 from camio_portal.broker import TRANSPORT
 from camio_portal.env import BASE_DIR, env, read_or_create_secret
 from camio_portal.settings.base import *  # noqa: F403
-from camio_portal.settings.base import filesystem_broker, sqlite_database
+from camio_portal.settings.base import database_from_url, embedded_database, filesystem_broker
 
 CAMIO_MODE = "test"
 DATA_DIR = Path(env.str("CAMIO_TEST_DATA_DIR", default=str(BASE_DIR / ".test-data")))
@@ -23,16 +24,13 @@ FIELD_ENCRYPTION_KEYS = [
 ]
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
-_database_url = env.str("DATABASE_URL", default="")
-if _database_url.startswith("sqlite:///"):
-    # A worker started by a test, pointed at the test database file.
-    DATABASES = {"default": sqlite_database(_database_url.removeprefix("sqlite://"))}
-elif _database_url:
-    DATABASES = {"default": env.db("DATABASE_URL")}
-else:
-    DATABASES = {"default": sqlite_database(DATA_DIR / "camio.sqlite3")}
-    # A file, not :memory:, so a worker in another process sees the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-camio.sqlite3")}
+# None when DATABASE_URL names the server.
+EMBEDDED_POSTGRES = None if env.str("DATABASE_URL", default="") else DATA_DIR / "postgres"
+DATABASES = {
+    "default": embedded_database(EMBEDDED_POSTGRES, "camio")
+    if EMBEDDED_POSTGRES
+    else database_from_url(env.str("DATABASE_URL"))
+}
 
 _broker_url, _broker_options = filesystem_broker(DATA_DIR / "broker")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or _broker_url

@@ -52,22 +52,14 @@ RETURNING id, received_at, body
 def _claim(integration: PacsIntegration, size: int) -> list[tuple[uuid.UUID, dict]]:
     """Take up to ``size`` pending events of the integration: (id, body), oldest first.
 
-    The claim is a conditional UPDATE (rows another flush took are no longer
-    pending); on PostgreSQL one statement locks, claims and returns them.
+    One conditional UPDATE locks, claims and returns them (rows another flush took are
+    no longer pending).
     """
     batch, now = uuid.uuid4(), timezone.now()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(CLAIM_RETURNING, [batch, now, integration.pk, size])
-            rows = sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))
-        return [(pk, body if isinstance(body, dict) else json.loads(body)) for pk, _, body in rows]
-    pending = PacsEvent.objects.filter(integration=integration, state=EventState.PENDING)
-    ids = list(pending.order_by("received_at", "pk").values_list("pk", flat=True)[:size])
-    PacsEvent.objects.filter(pk__in=ids, state=EventState.PENDING).update(
-        state=EventState.RELAYED, batch_id=batch, relayed_at=now
-    )
-    claimed = PacsEvent.objects.filter(pk__in=ids, batch_id=batch).order_by("received_at", "pk")
-    return list(claimed.values_list("pk", "body"))
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_RETURNING, [batch, now, integration.pk, size])
+        rows = sorted(cursor.fetchall(), key=lambda row: (row[1], row[0]))
+    return [(pk, body if isinstance(body, dict) else json.loads(body)) for pk, _, body in rows]
 
 
 def _payload(integration: PacsIntegration, bodies: list[dict]) -> dict:

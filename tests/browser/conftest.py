@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -82,11 +81,3 @@ def worker(browser_worker, transactional_db):
 
     yield
     get_dispatcher().wait_idle(timeout=30)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Pages look the same on every backend: CI runs the browser tests once (SQLite)."""
-    here = Path(__file__).parent
-    for item in items:
-        if Path(str(item.fspath)).is_relative_to(here):
-            item.add_marker(pytest.mark.backend_independent)

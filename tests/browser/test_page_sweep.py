@@ -36,8 +36,6 @@ from tests.support.page_sweep import (
     visits,
 )
 
-pytestmark = pytest.mark.backend_independent
-
 
 @pytest.mark.django_db(transaction=True)
 def test_every_page_fits_both_viewports_and_has_no_serious_axe_violation(

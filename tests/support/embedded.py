@@ -1,11 +1,15 @@
 """The embedded-services check (tests/test_embedded.py): README blocks, the API example
 they run, and the process tree a stopped portal must leave empty."""
 
+import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.processes import free_port
@@ -100,3 +104,83 @@ def run_readme_api_example(port: int, environment: dict, tmp_path: Path) -> None
     finally:
         os.killpg(receiver.pid, signal.SIGINT)
         receiver.wait(timeout=30)
+
+
+# --- A portal started as `make run` would, and its PostgreSQL ---------------------------
+
+
+def portal_env(data: Path) -> dict[str, str]:
+    """The environment of a user's shell: embedded mode in ``data``, no test settings."""
+    drop = ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS", "CAMIO_", "PYTEST")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    environment.update(CAMIO_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
+    return environment
+
+
+def launch(data: Path, port: int, log: Path) -> subprocess.Popen:
+    """Start the launcher in a process group of its own (so a test can kill that group)."""
+    with log.open("a") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "camio_portal.launcher", "--port", str(port)],
+            cwd=ROOT, env=portal_env(data), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_for_banner(log: Path) -> None:
+    wait_for(lambda: "Ctrl-C stops it" in log.read_text(), 90, f"the banner in {log}")
+
+
+def postgres_pids(data: Path) -> set[int]:
+    """Live processes working in the data folder's cluster: its postmaster and children."""
+    cluster = (data / "postgres" / "data").resolve()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and alive(int(entry.name)):
+            with contextlib.suppress(OSError):
+                if Path(os.readlink(entry / "cwd")) == cluster:
+                    found.add(int(entry.name))
+    return found
+
+
+def postmaster_pid(data: Path) -> int:
+    return int((data / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def create_endpoint(data: Path, port: int) -> str:
+    """Register an endpoint through the API with the demo admin's token; return its id."""
+    token = json.loads((data / "demo-credentials.json").read_text())["api_token"]["token"]
+    body = json.dumps({"method": "POST", "url": "http://127.0.0.1:9/hook",
+                       "event_types": ["camera.created"]}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/endpoints", data=body, method="POST",
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())["endpoint_id"]
+
+
+def endpoints_and_keys(data: Path) -> list[tuple]:
+    """Every endpoint with its signing keys as stored (encrypted), read through the socket."""
+    import psycopg
+
+    from camio_portal import pgembed
+
+    with psycopg.connect(pgembed.dsn(data / "postgres", "camio")) as conn:
+        return conn.execute(
+            "SELECT e.endpoint_id, e.url, k.secret FROM callbacks_endpoint e "
+            "JOIN callbacks_signingkey k ON k.endpoint_id = e.id ORDER BY 1, 3"
+        ).fetchall()
+
+
+def stop_portal(launcher: subprocess.Popen, data: Path) -> None:
+    """Whatever a test left running: the launcher (Ctrl-C, then SIGKILL) and PostgreSQL."""
+    from camio_portal import pgembed
+
+    if launcher.poll() is None:
+        launcher.send_signal(signal.SIGINT)
+        try:
+            launcher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+    pgembed.stop(data / "postgres")
