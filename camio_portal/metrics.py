@@ -32,6 +32,7 @@ import callbacks.delivery.metrics  # noqa: F401
 import incidents.metrics  # noqa: F401
 import pacs.metrics  # noqa: F401
 from callbacks.selectors import backlog
+from incidents.selectors import queued_evaluations
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def registry() -> CollectorRegistry:
     else:
         found.register(_ThisProcess())
     found.register(_Backlog())
+    found.register(_Evaluations())
     return found
 
 
@@ -124,3 +126,18 @@ class _Backlog:
             yield GaugeMetricFamily("camio_sweeper_heartbeat_age_seconds",
                                     "Seconds since the delivery sweeper last ran.",
                                     value=(now - found.heartbeat).total_seconds())
+
+
+class _Evaluations:
+    """Incident evaluations queued, counted now (at most one per Box)."""
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            queued = queued_evaluations()
+        except DatabaseError as exc:
+            log.warning("metrics: queued evaluations could not be counted (%s)",
+                        type(exc).__name__)
+            return
+        yield GaugeMetricFamily("camio_incident_evaluations_queued",
+                                "Boxes with an incident evaluation task queued (at most one "
+                                "each).", value=queued)

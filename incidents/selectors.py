@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from domains.charts import counter_chart
 from domains.models import Camera, Domain
-from incidents.models import CounterMinute, CounterRule, Incident
+from incidents.models import CounterMinute, CounterRule, EvaluationLock, Incident
 from incidents.services import subject_for
 
 
@@ -56,3 +57,10 @@ def counter_history(camera: Camera, hours: int) -> list[dict]:
             }
         )
     return series
+
+
+def queued_evaluations() -> int:
+    """Boxes with an evaluation task queued and not yet started (the /metrics gauge; a
+    mark older than INCIDENT_SWEEP_AFTER is a lost message the sweeper takes over)."""
+    stale = timezone.now() - datetime.timedelta(seconds=settings.INCIDENT_SWEEP_AFTER)
+    return EvaluationLock.objects.filter(queued_at__gte=stale).count()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from callbacks.delivery import outbox
 from incidents import services
-from incidents.models import EvaluationLock, Incident
+from incidents.models import CounterReport, EvaluationLock, Incident
 from incidents.services.evaluate import box_subject
 from tests.receiver import wait_for
 
@@ -82,6 +82,13 @@ def test_a_restart_storm_delivers_incident_created_like_the_seed(
     assert body["data"]["object"]["user"]["email"] == "hq@acme.com"
 
 
+def flood_batch(camera, request: int) -> list[dict]:
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+    return [{"time": (start + datetime.timedelta(seconds=request + n / 10)).isoformat(),
+             "cameras": {camera.camera_id: {"segmentation_process_restart_count": 1}}}
+            for n in range(10)]
+
+
 def restart_report(box, camera) -> list[int]:
     now = datetime.datetime.now(datetime.UTC)
     return services.ingest_reports(
@@ -114,7 +121,7 @@ def test_an_evaluation_of_a_held_box_gives_the_work_back_instead_of_waiting(
     )
     run = services.evaluate_box(box.pk)
     assert run.given_back and run.evaluated == 0  # returned at once, nothing judged
-    assert asked == [("incidents.evaluate_box", [[box.pk]], 1.0)]  # asked for again later
+    assert asked == []  # nor asked again: the holder looks when it lets go (P21)
     EvaluationLock.objects.filter(held_by=holder).update(held_by=None, held_until=None)
     run = services.evaluate_box(box.pk)
     assert run.evaluated == 1 and len(run.opened) == 1
@@ -141,3 +148,43 @@ def test_concurrent_evaluations_of_one_box_open_one_incident(box, camera, settin
     assert sorted(opened) == [0, 1]
     connection.close()
     assert Incident.objects.filter(camera=camera).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flood_for_a_held_box_queues_one_task_not_one_a_second(
+    box, camera, settings, monkeypatch
+):
+    """P21 (2): 40 ingest requests while another runner holds the Box, each followed by a
+    worker pass over what is queued, then 20 idle passes: one task ran (and gave the work
+    back). Before, each given-back task queued itself again, once per pass, for as long
+    as the lease was held. When the holder lets go it asks once; the backlog drains."""
+    settings.INCIDENT_MAX_AGE = 10**9
+    settings.INCIDENT_EVALUATION_CHUNKS_PER_TASK = 2  # 200 reports a task
+    queue: list[int] = []
+    monkeypatch.setattr(outbox.current_app, "send_task",
+                        lambda name, args, **kw: queue.extend(args[0]))
+    runs = []
+
+    def worker_pass() -> None:  # the tasks queued when it starts (a second of a worker)
+        due = list(queue)
+        queue.clear()
+        runs.extend(services.evaluate_box(pk) for pk in due)
+
+    holder = uuid.uuid4()
+    EvaluationLock.objects.create(subject=box_subject(box.pk), held_by=holder,
+                                  held_until=timezone.now() + datetime.timedelta(seconds=600))
+    for request in range(40):  # what the counters route does per request
+        services.ingest_reports(device=box, reports=flood_batch(camera, request))
+        services.request_evaluation([box.pk])
+        worker_pass()
+    for _ in range(20):
+        worker_pass()
+    assert len(runs) == 1 and runs[0].given_back
+    # The holder was a task: letting go with reports left, it asks once more.
+    EvaluationLock.objects.filter(held_by=holder).update(held_by=None, held_until=None)
+    first = services.evaluate_box(box.pk)  # what the holder's next task does
+    assert first.evaluated == 200 and first.reports_left and queue == [box.pk]
+    worker_pass()
+    assert [run.evaluated for run in runs] == [0, 200] and queue == []
+    assert not CounterReport.objects.filter(evaluated_at__isnull=True).exists()
+    assert EvaluationLock.objects.get(subject=box_subject(box.pk)).queued_at is None

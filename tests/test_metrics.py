@@ -176,6 +176,16 @@ def test_the_backlog_is_counted_from_the_database_at_scrape_time(endpoint_for, a
 
 
 @pytest.mark.django_db
+def test_queued_evaluations_count_one_per_box_however_many_requests(box, counter_rules):
+    from incidents.services import request_evaluation
+
+    assert samples(scrape()[1])[("camio_incident_evaluations_queued", ())] == 0
+    for _ in range(5):
+        request_evaluation([box.pk])
+    assert samples(scrape()[1])[("camio_incident_evaluations_queued", ())] == 1
+
+
+@pytest.mark.django_db
 def test_counter_reports_count_by_outcome_and_opened_incidents(box, camera, counter_rules):
     accepted = value("camio_counter_reports_total", outcome="accepted")
     duplicate = value("camio_counter_reports_total", outcome="duplicate")

@@ -17,7 +17,9 @@ the outcome does not depend on arrival order.
 
 from __future__ import annotations
 
+import bisect
 import datetime
+import itertools
 import logging
 import uuid
 from collections import Counter, defaultdict
@@ -32,7 +34,7 @@ from django.utils import timezone
 
 from callbacks.delivery.outbox import enqueue, publish_many
 from domains.formats import camio_date
-from domains.models import Camera, Device
+from domains.models import Camera, Device, Domain
 from incidents.metrics import OPENED
 from incidents.models import (
     CounterReport,
@@ -66,82 +68,118 @@ class Trip:
 @dataclass
 class Judgement:
     rules: dict[str, CounterRule]
-    samples: dict[Key, list[tuple[datetime.datetime, int, int]]]  # (at, value, report id)
-    trips: dict[Key, list[datetime.datetime]]
+    # Per key, its samples sorted by time: (at, value, report id), and running sums.
+    samples: dict[Key, list[tuple[datetime.datetime, int, int]]]
+    trips: dict[Key, list[datetime.datetime]]  # sorted
     new: list[Trip] = field(default_factory=list)
 
 
-def _threshold(rule: CounterRule, report: CounterReport) -> int | None:
-    if rule.threshold is not None:
-        return rule.threshold
-    return report.domain.min_upload_queue_length_for_incident_creation
+@dataclass
+class _Reports:
+    """What judging needs of the reports it looks at: whether each was evaluated, and
+    the upload-queue minimum of its domain (for rules without a threshold)."""
+
+    evaluated: dict[int, bool]
+    minimum: dict[int, int | None]
 
 
-def _window_points(
-    rule: CounterRule, points: list[tuple[datetime.datetime, int, int]], fresh: set[int]
-) -> list[tuple[datetime.datetime, int, int]]:
-    """Return the samples whose window must be judged: the new ones and the stored later
-    ones whose window takes a new one in."""
+def _judged_points(rule: CounterRule, points: list, fresh: set[int]) -> list:
+    """The samples whose value (or window) must be judged: the new ones and, for a window
+    rule, the stored later ones whose window takes a new one in (a sorted walk)."""
+    if not rule.window_seconds:
+        return [point for point in points if point[2] in fresh]
     width = datetime.timedelta(seconds=rule.window_seconds)
-    new_times = [at for at, _, report_id in points if report_id in fresh]
-    return [
-        point
-        for point in points
-        if point[2] in fresh or any(t <= point[0] <= t + width for t in new_times)
-    ]
+    new_times = [at for at, _, report_id in points if report_id in fresh]  # sorted
+    judged = []
+    for point in points:
+        if point[2] in fresh:
+            judged.append(point)
+            continue
+        first = bisect.bisect_left(new_times, point[0] - width)  # a new t with t >= at - w
+        if first < len(new_times) and new_times[first] <= point[0]:
+            judged.append(point)
+    return judged
 
 
-def _judge_key(judgement: Judgement, key: Key, fresh: set[int], reports: dict) -> None:
+def _judge_key(judgement: Judgement, key: Key, fresh: set[int], reports: _Reports) -> None:
     rule = judgement.rules[key[1]]
     if not key[0].startswith("cam:" if rule.scope == "camera" else "box:"):
         return  # a Box counter reported under a camera (or the reverse): no rule for it there
     points = judgement.samples[key]
     cooldown = datetime.timedelta(seconds=rule.cooldown_seconds)
     width = datetime.timedelta(seconds=rule.window_seconds)
-    if rule.window_seconds:
-        judged = _window_points(rule, points, fresh)
-    else:
-        judged = [p for p in points if p[2] in fresh]
+    times = [at for at, _, _ in points]
+    running = list(itertools.accumulate((value for _, value, _ in points), initial=0))
     # A later report not evaluated yet is judged by its own evaluation, with everything.
-    judged = [p for p in judged if p[2] in fresh or reports[p[2]].evaluated_at is not None]
+    judged = [p for p in _judged_points(rule, points, fresh)
+              if p[2] in fresh or reports.evaluated.get(p[2], False)]
+    trips = judgement.trips[key]
     for at, value, report_id in sorted(judged):
-        report = reports[report_id]
-        threshold = _threshold(rule, report)
+        threshold = (rule.threshold if rule.threshold is not None
+                     else reports.minimum.get(report_id))
         if threshold is None:
             continue
-        if rule.window_seconds:
-            value = sum(v for t, v, _ in points if at - width <= t <= at)
+        if rule.window_seconds:  # the sum over [at - window, at]
+            value = (running[bisect.bisect_right(times, at)]
+                     - running[bisect.bisect_left(times, at - width)])
         if not rule.trips(value, threshold):
             continue
-        if any(abs(at - t) < cooldown for t in judgement.trips[key]):
+        nearest = bisect.bisect_left(trips, at)
+        if any(abs(at - trips[i]) < cooldown for i in (nearest - 1, nearest)
+               if 0 <= i < len(trips)):
             continue
-        judgement.trips[key].append(at)
+        trips.insert(nearest, at)
         judgement.new.append(Trip(report_id, key[0], key[1], at, value, threshold))
 
 
-def _load(keys: set[Key], rules: dict[str, CounterRule], span: tuple) -> Judgement:
-    start, end = span
-    widest = max((r.window_seconds for r in rules.values()), default=0)
-    longest = max((r.cooldown_seconds for r in rules.values()), default=0)
-    subjects = {s for s, _ in keys}
-    counters = {c for _, c in keys}
+def _load(spans: dict[Key, tuple[datetime.datetime, datetime.datetime]],
+          rules: dict[str, CounterRule]) -> Judgement:
+    """Each key's samples within its own rule's window of the new ones (a rule without a
+    window needs only the new samples' instants), and its trips within that rule's
+    cooldown: one query per counter for each, however long the Box's history."""
     samples: dict[Key, list] = defaultdict(list)
-    rows = CounterSample.objects.filter(
-        subject__in=subjects,
-        counter__in=counters,
-        reported_at__gte=start - datetime.timedelta(seconds=widest),
-        reported_at__lte=end + datetime.timedelta(seconds=widest),
-    ).values_list("subject", "counter", "reported_at", "value", "report_id")
-    for subject, counter, at, value, report_id in rows:
-        if (subject, counter) in keys:
-            samples[(subject, counter)].append((at, value, report_id))
     trips: dict[Key, list] = defaultdict(list)
-    margin = datetime.timedelta(seconds=longest + widest)
-    for subject, counter, at in CounterTrip.objects.filter(
-        subject__in=subjects, counter__in=counters, at__gte=start - margin, at__lte=end + margin
-    ).values_list("subject", "counter", "at"):
-        trips[(subject, counter)].append(at)
+    by_counter: dict[str, list[Key]] = defaultdict(list)
+    for key in spans:
+        by_counter[key[1]].append(key)
+    for counter, keys in sorted(by_counter.items()):
+        rule = rules[counter]
+        start = min(spans[k][0] for k in keys)
+        end = max(spans[k][1] for k in keys)
+        subjects = {s for s, _ in keys}
+        width = datetime.timedelta(seconds=rule.window_seconds)
+        for subject, at, value, report_id in CounterSample.objects.filter(
+            subject__in=subjects, counter=counter,
+            reported_at__gte=start - width, reported_at__lte=end + width,
+        ).values_list("subject", "reported_at", "value", "report_id"):
+            samples[(subject, counter)].append((at, value, report_id))
+        margin = width + datetime.timedelta(seconds=rule.cooldown_seconds)
+        for subject, at in CounterTrip.objects.filter(
+            subject__in=subjects, counter=counter, at__gte=start - margin, at__lte=end + margin
+        ).values_list("subject", "at"):
+            trips[(subject, counter)].append(at)
+    for points in samples.values():
+        points.sort()
+    for moments in trips.values():
+        moments.sort()
     return Judgement(rules, samples, trips)
+
+
+def _report_states(judgement: Judgement, fresh: set[int]) -> _Reports:
+    """Read, for the samples that will be judged only, whether their report was evaluated
+    and its domain's upload-queue minimum (one query each)."""
+    wanted: set[int] = set()
+    for key, points in judgement.samples.items():
+        wanted.update(r for _, _, r in _judged_points(judgement.rules[key[1]], points, fresh))
+    rows = CounterReport.objects.filter(pk__in=wanted).values_list(
+        "pk", "evaluated_at", "domain_id")
+    states = {pk: (evaluated_at is not None, domain_id) for pk, evaluated_at, domain_id in rows}
+    minimums = dict(Domain.objects.filter(pk__in={d for _, d in states.values()}).values_list(
+        "pk", "min_upload_queue_length_for_incident_creation"))
+    return _Reports(
+        evaluated={pk: done for pk, (done, _) in states.items()},
+        minimum={pk: minimums.get(domain_id) for pk, (_, domain_id) in states.items()},
+    )
 
 
 def _payload(incident: Incident, owner_payload: dict, trips: list[Trip], rules: dict) -> dict:
@@ -280,28 +318,28 @@ def _reports(ids: Iterable[int]) -> dict[int, CounterReport]:
 def _evaluate_chunk(report_ids: list[int]) -> list[Incident]:
     """Judge these stored reports (once each) in one short transaction; open incidents.
 
-    The caller holds the lease of the reports' Box."""
+    The caller holds the lease of the reports' Box. The work is proportional to the
+    chunk and to the samples within its rules' own windows, not to the Box's backlog."""
     with transaction.atomic():
         fresh = set(_claim(report_ids))
         if not fresh:
             return []
         _roll_up(sorted(fresh))
         rules = {r.counter: r for r in CounterRule.objects.filter(enabled=True)}
-        new_samples = list(
-            CounterSample.objects.filter(report_id__in=fresh, counter__in=rules).values_list(
-                "subject", "counter", "reported_at"
-            )
-        )
-        if not new_samples:
+        spans: dict[Key, tuple[datetime.datetime, datetime.datetime]] = {}
+        for subject, counter, at in CounterSample.objects.filter(
+            report_id__in=fresh, counter__in=rules
+        ).values_list("subject", "counter", "reported_at"):
+            first, last = spans.get((subject, counter), (at, at))
+            spans[(subject, counter)] = (min(first, at), max(last, at))
+        if not spans:
             return []
-        keys = {(s, c) for s, c, _ in new_samples}
-        times = [at for _, _, at in new_samples]
-        judgement = _load(keys, rules, (min(times), max(times)))
-        # Stored later reports re-judged here need their rows too.
-        reports = _reports({r for points in judgement.samples.values() for _, _, r in points})
-        for key in sorted(keys):
-            _judge_key(judgement, key, fresh, reports)
-        opened = _open_incidents(judgement, reports)
+        judgement = _load(spans, rules)
+        states = _report_states(judgement, fresh)
+        for key in sorted(spans):
+            _judge_key(judgement, key, fresh, states)
+        # Only the reports that open an incident are read whole.
+        opened = _open_incidents(judgement, _reports({t.report_id for t in judgement.new}))
         _publish(opened)
         return opened
 
@@ -381,20 +419,24 @@ class BoxRun:
 
 def evaluate_box(device_pk: int, *, only: set[int] | None = None) -> BoxRun:
     """Evaluate a Box's unevaluated reports (only those in ``only``, when given) under its
-    lease, in chunks, at most INCIDENT_EVALUATION_CHUNKS_PER_TASK of them per call."""
+    lease, in chunks, at most INCIDENT_EVALUATION_CHUNKS_PER_TASK of them per call.
+
+    At most one task per Box is queued: only the lease holder clears the Box's queued
+    mark (so reports arriving meanwhile ask for one task, not one each), a task that finds
+    the lease held gives the work back without asking again, and the holder, once it lets
+    go, asks for one more task if reports are left (or clears the mark if none are)."""
     subject, token, run = box_subject(device_pk), uuid.uuid4(), BoxRun()
-    if only is None:  # a task: reports arriving from now on ask for a task of their own
-        EvaluationLock.objects.filter(subject=subject).update(queued_at=None)
     if not _take_lease(subject, token):
-        run.given_back = True
-        request_evaluation([device_pk], countdown=1.0)  # the holder may be finishing
+        run.given_back = True  # the holder looks again when it lets go
         return run
+    if only is None:  # a task: reports arriving from now on ask for the next one
+        EvaluationLock.objects.filter(subject=subject).update(queued_at=None)
     chunk = settings.INCIDENT_EVALUATION_CHUNK
     try:
         for _ in range(settings.INCIDENT_EVALUATION_CHUNKS_PER_TASK):
             ids = _unevaluated(device_pk, chunk) if only is None else sorted(only)[:chunk]
             if not ids:
-                return run
+                break
             opened = _evaluate_chunk(ids)
             run.opened += opened
             for historical, count in Counter(i.historical for i in opened).items():
@@ -403,11 +445,26 @@ def evaluate_box(device_pk: int, *, only: set[int] | None = None) -> BoxRun:
             if only is not None:
                 only -= set(ids)
             _renew_lease(subject, token)
-        run.reports_left = True
+        else:
+            run.reports_left = True
     finally:
         _release_lease(subject, token)
-    request_evaluation([device_pk])
+    left = bool(_unevaluated(device_pk, 1))
+    if only is not None:
+        if left:  # others' reports (a task gave them back meanwhile), or the budget ran out
+            request_evaluation([device_pk])
+    elif left:
+        _ask_again(subject, device_pk)
+    else:
+        EvaluationLock.objects.filter(subject=subject).update(queued_at=None)
     return run
+
+
+def _ask_again(subject: str, device_pk: int) -> None:
+    """The holder, letting go with reports left (the budget ran out, or they arrived while
+    it held the lease and their task gave the work back): one more task."""
+    EvaluationLock.objects.filter(subject=subject).update(queued_at=timezone.now())
+    enqueue(EVALUATE_TASK, [device_pk])
 
 
 def evaluate_reports(report_ids: list[int]) -> list[Incident]:
