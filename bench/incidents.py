@@ -1,9 +1,16 @@
 """Incident benchmark: Boxes post counter reports over HTTP to gunicorn; Celery workers
-evaluate them (PostgreSQL + Redis). Prints counter values/s stored and evaluated and the
-backlog left when posting stops (it must drain); writes bench/results/incidents-<sha>.json.
+evaluate them (PostgreSQL + Redis). Two scenarios, one run:
+
+- ``incidents-ingest``: counter values/s stored and evaluated, and the backlog left when
+  posting stops (it must drain);
+- ``box-burst``: one Box posts 50,000 reports (``upload_queue_length``, a rule without a
+  window) stamped within 4 minutes, as fast as it can; seconds from the first post until
+  the last report is evaluated (target: at most 60), with CPU per 1,000 reports.
+
+Writes bench/results/<scenario>-<sha>.json.
 
     python bench/incidents.py            # 2 Boxes x 40 batches of 100 reports x 50 cameras x 6
-    python bench/incidents.py --quick    # 2 x 8 batches
+    python bench/incidents.py --quick    # 2 x 8 batches; box-burst with 10,000 reports
 
 Runs in production mode against DATABASE_URL / CELERY_BROKER_URL (defaults: the local
 servers, database camio_bench, Redis db 14). Throttling is off for the run.
@@ -27,6 +34,8 @@ import run as common  # noqa: E402  (bench/run.py: configuration, processes, res
 
 SCENARIO = "incidents-ingest"
 common.TARGETS[SCENARIO] = ("counter values/s", 20000, ">=")
+BURST = "box-burst"
+common.TARGETS[BURST] = ("seconds to evaluate", 60, "<=")
 COUNTERS = (
     "stream_changed_offline_count",
     "movies_discarded_count",
@@ -136,8 +145,63 @@ def main() -> None:
               f"(ingest alone {figures['ingest_values_per_s']}/s); backlog at the end: {backlog}; "
               f"{figures['incidents']} incidents", flush=True)
         common.write(SCENARIO, figures, None, facts, args)
+        box_burst(procs, base, 10_000 if args.quick else 50_000, facts, args)
     finally:
         procs.stop()
+
+
+def burst_batch(start: datetime.datetime, first: int, size: int, spacing_ms: float,
+                minimum: int) -> bytes:
+    """Reports ``first``.. of the burst: every 500th one's queue above the domain's minimum
+    (incidents open, 15 minutes of cooldown between them), the others below it."""
+    reports = [{
+        "report_id": f"burst-{i}",
+        "time": (start + datetime.timedelta(milliseconds=spacing_ms * i)).isoformat(),
+        "box": {"upload_queue_length": minimum + 5 if i % 500 == 0 else i % minimum},
+    } for i in range(first, first + size)]
+    return json.dumps({"reports": reports}).encode()
+
+
+def box_burst(procs: object, base: str, total: int, facts: dict, args: object) -> None:
+    """One Box's burst: ``total`` reports stamped within 4 minutes, 100 per request from 4
+    threads; the time until the last one is evaluated."""
+    from incidents.models import CounterReport, Incident
+
+    from domains.models import Domain
+
+    domain, [(device_id, token, _)] = prepare(1, 1)
+    minimum = 10  # the domain's upload-queue minimum: the rule's threshold
+    Domain.objects.filter(pk=domain.pk).update(
+        min_upload_queue_length_for_incident_creation=minimum)
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
+    spacing = 240_000 / total
+    bodies = [burst_batch(start, n, 100, spacing, minimum) for n in range(0, total, 100)]
+    print(f"{BURST}: 1 Box x {total} reports (upload_queue_length) within 4 minutes, "
+          f"{len(bodies)} requests of 100", flush=True)
+    url, failures = f"{base}/api/devices/{device_id}/counters", []
+
+    def client(part: list[bytes]) -> None:
+        for body in part:
+            answer = common.post_json(url, token, body)
+            if len(answer["accepted"]) != 100:
+                failures.append(str(answer)[:200])
+
+    threads = [threading.Thread(target=client, args=(bodies[k::4],)) for k in range(4)]
+    meter, started, posted, backlog_at_stop, _ = common.post_and_drain(
+        procs, threads, unevaluated, "reports not yet evaluated")
+    finished = time.time() - started
+    used = meter.end(total / 1000)
+    figures = {
+        "measured": round(finished, 1), "reports": total, "posting_seconds": round(posted, 1),
+        "backlog_at_stop": backlog_at_stop, "backlog_at_end": unevaluated(),
+        "evaluated": CounterReport.objects.filter(evaluated_at__isnull=False).count(),
+        "incidents": Incident.objects.count(), "failures": failures[:5], "cpu": used,
+    }
+    print(f"  {total} reports posted in {posted:.1f} s, all evaluated {finished:.1f} s after "
+          f"the first post; {figures['incidents']} incidents; CPU ms per 1,000 reports: "
+          + ", ".join(f"{k} {round(v, 1)}" for k, v in used["cpu_ms_per_unit"].items()),
+          flush=True)
+    common.write(BURST, figures, None, facts, args)
 
 
 if __name__ == "__main__":
