@@ -165,9 +165,8 @@ def burst_batch(start: datetime.datetime, first: int, size: int, spacing_ms: flo
 def box_burst(procs: object, base: str, total: int, facts: dict, args: object) -> None:
     """One Box's burst: ``total`` reports stamped within 4 minutes, 100 per request from 4
     threads; the time until the last one is evaluated."""
-    from incidents.models import CounterReport, Incident
-
     from domains.models import Domain
+    from incidents.models import CounterReport, Incident
 
     domain, [(device_id, token, _)] = prepare(1, 1)
     minimum = 10  # the domain's upload-queue minimum: the rule's threshold

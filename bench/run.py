@@ -97,7 +97,9 @@ def standalone(parser: argparse.ArgumentParser, throttle: str,
         args.batches = quick_batches
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = configure()
-    os.environ.update({f"API_THROTTLE_{throttle}": "", "SECURE_SSL_REDIRECT": "false"})
+    for what in ("", "_REPORTS", "_EVENTS"):  # requests, and what they carry
+        os.environ[f"API_THROTTLE_{throttle}{what}"] = ""
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
     if env["DATABASE_URL"].startswith("postgres"):
         ensure_database(env["DATABASE_URL"])
     setup_django()
@@ -749,7 +751,8 @@ def main() -> None:
     args.scenarios = args.scenarios or list(TARGETS)
     RESULTS.mkdir(parents=True, exist_ok=True)
     env = configure()
-    os.environ.update(API_THROTTLE_BOX="", SECURE_SSL_REDIRECT="false")  # the flood's web
+    os.environ.update(API_THROTTLE_BOX="", API_THROTTLE_BOX_REPORTS="",  # the flood's web
+                      SECURE_SSL_REDIRECT="false")
     if env["DATABASE_URL"].startswith("postgres"):
         ensure_database(env["DATABASE_URL"])
     setup_django()

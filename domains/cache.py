@@ -153,52 +153,82 @@ class FailOpenRedisCache(RedisCache):
 
 # KEYS[1]: the window's sorted set. ARGV: window (s), limit, a unique member.
 # Times come from the Redis server, so every web process shares one clock.
+# A sliding window of weighted hits: each member is "<random>:<weight>" scored by its time.
+# A hit of weight w is allowed while the weights in the window plus w stay within the
+# limit; otherwise the wait is until enough of the oldest weight has left the window.
 _SLIDING_WINDOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
+local weight = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
+local hits = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local used = 0
+for i = 1, #hits, 2 do
+  used = used + (tonumber(string.match(hits[i], ':(%d+)$')) or 1)
+end
+if used + weight <= limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3] .. ':' .. weight)
   redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
   return {1, '0'}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tostring(tonumber(oldest[2]) + window - now)}
+if weight > limit then
+  return {0, tostring(window)}
+end
+for i = 1, #hits, 2 do
+  used = used - (tonumber(string.match(hits[i], ':(%d+)$')) or 1)
+  if used + weight <= limit then
+    return {0, tostring(tonumber(hits[i + 1]) + window - now)}
+  end
+end
+return {0, tostring(window)}
 """
 
 _local_lock = threading.Lock()
 
 
-def window_hit(key: str, limit: int, window: float, backend: Any = None) -> tuple[bool, float]:
-    """Count one request under ``key``: (allowed, seconds until the next would be).
+def window_hit(key: str, limit: int, window: float, backend: Any = None,
+               weight: int = 1) -> tuple[bool, float]:
+    """Count a hit of ``weight`` (a request: 1; a batch: its items) under ``key``:
+    (allowed, seconds until it would be).
 
-    At most ``limit`` requests are allowed in any ``window`` seconds. Fails open: a
-    cache outage allows the request (logged once per interval).
+    At most ``limit`` in weight is allowed in any ``window`` seconds. Fails open: a
+    cache outage allows the hit (logged once per interval).
     """
     backend = backend or caches["default"]  # the backend itself: the proxy is no RedisCache
     if isinstance(backend, RedisCache):
         return fail_open(
-            "the throttle", lambda: _redis_hit(backend, key, limit, window), (True, 0.0)
+            "the throttle", lambda: _redis_hit(backend, key, limit, window, weight), (True, 0.0)
         )
-    return _local_hit(backend, key, limit, window)
+    return _local_hit(backend, key, limit, window, weight)
 
 
-def _redis_hit(backend: RedisCache, key: str, limit: int, window: float) -> tuple[bool, float]:
+def _redis_hit(backend: RedisCache, key: str, limit: int, window: float,
+               weight: int) -> tuple[bool, float]:
     full_key = backend.make_and_validate_key(key)
     client = backend._cache.get_client(full_key, write=True)
-    allowed, wait = client.eval(_SLIDING_WINDOW, 1, full_key, window, limit, uuid.uuid4().hex)
+    allowed, wait = client.eval(_SLIDING_WINDOW, 1, full_key, window, limit, uuid.uuid4().hex,
+                                weight)
     return bool(int(allowed)), max(0.0, float(wait))
 
 
-def _local_hit(backend: Any, key: str, limit: int, window: float) -> tuple[bool, float]:
+def _local_hit(backend: Any, key: str, limit: int, window: float,
+               weight: int) -> tuple[bool, float]:
     """The same count for caches that are not shared (one process's memory, embedded)."""
     with _local_lock:
         now = time.time()
-        history = [stamp for stamp in backend.get(key, []) if stamp > now - window]
-        if len(history) >= limit:
-            return False, max(0.0, history[0] + window - now)
-        history.append(now)
+        entries = [e if isinstance(e, tuple) else (e, 1) for e in backend.get(key, [])]
+        history = [(stamp, w) for stamp, w in entries if stamp > now - window]
+        used = sum(w for _, w in history)
+        if used + weight > limit:
+            if weight > limit:
+                return False, window
+            for stamp, w in history:
+                used -= w
+                if used + weight <= limit:
+                    return False, max(0.0, stamp + window - now)
+            return False, window
+        history.append((now, weight))
         backend.set(key, history, int(window) + 1)
         return True, 0.0

@@ -142,6 +142,25 @@ def test_oversize_batches_answer_413(box_client, box, camera, settings):
     assert not CounterReport.objects.exists()
 
 
+def test_the_box_throttle_counts_reports_not_only_requests(box_client, box, camera, settings):
+    """P21 (3): 10 reports a minute: two requests of 4 pass, a third of 4 is refused whole
+    (429, Retry-After, the limit and its setting named), and one of 2 still fits."""
+    from django.core.cache import cache
+
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "box_reports": "10/minute"}
+    cache.clear()
+    batches = [{"reports": [good(camera, 10 * b + i) for i in range(n)]}
+               for b, n in enumerate((4, 4, 4, 2))]
+    answers = [box_client.post(url(box), body) for body in batches]
+    assert [a.status_code for a in answers] == [202, 202, 429, 202]
+    assert int(answers[2].headers["Retry-After"]) > 0
+    assert answers[2].json()["errors"]["detail"][0].startswith(
+        "Too many counter reports from this Box: at most 10 per minute "
+        "(API_THROTTLE_BOX_REPORTS).")
+    assert CounterReport.objects.count() == 10
+    cache.clear()
+
+
 def test_bodies_that_are_not_reports(box_client, box, camera):
     """400: the body is neither one report nor {"reports": [...]} (a bare list is neither)."""
     for body, field in [

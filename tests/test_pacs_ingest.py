@@ -125,6 +125,25 @@ def test_oversize_batches_answer_413(pacs_client, integration, settings):
     assert not PacsEvent.objects.exists()
 
 
+def test_the_gateway_throttle_counts_events_not_only_requests(pacs_client, integration,
+                                                              settings):
+    """P21 (3): 5 events a minute: 3 pass, 3 more are refused whole (429 naming the limit),
+    2 more still fit."""
+    from django.core.cache import cache
+
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "pacs_events": "5/minute"}
+    cache.clear()
+    serial = iter(range(100, 200))
+    answers = [pacs_client.post("/pacs/webhooks", {"events": [
+        {**EVENT, "serial_number": next(serial)} for _ in range(n)]}) for n in (3, 3, 2)]
+    assert [a.status_code for a in answers] == [202, 429, 202]
+    assert int(answers[1].headers["Retry-After"]) > 0
+    assert "at most 5 per minute (API_THROTTLE_PACS_EVENTS)" in (
+        answers[1].json()["errors"]["detail"][0])
+    assert PacsEvent.objects.count() == 5
+    cache.clear()
+
+
 def test_the_same_event_twice_is_a_duplicate(pacs_client, integration):
     assert pacs_client.post("/pacs/webhooks", {"event": EVENT}).json()["accepted"] == [0]
     again = pacs_client.post("/pacs/webhooks", {"events": [EVENT, EVENT]})

@@ -112,7 +112,8 @@ def test_refuses_throttling_without_a_shared_cache():
 
 
 def test_starts_without_a_shared_cache_when_throttles_are_off():
-    off = {f"API_THROTTLE_{scope}": "" for scope in ("USER", "ANON", "BOX", "PACS")}
+    off = {f"API_THROTTLE_{scope}": ""
+           for scope in ("USER", "ANON", "BOX", "BOX_REPORTS", "PACS", "PACS_EVENTS")}
     result = run(WSGI_IMPORT, CACHE_URL=None, **off)
     assert result.returncode == 0, result.stderr
 

@@ -121,7 +121,10 @@ API_THROTTLE_RATES = {
     "user": env.str("API_THROTTLE_USER", default="1200/minute") or None,
     "anon": env.str("API_THROTTLE_ANON", default="60/minute") or None,
     "box": env.str("API_THROTTLE_BOX", default="600/minute") or None,
+    # What a request carries counts too: a Box's counter reports, a gateway's events.
+    "box_reports": env.str("API_THROTTLE_BOX_REPORTS", default="6000/minute") or None,
     "pacs": env.str("API_THROTTLE_PACS", default="1200/minute") or None,
+    "pacs_events": env.str("API_THROTTLE_PACS_EVENTS", default="30000/minute") or None,
 }
 
 REST_FRAMEWORK = {

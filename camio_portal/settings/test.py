@@ -51,7 +51,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 # server a test starts); the rest (and schemathesis) run without.
 API_THROTTLE_RATES = {
     scope: env.str(f"API_THROTTLE_{scope.upper()}", default="") or None
-    for scope in ("user", "anon", "box", "pacs")
+    for scope in ("user", "anon", "box", "box_reports", "pacs", "pacs_events")
 }
 
 # Test-only routes and tasks (tests/probes.py) for a web server or worker a test starts.

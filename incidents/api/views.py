@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from apikit import batch
 from apikit.permissions import request_token, require_kind
+from apikit.throttling import charge
 from domains.models import Device, TokenKind
 from incidents.api.serializers import REPORTS
 from incidents.services import ingest_reports, request_evaluation
@@ -55,6 +56,7 @@ class CounterReportView(APIView):
         reports = batch.items(
             request.data, many="reports", one=None, bare=True, limit=settings.INCIDENT_MAX_REPORTS
         )
+        charge("box_reports", device.pk, len(reports), "counter reports from this Box")
         result = ingest_reports(device=device, reports=reports)
         if result.report_ids:
             transaction.on_commit(lambda: request_evaluation([device.pk]))

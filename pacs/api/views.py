@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from apikit import batch
 from apikit.pagination import NewestFirst
 from apikit.permissions import DomainUser, request_token, require_kind
+from apikit.throttling import charge
 from apikit.viewsets import ScopedViewSet
 from domains.models import ApiToken, Camera, TokenKind, signed_in_user
 from domains.services import token_revoke
@@ -104,6 +105,8 @@ class WebhooksView(PacsGatewayView):
         events = batch.items(
             request.data, many="events", one="event", limit=settings.PACS_MAX_EVENTS
         )
+        charge("pacs_events", self.integration.pk, len(events),
+               "events from this integration")
         result = ingest_events(integration=self.integration, events=events)
         return batch.batch_response(result.as_answer())
 
