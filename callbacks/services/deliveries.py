@@ -27,6 +27,7 @@ from callbacks.delivery.policy import Result
 from callbacks.delivery.recording import next_in_order
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering, ReplayJob
 from domains.models import TEST_ID_PREFIX, AuditEntry, Domain, User
+from domains.rows import relock
 
 log = logging.getLogger(__name__)
 IN_PROGRESS = (DeliveryState.PENDING, DeliveryState.SENDING)
@@ -81,7 +82,7 @@ def delivery_resend(*, delivery: Delivery, actor: User | None) -> Delivery:
 def delivery_cancel(*, delivery: Delivery, actor: User | None) -> Delivery:
     """Stop a pending delivery: no more attempts. It keeps its log and can be resent or
     replayed. One being sent right now cannot be called back: it is refused."""
-    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    delivery = relock(Delivery.objects.all(), delivery.pk)
     if delivery.state == DeliveryState.SENDING:
         raise ValidationError({"delivery": ["This delivery is being sent right now; try again "
                                             "in a moment."]})

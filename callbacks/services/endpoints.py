@@ -35,6 +35,7 @@ from callbacks.models import (
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value
+from domains.rows import relock
 
 EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit")
 
@@ -101,7 +102,7 @@ def endpoint_update(
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     changes = dict(changes)
     if "headers" in changes and isinstance(changes["headers"], dict):
         changes["headers"] = keep_masked_headers(endpoint.headers or {}, changes["headers"])
@@ -145,7 +146,7 @@ def _close_circuit(endpoint: Endpoint) -> list[str]:
 def endpoint_probe_now(*, endpoint: Endpoint, actor: User | None) -> bool:
     """Send the open circuit's next probe at once; False when the circuit is closed or
     nothing is waiting."""
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     if endpoint.circuit_opened_at is None:
         return False
     picked = pick_probes(timezone.now(), endpoint_ids=[endpoint.pk])
@@ -228,7 +229,7 @@ def endpoint_disable(*, endpoint: Endpoint, actor: User | None, reason: str) -> 
 
     Returns the number of deliveries cancelled.
     """
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     if not endpoint.enabled:
         return 0
     who = f" by {actor.email}" if actor and actor.pk else ""
@@ -245,7 +246,7 @@ def endpoint_disable(*, endpoint: Endpoint, actor: User | None, reason: str) -> 
 @transaction.atomic
 def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
     """Enable a disabled endpoint; its health starts afresh."""
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     if endpoint.deleted_at is not None:
         raise ValidationError({"endpoint": ["A deleted endpoint cannot be enabled."]})
     if endpoint.enabled:
@@ -272,7 +273,7 @@ def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
 @transaction.atomic
 def endpoint_delete(*, endpoint: Endpoint, actor: User | None) -> None:
     """Soft-delete an endpoint: it stops receiving, its log stays."""
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     if endpoint.deleted_at is not None:
         return
     endpoint.deleted_at = endpoint.updated_at = timezone.now()
@@ -289,7 +290,7 @@ def endpoint_restore(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
     """Undo a delete inside UNDO_WINDOW_HOURS: the endpoint receives new events again, enabled
     unless it had been disabled before; deliveries cancelled by the delete stay cancelled
     (resend or replay them)."""
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     if endpoint.deleted_at is None:
         return endpoint
     if endpoint.deleted_at + datetime.timedelta(hours=settings.UNDO_WINDOW_HOURS) <= timezone.now():
@@ -311,7 +312,7 @@ def endpoint_rotate_secret(*, endpoint: Endpoint, actor: User | None) -> Endpoin
     At most ``MAX_OVERLAPPING_KEYS`` replaced keys sign beside the current one: a rotation
     that would make one more is refused, saying when it will be allowed. Keys that stopped
     signing are deleted."""
-    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     now = timezone.now()
     keys = endpoint.signing_keys.filter(scheme=SigningScheme.HMAC)
     allowed_from = rotation_allowed_from(keys.live(now).only("expires_at"))  # none decrypted

@@ -47,6 +47,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A row deleted by a concurrent request: the message and the way back (domains/rows.py).
+    "domains.rows.GoneMiddleware",
 ]
 
 ROOT_URLCONF = "camio_portal.urls"

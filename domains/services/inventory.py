@@ -25,6 +25,7 @@ from domains.models import (
     snapshot,
     snapshot_values,
 )
+from domains.rows import relock
 from domains.services.audit import create_and_announce, delete_and_announce
 
 DEVICE_FIELDS = ("device_id", "name", "mac_address", "owner")
@@ -183,14 +184,14 @@ def device_create(
 @transaction.atomic
 def device_update(*, device: Device, actor: User | None, changes: Mapping[str, Any]) -> Device:
     """Change a Box's name, MAC or owner (within its domain)."""
-    device = Device.objects.select_for_update().get(pk=device.pk)
+    device = relock(Device.objects.all(), device.pk)
     return _change(device, changes, DEVICE_EDITABLE, actor=actor)
 
 
 @transaction.atomic
 def device_delete(*, device: Device, actor: User | None) -> None:
     """Delete a Box after its cameras (and their zones), each through its service."""
-    device = Device.objects.select_for_update().get(pk=device.pk)
+    device = relock(Device.objects.all(), device.pk)
     for camera in device.cameras.all():
         camera_delete(camera=camera, actor=actor)
     delete_and_announce(
@@ -243,7 +244,7 @@ def camera_create(
 @transaction.atomic
 def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, Any]) -> Camera:
     """Change a camera; emits camera.updated only when a field really changed."""
-    camera = Camera.objects.select_for_update().get(pk=camera.pk)
+    camera = relock(Camera.objects.all(), camera.pk)
     return _change(camera, changes, CAMERA_EDITABLE, actor=actor, payload=camera_payload,
                    order_key=lambda: box_key(camera.device))
 
@@ -251,7 +252,7 @@ def camera_update(*, camera: Camera, actor: User | None, changes: Mapping[str, A
 @transaction.atomic
 def camera_delete(*, camera: Camera, actor: User | None) -> None:
     """Delete a camera after its zones; emits their zone.deleted, then camera.deleted."""
-    camera = Camera.objects.select_for_update().get(pk=camera.pk)
+    camera = relock(Camera.objects.all(), camera.pk)
     for zone in camera.zones.all():
         zone_delete(zone=zone, actor=actor)
     delete_and_announce(
@@ -279,7 +280,7 @@ def zone_create(*, camera: Camera, name: str, polygons: list, actor: User | None
 @transaction.atomic
 def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -> Zone:
     """Rename a zone or change its polygons; emits zone.updated on a real change."""
-    zone = Zone.objects.select_for_update().get(pk=zone.pk)
+    zone = relock(Zone.objects.all(), zone.pk)
     return _change(zone, changes, ZONE_EDITABLE, actor=actor, payload=zone_payload,
                    order_key=lambda: box_key(zone.camera.device))
 
@@ -287,7 +288,7 @@ def zone_update(*, zone: Zone, actor: User | None, changes: Mapping[str, Any]) -
 @transaction.atomic
 def zone_delete(*, zone: Zone, actor: User | None) -> None:
     """Delete a zone; emits zone.deleted."""
-    zone = Zone.objects.select_for_update().select_related("camera__owner").get(pk=zone.pk)
+    zone = relock(Zone.objects.select_related("camera__owner"), zone.pk)
     delete_and_announce(
         obj=zone, fields=ZONE_FIELDS, actor=actor, payload=zone_payload,
         order_key=box_key(zone.camera.device),

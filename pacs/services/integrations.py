@@ -19,6 +19,7 @@ from domains.models import (
     User,
     validate_server_address,
 )
+from domains.rows import relock
 from domains.services import token_issue, token_revoke
 from pacs.models import PacsDevice, PacsIntegration, Vendor
 
@@ -105,7 +106,7 @@ def undo_window() -> datetime.timedelta:
 def integration_delete(*, integration: PacsIntegration, actor: User | None) -> None:
     """Delete an integration: inert at once (its tokens answer 401, nothing is relayed), and
     restorable with its devices, mappings, events and tokens for UNDO_WINDOW_HOURS."""
-    integration = PacsIntegration.objects.select_for_update().get(pk=integration.pk)
+    integration = relock(PacsIntegration.objects.all(), integration.pk)
     if integration.deleted_at is not None:
         return
     integration.deleted_at = timezone.now()
@@ -116,7 +117,7 @@ def integration_delete(*, integration: PacsIntegration, actor: User | None) -> N
 @transaction.atomic
 def integration_restore(*, integration: PacsIntegration, actor: User | None) -> PacsIntegration:
     """Undo a delete inside the window: the integration and its tokens work again."""
-    integration = PacsIntegration.objects.select_for_update().get(pk=integration.pk)
+    integration = relock(PacsIntegration.objects.all(), integration.pk)
     if integration.deleted_at is None:
         return integration
     if integration.deleted_at + undo_window() <= timezone.now():
