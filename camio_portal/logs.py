@@ -82,6 +82,18 @@ class TextFormatter(logging.Formatter):
     default_msec_format = "%s.%03dZ"
 
 
+class OversizedBody(logging.Filter):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is the client's doing (it gets 413): one
+    WARNING line, without the traceback Django's security logger attaches at ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text = None, None
+        record.msg, record.args = "Request body too large (413): %s", (
+            getattr(getattr(record, "request", None), "path", "?"),)
+        return True
+
+
 def logging_config(fmt: str, level: str) -> dict[str, Any]:
     """The ``logging.config.dictConfig`` dict for ``fmt`` (json or text) at ``level``:
     everything, gunicorn's and Django's loggers included, goes to one stderr handler."""
@@ -97,6 +109,7 @@ def logging_config(fmt: str, level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"portal": formatter},
+        "filters": {"oversized_body": {"()": OversizedBody}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "portal"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
@@ -106,6 +119,7 @@ def logging_config(fmt: str, level: str) -> dict[str, Any]:
             "django.server": through_root,
             "gunicorn.error": through_root,
             "gunicorn.access": {**through_root, "level": "INFO"},
+            "django.security.RequestDataTooBig": {**through_root, "filters": ["oversized_body"]},
         },
     }
 

@@ -55,7 +55,8 @@ def test_the_label_map_is_edited_in_the_admin(client, support, integration):
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"event_subtype": True}, "event_type"),
+        ({"event_subtype": True}, "event_subtype"),
+        ({"event_type": 2**70}, "event_type"),
         ({"controller_id": "9" * 100, "device_id": "8" * 100}, "device_id"),
     ],
 )

@@ -289,6 +289,8 @@ INCIDENT_MAX_REPORTS = env.int("INCIDENT_MAX_REPORTS", default=1_000)  # per req
 INCIDENT_MAX_BODY_BYTES = env.int("INCIDENT_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 INCIDENT_REPORT_RETENTION_DAYS = env.int("INCIDENT_REPORT_RETENTION_DAYS", default=7)
 INCIDENT_ROLLUP_RETENTION_DAYS = env.int("INCIDENT_ROLLUP_RETENTION_DAYS", default=90)
+# A report dated more than this many seconds ahead of the portal's clock is refused (422).
+INCIDENT_REPORT_MAX_AHEAD = env.int("INCIDENT_REPORT_MAX_AHEAD", default=86400)
 # Reports not evaluated after this many seconds are evaluated by the sweeper.
 INCIDENT_SWEEP_AFTER = env.float("INCIDENT_SWEEP_AFTER", default=30.0)
 # A Box's reports are evaluated this many per transaction (short: its rows stay locked

@@ -16,7 +16,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from domains.models import Device
@@ -29,6 +31,10 @@ MAX_COUNTER_NAME = 64
 MAX_REPORT_ID = 100
 # A delta no Box reports; sums over windows and minutes stay far inside 64 bits.
 MAX_VALUE = 2**31 - 1
+# Report times: from this on, and at most INCIDENT_REPORT_MAX_AHEAD seconds ahead of now
+# (a Box's clock may run a little fast; a report from 2999 would hold its roll-up forever).
+# Older reports are stored as history (no incident.created for them).
+EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
 @dataclass
@@ -55,9 +61,16 @@ def parse_time(value: Any) -> datetime.datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{value!r} has no offset: add Z or +hh:mm.")
     try:
-        return moment.astimezone(datetime.UTC)
+        moment = moment.astimezone(datetime.UTC)
     except OverflowError:
         raise ValueError(f"{value!r} is out of range.") from None
+    latest = timezone.now() + datetime.timedelta(seconds=settings.INCIDENT_REPORT_MAX_AHEAD)
+    if moment > latest:
+        raise ValueError(f"{value!r} is more than {settings.INCIDENT_REPORT_MAX_AHEAD} s ahead "
+                         "of the portal's clock (INCIDENT_REPORT_MAX_AHEAD).")
+    if moment < EARLIEST:
+        raise ValueError(f"{value!r} is before {EARLIEST.year}: no Box reported then.")
+    return moment
 
 
 def _counters(values: Any, where: str, errors: dict[str, list[str]]) -> dict[str, int]:

@@ -56,6 +56,31 @@ def parse_time(value: Any, tz: str, field: str) -> datetime.datetime:
 MAX_TEXT = 128
 MAX_EVENT_ID = 255
 MAX_SERIAL = 64
+# Extra labels an event may carry (generic): at most this many, each at most MAX_TEXT.
+MAX_LABELS = 20
+# A vendor's integer codes (OnGuard's event_type and event_subtype): non-negative 32-bit.
+MAX_CODE = 2**31 - 1
+
+
+def code(value: Any, field: str) -> int:
+    """Read a vendor's integer event code (0 to MAX_CODE)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise NormalizeError(field, f"{field} is an integer.")
+    if not 0 <= value <= MAX_CODE:
+        raise NormalizeError(field, f"{field} must be 0 to {MAX_CODE}.")
+    return value
+
+
+def labels(value: Any, field: str) -> tuple[str, ...]:
+    """Read a list of extra labels: at most MAX_LABELS strings of 1 to MAX_TEXT characters."""
+    found = value or []
+    if not isinstance(found, list) or not all(isinstance(x, str) for x in found):
+        raise NormalizeError(field, f"{field} is a list of strings.")
+    if len(found) > MAX_LABELS:
+        raise NormalizeError(field, f"{field} has {len(found)} labels: at most {MAX_LABELS}.")
+    if any(not x.strip() or len(x) > MAX_TEXT for x in found):
+        raise NormalizeError(field, f"Each of {field} has 1 to {MAX_TEXT} characters.")
+    return tuple(found)
 
 
 def text(value: Any, field: str) -> str:

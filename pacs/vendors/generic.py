@@ -4,7 +4,7 @@ optional ``event_id``, ``actor_id``, ``actor_name``, ``actor_email`` and ``label
 
 from __future__ import annotations
 
-from pacs.vendors.base import Normalized, NormalizeError, Normalizer, event_id, parse_time, text
+from pacs.vendors.base import Normalized, Normalizer, event_id, labels, parse_time, text
 
 
 class Generic(Normalizer):
@@ -12,14 +12,12 @@ class Generic(Normalizer):
 
     def normalize(self, raw: dict, tz: str) -> Normalized:
         kind = text(raw.get("event_type"), "event_type")
-        extra = raw.get("labels") or []
-        if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
-            raise NormalizeError("labels", "labels is a list of strings.")
+        extra = labels(raw.get("labels"), "labels")
         return Normalized(
             entry_id=text(raw.get("device_id"), "device_id"),
             occurred_at=parse_time(raw.get("timestamp"), tz, "timestamp"),
             code=kind,
             fallback_label=kind,
             vendor_event_id=event_id(raw.get("event_id") or None, "event_id"),
-            extra_labels=tuple(extra),
+            extra_labels=extra,
         )

@@ -9,6 +9,7 @@ from pacs.vendors.base import (
     Normalized,
     NormalizeError,
     Normalizer,
+    code,
     event_id,
     parse_time,
     text,
@@ -28,9 +29,8 @@ class OnGuard(Normalizer):
     def normalize(self, raw: dict, tz: str) -> Normalized:
         controller = text(raw.get("controller_id"), "controller_id")
         device = text(raw.get("device_id"), "device_id")
-        kind, subtype = raw.get("event_type"), raw.get("event_subtype", 0)
-        if any(not isinstance(v, int) or isinstance(v, bool) for v in (kind, subtype)):
-            raise NormalizeError("event_type", "event_type and event_subtype are integers.")
+        kind = code(raw.get("event_type"), "event_type")
+        subtype = code(raw.get("event_subtype", 0), "event_subtype")
         serial = event_id(raw.get("serial_number"), "serial_number", MAX_SERIAL)
         entry_id = f"{controller}_{device}"
         if len(entry_id) > 128:
