@@ -15,13 +15,14 @@ import secrets
 import string
 from collections.abc import Iterable, Mapping
 from types import EllipsisType
-from typing import Any, ClassVar, Protocol, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+from django.http import Http404
 from django.utils import timezone
 
 from domains.formats import mask_value
@@ -252,6 +253,25 @@ _ID_ALPHABET = string.digits + string.ascii_uppercase
 def new_public_id() -> str:
     """Return a fresh opaque 24-character public id (never a sequential integer)."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+class Gone(Http404):
+    """A row re-read under lock was deleted by a concurrent request (a 404: the API says
+    so; pages and the admin show it and go back, domains/rows.py)."""
+
+
+def relock(queryset: models.QuerySet[M], pk: object) -> M:
+    """Re-read row ``pk`` of ``queryset`` under a row lock (``SELECT ... FOR UPDATE``);
+    raise ``Gone`` if it was deleted while this request waited for the lock."""
+    found = queryset.select_for_update().filter(pk=pk).first()
+    if found is None:
+        name = queryset.model._meta.verbose_name
+        raise Gone(f"This {name} was deleted meanwhile (by another request); nothing was "
+                   "changed.")
+    return found
 
 
 class MACAddressField(models.CharField):

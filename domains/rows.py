@@ -1,38 +1,19 @@
-"""A row re-read under lock that a concurrent request deleted meanwhile: ``relock``
-raises ``Gone`` (a 404) instead of Django's DoesNotExist (a 500). The API answers 404
-with the message; pages and the admin show it and go back (``GoneMiddleware``).
-
-Ground-floor code (below every app's services, callbacks' included) until P20 gives the
-floor an app of its own.
+"""A row re-read under lock that a concurrent request deleted meanwhile:
+``domains.models.relock`` raises ``Gone`` (a 404) instead of Django's DoesNotExist (a
+500). The API answers 404 with the message; on pages and in the admin,
+``GoneMiddleware`` shows it and goes back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.db import models
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
-M = TypeVar("M", bound=models.Model)
-
-
-class Gone(Http404):
-    """The row was deleted by a concurrent request."""
-
-
-def relock(queryset: models.QuerySet[M], pk: object) -> M:
-    """Re-read row ``pk`` of ``queryset`` under a row lock (``SELECT ... FOR UPDATE``);
-    raise ``Gone`` if it was deleted while this request waited for the lock."""
-    found = queryset.select_for_update().filter(pk=pk).first()
-    if found is None:
-        name = queryset.model._meta.verbose_name
-        raise Gone(f"This {name} was deleted meanwhile (by another request); nothing was "
-                   "changed.")
-    return found
+from domains.models import Gone
 
 
 class GoneMiddleware:

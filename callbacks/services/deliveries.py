@@ -26,8 +26,7 @@ from callbacks.delivery.outbox import (
 from callbacks.delivery.policy import Result
 from callbacks.delivery.recording import next_in_order
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering, ReplayJob
-from domains.models import TEST_ID_PREFIX, AuditEntry, Domain, User
-from domains.rows import relock
+from domains.models import TEST_ID_PREFIX, AuditEntry, Domain, User, relock
 
 log = logging.getLogger(__name__)
 IN_PROGRESS = (DeliveryState.PENDING, DeliveryState.SENDING)

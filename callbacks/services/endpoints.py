@@ -34,8 +34,7 @@ from callbacks.models import (
 )
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
-from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value
-from domains.rows import relock
+from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value, relock
 
 EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit")
 

@@ -22,10 +22,10 @@ from domains.models import (
     Device,
     User,
     Zone,
+    relock,
     snapshot,
     snapshot_values,
 )
-from domains.rows import relock
 from domains.services.audit import create_and_announce, delete_and_announce
 
 DEVICE_FIELDS = ("device_id", "name", "mac_address", "owner")

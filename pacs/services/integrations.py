@@ -17,9 +17,9 @@ from domains.models import (
     Camera,
     TokenKind,
     User,
+    relock,
     validate_server_address,
 )
-from domains.rows import relock
 from domains.services import token_issue, token_revoke
 from pacs.models import PacsDevice, PacsIntegration, Vendor
 
