@@ -184,3 +184,42 @@ def test_footprint_prints_every_process_postgresql_included_and_stops(tmp_path):
     assert total and int(total.group(3)) == len(rows)
     assert abs(float(total.group(1)) - sum(float(pss) for _, pss, _ in rows)) < 0.5
     assert not postgres_pids(data)
+
+
+@pytest.mark.embedded
+def test_a_cluster_made_by_another_major_is_refused_saying_what_to_do(tmp_path):
+    """P14 (1): the wheel's major is pinned; another major's data is left as it is."""
+    data = tmp_path / "data"
+    cluster = data / "postgres" / "data"
+    cluster.mkdir(parents=True)
+    (cluster / "PG_VERSION").write_text("16\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "camio_portal.launcher", "--port", str(free_port())],
+        cwd=ROOT, env=portal_env(data), capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "made by PostgreSQL 16; this portal runs PostgreSQL 18" in done.stderr
+    assert "pg_dumpall" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in cluster.iterdir()) == ["PG_VERSION"]
+
+
+@pytest.mark.embedded
+def test_the_database_command_starts_and_stops_the_server_alone(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def database(action: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "camio_portal.cli", "database", action],
+                              cwd=ROOT, env=portal_env(data), capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        assert "running (pid " in database("start") and postgres_pids(data)
+        assert "running (pid " in database("status")
+        assert "stopped" in database("stop") and not postgres_pids(data)
+    finally:
+        from camio_portal import pgembed
+
+        pgembed.stop(data / "postgres")
