@@ -16,8 +16,10 @@ process manager's signals reach them directly; options they do not know are pass
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -144,6 +146,9 @@ def server_problem() -> str:
     """Say why the database server is too old for the portal, else ''. A server that
     cannot be reached now is not refused: the processes wait out an outage themselves."""
     loaded_settings()
+    import django
+
+    django.setup()  # before the first query (Django warns otherwise)
     from django.db import DatabaseError, connection
 
     try:
@@ -166,27 +171,16 @@ def dbshell(argv: list[str]) -> int:
     """psql on the portal's database. The embedded server is started for the session
     if the portal is not running, and stopped after."""
     use_default_settings()
-    problem = missing_data(["dbshell"])
+    problem = missing_data(["dbshell"]) or settings_problem()
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    settings = loaded_settings()
-    base = getattr(settings, "EMBEDDED_POSTGRES", None)
-    if base is None:
-        return manage(["dbshell", *argv], prog="camio-portal")
-    from camio_portal import pgembed
+    if getattr(loaded_settings(), "EMBEDDED_POSTGRES", None) is not None:
+        from camio_portal import pgembed
 
-    os.environ["PATH"] = f"{pgembed.bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"
-    try:
-        started = pgembed.start(base)
-    except pgembed.EmbeddedPostgresError as refused:
-        print(refused, file=sys.stderr)
-        return 2
-    try:
-        return manage(["dbshell", *argv], prog="camio-portal")
-    finally:
-        if started:
-            pgembed.stop(base)
+        # The wheel's psql; manage() starts the server for the session if need be.
+        os.environ["PATH"] = f"{pgembed.bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"
+    return manage(["dbshell", *argv], prog="camio-portal")
 
 
 def database(argv: list[str]) -> int:
@@ -195,7 +189,8 @@ def database(argv: list[str]) -> int:
     parsed.add_argument("action", choices=("start", "stop", "status"))
     action = parsed.parse_args(argv).action
     os.environ.setdefault("CAMIO_MODE", "embedded")
-    problem = missing_data(["database"])
+    use_default_settings()
+    problem = missing_data(["database"]) or settings_problem()
     if problem:
         print(problem, file=sys.stderr)
         return 2
@@ -217,22 +212,63 @@ def database(argv: list[str]) -> int:
     pid = pgembed.running_pid(base)
     print(f"PostgreSQL {pgembed.MAJOR} in {pgembed.data_folder(base)}: "
           f"{f'running (pid {pid})' if pid else 'stopped'}")
-    print(f"  socket folder: {pgembed.socket_folder(base)}  (psql -h <it> -U postgres camio)")
+    print(f"  socket folder: {pgembed.socket_folder(base)}")
     print(f"  programs:      {pgembed.bin_dir()}")
+    print(f"  psql:          {pgembed.bin_dir() / 'psql'} -h {pgembed.socket_folder(base)} "
+          "-U postgres camio   (or: camio-portal dbshell)")
     return 0
 
 
 def manage(argv: list[str], prog: str = "manage.py") -> int:
-    """Run a management command under the current mode's settings."""
+    """Run a management command under the current mode's settings. In embedded mode the
+    data folder's PostgreSQL is started for the command if the portal is not running
+    (and stopped after), as ``dbshell`` does."""
     use_default_settings()
-    problem = missing_data(argv)
+    problem = missing_data(argv) or settings_problem()
     if problem:
         print(problem, file=sys.stderr)
         return 2
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line([prog, *argv])
+    with embedded_server() as refused:
+        if refused:
+            print(refused, file=sys.stderr)
+            return 2
+        execute_from_command_line([prog, *argv])
     return 0
+
+
+def settings_problem() -> str:
+    """The current mode's refusal to load its settings (a SQLite DATABASE_URL, production
+    without SECRET_KEY, ...), or ''."""
+    try:
+        loaded_settings()
+    except ImproperlyConfigured as problem:
+        return str(problem)
+    return ""
+
+
+@contextlib.contextmanager
+def embedded_server() -> Iterator[str]:
+    """In embedded mode, the data folder's PostgreSQL running (started and its database
+    created if need be, stopped after if it was started here); yields a refusal or ''."""
+    base = getattr(loaded_settings(), "EMBEDDED_POSTGRES", None)
+    if base is None or loaded_settings().CAMIO_MODE != "embedded":
+        yield ""
+        return
+    from camio_portal import pgembed
+
+    try:
+        started = pgembed.start(base)
+        pgembed.ensure_database(base, loaded_settings().DATABASES["default"]["NAME"])
+    except pgembed.EmbeddedPostgresError as refused:
+        yield str(refused)
+        return
+    try:
+        yield ""
+    finally:
+        if started:
+            pgembed.stop(base)
 
 
 def missing_data(argv: list[str]) -> str:

@@ -28,6 +28,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from camio_portal import pgembed
 from camio_portal.env import data_dir, env
@@ -263,16 +264,32 @@ def footprint(base: Path | None,
     found = [me, *me.children(recursive=True)]
     if base is not None:
         found += pgembed.processes(base)
+        postmaster = pgembed.running_pid(base)
+        if postmaster is not None:
+            roles[postmaster] = "postgres (postmaster)"
     rows, seen = [], set()
     for proc in found:
         if proc.pid in seen:
             continue
         seen.add(proc.pid)
         with contextlib.suppress(psutil.Error):
-            label = roles.get(proc.pid) or ("launcher" if proc.pid == me.pid else
-                                            " ".join(proc.cmdline())[:60] or proc.name())
-            rows.append((proc.pid, label, proc.memory_full_info().pss))
+            rows.append((proc.pid, _label(proc, me.pid, roles), proc.memory_full_info().pss))
     return rows
+
+
+def _label(proc: Any, me: int, roles: dict[int, str]) -> str:
+    """What a process of the portal is: its role, its parent's, or its command line."""
+    command = " ".join(proc.cmdline())
+    parent = roles.get(proc.ppid(), "")
+    if proc.pid in roles:
+        return roles[proc.pid]
+    if proc.pid == me:
+        return "launcher"
+    if "pgembed.py watch" in command:
+        return "database watchdog"
+    if parent and not parent.startswith("postgres"):
+        return f"{parent} (its child)"
+    return command[:60].strip() or proc.name()
 
 
 if __name__ == "__main__":

@@ -119,8 +119,23 @@ def check_major(base: Path) -> None:
         )
 
 
+SOCKET_PATH_MAX = 107  # bytes of a unix socket's path PostgreSQL accepts (sun_path)
+
+
+def check_socket_path(base: Path) -> None:
+    """Refuse a data folder whose socket path PostgreSQL could not bind, saying so."""
+    path = socket_folder(base.resolve()) / f".s.PGSQL.{PORT}"
+    if len(str(path).encode()) > SOCKET_PATH_MAX:
+        raise EmbeddedPostgresError(
+            f"The database's socket would be {path} ({len(str(path).encode())} bytes); "
+            f"PostgreSQL takes at most {SOCKET_PATH_MAX}. Start the portal from a folder with "
+            "a shorter path, or set CAMIO_DATA_DIR to one (e.g. ~/camio-data)."
+        )
+
+
 def init(base: Path) -> bool:
     """Create the cluster if BASE has none; return whether it did."""
+    check_socket_path(base)
     if initialised(base):
         check_major(base)
         return False

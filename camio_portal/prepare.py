@@ -19,8 +19,13 @@ from camio_portal.env import use_default_settings
 def main() -> int:
     use_default_settings()
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as problem:
+        print(problem, file=sys.stderr)
+        return 2
     from django.conf import settings
     from django.core.management import call_command
 

@@ -102,3 +102,36 @@ def test_a_server_older_than_the_oldest_supported_is_refused_naming_both(monkeyp
     problem = cli.server_problem()
     assert problem.startswith("The database server runs PostgreSQL 1")
     assert "needs PostgreSQL 99 or newer" in problem
+
+
+def test_a_sqlite_database_url_is_refused_in_one_line_by_every_command(tmp_path):
+    env = {**embedded_env(), "CAMIO_DATA_DIR": str(tmp_path / "data"),
+           "DATABASE_URL": "sqlite:///camio.sqlite3"}
+    for argv in (["manage", "check"], ["dbshell"], ["database", "status"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "camio_portal.cli", *argv], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2, (argv, done.stderr)
+        assert done.stderr.startswith("DATABASE_URL names a sqlite database"), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+@pytest.mark.embedded
+def test_a_management_command_starts_the_embedded_server_for_itself(tmp_path):
+    """With the portal stopped, `manage migrate` in a new data folder creates the cluster
+    and the database, migrates, and leaves no server running; `database status` where
+    there is no data says so and creates nothing."""
+    from tests.support.embedded import postgres_pids
+
+    env = {**embedded_env(), "CAMIO_DATA_DIR": str(tmp_path / "data")}
+    nothing = subprocess.run([sys.executable, "-m", "camio_portal.cli", "database", "status"],
+                             cwd=tmp_path, env=embedded_env(), capture_output=True, text=True,
+                             timeout=60)
+    assert nothing.returncode == 2 and "No portal data here" in nothing.stderr
+    assert list(tmp_path.iterdir()) == []
+    done = subprocess.run([sys.executable, "-m", "camio_portal.cli", "manage", "migrate"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Applying callbacks.0001_initial... OK" in done.stdout
+    assert not postgres_pids(tmp_path / "data")
