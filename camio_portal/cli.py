@@ -230,6 +230,9 @@ def manage(argv: list[str], prog: str = "manage.py") -> int:
         return 2
     from django.core.management import execute_from_command_line
 
+    if not argv or argv[0] in ("help", "version") or argv[0].startswith("-"):
+        execute_from_command_line([prog, *argv])  # no database needed
+        return 0
     with embedded_server() as refused:
         if refused:
             print(refused, file=sys.stderr)
