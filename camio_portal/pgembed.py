@@ -211,13 +211,21 @@ def stop(base: Path, mode: str = "fast") -> bool:
     return True
 
 
+def database_exists(base: Path, name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(dsn(base, "postgres")) as conn:
+        return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                 [name]).fetchone())
+
+
 def ensure_database(base: Path, name: str) -> bool:
     """Create database ``name`` if missing; return whether it did."""
     import psycopg
 
+    if database_exists(base, name):
+        return False
     with psycopg.connect(dsn(base, "postgres"), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return False
         conn.execute(f'CREATE DATABASE "{name}"')
     return True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from camio_portal import pgembed
 from camio_portal.env import use_default_settings
 
 
@@ -33,37 +34,24 @@ def main() -> int:
 
     clear_metrics_folder(settings.PROMETHEUS_MULTIPROC_DIR)  # this run's counts start at 0
     embedded = getattr(settings, "EMBEDDED_POSTGRES", None)
-    if embedded is not None and not _database_exists(embedded):
+    name = settings.DATABASES["default"]["NAME"]
+    if embedded is not None and not pgembed.database_exists(embedded, name):
         from camio_portal.legacy_import import ImportRefused, import_legacy, legacy_database
 
         legacy = legacy_database(settings.DATA_DIR)
         if legacy is not None:
             try:
-                import_legacy(legacy, settings.DATABASES["default"]["NAME"])
+                import_legacy(legacy, name)
             except ImportRefused as refused:
                 print(f"Cannot import {legacy}: {refused}", file=sys.stderr)
                 return 2
         else:
-            from camio_portal import pgembed
-
-            pgembed.ensure_database(embedded, settings.DATABASES["default"]["NAME"])
+            pgembed.ensure_database(embedded, name)
     print("Preparing the database ...", file=sys.stderr, flush=True)
     call_command("migrate", interactive=False, verbosity=0)
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", show=True)
     return 0
-
-
-def _database_exists(base) -> bool:
-    import psycopg
-    from django.conf import settings
-
-    from camio_portal import pgembed
-
-    name = settings.DATABASES["default"]["NAME"]
-    with psycopg.connect(pgembed.dsn(base, "postgres")) as conn:
-        return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                 [name]).fetchone())
 
 
 if __name__ == "__main__":
