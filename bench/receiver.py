@@ -3,10 +3,10 @@
     python bench/receiver.py PORT
 
 Answers 200 at once on every path except /hang/..., which never answers before
-the sender gives up, and /flaky/..., which answers 500 between POST /_down and
-POST /_up (a 500 is not recorded as received). Records (webhook-id, receipt time,
-path) for GET /_dump; GET /_count answers the number received (``?prefix=/e``: on
-paths starting so).
+the sender gives up, /slow/..., which answers 200 after 2 s, and /flaky/..., which
+answers 500 between POST /_down and POST /_up (a 500 is not recorded as received).
+Records (webhook-id, receipt time, path) for GET /_dump; GET /_count answers the
+number received (``?prefix=/e``: on paths starting so).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ async def handle(request: web.Request) -> web.Response:
     received.append((request.headers.get("webhook-id", ""), time.time(), request.path))
     if request.path.startswith("/hang"):
         await asyncio.sleep(3600)
+    elif request.path.startswith("/slow"):
+        await asyncio.sleep(2)
     return web.Response(text="ok")
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 ORDER = ["fanout-1", "fanout-10", "steady-200", "steady-500", "hanging-1-of-10",
-         "flood-isolation", "ordered-fanout", "outage", "incidents-ingest", "pacs-relay"]
+         "flood-isolation", "slow-tenant", "ordered-fanout", "outage", "worker-kill",
+         "incidents-ingest", "pacs-relay"]
 WHAT = {
     "fanout-1": "1 endpoint, events published flat out in transactions of 100",
     "fanout-10": "10 endpoints, events published flat out in transactions of 100",
@@ -24,6 +25,10 @@ WHAT = {
     "flood-isolation": "50 events/s to one domain while another domain's Box posts counter "
     "reports flat out (100 per request, 3 clients): p99 during the flood / p99 without",
     "hanging-1-of-10": "1 of 10 endpoints never answers: healthy p99 / normal p99",
+    "slow-tenant": "a domain at 20 events/s beside another whose 12 endpoints answer after "
+    "2 s with 6,000 due: p99 beside it / p99 alone",
+    "worker-kill": "SIGKILL the delivery workers with 300 claimed, start them again 5 s later: "
+    "the longest gap between receipts from the kill to the last one",
     "ordered-fanout": "fanout-1's load to a per_key endpoint, 100 keys: deliveries/s as a share "
     "of the same run's unordered fanout-1",
     "outage": "the receiver answers 500 for 15 s, longer than the whole compressed retry "
@@ -69,6 +74,11 @@ def _extra(r: dict) -> str:
                 f"{f['non_probe_attempts_after_the_first_probe']} others; drained "
                 f"{f['seconds_recovery_to_drained']} s after recovery "
                 f"({f['drain_deliveries_per_s']}/s)")
+    if r["scenario"] == "slow-tenant":
+        return f" ({f['slow_tenant_p99_ms']} ms vs {f['calm_p99_ms']} ms)"
+    if r["scenario"] == "worker-kill":
+        return (f" ({f['claimed_at_kill']} claimed at the kill; first receipt "
+                f"{f['first_receipt_after_kill_s']} s after it)")
     if r["scenario"] == "flood-isolation":
         return (f" ({f['flood_p99_ms']} ms vs {f['calm_p99_ms']} ms; "
                 f"{f['flood_reports_posted']} reports posted)")
@@ -81,6 +91,9 @@ def _cpu(r: dict) -> str:
     text = f"{r['cpu_ms_per_delivery']:.3f} ms ({r['cpu_per_delivery_over_ceiling']}x)"
     if "cpu_met" in r:
         text += f", target <= {r['cpu_target']}x: " + ("met" if r["cpu_met"] else "**missed**")
+    if "cpu_ms_met" in r:
+        text += f", target <= {r['cpu_ms_target']} ms: " + (
+            "met" if r["cpu_ms_met"] else "**missed**")
     if not r["figures"]["cpu"]["accounted"]:
         text += " (components " + f"{r['figures']['cpu']['components_over_machine']:.0%}" + \
             " of machine busy: not all accounted)"

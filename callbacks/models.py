@@ -412,3 +412,20 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Worker(models.Model):
+    """A running Celery worker process and when it last said it was alive (each
+    ``CALLBACK_WORKER_HEARTBEAT`` seconds). A delivery worker stamps the deliveries it
+    claims with its ``id`` (``Delivery.claim_token``): when its heartbeat stops, the
+    others take those claims back (callbacks.delivery.workers)."""
+
+    id = models.UUIDField(primary_key=True)
+    roles = models.CharField(max_length=100)  # "deliveries", "other" or both, comma-joined
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.roles} worker {self.hostname} (pid {self.pid})"

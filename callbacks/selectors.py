@@ -6,7 +6,7 @@ import datetime
 import json
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from celery import current_app
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Min, Qu
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from callbacks.delivery import workers
 from callbacks.delivery.policy import signature_header
 from callbacks.endpoint_health import Health, day_until, endpoint_health
 from callbacks.models import (
@@ -47,6 +48,7 @@ class Backlog:
     oldest_due: datetime.datetime | None  # when the longest-waiting due one fell due
     heartbeat: datetime.datetime | None  # the sweeper's last run
     circuits_open: int = 0  # live endpoints whose circuit breaker is open
+    workers: dict[str, int] = field(default_factory=dict)  # live worker processes per role
 
 
 def backlog(now: datetime.datetime) -> Backlog:
@@ -60,7 +62,15 @@ def backlog(now: datetime.datetime) -> Backlog:
         oldest_due=due.aggregate(oldest=Min("next_attempt_at"))["oldest"],
         heartbeat=beat.at if beat else None,
         circuits_open=Endpoint.objects.live().filter(circuit_opened_at__isnull=False).count(),
+        workers=workers.live(now),
     )
+
+
+def worker_status() -> dict[str, str]:
+    """Per worker role: "ok (N alive)", or "none alive" when no worker of it heartbeated
+    within the window (callbacks.delivery.workers)."""
+    return {role: f"ok ({count} alive)" if count else "none alive"
+            for role, count in workers.live().items()}
 
 
 def broker_status() -> str:

@@ -8,13 +8,15 @@ delivery sweeper on ``deliveries``; replayed deliveries on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery import current_app, shared_task
+from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
+from django.conf import settings
 
 from callbacks import services
-from callbacks.delivery import sweeper
+from callbacks.delivery import sweeper, workers
 from callbacks.delivery.dispatcher import get_dispatcher, shutdown_dispatcher
 from callbacks.models import Endpoint
 
@@ -59,7 +61,43 @@ def retention() -> int:
     return services.retention_purge()
 
 
+def roles_of(queues: Iterable[str]) -> list[str]:
+    """The worker roles (settings.WORKER_QUEUES) whose queues are among ``queues``."""
+    consumed = set(queues)
+    return [role for role, names in settings.WORKER_QUEUES.items() if consumed & set(names)]
+
+
+def worker_started(queues: Iterable[str], forks: bool = False) -> None:
+    """A Celery worker consuming ``queues`` started (camio_portal/celery.py): register it
+    and start its heartbeat; a delivery worker starts its sender and takes back what
+    stopped workers held (its own predecessor's at once). With a forking pool each pool
+    process sends (and registers) for itself: ``_pool_process_started``."""
+    roles = roles_of(queues)
+    if forks and "deliveries" in roles:
+        roles.remove("deliveries")
+    delivers = "deliveries" in roles
+    if roles:
+        heartbeat = workers.start_heartbeat(roles, taken_back=_resend if delivers else None)
+        if delivers:
+            get_dispatcher(heartbeat.id)
+
+
+@worker_process_init.connect
+def _pool_process_started(**kwargs: object) -> None:
+    """A prefork pool process of a delivery worker: a worker of its own (its claims, its
+    heartbeat, its sender)."""
+    if "deliveries" in roles_of(current_app.amqp.queues.consume_from):
+        heartbeat = workers.start_heartbeat(["deliveries"], taken_back=_resend)
+        get_dispatcher(heartbeat.id)
+
+
+def _resend(items: list[list]) -> None:
+    get_dispatcher().accept(items)
+
+
 @worker_shutdown.connect
 @worker_process_shutdown.connect
-def _finish_sends(**kwargs: object) -> None:
+def worker_stopping(**kwargs: object) -> None:
+    """Finish in-flight sends, then leave the list of live workers."""
     shutdown_dispatcher(timeout=20)
+    workers.stop_heartbeat()

@@ -36,11 +36,30 @@ class ThreadedBeat(bootsteps.StartStopStep):
                                scheduler_cls=w.scheduler, thread=True)
 
 
+class Liveness(bootsteps.StartStopStep):
+    """Registers the worker with its roles (the queues it consumes) and heartbeats it, so
+    ``/healthz`` knows who is alive and a stopped delivery worker's claims come back in
+    seconds (callbacks.tasks.worker_started)."""
+
+    label = "Liveness"
+
+    def start(self, w: Any) -> None:
+        from callbacks.tasks import worker_started
+
+        worker_started(w.app.amqp.queues.consume_from, forks="prefork" in w.pool_cls.__module__)
+
+    def stop(self, w: Any) -> None:
+        from callbacks.tasks import worker_stopping
+
+        worker_stopping()
+
+
 app.user_options["worker"].add(
     click.Option(["--beat-thread"], is_flag=True, default=False,
                  help="Run beat as a thread of this worker (embedded mode).")
 )
 app.steps["worker"].add(ThreadedBeat)
+app.steps["worker"].add(Liveness)
 
 
 @setup_logging.connect  # instead of Celery's own handlers and format

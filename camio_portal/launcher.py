@@ -120,6 +120,50 @@ def children(port: int) -> dict[str, list[str]]:
     }
 
 
+def spawn(command: list[str]) -> subprocess.Popen:
+    """Start a child in its own session (the terminal's Ctrl-C reaches only us, and we stop
+    the children in order), told to stop if we die."""
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent)
+
+
+class Restarts:
+    """Start again a child that stopped on its own (a worker that lost its broker for good
+    exits non-zero): at once the first time, then after 1, 2, 5, 10 and 30 s while it keeps
+    stopping within a minute of its start."""
+
+    BACKOFF = (0, 1, 2, 5, 10, 30)
+    STEADY_SECONDS = 60
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+        self.failures: dict[str, int] = {}
+        self.due: dict[str, float] = {}
+
+    def watch(self, processes: dict[str, subprocess.Popen],
+              commands: dict[str, list[str]]) -> None:
+        now = time.monotonic()
+        for name, proc in processes.items():
+            self.started.setdefault(name, now)
+            code = proc.poll()
+            if code is None or name in self.due:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # what it left behind (pool children)
+            if now - self.started[name] > self.STEADY_SECONDS:
+                self.failures[name] = 0
+            failures = self.failures.get(name, 0)
+            delay = self.BACKOFF[min(failures, len(self.BACKOFF) - 1)]
+            self.failures[name] = failures + 1
+            self.due[name] = now + delay
+            print(f"{name} stopped unexpectedly (exit code {code}); starting it again"
+                  f"{f' in {delay} s' if delay else ''}.", file=sys.stderr, flush=True)
+        for name, when in list(self.due.items()):
+            if when <= now:
+                del self.due[name]
+                processes[name] = spawn(commands[name])
+                self.started[name] = now
+
+
 def _die_with_parent() -> None:
     """In a child: ask Linux to SIGTERM us if the launcher dies (even by SIGKILL)."""
     try:
@@ -195,10 +239,9 @@ def main(argv: list[str] | None = None) -> int:
             print("The database could not be prepared; see the messages above.",
                   file=sys.stderr)
             return 1
-        # Own sessions: the terminal's Ctrl-C reaches only us, and we stop them in order.
-        for name, command in children(args.port).items():
-            processes[name] = subprocess.Popen(command, start_new_session=True,
-                                               preexec_fn=_die_with_parent)
+        commands = children(args.port)
+        for name, command in commands.items():
+            processes[name] = spawn(command)
         url = os.environ["PORTAL_URL"]
         if not wait_until_ready(url, processes) and not stopping:
             print("The portal did not start; see the messages above.", file=sys.stderr)
@@ -208,11 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         print_banner(url, sign_ins)
         if args.footprint:
             return print_footprint(base, processes, lambda: stopping)
+        restarts = Restarts()
         while not stopping:
-            exited = [name for name, proc in processes.items() if proc.poll() is not None]
-            if exited:
-                print(f"{', '.join(exited)} stopped unexpectedly; shutting down.", file=sys.stderr)
-                return 1
+            restarts.watch(processes, commands)
             time.sleep(0.5)
         return 0
     finally:

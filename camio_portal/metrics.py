@@ -122,6 +122,11 @@ class _Backlog:
         yield GaugeMetricFamily("camio_endpoints_circuit_open",
                                 "Endpoints whose circuit breaker is open (deliveries wait).",
                                 value=found.circuits_open)
+        alive = GaugeMetricFamily("camio_workers_live", "Worker processes that heartbeated "
+                                  "within their window, by role.", labels=["role"])
+        for role, count in found.workers.items():
+            alive.add_metric([role], count)
+        yield alive
         if found.heartbeat is not None:
             yield GaugeMetricFamily("camio_sweeper_heartbeat_age_seconds",
                                     "Seconds since the delivery sweeper last ran.",

@@ -35,6 +35,7 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),  # Prometheus (camio_portal/metrics.py)
     path("healthz", health.healthz, name="healthz"),
     path("livez", health.livez, name="livez"),
+    path("readyz", health.readyz, name="readyz"),
     path("api/", include("incidents.api.urls")),
     path("api/", include("pacs.api.urls")),
     path("api/", include((api, "api"))),

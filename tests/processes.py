@@ -43,10 +43,11 @@ def child_env(**overrides: str) -> dict[str, str]:
 
 
 def start_worker(
-    log: Path, beat_schedule: Path, queues: str = "", **overrides: str
+    log: Path, beat_schedule: Path, queues: str = "", pool: str = "solo", **overrides: str
 ) -> subprocess.Popen:
     """Start a worker with embedded beat (the sweeper) in its own process group, on
-    ``queues`` (comma-separated; default: every queue)."""
+    ``queues`` (comma-separated; default: every queue), with ``pool`` (prefork: two
+    processes)."""
     from django.conf import settings
 
     queues = queues or ",".join(q for qs in settings.WORKER_QUEUES.values() for q in qs)
@@ -58,7 +59,8 @@ def start_worker(
         "camio_portal",
         "worker",
         "--pool",
-        "solo",
+        pool,
+        *(["--concurrency", "2"] if pool == "prefork" else []),
         "--loglevel",
         "INFO",
         "--queues",

@@ -1,11 +1,14 @@
 """Embedded mode: keys generated once (0600) and reused; the demo; one command runs it all."""
 
+import contextlib
+import json
 import os
 import re
 import signal
 import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -223,3 +226,47 @@ def test_the_database_command_starts_and_stops_the_server_alone(tmp_path):
         from camio_portal import pgembed
 
         pgembed.stop(data / "postgres")
+
+
+def health(port: int, path: str = "/healthz") -> tuple[int, dict]:
+    """The status and JSON of a health page (a 503 is an answer too)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as page:
+            return page.status, json.loads(page.read())
+    except urllib.error.HTTPError as answer:
+        return answer.code, json.loads(answer.read())
+
+
+def role_pids(launcher: subprocess.Popen, role: str) -> set[int]:
+    """The launcher's workers of ``role`` (named ``<role>@host``)."""
+    found = set()
+    for pid in descendants(launcher.pid):
+        with contextlib.suppress(OSError):
+            if f"\0{role}@" in (Path("/proc") / str(pid) / "cmdline").read_text():
+                found.add(pid)
+    return found
+
+
+@pytest.mark.embedded
+def test_a_delivery_worker_that_dies_is_started_again_and_healthz_follows(tmp_path):
+    """P15 (4): the launcher starts a worker again when it stops on its own; /healthz
+    answers 503 while no delivery worker is alive and 200 once one is; /readyz (the load
+    balancer's probe) stays 200."""
+    data, port, log = tmp_path / "data", free_port(), tmp_path / "launcher.log"
+    launcher = launch(data, port, log)
+    try:
+        wait_for_banner(log)
+        status, answer = health(port)
+        assert status == 200 and answer["checks"]["deliveries"] == "ok (1 alive)"
+        [first] = role_pids(launcher, "deliveries")
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: "worker stopped unexpectedly (exit code -9); starting it again"
+                 in log.read_text(), 30, "the launcher to start the worker again")
+        wait_for(lambda: role_pids(launcher, "deliveries") - {first}, 30, "a new worker")
+        assert health(port, "/readyz") == (200, {"status": "ok", "checks": {"database": "ok"}})
+        wait_for(lambda: health(port) == (200, health(port)[1])
+                 and health(port)[1]["checks"]["deliveries"] == "ok (1 alive)", 60,
+                 "/healthz to count the new worker alone")
+        assert launcher.poll() is None
+    finally:
+        stop_portal(launcher, data)

@@ -65,17 +65,32 @@ def test_password_reset_round_trip(client, acme_admin):
 
 
 @pytest.mark.django_db
-def test_healthz_reports_database_broker_and_beat(client):
+def test_healthz_reports_database_broker_beat_and_workers(client):
     import datetime
 
     from django.utils import timezone
 
-    from callbacks.models import Heartbeat
+    from callbacks.delivery import workers
+    from callbacks.models import Heartbeat, Worker
 
+    alone = client.get("/healthz")  # no worker has registered
+    assert alone.status_code == 503
+    assert alone.json()["checks"] == {"database": "ok", "broker": "ok", "beat": "starting",
+                                      "deliveries": "none alive", "other": "none alive"}
+    assert client.get("/readyz").json() == {"status": "ok", "checks": {"database": "ok"}}
+    deliveries = workers.register(["deliveries"])
+    assert client.get("/healthz").json()["checks"]["other"] == "none alive"
+    workers.register(["other"])
     answer = client.get("/healthz")
     assert answer.status_code == 200
-    assert answer.json()["checks"] == {"database": "ok", "broker": "ok", "beat": "starting"}
+    assert answer.json()["checks"] == {"database": "ok", "broker": "ok", "beat": "starting",
+                                       "deliveries": "ok (1 alive)", "other": "ok (1 alive)"}
+    Worker.objects.filter(pk=deliveries).update(
+        seen_at=timezone.now() - 3 * datetime.timedelta(seconds=1.1))  # 3 beats missed
+    assert client.get("/healthz").json()["checks"]["deliveries"] == "none alive"
+    workers.register(["deliveries"])
     Heartbeat.objects.create(name="sweeper", at=timezone.now() - datetime.timedelta(hours=1))
     stale = client.get("/healthz")
     assert stale.status_code == 503
     assert stale.json()["checks"]["beat"].startswith("stale")
+    assert client.get("/readyz").status_code == 200

@@ -73,14 +73,17 @@ class Claimed:
 
 
 def claim_grouped(taken: dict[int, list[str]], limit: int,
-                  answered: dict[int, int] | None = None) -> Claimed:
+                  answered: dict[int, int] | None = None,
+                  worker: uuid.UUID | None = None) -> Claimed:
     """Claim up to ``limit`` of the ids given per endpoint, within each endpoint's limits.
 
     ``answered``: per endpoint, the caller's requests already answered and not yet
-    recorded (still ``sending`` in the database, but no longer in flight)."""
+    recorded (still ``sending`` in the database, but no longer in flight). ``worker``:
+    the claiming worker's id (callbacks.delivery.workers), stamped on the claims so they
+    come back when its heartbeat stops; without one, a token of the claim's own."""
     if not taken or limit <= 0:
         return Claimed()
-    now, token = timezone.now(), uuid.uuid4()
+    now, token = timezone.now(), worker or uuid.uuid4()
     lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
     with transaction.atomic():
         limits = _limits(taken, now, answered or {})

@@ -24,6 +24,7 @@ import math
 import queue
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
@@ -51,7 +52,8 @@ Item = str | list | tuple  # a delivery id, or [delivery id, endpoint id]
 
 
 class Dispatcher:
-    def __init__(self) -> None:
+    def __init__(self, worker: uuid.UUID | None = None) -> None:
+        self.worker = worker  # this worker's id, stamped on its claims
         self.capacity = settings.CALLBACK_PROCESS_INFLIGHT
         self.endpoint_cap = settings.CALLBACK_ENDPOINT_INFLIGHT
         self.batch_size = settings.CALLBACK_BATCH_SIZE
@@ -181,7 +183,7 @@ class Dispatcher:
         with self._lock:
             answered = {pk: self._answered[pk] for pk in taken if self._answered[pk]}
         try:
-            result = claim_grouped(taken, total, answered)
+            result = claim_grouped(taken, total, answered, self.worker)
         except Exception:
             for endpoint_id, pks in taken.items():
                 self._release(endpoint_id, len(pks))
@@ -349,12 +351,17 @@ _dispatcher: Dispatcher | None = None
 _lock = threading.Lock()
 
 
-def get_dispatcher() -> Dispatcher:
-    """Return this process's dispatcher, starting it on first use (after any fork)."""
-    global _dispatcher
+_worker: uuid.UUID | None = None
+
+
+def get_dispatcher(worker: uuid.UUID | None = None) -> Dispatcher:
+    """Return this process's dispatcher, starting it on first use (after any fork) for
+    ``worker`` (this process's worker id, given once when the worker starts)."""
+    global _dispatcher, _worker
     with _lock:
+        _worker = worker or _worker
         if _dispatcher is None:
-            _dispatcher = Dispatcher()
+            _dispatcher = Dispatcher(_worker)
         return _dispatcher
 
 

@@ -262,6 +262,9 @@ CALLBACK_ENDPOINT_INFLIGHT = env.int("CALLBACK_ENDPOINT_INFLIGHT", default=200)
 CALLBACK_PROCESS_INFLIGHT = env.int("CALLBACK_PROCESS_INFLIGHT", default=500)
 CALLBACK_BATCH_SIZE = env.int("CALLBACK_BATCH_SIZE", default=200)
 CALLBACK_LEASE_SECONDS = env.float("CALLBACK_LEASE_SECONDS", default=120.0)
+# Every worker heartbeats this often; a delivery worker silent for 3 beats is dead and
+# its claims are taken back (the lease above is the last resort).
+CALLBACK_WORKER_HEARTBEAT = env.float("CALLBACK_WORKER_HEARTBEAT", default=1.0)
 CALLBACK_SWEEP_INTERVAL = env.float("CALLBACK_SWEEP_INTERVAL", default=5.0)
 CALLBACK_SWEEP_LIMIT = env.int("CALLBACK_SWEEP_LIMIT", default=5_000)
 CALLBACK_DISABLE_AFTER_DAYS = env.float("CALLBACK_DISABLE_AFTER_DAYS", default=5.0)

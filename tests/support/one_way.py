@@ -26,6 +26,10 @@ def project_file(filename: str) -> str | None:
 RESUMABLE = inspect.CO_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
 
 
+# Threads that are not the path of a change: the worker's liveness heartbeat.
+OFF_THE_PATH = frozenset({"worker-heartbeat"})
+
+
 class Tracer:
     """Record, per thread, the project files entered and who called whom (file to file)."""
 
@@ -50,10 +54,18 @@ class Tracer:
             caller = caller.f_back
         source = project_file(caller.f_code.co_filename) if caller is not None else None
         thread = threading.current_thread().name
+        if thread in OFF_THE_PATH:
+            return
         with self.lock:
             self.files[thread].setdefault(here)
             if source is not None and source != here:
                 self.calls[thread].add((source, here))
+
+    def forget(self) -> None:
+        """Drop what was recorded so far (a worker's start-up: not the path traced)."""
+        with self.lock:
+            self.files.clear()
+            self.calls.clear()
 
     def back_calls(self) -> list[str]:
         """Calls that climb back up: a file calling one that (transitively) called it."""

@@ -32,7 +32,7 @@ def running_worker(queues: list[str] | None = None):
     ``queues`` (default: every queue, both workers' work in one)."""
     from celery.contrib.testing.worker import start_worker
 
-    from callbacks.delivery.dispatcher import shutdown_dispatcher
+    from callbacks.tasks import worker_stopping
     from camio_portal.celery import app
 
     purge_broker()
@@ -46,5 +46,5 @@ def running_worker(queues: list[str] | None = None):
         queues=queues or all_queues(),
     ) as w:
         yield w
-        shutdown_dispatcher(timeout=30)
+        worker_stopping()  # its sends recorded, its heartbeat stopped
     purge_broker()
