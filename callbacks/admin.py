@@ -452,7 +452,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         ]
 
     def backlog_view(self, request: HttpRequest) -> HttpResponse:
-        """Pending count, the oldest due delivery's age, and the sweeper's heartbeat."""
+        """Pending count, the oldest due delivery's age, the sweeper's heartbeat, live
+        workers, and the busiest domains' deliveries in flight and due."""
         now = timezone.now()
         found = backlog(now)
         context = {
@@ -464,6 +465,8 @@ class DeliveryAdmin(admin.ModelAdmin):
             "oldest_age": (now - found.oldest_due) if found.oldest_due else None,
             "heartbeat": found.heartbeat,
             "heartbeat_age": (now - found.heartbeat) if found.heartbeat else None,
+            "workers": found.workers,
+            "domains": found.domains,
         }
         return TemplateResponse(request, "admin/callbacks/backlog.html", context)
 

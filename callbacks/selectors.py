@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Min, QuerySet
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Min, Q, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -49,6 +49,8 @@ class Backlog:
     heartbeat: datetime.datetime | None  # the sweeper's last run
     circuits_open: int = 0  # live endpoints whose circuit breaker is open
     workers: dict[str, int] = field(default_factory=dict)  # live worker processes per role
+    # The busiest domains: (name, being sent, due now), most due first.
+    domains: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def backlog(now: datetime.datetime) -> Backlog:
@@ -63,7 +65,20 @@ def backlog(now: datetime.datetime) -> Backlog:
         heartbeat=beat.at if beat else None,
         circuits_open=Endpoint.objects.live().filter(circuit_opened_at__isnull=False).count(),
         workers=workers.live(now),
+        domains=domain_backlog(now),
     )
+
+
+def domain_backlog(now: datetime.datetime, limit: int = 20) -> list[tuple[str, int, int]]:
+    """Per domain with deliveries waiting or in flight: (name, being sent, due now), the
+    ``limit`` with most due first (the fair shares between domains at work)."""
+    rows = (Delivery.objects.filter(state__in=(DeliveryState.PENDING, DeliveryState.SENDING))
+            .values("domain__name")
+            .annotate(sending=Count("id", filter=Q(state=DeliveryState.SENDING)),
+                      due=Count("id", filter=Q(state=DeliveryState.PENDING,
+                                               next_attempt_at__lte=now)))
+            .order_by("-due", "-sending", "domain__name")[:limit])
+    return [(row["domain__name"], row["sending"], row["due"]) for row in rows]
 
 
 def worker_status() -> dict[str, str]:

@@ -1,9 +1,9 @@
 """Celery tasks: each takes ids (JSON primitives) and calls the engine or a service.
 
-Queues (settings.CELERY_TASK_ROUTES): deliveries, retries, follow-ups and the
-delivery sweeper on ``deliveries``; replayed deliveries on
-``deliveries-replay``; the replay job on ``replay``; retention on
-``maintenance``.
+Queues (settings.CELERY_TASK_ROUTES): the delivery sweeper and follow-ups on
+``deliveries``; the replay job on ``replay``; retention on ``maintenance``.
+Deliveries themselves need no message: the outbox wakes the delivery workers through
+PostgreSQL (callbacks.delivery.outbox).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from callbacks.models import Endpoint
 
 @shared_task(name="callbacks.deliver", ignore_result=True)
 def deliver(items: list[Any]) -> int:
-    """Hand delivery ids (``[id, endpoint id]`` pairs, or bare ids) to this process's sender."""
+    """Drain a message queued by a version before P15: its deliveries' endpoints have due
+    work (``[id, endpoint id]`` pairs; bare ids are found by the next scan)."""
     return get_dispatcher().accept(items)
 
 

@@ -127,6 +127,15 @@ class _Backlog:
         for role, count in found.workers.items():
             alive.add_metric([role], count)
         yield alive
+        sending = GaugeMetricFamily("camio_domain_deliveries_sending", "Deliveries being sent, "
+                                    "by domain (the busiest 20).", labels=["domain"])
+        due = GaugeMetricFamily("camio_domain_deliveries_due", "Deliveries due and waiting, by "
+                                "domain (the busiest 20).", labels=["domain"])
+        for name, in_flight, waiting in found.domains:
+            sending.add_metric([name], in_flight)
+            due.add_metric([name], waiting)
+        yield sending
+        yield due
         if found.heartbeat is not None:
             yield GaugeMetricFamily("camio_sweeper_heartbeat_age_seconds",
                                     "Seconds since the delivery sweeper last ran.",

@@ -183,45 +183,34 @@ def test_timeout_reads_well(settings, worker, receiver, endpoint_for, box, acme_
     receiver.released.set()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_health_is_written_once_per_batch(worker, receiver, endpoint_for, box, acme_admin):
+@pytest.mark.django_db
+def test_a_batch_is_recorded_with_one_statement_per_table(
+    endpoint_for, acme, django_capture_on_commit_callbacks
+):
+    """P15: each delivery's bookkeeping is written once per batch: the rows locked and read,
+    one COPY of attempts, one UPDATE of states, one of the endpoints' health and breakers
+    (and their row locks), one upsert of the rollup."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from callbacks.delivery import recording
-    from callbacks.delivery.policy import Job, Request, Result
+    from callbacks.delivery.claims import claim
+    from callbacks.delivery.outbox import publish_many
+    from callbacks.delivery.policy import Result, build_request
+    from callbacks.delivery.recording import record
 
-    endpoint = endpoint_for(receiver.url, ["camera.created"])
-    services.camera_create(owner=acme_admin, device=box, name="One")
-    wait_for(lambda: Delivery.objects.filter(state="succeeded").exists(), what="delivered")
+    endpoint = endpoint_for("https://hooks.acme.com/in", ["camera.created"])
+    publish_many(domain=acme, events=[("camera.created", {"n": n}, "") for n in range(5)])
+    jobs = claim([str(pk) for pk in Delivery.objects.values_list("id", flat=True)], 5)
     now = datetime.datetime.now(datetime.UTC)
-    job = Job(
-        "00000000-0000-0000-0000-000000000000",
-        endpoint.pk,
-        "e",
-        "camera.created",
-        now,
-        "POST",
-        receiver.url,
-        {},
-        ["whsec_AAAA"],
-        b"{}",
-        1,
-        now,
-        claim_token="00000000-0000-0000-0000-000000000001",
-    )
-    results = [
-        Result(
-            job=job,
-            request=Request("POST", receiver.url, [], b""),
-            started_at=now,
-            finished_at=now,
-            status=500,
-        )
-        for _ in range(5)
-    ]
+    results = [Result(job=job, request=build_request(job, int(now.timestamp())),
+                      started_at=now, finished_at=now, status=500) for job in jobs]
     with CaptureQueriesContext(connection) as queries:
-        recording._update_health(results)
-    assert len([q for q in queries if "callbacks_endpoint" in q["sql"]]) == 1
+        follow_up = record(results)
+    statements = [q["sql"].split()[0].upper() for q in queries
+                  if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert statements == ["SELECT", "SELECT", "UPDATE", "UPDATE", "WITH"], queries.captured_queries
+    assert Attempt.objects.count() == 5  # the COPY (not a query Django sees)
     endpoint.refresh_from_db()
-    assert endpoint.consecutive_failures == 5
+    assert endpoint.consecutive_failures == 5 and endpoint.last_error == "HTTP 500"
+    assert len(follow_up.retries) == 5
+    assert set(Delivery.objects.values_list("state", "attempt_count")) == {("pending", 1)}

@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
@@ -159,25 +160,17 @@ def test_send_test_event_command(receiver, endpoint_for):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sweeper_recovers_expired_leases_and_overdue_rows(
+def test_the_sweeper_takes_back_an_expired_lease_and_a_worker_sends_it_again(
     settings, worker, receiver, endpoint_for, box, acme_admin
 ):
-    settings.CALLBACK_SWEEP_INTERVAL = 0.1
     endpoint_for(receiver.url, ["camera.created"])
-    with pytest.MonkeyPatch.context() as patch:
-        # The broker "loses" the message: nothing is enqueued after commit.
-        patch.setattr("callbacks.delivery.outbox.enqueue_deliveries", lambda *a, **k: 0)
+    with transaction.atomic():  # committed as claimed by a worker that is gone
         services.camera_create(owner=acme_admin, device=box, name="Lost message")
+        Delivery.objects.update(
+            state="sending", lease_expires_at=timezone.now() - datetime.timedelta(seconds=1))
     delivery = Delivery.objects.get()
-    Delivery.objects.filter(pk=delivery.pk).update(
-        state="sending", lease_expires_at=timezone.now() - datetime.timedelta(seconds=1)
-    )
     report = sweeper.sweep()
-    assert report["expired_leases"] == 1
-    Delivery.objects.filter(pk=delivery.pk).update(
-        next_attempt_at=timezone.now() - datetime.timedelta(seconds=1)
-    )
-    sweeper.sweep()
+    assert report["taken_back"] == 1
     wait_for(lambda: Delivery.objects.get(pk=delivery.pk).state == "succeeded", what="swept")
     assert len(receiver.received) == 1
     unknown, sent = Delivery.objects.get(pk=delivery.pk).attempts.order_by("number")
@@ -194,15 +187,13 @@ def test_an_unknown_outcome_uses_no_retry_slot_and_no_health(
     settings.CALLBACK_RETRY_JITTER = 0  # (with 20 % it could be 2,880 s away)
     endpoint = endpoint_for(receiver.url, ["camera.created"])
     receiver.answer = lambda index, request: (500, {}, b"down")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("callbacks.delivery.outbox.enqueue_deliveries", lambda *a, **k: 0)
+    with transaction.atomic():  # committed as claimed by a worker that is gone
         services.camera_create(owner=acme_admin, device=box, name="Lost while sending")
+        Delivery.objects.update(
+            state="sending", lease_expires_at=timezone.now() - datetime.timedelta(seconds=1),
+            next_attempt_at=timezone.now() - datetime.timedelta(seconds=60))
     delivery = Delivery.objects.get()
-    Delivery.objects.filter(pk=delivery.pk).update(
-        state="sending", lease_expires_at=timezone.now() - datetime.timedelta(seconds=1),
-        next_attempt_at=timezone.now() - datetime.timedelta(seconds=60),
-    )
-    assert sweeper.sweep() == {"expired_leases": 1, "requeued": 1, "probes": 0}
+    assert sweeper.sweep() == {"taken_back": 1, "probes": 0}
     endpoint.refresh_from_db()
     assert (endpoint.consecutive_failures, endpoint.last_attempt_at) == (0, None)
     assert not EndpointHourlyStat.objects.exists()

@@ -6,14 +6,16 @@ gets everything too, with no order headers."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from callbacks import services as callback_services
-from callbacks.delivery import sweeper
+from callbacks.delivery.claims import claim_due
 from callbacks.models import Delivery, DeliveryState, Endpoint
 from domains import services
 from tests.receiver import Receiver, wait_for
@@ -202,16 +204,18 @@ def test_test_events_carry_no_order_and_bypass_it(
     assert real and not any("camio-test" in r.headers for r in real)
 
 
-def test_the_sweeper_does_not_requeue_deliveries_behind_their_key(
+def test_a_claim_takes_only_the_first_pending_delivery_of_each_key(
     fast_retries, acme, acme_admin, box, endpoint_for, django_capture_on_commit_callbacks
 ):
-    endpoint_for("https://hooks.example.com/in", ["camera.created"], ordering="per_key")
+    endpoint = endpoint_for("https://hooks.example.com/in", ["camera.created"],
+                            ordering="per_key")
+    other = services.device_create(owner=acme_admin, name="Other Box")
     with django_capture_on_commit_callbacks(execute=False):
         for n in range(3):
             services.camera_create(owner=acme_admin, device=box, name=f"C{n}")
-    import datetime
-
-    from django.utils import timezone
-
+            services.camera_create(owner=acme_admin, device=other, name=f"D{n}")
     Delivery.objects.update(next_attempt_at=timezone.now() - datetime.timedelta(seconds=5))
-    assert sweeper.sweep()["requeued"] == 1  # only the first of the key
+    first, _ = claim_due({endpoint.pk: 10})
+    assert sorted((j.order_key, j.sequence) for j in first) == sorted(
+        [(f"box:{box.device_id}", 1), (f"box:{other.device_id}", 1)])
+    assert claim_due({endpoint.pk: 10}) == ([], set())  # the next of each waits for its head

@@ -1,17 +1,16 @@
-"""Claiming due deliveries: one conditional UPDATE that stamps a claim token and a
-lease, so a task that runs twice sends once.
+"""Claiming due deliveries: one statement that picks, locks and stamps them with the
+claiming worker's id and a lease, so a delivery is sent by one worker at a time.
 
-A claim takes at most ``limit`` of the ids it is given, whatever plan the database
-picks, and never more than each endpoint's limits allow across every worker: the
-in-flight cap (``CALLBACK_ENDPOINT_INFLIGHT``: deliveries being sent whose lease has
-not expired, so a killed worker's slots come back with its leases) and the
-endpoint's ``rate_limit`` (each claimed delivery gets the moment it may start,
-1/rate apart, at most one second ahead). Both are judged under a lock on the
-endpoint's ``EndpointSlot`` row.
+``claim_due`` takes, for each endpoint of a plan (callbacks.delivery.shares), at most
+its quota of due deliveries, oldest due first: on an unordered endpoint by an index on
+(endpoint, due time); on a ``per_key`` endpoint the first pending delivery of each key
+whose earlier ones are all finished (a walk over the endpoint's keys, one index probe
+each). Deliveries their endpoint holds back are left: an open circuit holds back all
+but its probe, a Retry-After pause all; test events never wait. An endpoint with a
+``rate_limit`` gets no more than it may start within the next second, judged under a
+lock on its ``EndpointSlot`` row, and each claimed delivery its start.
 
-A delivery is not claimed while its endpoint holds it back (``held_back``: an open
-circuit, a Retry-After pause) or, on a ``per_key`` endpoint, while an earlier
-delivery of its key is pending or being sent (``behind_in_order``).
+``claim`` claims given ids (the command line's test event; tests).
 """
 
 from __future__ import annotations
@@ -22,14 +21,13 @@ import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from callbacks.delivery.outbox import execute
 from callbacks.delivery.policy import RESERVED_HEADERS, Job, live_secrets
 from callbacks.models import (
     Delivery,
@@ -41,156 +39,48 @@ from callbacks.models import (
 
 # How far ahead a rate-limited endpoint's deliveries are claimed (each waits for its start).
 RATE_HORIZON = 1.0
-# How soon to ask again for ids an endpoint's in-flight cap held back in another process.
-CAP_RETRY = 0.05
 
+_HELD_BACK = """(d.test OR ((ep.circuit_opened_at IS NULL OR ep.probe_delivery_id = d.id)
+                 AND (ep.paused_until IS NULL OR ep.paused_until <= %(now)s)))"""
 
-def endpoints_of(ids: Sequence[str]) -> dict[int, list[str]]:
-    """Group the pending ones among ``ids`` by endpoint (for ids that came without one)."""
-    grouped: dict[int, list[str]] = defaultdict(list)
-    rows = Delivery.objects.filter(id__in=list(ids), state=DeliveryState.PENDING)
-    for pk, endpoint_id in rows.order_by().values_list("id", "endpoint_id"):
-        grouped[endpoint_id].append(str(pk))
-    return dict(grouped)
-
-
-def claim(ids: Sequence[str], limit: int) -> list[Job]:
-    """Claim up to ``limit`` of ``ids`` that are pending and due, oldest due first."""
-    return claim_grouped(endpoints_of(ids), limit).jobs
-
-
-@dataclass
-class Claimed:
-    jobs: list[Job] = field(default_factory=list)
-    # Ids an endpoint's limits held back this time, per endpoint, and when to ask again
-    # (seconds from now); the others given and not claimed are not due, not first of
-    # their key, or taken elsewhere.
-    deferred: dict[int, list[str]] = field(default_factory=dict)
-    retry_in: dict[int, float] = field(default_factory=dict)
-    # Of those, the endpoints held back by the in-flight cap alone (room comes back when
-    # a request finishes, here or in another worker).
-    capped: set[int] = field(default_factory=set)
-
-
-def claim_grouped(taken: dict[int, list[str]], limit: int,
-                  answered: dict[int, int] | None = None,
-                  worker: uuid.UUID | None = None) -> Claimed:
-    """Claim up to ``limit`` of the ids given per endpoint, within each endpoint's limits.
-
-    ``answered``: per endpoint, the caller's requests already answered and not yet
-    recorded (still ``sending`` in the database, but no longer in flight). ``worker``:
-    the claiming worker's id (callbacks.delivery.workers), stamped on the claims so they
-    come back when its heartbeat stops; without one, a token of the claim's own."""
-    if not taken or limit <= 0:
-        return Claimed()
-    now, token = timezone.now(), worker or uuid.uuid4()
-    lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
-    with transaction.atomic():
-        limits = _limits(taken, now, answered or {})
-        allowed: list[str] = []
-        claimed = Claimed()
-        for endpoint_id, ids in taken.items():
-            quota = limits[endpoint_id].quota(len(ids))
-            allowed += ids[:quota]
-            if quota < len(ids):
-                claimed.deferred[endpoint_id] = ids[quota:]
-        if allowed:
-            claimed.jobs = _jobs(_claim_returning(allowed, limit, now, lease, token), token)
-        _schedule(claimed.jobs, limits)
-        claimed.retry_in = {pk: limits[pk].retry_in(now) for pk in claimed.deferred}
-        claimed.capped = {pk for pk in claimed.deferred if not limits[pk].rate}
-    return claimed
-
-
-class _Limit:
-    """One endpoint's room at claim time: free in-flight slots and rate-limited starts."""
-
-    def __init__(self, free: int, rate: int | None, next_start: datetime.datetime | None,
-                 now: datetime.datetime) -> None:
-        self.free, self.rate, self.now = max(free, 0), rate, now
-        self.first = max(now, next_start or now)  # when the next delivery may start
-
-    def quota(self, wanted: int) -> int:
-        allowed = min(wanted, self.free)
-        if self.rate:
-            ahead = (self.horizon - self.first).total_seconds()
-            allowed = min(allowed, max(0, math.ceil(ahead * self.rate)))
-        return allowed
-
-    @property
-    def horizon(self) -> datetime.datetime:
-        return self.now + datetime.timedelta(seconds=RATE_HORIZON)
-
-    def retry_in(self, now: datetime.datetime) -> float:
-        if not self.rate:
-            return CAP_RETRY
-        return max(0.01, (self.first - now).total_seconds() - RATE_HORIZON)
-
-    def starts(self, count: int) -> list[datetime.datetime]:
-        """The start of each of ``count`` claimed deliveries, and the next free start."""
-        gap = datetime.timedelta(seconds=1 / self.rate) if self.rate else datetime.timedelta()
-        times = [self.first + gap * i for i in range(count)]
-        self.first += gap * count
-        return times
-
-
-def _limits(taken: dict[int, list[str]], now: datetime.datetime,
-            answered: dict[int, int]) -> dict[int, _Limit]:
-    """Lock the endpoints' slot rows (sorted, so claimers cannot deadlock) and read how
-    much room each has across every worker."""
-    wanted = sorted(taken)
-    sending = (Delivery.objects.filter(endpoint_id=OuterRef("endpoint_id"),
-                                       state=DeliveryState.SENDING, test=False,
-                                       lease_expires_at__gt=now)
-               .order_by().values("endpoint_id").annotate(n=Count("id")).values("n"))
-    slots = (EndpointSlot.objects.filter(endpoint_id__in=wanted).order_by("endpoint_id")
-             .annotate(sending=Coalesce(Subquery(sending), 0)).select_for_update(of=("self",)))
-    columns = ("endpoint_id", "next_start_at", "endpoint__rate_limit", "sending")
-    rows = list(slots.values_list(*columns))
-    if len(rows) < len(wanted):  # endpoints claimed for the first time
-        EndpointSlot.objects.bulk_create([EndpointSlot(endpoint_id=pk) for pk in wanted],
-                                         ignore_conflicts=True)
-        rows = list(slots.values_list(*columns))
-    cap = settings.CALLBACK_ENDPOINT_INFLIGHT
-    limits = {pk: _Limit(cap - max(busy - answered.get(pk, 0), 0), rate, next_start, now)
-              for pk, next_start, rate, busy in rows}
-    for pk in wanted:  # an endpoint deleted meanwhile: its ids claim nothing anyway
-        limits.setdefault(pk, _Limit(cap, None, None, now))
-    return limits
-
-
-def _schedule(jobs: list[Job], limits: dict[int, _Limit]) -> None:
-    """Give each job of a rate-limited endpoint its start; store each endpoint's next."""
-    per_endpoint: dict[int, list[Job]] = defaultdict(list)
-    for job in jobs:
-        if limits[job.endpoint_id].rate:
-            per_endpoint[job.endpoint_id].append(job)
-    for endpoint_id, group in per_endpoint.items():
-        limit = limits[endpoint_id]
-        for job, start in zip(group, limit.starts(len(group)), strict=True):
-            job.not_before = start
-        EndpointSlot.objects.filter(pk=endpoint_id).update(next_start_at=limit.first)
-
-
-# The LIMIT sits in an ARRAY(...) sub-select, which PostgreSQL runs once (an InitPlan):
-# no plan can re-run it per row and claim more than ``limit``, and the UPDATE finds the
-# picked rows by primary key.
-_CLAIM_SQL = """
-WITH claimed AS (
+# Per endpoint of the plan: due unkeyed deliveries by (endpoint, due time); and on ordered
+# endpoints the head of each key (its first delivery pending or being sent), when it is
+# pending and due. Then lock (skipping rows another worker holds), stamp and read.
+_CLAIM_DUE_SQL = f"""
+WITH q AS (
+    SELECT * FROM unnest(%(endpoints)s::bigint[], %(quotas)s::int[]) AS q (endpoint_id, quota)
+), picked AS (
+    SELECT x.id FROM q JOIN callbacks_endpoint ep ON ep.id = q.endpoint_id
+    CROSS JOIN LATERAL (
+        SELECT d.id FROM callbacks_delivery d
+        WHERE d.endpoint_id = q.endpoint_id AND d.state = 'pending' AND d.order_key IS NULL
+          AND d.next_attempt_at <= %(now)s AND {_HELD_BACK}
+        ORDER BY d.next_attempt_at LIMIT q.quota) AS x
+    UNION ALL
+    SELECT x.id FROM q JOIN callbacks_endpoint ep
+        ON ep.id = q.endpoint_id AND ep.ordering = 'per_key'
+    CROSS JOIN LATERAL (
+        WITH RECURSIVE head (order_key, id) AS (
+            (SELECT order_key, id FROM callbacks_delivery
+             WHERE endpoint_id = q.endpoint_id AND state IN ('pending', 'sending')
+               AND sequence IS NOT NULL ORDER BY order_key, sequence LIMIT 1)
+            UNION ALL
+            SELECT n.order_key, n.id FROM head CROSS JOIN LATERAL (
+                SELECT order_key, id FROM callbacks_delivery
+                WHERE endpoint_id = q.endpoint_id AND state IN ('pending', 'sending')
+                  AND sequence IS NOT NULL AND order_key > head.order_key
+                ORDER BY order_key, sequence LIMIT 1) AS n
+        )
+        SELECT d.id FROM head JOIN callbacks_delivery d ON d.id = head.id
+        WHERE d.state = 'pending' AND d.next_attempt_at <= %(now)s AND {_HELD_BACK}
+        LIMIT q.quota) AS x
+), locked AS (
+    SELECT d.id FROM callbacks_delivery d WHERE d.id IN (SELECT id FROM picked)
+    AND d.state = 'pending' FOR UPDATE SKIP LOCKED
+), claimed AS (
     UPDATE callbacks_delivery SET state = 'sending', claim_token = %(token)s,
            lease_expires_at = %(lease)s
-    WHERE id = ANY(ARRAY(
-        SELECT d.id FROM callbacks_delivery d
-        WHERE d.id = ANY(%(ids)s) AND d.state = 'pending' AND d.next_attempt_at <= %(now)s
-          AND (d.test OR NOT EXISTS (
-              SELECT 1 FROM callbacks_endpoint o WHERE o.id = d.endpoint_id
-              AND ((o.circuit_opened_at IS NOT NULL AND o.probe_delivery_id IS DISTINCT FROM d.id)
-                   OR o.paused_until > %(now)s)))
-          AND (d.order_key IS NULL OR NOT EXISTS (
-              SELECT 1 FROM callbacks_delivery p WHERE p.endpoint_id = d.endpoint_id
-              AND p.order_key = d.order_key AND p.sequence < d.sequence
-              AND p.state IN ('pending', 'sending') AND p.sequence IS NOT NULL))
-        ORDER BY d.next_attempt_at, d.sequence LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
+    WHERE id IN (SELECT id FROM locked)
     RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
               off_schedule_attempts, order_key, sequence
 )
@@ -200,17 +90,143 @@ SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay
 FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
      JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
 ORDER BY c.next_attempt_at
+"""  # noqa: S608 (fixed text)
+
+
+# Lock the endpoints' slot rows (made on first use; in id order, so claimers cannot
+# deadlock) and read what limits each: its rate and next start, and how many of its
+# deliveries are being sent by any worker (read after the lock, in a statement of its own,
+# so a claim committed meanwhile is counted).
+_SLOTS_SQL = """
+INSERT INTO callbacks_endpointslot (endpoint_id)
+SELECT unnest(%s::bigint[]) ORDER BY 1
+ON CONFLICT (endpoint_id) DO UPDATE SET endpoint_id = excluded.endpoint_id
+RETURNING endpoint_id, next_start_at
+"""
+_ROOM_SQL = """
+SELECT ep.id, ep.rate_limit,
+       (SELECT count(*) FROM callbacks_delivery d WHERE d.endpoint_id = ep.id
+        AND d.state = 'sending') AS sending
+FROM callbacks_endpoint ep WHERE ep.id = ANY(%s::bigint[])
 """
 
 
-def _claim_returning(ids: Sequence[str], limit: int, now: datetime.datetime,
-                     lease: datetime.datetime, token: uuid.UUID) -> list[tuple]:
-    """Lock, claim and read in one statement."""
+def claim_due(plan: dict[int, int], worker: uuid.UUID | None = None,
+              answered: dict[int, int] | None = None) -> tuple[list[Job], set[int]]:
+    """Claim up to ``plan[endpoint]`` due deliveries of each endpoint (unkeyed ones, and as
+    many heads of keys), stamped with ``worker``, within each endpoint's limits across every
+    worker: ``CALLBACK_ENDPOINT_INFLIGHT`` being sent (less ``answered``: this worker's
+    requests answered and not yet recorded) and its ``rate_limit``. Returns the jobs and
+    the endpoints those limits held back."""
+    _commit_without_waiting()
+    now, token = timezone.now(), worker or uuid.uuid4()
+    lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
+    answered = answered or {}
+    cap = settings.CALLBACK_ENDPOINT_INFLIGHT
+    with transaction.atomic():
+        starts: dict[int, datetime.datetime | None] = dict(
+            execute(_SLOTS_SQL, [sorted(plan)]).fetchall())
+        limits, quotas, held = {}, {}, set()
+        for pk, rate, sending in execute(_ROOM_SQL, [sorted(plan)]).fetchall():
+            quota = min(plan[pk], cap - max(0, sending - answered.get(pk, 0)))
+            if rate:
+                limits[pk] = _Limit(rate, starts.get(pk), now)
+                quota = limits[pk].quota(quota)
+            if quota < plan[pk]:
+                held.add(pk)
+            if quota > 0:
+                quotas[pk] = quota
+        if not quotas:
+            return [], held
+        rows = execute(_CLAIM_DUE_SQL, {
+            "endpoints": list(quotas), "quotas": list(quotas.values()), "now": now,
+            "token": token, "lease": lease}).fetchall()
+        jobs = _jobs(rows, token)
+        _schedule(jobs, limits)
+    return jobs, held
+
+
+def _commit_without_waiting() -> None:
+    """Claims commit without waiting for the disk (once per connection: the claimer's own).
+    A claim lost in a database crash only sends its delivery again: at least once still
+    holds, and the publisher's and the recorder's commits wait as ever."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if not getattr(raw, "camio_claims", False):
+        raw.execute("SET synchronous_commit TO off")
+        raw.camio_claims = True
+
+
+def claim(ids: Sequence[str], limit: int) -> list[Job]:
+    """Claim up to ``limit`` of ``ids`` that are pending and due, oldest due first (not
+    through the shares: the command line's test event, tests)."""
+    now, token = timezone.now(), uuid.uuid4()
+    lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
     wanted = [uuid.UUID(str(i)) for i in ids]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": wanted, "now": now,
                                     "limit": limit})
-        return cursor.fetchall()
+        return _jobs(cursor.fetchall(), token)
+
+
+class _Limit:
+    """A rate-limited endpoint's starts at claim time."""
+
+    def __init__(self, rate: int, next_start: datetime.datetime | None,
+                 now: datetime.datetime) -> None:
+        self.rate, self.now = rate, now
+        self.first = max(now, next_start or now)  # when the next delivery may start
+
+    def quota(self, wanted: int) -> int:
+        ahead = (self.now + datetime.timedelta(seconds=RATE_HORIZON) - self.first)
+        return min(wanted, max(0, math.ceil(ahead.total_seconds() * self.rate)))
+
+    def starts(self, count: int) -> list[datetime.datetime]:
+        """The start of each of ``count`` claimed deliveries; moves the next free start."""
+        gap = datetime.timedelta(seconds=1 / self.rate)
+        times = [self.first + gap * i for i in range(count)]
+        self.first += gap * count
+        return times
+
+
+def _schedule(jobs: list[Job], limits: dict[int, _Limit]) -> None:
+    """Give each job of a rate-limited endpoint its start; store each endpoint's next."""
+    per_endpoint: dict[int, list[Job]] = defaultdict(list)
+    for job in jobs:
+        if job.endpoint_id in limits:
+            per_endpoint[job.endpoint_id].append(job)
+    for endpoint_id, group in per_endpoint.items():
+        limit = limits[endpoint_id]
+        for job, start in zip(group, limit.starts(len(group)), strict=True):
+            job.not_before = start
+        EndpointSlot.objects.filter(pk=endpoint_id).update(next_start_at=limit.first)
+
+
+# The LIMIT sits in an ARRAY(...) sub-select, which PostgreSQL runs once (an InitPlan):
+# no plan can re-run it per row and claim more than ``limit``.
+_CLAIM_SQL = f"""
+WITH claimed AS (
+    UPDATE callbacks_delivery SET state = 'sending', claim_token = %(token)s,
+           lease_expires_at = %(lease)s
+    WHERE id = ANY(ARRAY(
+        SELECT d.id FROM callbacks_delivery d JOIN callbacks_endpoint ep ON ep.id = d.endpoint_id
+        WHERE d.id = ANY(%(ids)s) AND d.state = 'pending' AND d.next_attempt_at <= %(now)s
+          AND {_HELD_BACK}
+          AND (d.order_key IS NULL OR NOT EXISTS (
+              SELECT 1 FROM callbacks_delivery p WHERE p.endpoint_id = d.endpoint_id
+              AND p.order_key = d.order_key AND p.sequence < d.sequence
+              AND p.state IN ('pending', 'sending') AND p.sequence IS NOT NULL))
+        ORDER BY d.next_attempt_at, d.sequence LIMIT %(limit)s FOR UPDATE OF d SKIP LOCKED))
+    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
+              off_schedule_attempts, order_key, sequence
+)
+SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
+       e.type, e.created_at, e.body, ep.updated_at, c.off_schedule_attempts,
+       c.order_key, c.sequence, ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id
+FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
+     JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
+ORDER BY c.next_attempt_at
+"""  # noqa: S608 (fixed text)
 
 
 def held_back(now: datetime.datetime) -> Q:

@@ -1,19 +1,18 @@
-"""The per-process sender: drives claim → send → record, each in its own thread so
-none waits for another.
+"""The per-process sender: learn where work is due, claim fair shares, send, record;
+each in its own thread so none waits for another.
 
-- The *claimer* takes due ids handed over by tasks, claims as many of each
-  endpoint's as that endpoint has free slots (``CALLBACK_ENDPOINT_INFLIGHT`` per
-  process), and hands the jobs to the loop. A slot freed when a request
-  finishes wakes it at once, so an endpoint's slots refill without waiting for
-  the recorder.
+- The *listener* (callbacks.delivery.outbox) hears the outbox's notifications and
+  scans for due work every ``CALLBACK_SCAN_INTERVAL`` seconds.
+- The *claimer* plans how many to take for each endpoint with due work
+  (callbacks.delivery.shares: fair between domains, then endpoints) and claims them with
+  one statement. A slot freed when a request finishes wakes it at once.
 - The *sender* loop (asyncio + aiohttp) sends concurrently, no transaction open.
 - The *recorder* writes results in bulk, then acts on what ``record`` says must
-  follow: retries enqueued with a countdown, endpoints to disable handed to a
-  task.
+  follow: retries become due work here, at their time; endpoints to disable and
+  circuits that changed are handed to tasks.
 
-Ids waiting in memory are safe to lose: their rows stay ``pending`` and the
-sweeper enqueues them again. Claimed rows of a dead process come back when
-their lease expires.
+Nothing here is the only copy of anything: the rows stay ``pending`` until claimed, and
+a claim of a worker that stops comes back with its heartbeat (callbacks.delivery.workers).
 """
 
 from __future__ import annotations
@@ -25,17 +24,19 @@ import queue
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from callbacks.delivery.claims import claim, claim_grouped, endpoints_of
-from callbacks.delivery.outbox import enqueue, enqueue_deliveries
+from callbacks.delivery import workers
+from callbacks.delivery.claims import claim, claim_due
+from callbacks.delivery.outbox import Listener, domains_of, enqueue
 from callbacks.delivery.policy import Job, Result
 from callbacks.delivery.recording import FollowUp, record
+from callbacks.delivery.shares import Shares
 from callbacks.delivery.transport import AsyncSender, send_one
 
 log = logging.getLogger(__name__)
@@ -45,35 +46,32 @@ FLUSH_SIZE = 500
 FLUSH_SECONDS = 0.05
 # How long an endpoint rests here after the breaker's threshold of failures in a row.
 LOCAL_BREAKER_REST = 1.0
+# How long an endpoint its limits held back (the cap across workers, its rate) waits before
+# this worker asks again (sooner when one of its requests here ends).
+LIMIT_REST = 0.05
 DISABLE_TASK = "callbacks.endpoint_disable"
 CIRCUIT_TASK = "callbacks.circuit_changed"
-
-Item = str | list | tuple  # a delivery id, or [delivery id, endpoint id]
 
 
 class Dispatcher:
     def __init__(self, worker: uuid.UUID | None = None) -> None:
         self.worker = worker  # this worker's id, stamped on its claims
-        self.capacity = settings.CALLBACK_PROCESS_INFLIGHT
-        self.endpoint_cap = settings.CALLBACK_ENDPOINT_INFLIGHT
-        self.batch_size = settings.CALLBACK_BATCH_SIZE
+        self.shares = Shares(settings.CALLBACK_PROCESS_INFLIGHT,
+                             settings.CALLBACK_ENDPOINT_INFLIGHT)
+        self._peers: list[uuid.UUID] = []  # the live delivery workers, in one order
         self._lock = threading.Condition()
-        self._due: dict[int, dict[str, None]] = {}  # endpoint -> ids to claim, in order
-        self._unsorted: dict[str, None] = {}  # ids that came without their endpoint
-        self._in_flight: Counter[int] = Counter()  # reserved or sending, per endpoint
-        self._unrecorded = 0  # reserved, sending or waiting for the recorder
-        self._wake = threading.Event()
-        self._resting: dict[int, float] = {}  # endpoint -> when its limits have room again
-        self._capped: set[int] = set()  # resting until one of our requests to it finishes
-        self._answered: Counter[int] = Counter()  # answered, waiting for the recorder
-        # Consecutive failures that count toward the breaker, seen here before the recorder
-        # opens the circuit: at the threshold the endpoint rests, so a fast-failing
-        # receiver does not take a whole backlog's first attempts meanwhile.
-        self._failing: Counter[int] = Counter()
+        # endpoint -> (domain, when work is due there (epoch seconds), news count)
+        self._wanted: dict[int, tuple[int, float, int]] = {}
+        self._resting: dict[int, float] = {}  # endpoint -> monotonic time it may claim again
+        self._failing: Counter[int] = Counter()  # failures in a row that trip the breaker
+        self._unrecorded = 0  # claimed and not yet recorded
+        self._answered: Counter[int] = Counter()  # per endpoint: answered, not yet recorded
         self._stopping = False
+        self._wake = threading.Event()
         self._results: queue.Queue[Result | None] = queue.Queue()
         self.loop = asyncio.new_event_loop()
-        self.sender = AsyncSender(limit=self.capacity)
+        self.sender = AsyncSender(limit=self.shares.capacity)
+        self.listener = Listener(self.found)
         self._threads = [
             threading.Thread(target=self._run_loop, name="callback-sender", daemon=True),
             threading.Thread(target=self._run_recorder, name="callback-recorder", daemon=True),
@@ -81,142 +79,122 @@ class Dispatcher:
         ]
         for thread in self._threads:
             thread.start()
+        self.listener.start()
 
-    # --- taking work in -------------------------------------------------------
+    # --- where work is due ------------------------------------------------------------
 
-    def accept(self, items: Iterable[Item]) -> int:
-        """Take delivery ids (with their endpoint when known) to claim when there is room."""
-        count = 0
+    def found(self, found: dict[int, tuple[int, object]], notified: bool = False) -> None:
+        """Note endpoints with work due at a time (a datetime, or epoch seconds). Of a
+        notification, which every delivery worker hears, only the endpoints this worker
+        answers for: each endpoint has one among the live workers (the others find its work
+        in their next scan if it is still due then)."""
         with self._lock:
-            for item in items:
-                if isinstance(item, str):
-                    self._unsorted[item] = None
-                else:
-                    delivery_id, endpoint_id = item
-                    self._due.setdefault(int(endpoint_id), {})[str(delivery_id)] = None
-                count += 1
-        self._wake.set()
-        return count
-
-    def _sort_unsorted(self) -> None:
-        with self._lock:
-            ids, self._unsorted = list(self._unsorted), {}
-        if ids:
-            self.accept([pk, endpoint] for endpoint, pks in endpoints_of(ids).items()
-                        for pk in pks)
-
-    def _reserve(self) -> dict[int, list[str]]:
-        """Take ids to claim now, within each endpoint's free slots and the process's,
-        round-robin across endpoints; the slots are reserved until the claim returns."""
-        with self._lock:
-            free = min(self.capacity - self._unrecorded, self.batch_size)
-            taken: dict[int, list[str]] = defaultdict(list)
-            now = time.monotonic()
-            for endpoint_id, until in list(self._resting.items()):
-                if until <= now:
-                    del self._resting[endpoint_id]
-            while free > 0:
-                progressed = False
-                for endpoint_id in list(self._due):
-                    if free <= 0:
-                        break
-                    ids = self._due[endpoint_id]
-                    if (self._in_flight[endpoint_id] >= self.endpoint_cap
-                            or endpoint_id in self._resting):
-                        continue
-                    delivery_id = next(iter(ids))
-                    del ids[delivery_id]
-                    if not ids:
-                        del self._due[endpoint_id]
-                    taken[endpoint_id].append(delivery_id)
-                    self._in_flight[endpoint_id] += 1
-                    free -= 1
-                    progressed = True
-                if not progressed:
-                    break
-            self._unrecorded += sum(len(ids) for ids in taken.values())
-        return taken
-
-    def _release(self, endpoint_id: int, count: int, recorded: bool = True) -> None:
-        with self._lock:
-            self._in_flight[endpoint_id] -= count
-            if self._in_flight[endpoint_id] <= 0:
-                del self._in_flight[endpoint_id]
-            if recorded:
-                self._unrecorded -= count
-                self._lock.notify_all()
-            else:
-                self._answered[endpoint_id] += count
-            if endpoint_id in self._capped:  # a slot of the shared cap is free again
-                self._capped.discard(endpoint_id)
-                self._resting.pop(endpoint_id, None)
+            for endpoint, (domain, due) in found.items():
+                if notified and not self._answers_for(endpoint):
+                    continue
+                at = due if isinstance(due, float) else due.timestamp()  # type: ignore[attr-defined]
+                _, known, news = self._wanted.get(endpoint, (domain, math.inf, 0))
+                self._wanted[endpoint] = (domain, min(known, at), news + 1)
         self._wake.set()
 
-    # --- claiming ----------------------------------------------------------------
+    def _answers_for(self, endpoint: int) -> bool:
+        peers = self._peers
+        if self.worker is None or self.worker not in peers:
+            return True
+        return peers[endpoint % len(peers)] == self.worker
+
+    def accept(self, items: Iterable[str | list]) -> int:
+        """Deliveries handed over by a task (``[id, endpoint id]`` pairs): their endpoints
+        have due work."""
+        endpoints = {int(item[1]) for item in items if not isinstance(item, str)}
+        if endpoints:
+            now = time.time()
+            self.found({pk: (domain, now) for pk, domain in domains_of(
+                sorted(endpoints)).items()})
+        return len(endpoints)
+
+    # --- claiming ------------------------------------------------------------------------
 
     def _run_claimer(self) -> None:
-        while True:
-            timeout = 0.5
-            with self._lock:
-                if self._resting:  # ids an endpoint's limits held back: ask again then
-                    soonest = min(self._resting.values()) - time.monotonic()
-                    timeout = min(timeout, max(soonest, 0.001))
-            self._wake.wait(timeout=timeout)
+        refreshed = 0.0
+        while not self._stopping:
+            self._wake.wait(timeout=self._next_wait())
             self._wake.clear()
             if self._stopping:
-                connection.close()
-                return
+                break
             try:
-                self._sort_unsorted()
+                if time.monotonic() - refreshed > 2:
+                    self._refresh_peers()
+                    refreshed = time.monotonic()
                 while self._claim_some():
                     pass
             except Exception:
-                log.exception("claiming deliveries failed; the sweeper will catch up")
+                log.exception("claiming deliveries failed; trying again")
                 connection.close()
+                time.sleep(0.5)
+        connection.close()
+
+    def _refresh_peers(self) -> None:
+        """The live delivery workers: who answers for which endpoint's notifications."""
+        peers = workers.peers()
+        with self._lock:
+            self._peers = peers
+
+    def _next_wait(self) -> float:
+        with self._lock:
+            now, mono = time.time(), time.monotonic()
+            soonest = min((at - now for _, at, _ in self._wanted.values()), default=0.5)
+            rest = min((until - mono for until in self._resting.values()), default=0.5)
+        return min(0.5, max(0.001, min(soonest, rest)))
 
     def _claim_some(self) -> int:
-        """Claim one round of reserved ids and start sending them; return how many."""
-        taken = self._reserve()
-        if not taken:
-            return 0
-        total = sum(len(pks) for pks in taken.values())
+        """Claim one round of fair shares and start sending them; return how many."""
+        now, mono = time.time(), time.monotonic()
         with self._lock:
-            answered = {pk: self._answered[pk] for pk in taken if self._answered[pk]}
+            for endpoint, until in list(self._resting.items()):
+                if until <= mono:
+                    del self._resting[endpoint]
+            due = {pk: (domain, news) for pk, (domain, at, news) in self._wanted.items()
+                   if at <= now and pk not in self._resting}
+            plan = self.shares.plan({pk: domain for pk, (domain, _) in due.items()},
+                                    settings.CALLBACK_BATCH_SIZE)
+            for endpoint, count in plan.items():
+                self.shares.taken(endpoint, due[endpoint][0], count)
+            self._unrecorded += sum(plan.values())
+        if not plan:
+            return 0
+        with self._lock:
+            answered = {pk: self._answered[pk] for pk in plan if self._answered[pk]}
         try:
-            result = claim_grouped(taken, total, answered, self.worker)
+            jobs, held = claim_due(plan, self.worker, answered)
         except Exception:
-            for endpoint_id, pks in taken.items():
-                self._release(endpoint_id, len(pks))
+            self._unclaimed(plan, due, Counter(), set())
             raise
-        jobs = result.jobs
-        claimed = Counter(job.endpoint_id for job in jobs)
-        for endpoint_id, pks in taken.items():
-            unclaimed = len(pks) - claimed[endpoint_id]
-            if unclaimed:  # not due yet, held back, or sent elsewhere
-                self._release(endpoint_id, unclaimed)
-        if result.deferred:
-            self._defer(result.deferred, result.retry_in, result.capped)
+        self._unclaimed(plan, due, Counter(job.endpoint_id for job in jobs), held)
         if jobs:
             self.loop.call_soon_threadsafe(self._start, jobs)
-        return total
+        return len(jobs)
 
-    def _defer(self, deferred: dict[int, list[str]], retry_in: dict[int, float],
-               capped: set[int]) -> None:
-        """Keep ids an endpoint's limits held back, first in line; that endpoint rests
-        until its limits have room again: its rate limit's next start, or for the
-        in-flight cap, the next of our requests to it that finishes (a short while when
-        the other workers hold every slot)."""
-        now = time.monotonic()
+    def _unclaimed(self, plan: dict[int, int], due: dict[int, tuple[int, int]],
+                   claimed: Counter[int], held: set[int]) -> None:
+        """Give back the slots of what was planned and not claimed. An endpoint its limits
+        held back (the in-flight cap across workers, its rate) rests a moment; one that
+        gave fewer than asked otherwise has nothing more due now (unless news came)."""
         with self._lock:
-            for endpoint_id, ids in deferred.items():
-                rest = self._due.get(endpoint_id, {})
-                self._due[endpoint_id] = {**dict.fromkeys(ids), **rest}
-                self._resting[endpoint_id] = now + retry_in[endpoint_id]
-                if endpoint_id in capped and self._in_flight[endpoint_id] > 0:
-                    self._capped.add(endpoint_id)
-                    self._resting[endpoint_id] = now + 1.0  # or sooner, when one finishes
+            for endpoint, count in plan.items():
+                short = count - claimed[endpoint]
+                if not short:
+                    continue
+                _, news = due[endpoint]
+                self.shares.given_back(endpoint, short)
+                self._unrecorded -= short
+                if endpoint in held:
+                    self._resting[endpoint] = time.monotonic() + LIMIT_REST
+                elif self._wanted.get(endpoint, (0, 0, news))[2] == news:
+                    self._wanted.pop(endpoint, None)
+            self._lock.notify_all()
 
-    # --- sending -------------------------------------------------------------------
+    # --- sending -------------------------------------------------------------------------
 
     def _start(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -229,34 +207,43 @@ class Dispatcher:
                 if wait > 0:
                     await asyncio.sleep(wait)
             result = await self.sender.send(job)
-        except Exception:  # the lease brings the delivery back
+        except Exception:  # its claim comes back with the lease
             log.exception("sending delivery %s failed unexpectedly", job.delivery_id)
-            self._release(job.endpoint_id, 1)
+            with self._lock:
+                self.shares.given_back(job.endpoint_id)
+                self._unrecorded -= 1
+                self._lock.notify_all()
             return
-        self._release(job.endpoint_id, 1, recorded=False)  # the slot refills now
+        with self._lock:  # the slot refills now; the recorder writes the result
+            seconds = (result.finished_at - result.started_at).total_seconds()
+            self.shares.given_back(job.endpoint_id, seconds=seconds)
+            self._answered[job.endpoint_id] += 1
+            self._resting.pop(job.endpoint_id, None)
+            if not job.test:
+                self._watch_breaker(job.endpoint_id, result)
         self._results.put(result)
-        if not job.test:
-            self._watch_breaker(job.endpoint_id, result)
+        self._wake.set()
 
     def _watch_breaker(self, endpoint_id: int, result: Result) -> None:
+        """Count failures that trip the breaker, seen here before the recorder opens the
+        circuit: at the threshold the endpoint rests, so a fast-failing receiver does not
+        take a whole backlog's first attempts meanwhile (called under the lock)."""
         threshold = settings.CALLBACK_BREAKER_FAILURES
         if not threshold:
             return
-        with self._lock:
-            if not result.verdict.trips_breaker:
-                self._failing.pop(endpoint_id, None)
-                return
-            self._failing[endpoint_id] += 1
-            if self._failing[endpoint_id] >= threshold:  # the recorder opens it meanwhile
-                self._failing.pop(endpoint_id, None)
-                self._capped.discard(endpoint_id)
-                self._resting[endpoint_id] = time.monotonic() + LOCAL_BREAKER_REST
+        if not result.verdict.trips_breaker:
+            self._failing.pop(endpoint_id, None)
+            return
+        self._failing[endpoint_id] += 1
+        if self._failing[endpoint_id] >= threshold:
+            self._failing.pop(endpoint_id, None)
+            self._resting[endpoint_id] = time.monotonic() + LOCAL_BREAKER_REST
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
-    # --- recording -------------------------------------------------------------------
+    # --- recording -------------------------------------------------------------------------
 
     def _run_recorder(self) -> None:
         while True:
@@ -275,10 +262,7 @@ class Dispatcher:
                     self._results.put(None)
                     break
                 batch.append(item)
-            follow_up = self._flush(batch)
-            if follow_up.ready:  # next of their key: claim here at once, not via the broker
-                self.accept(follow_up.ready)
-            follow(follow_up)
+            self._follow(self._flush(batch))
 
     def _flush(self, batch: list[Result]) -> FollowUp:
         try:
@@ -291,8 +275,8 @@ class Dispatcher:
                     log.warning("recording %d results failed; retrying", len(batch))
                     connection.close()
         except Exception:
-            log.exception("recording %d results failed; their leases will bring them back",
-                          len(batch))
+            log.exception("recording %d results failed; their claims come back when their "
+                          "lease ends", len(batch))
             connection.close()
         finally:
             with self._lock:
@@ -300,10 +284,23 @@ class Dispatcher:
                 self._answered.subtract(Counter(result.job.endpoint_id for result in batch))
                 self._answered += Counter()  # drop the zeros
                 self._lock.notify_all()
-            self._wake.set()
         return FollowUp()
 
-    # --- lifecycle ---------------------------------------------------------------------
+    def _follow(self, follow_up: FollowUp) -> None:
+        """Retries, the next of each key and the deliveries of circuits that closed are due
+        work here (at their time); the rest goes to tasks."""
+        now = time.time()
+        due: dict[int, float] = {}
+        for _, endpoint_id, seconds in follow_up.retries:
+            due[endpoint_id] = min(due.get(endpoint_id, math.inf), now + seconds)
+        for endpoint_id in follow_up.keys:
+            due[endpoint_id] = now
+        if due:
+            self.found({pk: (self.shares.domain_of[pk], at) for pk, at in due.items()
+                        if pk in self.shares.domain_of})
+        tasks(follow_up)
+
+    # --- lifecycle -------------------------------------------------------------------------
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every claimed job is sent and recorded."""
@@ -319,6 +316,7 @@ class Dispatcher:
     def stop(self, timeout: float = 30.0) -> None:
         self._stopping = True
         self._wake.set()
+        self.listener.stop()
         self._threads[2].join(timeout=10)
         self.wait_idle(timeout)
         self._results.put(None)
@@ -331,16 +329,9 @@ class Dispatcher:
             self._threads[0].join(timeout=5)
 
 
-def follow(follow_up: FollowUp) -> None:
-    """Enqueue retries due within the hour with a countdown (later ones wait for the
-    sweeper), hand endpoints to disable to their task and circuits that opened or
-    closed to theirs (the admins' e-mail)."""
-    buckets: dict[int, list[list]] = defaultdict(list)
-    for delivery_id, endpoint_id, seconds in follow_up.retries:
-        if seconds <= 3600:
-            buckets[math.ceil(seconds)].append([delivery_id, endpoint_id])
-    for seconds, items in buckets.items():
-        enqueue_deliveries(items, countdown=seconds or None)
+def tasks(follow_up: FollowUp) -> None:
+    """Hand endpoints to disable to their task and circuits that opened or closed to
+    theirs (the admins' e-mail)."""
     if follow_up.disable:
         enqueue(DISABLE_TASK, [[pk, reason] for pk, reason in follow_up.disable.items()])
     if follow_up.circuits:
@@ -348,10 +339,8 @@ def follow(follow_up: FollowUp) -> None:
 
 
 _dispatcher: Dispatcher | None = None
-_lock = threading.Lock()
-
-
 _worker: uuid.UUID | None = None
+_lock = threading.Lock()
 
 
 def get_dispatcher(worker: uuid.UUID | None = None) -> Dispatcher:
@@ -380,5 +369,5 @@ def send_now(delivery_id: str) -> Result | None:
     if not jobs:
         return None
     result = send_one(jobs[0])
-    follow(record([result]))
+    tasks(record([result]))
     return result

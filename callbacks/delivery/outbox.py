@@ -1,54 +1,62 @@
-"""The outbox, the bottom of the delivery engine: ``publish`` records events and
-their deliveries in the caller's transaction, and ``enqueue`` hands ids to the
-broker after commit.
+"""The outbox, both ends: ``publish`` records events and their deliveries in the caller's
+transaction and wakes the delivery workers when it commits; a delivery worker's
+``Listener`` hears it, and scans for due work besides.
 
-``publish`` writes one immutable Event and one Delivery per subscribed, enabled
-endpoint of the domain. After commit, the new delivery ids (only ids) go to
-Celery, batched per transaction; if the broker is down the error is logged and
-the sweeper sends them later. ``enqueue`` is the one way every app hands ids to
-a task: by task name (so nothing here imports the tasks above it), in chunks,
-never raising.
+One statement per call writes the events, one Delivery per subscribed, enabled endpoint
+of the domain (the subscribers are read in the same statement, so it sees endpoint
+changes made earlier in the transaction), the order numbers of ``per_key`` endpoints,
+and a PostgreSQL notification on ``CHANNEL`` naming the domain and the endpoints. A
+notification is delivered only when the transaction commits, so a rolled-back change
+wakes nobody and a committed one cannot be missed. No message broker is on this path.
+
+A delivery worker LISTENs on the channel and, every ``CALLBACK_SCAN_INTERVAL`` seconds
+(and after each reconnection), scans for the endpoints with pending deliveries and the
+earliest due time of each: one index probe per endpoint, whatever the backlog. Retries,
+deliveries another worker gave back, a probe picked by the sweeper: the scan finds what
+no notification announced.
 
 Ordering: each event carries the order key its producer gives (``box:<device_id>``,
-``user:<user_id>``, ``pacs:<integration_id>``, ...). For an endpoint whose
-``ordering`` is ``per_key``, each of its deliveries takes the next number of that
-endpoint and key from a row-locked counter (``OrderCounter``), in the publishing
-transaction: a second transaction publishing for the same key waits at the counter
-until the first commits, so numbers follow commit order.
+``user:<user_id>``, ``pacs:<integration_id>``, ...). For an endpoint whose ``ordering``
+is ``per_key``, each of its deliveries takes the next number of that endpoint and key
+from a row-locked counter (``OrderCounter``), in the publishing transaction: a second
+transaction publishing for the same key waits at the counter until the first commits,
+so numbers follow commit order.
+
+``enqueue`` is the one way every app hands ids to a Celery task: by task name (so
+nothing here imports the tasks above it), in chunks, never raising.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import psycopg
 from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import catalog
-from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering
+from callbacks.models import Delivery, DeliveryState, Endpoint, Event
 from domains.models import Domain
 
 log = logging.getLogger(__name__)
-_local = threading.local()
 
-DELIVER_TASK = "callbacks.deliver"
+CHANNEL = "camio_deliveries"
+# Past this many endpoints a notification says "*" (look everywhere): NOTIFY payloads are
+# limited to 8,000 bytes.
+NOTIFY_ENDPOINTS_MAX = 500
 
 
-def enqueue(
-    task: str,
-    ids: Sequence[Any],
-    *,
-    queue: str | None = None,
-    countdown: float | None = None,
-    chunk: int = 200,
-) -> int:
+def enqueue(task: str, ids: Sequence[Any], *, queue: str | None = None,
+            countdown: float | None = None, chunk: int = 200) -> int:
     """Send ``ids`` to ``task`` in chunks; log and swallow broker errors.
 
     The rows behind the ids are safe in the database, and each app's sweeper
@@ -69,13 +77,39 @@ def enqueue(
     return sent
 
 
-def enqueue_deliveries(ids: Sequence[str | list], *, replay: bool = False,
-                       countdown: float | None = None) -> int:
-    """Hand delivery ids (``[id, endpoint id]`` pairs, or bare ids) to the senders; replays
-    go to their own, lower-priority queue."""
-    queue = settings.CALLBACK_REPLAY_DELIVERY_QUEUE if replay else None
-    return enqueue(DELIVER_TASK, ids, queue=queue, countdown=countdown,
-                   chunk=settings.CALLBACK_BATCH_SIZE)
+def execute(sql: str, params: Any) -> psycopg.Cursor:
+    """Run one of the engine's fixed statements in Django's connection and transaction,
+    its parameters bound by the server and its plan prepared on first use: these
+    statements take longer to plan than to run. Django's query log sees them."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:  # Django turns preparing off: on for what asks alone
+        raw.prepare_threshold = 2**31 - 1
+        # And planned once: a custom plan per run would cost as much as not preparing
+        # (Django's own statements are not prepared, so this leaves them alone).
+        raw.execute("SET plan_cache_mode = force_generic_plan")
+    cursor = psycopg.Cursor(raw)
+    started = time.monotonic()
+    cursor.execute(sql, params, prepare=True)
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return cursor
+
+
+def payload(endpoints: Iterable[int]) -> str:
+    """A notification's text: the endpoints with new due work, or "*"."""
+    unique = sorted(set(endpoints))
+    return "*" if len(unique) > NOTIFY_ENDPOINTS_MAX else ",".join(map(str, unique))
+
+
+def wake(endpoints: Iterable[int | Sequence[Any]]) -> None:
+    """Tell the delivery workers that these endpoints have due deliveries (endpoint ids,
+    or [delivery id, endpoint id] pairs); in a transaction, when it commits."""
+    ids = [int(item[1] if isinstance(item, (list, tuple)) else item)  # type: ignore[arg-type]
+           for item in endpoints]
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload(ids)])
 
 
 def envelope(event_id: uuid.UUID, event_type: str, obj: dict[str, Any],
@@ -88,16 +122,10 @@ def envelope(event_id: uuid.UUID, event_type: str, obj: dict[str, Any],
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def publish(
-    *,
-    domain: Domain,
-    type: str,
-    object: dict[str, Any],
-    endpoint: Endpoint | None = None,
-    test: bool = False,
-    order_key: str = "",
-) -> Event:
-    """Record an event of ``type`` for ``domain`` and its deliveries; send after commit.
+def publish(*, domain: Domain, type: str, object: dict[str, Any],
+            endpoint: Endpoint | None = None, test: bool = False, order_key: str = "") -> Event:
+    """Record an event of ``type`` for ``domain`` and its deliveries; wake the workers when
+    the transaction commits.
 
     ``order_key`` is what ordered endpoints keep this event in order with (the Box, the
     hook's owner, the PACS integration); ``endpoint`` restricts the fan-out to one
@@ -108,15 +136,58 @@ def publish(
     return event
 
 
-def publish_many(
-    *,
-    domain: Domain,
-    events: Sequence[tuple[str, dict[str, Any], str]],
-    endpoint: Endpoint | None = None,
-    test: bool = False,
-) -> list[Event]:
+# The events, their deliveries (subscribers read here), the order numbers and the
+# notification, in one statement. Data-modifying CTEs all run; the counters are upserted
+# in (endpoint, key) order, so two publishers take their locks in one order.
+_PUBLISH_SQL = """
+WITH ev AS (
+    INSERT INTO callbacks_event (id, domain_id, type, created_at, test, body, order_key)
+    SELECT i, %(domain)s, t, %(now)s, %(test)s, b, k
+    FROM unnest(%(ids)s::uuid[], %(types)s::varchar[], %(bodies)s::bytea[], %(keys)s::varchar[])
+         AS x (i, t, b, k)
+), targets AS (
+    SELECT x.i AS event_id, x.t AS type, x.k AS order_key, x.n, ep.id AS endpoint_id,
+           ep.ordering = 'per_key' AND x.k <> '' AND NOT %(test)s AS keyed
+    FROM unnest(%(ids)s::uuid[], %(types)s::varchar[], %(keys)s::varchar[])
+         WITH ORDINALITY AS x (i, t, k, n)
+    JOIN callbacks_endpoint ep ON CASE WHEN %(only)s::bigint IS NULL
+        THEN ep.domain_id = %(domain)s AND ep.enabled AND ep.deleted_at IS NULL
+             AND ep.event_types ? x.t
+        ELSE ep.id = %(only)s::bigint END
+), wanted AS (
+    SELECT endpoint_id, order_key, count(*) AS n FROM targets WHERE keyed GROUP BY 1, 2
+), counters AS (
+    INSERT INTO callbacks_ordercounter (endpoint_id, key, last)
+    SELECT endpoint_id, order_key, n FROM wanted ORDER BY endpoint_id, order_key
+    ON CONFLICT (endpoint_id, key) DO UPDATE SET last = callbacks_ordercounter.last + excluded.last
+    RETURNING endpoint_id, key, last
+), numbered AS (
+    SELECT t.*, c.last - w.n
+           + row_number() OVER (PARTITION BY t.endpoint_id, t.order_key, t.keyed ORDER BY t.n)
+           AS sequence
+    FROM targets t
+    LEFT JOIN wanted w ON t.keyed AND w.endpoint_id = t.endpoint_id AND w.order_key = t.order_key
+    LEFT JOIN counters c ON t.keyed AND c.endpoint_id = t.endpoint_id AND c.key = t.order_key
+), ins AS (
+    INSERT INTO callbacks_delivery (id, event_id, endpoint_id, domain_id, event_type, state,
+        test, replay, attempt_count, off_schedule_attempts, next_attempt_at, last_error,
+        created_at, order_key, sequence)
+    SELECT gen_random_uuid(), event_id, endpoint_id, %(domain)s, type, 'pending', %(test)s,
+           false, 0, 0, %(now)s, '', %(now)s, CASE WHEN keyed THEN order_key END,
+           CASE WHEN keyed THEN sequence END
+    FROM numbered ORDER BY n, endpoint_id
+    RETURNING endpoint_id
+)
+SELECT pg_notify(%(channel)s, CASE WHEN count(DISTINCT endpoint_id) > %(most)s THEN '*'
+                 ELSE string_agg(DISTINCT endpoint_id::text, ',') END)
+FROM ins HAVING count(*) > 0
+"""
+
+
+def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], str]],
+                 endpoint: Endpoint | None = None, test: bool = False) -> list[Event]:
     """Record several ``(type, object, order key)`` events of one domain, in that order,
-    with two INSERTs (and one counter upsert when an ordered endpoint subscribes)."""
+    with their deliveries, in one statement."""
     for event_type, _, _ in events:
         if event_type not in catalog.BY_NAME:
             raise ValueError(f"{event_type!r} is not an event type.")
@@ -127,25 +198,16 @@ def publish_many(
         rows.append(Event(id=event_id, domain=domain, type=event_type, created_at=now, test=test,
                           body=envelope(event_id, event_type, obj, test),
                           order_key="" if test else key[:100]))
+    params: dict[str, Any] = {
+        "domain": domain.pk, "now": now, "test": test, "channel": CHANNEL,
+        "most": NOTIFY_ENDPOINTS_MAX, "only": endpoint.pk if endpoint is not None else None,
+        "ids": [e.id for e in rows], "types": [e.type for e in rows],
+        "bodies": [e.body for e in rows], "keys": [e.order_key for e in rows],
+    }
     with transaction.atomic():
-        batch = _current_batch()
-        deliveries = []
-        ordered: list[Delivery] = []
-        for event in rows:
-            targets = ([(endpoint.pk, False)] if endpoint is not None
-                       else batch.subscribers(domain.pk, event.type))
-            for target, per_key in targets:
-                delivery = Delivery(id=uuid.uuid4(), event=event, endpoint_id=target,
-                                    domain=domain, event_type=event.type, test=test,
-                                    next_attempt_at=now, created_at=now)
-                deliveries.append(delivery)
-                if per_key and event.order_key:
-                    delivery.order_key = event.order_key
-                    ordered.append(delivery)
-        number(ordered)
-        Event.objects.bulk_create(rows)
-        Delivery.objects.bulk_create(deliveries)
-        batch.ids.extend([str(d.id), d.endpoint_id] for d in deliveries)
+        execute(_PUBLISH_SQL, params)
+    for event in rows:
+        event._state.adding, event._state.db = False, "default"
     return rows
 
 
@@ -158,7 +220,8 @@ RETURNING endpoint_id, key, last
 
 def number(deliveries: Sequence[Delivery]) -> None:
     """Give each delivery (its ``order_key`` set) the next sequence numbers of its endpoint
-    and key, in the order given; the counter rows stay locked until the caller commits."""
+    and key, in the order given; the counter rows stay locked until the caller commits
+    (replays, and an endpoint switching to ``per_key``)."""
     if not deliveries:
         return
     wanted: dict[tuple[int, str], int] = {}
@@ -180,7 +243,7 @@ def number(deliveries: Sequence[Delivery]) -> None:
 
 def order_pending(endpoint_id: int) -> list[list]:
     """An endpoint switched to ``per_key``: number its pending deliveries of keyed events
-    by commit (event time, then creation); return the first of each key to enqueue."""
+    by commit (event time, then creation); return the first of each key."""
     pending = list(
         Delivery.objects.select_for_update()
         .filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING, test=False,
@@ -201,74 +264,123 @@ def order_pending(endpoint_id: int) -> list[list]:
 
 def unorder_pending(endpoint_id: int) -> list[list]:
     """An endpoint switched back to no ordering: its pending deliveries stop waiting for
-    each other (and carry no sequence); return the due ones to enqueue (bounded)."""
-    waiting = Delivery.objects.filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING,
-                                      order_key__isnull=False)
-    due = list(waiting.filter(next_attempt_at__lte=timezone.now()).order_by("next_attempt_at")
-               .values_list("id", flat=True)[: settings.CALLBACK_SWEEP_LIMIT])
-    waiting.update(order_key=None, sequence=None)
-    return [[str(pk), endpoint_id] for pk in due]
+    each other (and carry no sequence)."""
+    Delivery.objects.filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING,
+                            order_key__isnull=False).update(order_key=None, sequence=None)
+    return [[None, endpoint_id]]
 
 
-def subscribers(domain_id: int, event_type: str) -> list[tuple[int, bool]]:
-    """Return the domain's enabled endpoints subscribed to ``event_type``, as (id, ordered
-    per key) pairs."""
-    # Filtered in Python: a domain has few endpoints, all read in one short query.
-    endpoints = Endpoint.objects.filter(domain_id=domain_id, deleted_at=None, enabled=True)
-    rows = endpoints.values_list("id", "event_types", "ordering")
-    return [(pk, ordering == Ordering.PER_KEY) for pk, types, ordering in rows
-            if event_type in types]
+# --- The workers' end: listening and scanning ------------------------------------------
+
+# Each endpoint with unkeyed deliveries pending, once, with the earliest due time (a loose
+# index scan on delivery_pending: one probe per endpoint), and each endpoint with keyed
+# deliveries pending or being sent (one probe per endpoint on delivery_order: the claim
+# finds the heads of its keys). Endpoints whose circuit is open (no probe picked) or
+# that are paused are left out: nothing is due there.
+_SCAN_SQL = """
+WITH RECURSIVE plain (endpoint_id, due) AS (
+    (SELECT endpoint_id, next_attempt_at FROM callbacks_delivery
+     WHERE state = 'pending' AND order_key IS NULL ORDER BY endpoint_id, next_attempt_at LIMIT 1)
+    UNION ALL
+    SELECT n.endpoint_id, n.next_attempt_at FROM plain CROSS JOIN LATERAL (
+        SELECT endpoint_id, next_attempt_at FROM callbacks_delivery
+        WHERE state = 'pending' AND order_key IS NULL AND endpoint_id > plain.endpoint_id
+        ORDER BY endpoint_id, next_attempt_at LIMIT 1) AS n
+), keyed (endpoint_id) AS (
+    (SELECT endpoint_id FROM callbacks_delivery
+     WHERE state IN ('pending', 'sending') AND sequence IS NOT NULL ORDER BY endpoint_id LIMIT 1)
+    UNION ALL
+    SELECT n.endpoint_id FROM keyed CROSS JOIN LATERAL (
+        SELECT endpoint_id FROM callbacks_delivery
+        WHERE state IN ('pending', 'sending') AND sequence IS NOT NULL
+          AND endpoint_id > keyed.endpoint_id ORDER BY endpoint_id LIMIT 1) AS n
+), found AS (
+    SELECT endpoint_id, due FROM plain
+    UNION ALL SELECT endpoint_id, %(now)s FROM keyed
+)
+SELECT f.endpoint_id, ep.domain_id, min(f.due)
+FROM found f JOIN callbacks_endpoint ep ON ep.id = f.endpoint_id
+WHERE (ep.circuit_opened_at IS NULL OR ep.probe_delivery_id IS NOT NULL)
+  AND (ep.paused_until IS NULL OR ep.paused_until <= %(now)s)
+GROUP BY f.endpoint_id, ep.domain_id
+"""
+
+_DOMAINS_SQL = "SELECT id, domain_id FROM callbacks_endpoint WHERE id = ANY(%s)"
+
+# endpoint -> (domain, due), and whether a notification (rather than a scan) said so.
+Found = Callable[[dict[int, tuple[int, object]], bool], None]
 
 
-class _Batch:
-    """What one transaction published: delivery ids, sent to the broker once at commit,
-    and the subscribers already looked up (endpoint services clear them)."""
-
-    def __init__(self, replay: bool) -> None:
-        self.ids: list[list] = []  # [delivery id, endpoint id]
-        self.replay = replay
-        self.callback = self.send
-        self._subscribers: dict[tuple[int, str], list[tuple[int, bool]]] = {}
-
-    def subscribers(self, domain_id: int, event_type: str) -> list[tuple[int, bool]]:
-        key = (domain_id, event_type)
-        if key not in self._subscribers:
-            self._subscribers[key] = subscribers(domain_id, event_type)
-        return self._subscribers[key]
-
-    def send(self) -> None:
-        if _local.__dict__.get(_slot(self.replay)) is self:
-            del _local.__dict__[_slot(self.replay)]
-        if self.ids:
-            enqueue_deliveries(self.ids, replay=self.replay)
+def scan() -> dict[int, tuple[int, datetime.datetime]]:
+    """endpoint -> (domain, earliest due) for every endpoint with pending deliveries."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SCAN_SQL, {"now": timezone.now()})
+        return {endpoint: (domain, due) for endpoint, domain, due in cursor.fetchall()}
 
 
-def _slot(replay: bool) -> str:
-    return "replay" if replay else "fresh"
+def domains_of(endpoints: list[int]) -> dict[int, int]:
+    """endpoint -> domain."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DOMAINS_SQL, [endpoints])
+        return dict(cursor.fetchall())
 
 
-def _current_batch(replay: bool = False) -> _Batch:
-    """Return this transaction's batch, registering its on-commit send the first time."""
-    connection = transaction.get_connection()
-    batch: _Batch | None = _local.__dict__.get(_slot(replay))
-    registered = batch is not None and any(
-        entry[1] is batch.callback for entry in connection.run_on_commit
-    )
-    if batch is None or not registered:
-        batch = _Batch(replay)
-        _local.__dict__[_slot(replay)] = batch
-        transaction.on_commit(batch.callback)
-    return batch
+class Listener:
+    """A thread that hands what it learns to ``found`` (endpoint -> (domain, due))."""
 
+    def __init__(self, found: Found) -> None:
+        self.found = found
+        self.stopping = threading.Event()
+        self.known: dict[int, int] = {}  # endpoint -> domain, for notifications
+        self.thread = threading.Thread(target=self.run, name="callback-listener", daemon=True)
 
-def forget_subscribers() -> None:
-    """Drop the subscribers cached by the current transaction (an endpoint changed)."""
-    for batch in list(_local.__dict__.values()):
-        batch._subscribers.clear()
+    def start(self) -> None:
+        self.thread.start()
 
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
 
-def enqueue_on_commit(deliveries: Sequence[Delivery], *, replay: bool = False) -> None:
-    """Hand deliveries to the senders when the current transaction commits (one message
-    per batch)."""
-    with transaction.atomic():
-        _current_batch(replay).ids.extend([str(d.id), d.endpoint_id] for d in deliveries)
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.listen()
+            except Exception:  # the database went away: try again shortly
+                log.warning("listening for deliveries failed; trying again", exc_info=True)
+                connection.close()
+                self.stopping.wait(1.0)
+        connection.close()
+
+    def listen(self) -> None:
+        # A connection of its own: one iterating notifies() takes no other statement.
+        listening = connection.get_new_connection(connection.get_connection_params())
+        try:
+            listening.autocommit = True
+            listening.execute(f"LISTEN {CHANNEL}")
+            self.rescan()
+            while not self.stopping.is_set():
+                # The generator ends every interval, and the scan runs then, busy or not.
+                for note in listening.notifies(timeout=settings.CALLBACK_SCAN_INTERVAL):
+                    if note.payload == "*":
+                        self.rescan()
+                    else:
+                        self.announce({int(pk) for pk in note.payload.split(",") if pk})
+                    if self.stopping.is_set():
+                        return
+                self.rescan()
+        finally:
+            listening.close()
+
+    def rescan(self) -> None:
+        found: dict[int, tuple[int, object]] = dict(scan())
+        self.known.update((endpoint, domain) for endpoint, (domain, _) in found.items())
+        self.found(found, False)
+
+    def announce(self, endpoints: set[int]) -> None:
+        missing = [pk for pk in endpoints if pk not in self.known]
+        if missing:
+            self.known.update(domains_of(missing))
+        now = timezone.now()
+        found: dict[int, tuple[int, object]] = {pk: (self.known[pk], now) for pk in endpoints
+                                                if pk in self.known}
+        self.found(found, True)

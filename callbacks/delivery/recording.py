@@ -1,15 +1,9 @@
-"""Writing attempt results in bulk: attempts, delivery states, endpoint health, the
-circuit breaker and the hourly rollup. ``record`` returns what must follow
-(retries to enqueue, endpoints to disable, circuits that opened or closed) and
-leaves acting on it to the layer above.
-
-The circuit breaker (per endpoint): ``CALLBACK_BREAKER_FAILURES`` consecutive
-failures that count (``Verdict.trips_breaker``) open it; while it is open the
-claim holds the endpoint's deliveries back (tests aside) and the sweeper sends
-one probe at a time. A probe that fails that way moves its delivery along no
-schedule and doubles the interval (``CALLBACK_BREAKER_PROBE_MIN`` to ``_MAX``);
-any answer that does not count (a success, a 4xx, a Retry-After) closes the
-circuit, and every waiting delivery is due at once.
+"""Writing attempt results in bulk, each delivery's bookkeeping once per batch: the rows
+locked and read in one statement, the attempts in one ``COPY``, the new states in one
+UPDATE from arrays, the endpoints' health and breakers in one more
+(callbacks.delivery.breaker), the hourly rollup in one upsert. ``record`` returns what
+must follow (retries, endpoints to disable, circuits that opened or closed, endpoints
+whose next delivery of a key may go) and leaves acting on it to the layer above.
 """
 
 from __future__ import annotations
@@ -24,12 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from callbacks.delivery import breaker
 from callbacks.delivery.metrics import (
     ATTEMPT_SECONDS,
     DELIVERIES,
@@ -37,8 +29,9 @@ from callbacks.delivery.metrics import (
     OUTCOMES,
     TEST_DELIVERIES,
 )
+from callbacks.delivery.outbox import execute
 from callbacks.delivery.policy import Outcome, Result, next_delay
-from callbacks.models import LATENCY_BOUNDS_MS, Attempt, Delivery, DeliveryState, Endpoint
+from callbacks.models import LATENCY_BOUNDS_MS, Attempt, DeliveryState, Endpoint
 from domains.formats import mask_headers, mask_url
 from domains.models import AuditEntry
 
@@ -48,7 +41,6 @@ log = logging.getLogger(__name__)
 # endpoint's health (callbacks.endpoint_health) counts them.
 CIRCUIT_OPENED = "endpoint.circuit_opened"
 
-
 ATTEMPT_COLUMNS = (
     "delivery_id", "number", "due_at", "started_at", "finished_at", "duration_ms",
     "request_method", "request_url", "request_headers", "response_status", "response_headers",
@@ -56,64 +48,47 @@ ATTEMPT_COLUMNS = (
 )
 
 
-def _attempt_values(result: Result) -> tuple:
-    verdict = result.verdict
+def _attempt_row(result: Result) -> tuple:
+    verdict, job = result.verdict, result.job
     return (
-        uuid.UUID(result.job.delivery_id), result.job.attempt_number, result.job.due_at,
-        result.started_at, result.finished_at, result.duration_ms, result.request.method,
-        mask_url(result.request.url)[:2048], mask_headers(result.request.headers),
-        result.status, [[k, v] for k, v in result.response_headers][:100],
+        uuid.UUID(job.delivery_id), job.attempt_number, job.due_at, result.started_at,
+        result.finished_at, result.duration_ms, result.request.method,
+        mask_url(result.request.url)[:2048],
+        json.dumps(mask_headers(result.request.headers), ensure_ascii=False), result.status,
+        json.dumps([[k, v] for k, v in result.response_headers][:100], ensure_ascii=False),
         result.response_body.replace("\x00", "\ufffd"), result.error[:500],
-        verdict.configuration_error, verdict.outcome == Outcome.SUCCEEDED, result.job.probe,
+        verdict.configuration_error, verdict.outcome == Outcome.SUCCEEDED, job.probe,
     )
 
 
-_JSON_COLUMNS = {ATTEMPT_COLUMNS.index(name) for name in ("request_headers", "response_headers")}
-
-
 def _insert_attempts(results: list[Result]) -> None:
-    """Insert attempt rows with one COPY (the ORM's per-object cost adds up here)."""
-    rows = [
-        [json.dumps(v, ensure_ascii=False) if i in _JSON_COLUMNS else v
-         for i, v in enumerate(_attempt_values(result))]
-        for result in results
-    ]
-    with connection.cursor() as cursor, cursor.cursor.copy(
-        f"COPY {Attempt._meta.db_table} ({', '.join(ATTEMPT_COLUMNS)}) FROM STDIN"
-    ) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _describe_failure(result: Result) -> str:
-    if result.error:
-        return result.error[:500]
-    return f"HTTP {result.status}"
+    """Insert attempt rows with one COPY."""
+    sql = f"COPY {Attempt._meta.db_table} ({', '.join(ATTEMPT_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for result in results:
+            copy.write_row(_attempt_row(result))
 
 
 @dataclass(slots=True)
 class _State:
-    """A delivery's row as the recorder changes it (cheaper than a model instance)."""
+    """A delivery's row as the recorder changes it."""
 
     id: uuid.UUID
     endpoint_id: int
     test: bool
+    next_attempt_at: datetime.datetime
+    off_schedule_attempts: int
+    order_key: str | None
+    created_at: datetime.datetime
     state: str = DeliveryState.SENDING
     attempt_count: int = 0
     last_status_code: int | None = None
     last_error: str = ""
-    claim_token: uuid.UUID | None = None
-    lease_expires_at: datetime.datetime | None = None
     finished_at: datetime.datetime | None = None
-    next_attempt_at: datetime.datetime | None = None
-    off_schedule_attempts: int = 0
-    order_key: str | None = None
-    created_at: datetime.datetime | None = None
 
 
 def _set(moment: datetime.datetime | None) -> datetime.datetime:
-    """Return a time that the delivery's state says is set (a pending delivery's next
-    attempt, a succeeded one's finish), which mypy cannot tell."""
+    """A time the delivery's state says is set (mypy cannot tell)."""
     return cast(datetime.datetime, moment)
 
 
@@ -122,11 +97,10 @@ def _next_state(delivery: _State, result: Result, live: bool) -> None:
     verdict = result.verdict
     delivery.attempt_count = result.job.attempt_number
     delivery.last_status_code = result.status
-    delivery.last_error = "" if verdict.outcome == Outcome.SUCCEEDED else _describe_failure(result)
-    delivery.claim_token = None
-    delivery.lease_expires_at = None
+    succeeded = verdict.outcome == Outcome.SUCCEEDED
+    delivery.last_error = "" if succeeded else breaker.describe_failure(result)
     finished = result.finished_at
-    if verdict.outcome == Outcome.SUCCEEDED:
+    if succeeded:
         delivery.state, delivery.finished_at = DeliveryState.SUCCEEDED, finished
         return
     if result.job.probe and verdict.trips_breaker and live:
@@ -135,11 +109,8 @@ def _next_state(delivery: _State, result: Result, live: bool) -> None:
         delivery.off_schedule_attempts += 1
         delivery.state = DeliveryState.PENDING
         return
-    delay = (
-        None
-        if (delivery.test or verdict.outcome == Outcome.GONE)
-        else next_delay(result.job.schedule_slot or result.job.attempt_number)
-    )
+    delay = (None if (delivery.test or verdict.outcome == Outcome.GONE)
+             else next_delay(result.job.schedule_slot or result.job.attempt_number))
     if delay is None:
         delivery.state, delivery.finished_at = DeliveryState.FAILED, finished
     elif not live:
@@ -152,10 +123,6 @@ def _next_state(delivery: _State, result: Result, live: bool) -> None:
         delivery.next_attempt_at = finished + datetime.timedelta(seconds=delay)
 
 
-FIELDS = ["state", "attempt_count", "last_status_code", "last_error", "claim_token",
-          "lease_expires_at", "finished_at", "next_attempt_at", "off_schedule_attempts"]
-
-
 @dataclass
 class FollowUp:
     """What must happen after a batch is recorded."""
@@ -166,77 +133,117 @@ class FollowUp:
     disable: dict[int, str] = field(default_factory=dict)
     # Endpoints whose circuit opened or closed in this batch ("opened" / "closed").
     circuits: dict[int, str] = field(default_factory=dict)
-    # [delivery id, endpoint id] of deliveries now first of their key (the one before
-    # them finished): to claim at once.
-    ready: list[list] = field(default_factory=list)
+    # Endpoints a delivery of a key finished at (its next may go now) or whose circuit
+    # closed (every waiting delivery is due now).
+    keys: set[int] = field(default_factory=set)
 
 
-def record(results: list[Result]) -> FollowUp:
-    """Write a batch of results; return the retries now scheduled and endpoints to disable."""
-    if not results:
-        return FollowUp()
-    by_id = {uuid.UUID(r.job.delivery_id): r for r in results}
-    with transaction.atomic():
-        rows = (Delivery.objects.select_for_update().filter(id__in=by_id).order_by()
-                .values_list("id", "state", "claim_token", "endpoint_id", "test",
-                             "next_attempt_at", "off_schedule_attempts", "order_key",
-                             "created_at"))
-        existing: set[uuid.UUID] = set()
-        mine: list[_State] = []
-        for pk, state, token, endpoint_id, test, due, off_schedule, order_key, created in rows:
-            existing.add(pk)
-            # A result whose claim was lost (lease expired, row re-claimed) is not applied.
-            if state == DeliveryState.SENDING and str(token) == by_id[pk].job.claim_token:
-                mine.append(_State(pk, endpoint_id, test, next_attempt_at=due,
-                                   off_schedule_attempts=off_schedule, order_key=order_key,
-                                   created_at=created))
-        live = set(Endpoint.objects.filter(pk__in={d.endpoint_id for d in mine}, enabled=True,
-                                           deleted_at=None).values_list("pk", flat=True))
-        for delivery in mine:
-            _next_state(delivery, by_id[delivery.id], delivery.endpoint_id in live)
-        # Every request made is logged, but a delivery deleted meanwhile has no log.
-        _insert_attempts([r for pk, r in by_id.items() if pk in existing])
-        _write_states(mine)
-        counted = [by_id[d.id] for d in mine if not d.test]
-        _update_health(counted)
-        circuits, drained = _update_breakers(counted)
-        _update_rollup(counted, [d for d in mine if not d.test])
-        gone = {by_id[d.id].job.endpoint_id for d in mine
-                if by_id[d.id].verdict.outcome == Outcome.GONE}
-        disable = _broken(gone, counted)
-    _count(results, mine, by_id)
-    _log(mine, by_id)
-    now = timezone.now()
-    retries = [(str(d.id), d.endpoint_id, max(0.0, (_set(d.next_attempt_at) - now).total_seconds()))
-               for d in mine if d.state == DeliveryState.PENDING]
-    retries += [(pk, endpoint_id, 0.0) for pk, endpoint_id in drained]
-    finished = {(d.endpoint_id, d.order_key) for d in mine
-                if d.order_key and d.state != DeliveryState.PENDING}
-    return FollowUp(retries=retries, disable=disable, circuits=circuits,
-                    ready=next_in_order(finished))
+_LOCK_SQL = """
+SELECT id, state, claim_token, endpoint_id, test, next_attempt_at, off_schedule_attempts,
+       order_key, created_at
+FROM callbacks_delivery WHERE id = ANY(%s) FOR UPDATE
+"""
 
-
-_NEXT_SQL = """
-SELECT n.id, k.endpoint_id FROM (VALUES {values}) AS k (endpoint_id, order_key)
-CROSS JOIN LATERAL (
-    SELECT d.id, d.state FROM callbacks_delivery d
-    WHERE d.endpoint_id = k.endpoint_id AND d.order_key = k.order_key
-      AND d.state IN ('pending', 'sending') AND d.sequence IS NOT NULL
-    ORDER BY d.sequence LIMIT 1) AS n
-WHERE n.state = 'pending'
+_STATES_SQL = """
+UPDATE callbacks_delivery d SET state = u.state, attempt_count = u.attempts,
+    last_status_code = u.status, last_error = u.error, claim_token = NULL,
+    lease_expires_at = NULL, finished_at = u.finished, next_attempt_at = u.due,
+    off_schedule_attempts = u.off
+FROM unnest(%s::uuid[], %s::varchar[], %s::int[], %s::int[], %s::varchar[],
+            %s::timestamptz[], %s::timestamptz[], %s::int[])
+     AS u (id, state, attempts, status, error, finished, due, off)
+WHERE d.id = u.id
 """
 
 
-def next_in_order(keys: Iterable[tuple[int, str | None]]) -> list[list]:
-    """For each (endpoint, order key), the delivery now first of that key if it is pending,
-    as [delivery id, endpoint id] pairs (one indexed look-up per key)."""
-    keys = sorted((pk, key) for pk, key in keys if key)
-    if not keys:
-        return []
-    sql = _NEXT_SQL.format(values=", ".join(["(%s::integer, %s)"] * len(keys)))
+def record(results: list[Result]) -> FollowUp:
+    """Write a batch of results; return what must follow."""
+    if not results:
+        return FollowUp()
+    by_id = {uuid.UUID(r.job.delivery_id): r for r in results}
+    now = timezone.now()
+    with transaction.atomic():
+        existing, mine = set(), []
+        for pk, state, token, endpoint_id, test, due, off, key, created in execute(
+                _LOCK_SQL, [list(by_id)]).fetchall():
+            existing.add(pk)
+            # A result whose claim was lost (taken back, claimed again) is not applied.
+            if state == DeliveryState.SENDING and str(token) == by_id[pk].job.claim_token:
+                mine.append(_State(pk, endpoint_id, test, due, off, key, created))
+        counted = [d for d in mine if not d.test]
+        breakers = breaker.lock({d.endpoint_id for d in mine})
+        for delivery in mine:
+            row = breakers.get(delivery.endpoint_id)
+            _next_state(delivery, by_id[delivery.id], row is not None and row.live)
+        # Every request made is logged, but a delivery deleted meanwhile has no log.
+        _insert_attempts([r for pk, r in by_id.items() if pk in existing])
+        _write_states(mine)
+        follow_up = _judge(breakers, [by_id[d.id] for d in counted], now)
+        _update_rollup([by_id[d.id] for d in counted], counted)
+    _count(results, mine, by_id)
+    _log(mine, by_id)
+    follow_up.retries += [(str(d.id), d.endpoint_id,
+                           max(0.0, (d.next_attempt_at - now).total_seconds()))
+                          for d in mine if d.state == DeliveryState.PENDING]
+    follow_up.keys |= {d.endpoint_id for d in mine
+                       if d.order_key and d.state != DeliveryState.PENDING}
+    return follow_up
+
+
+def _write_states(deliveries: list[_State]) -> None:
+    if deliveries:
+        execute(_STATES_SQL, [
+            [d.id for d in deliveries], [d.state for d in deliveries],
+            [d.attempt_count for d in deliveries], [d.last_status_code for d in deliveries],
+            [d.last_error for d in deliveries], [d.finished_at for d in deliveries],
+            [d.next_attempt_at for d in deliveries],
+            [d.off_schedule_attempts for d in deliveries]])
+
+
+def _judge(breakers: dict[int, breaker.Breaker], counted: list[Result],
+           now: datetime.datetime) -> FollowUp:
+    """Health and breakers of the endpoints of the counted results; which to disable."""
+    per_endpoint: dict[int, list[Result]] = defaultdict(list)
+    for result in counted:
+        per_endpoint[result.job.endpoint_id].append(result)
+    follow_up = FollowUp()
+    judged = []
+    for pk, items in per_endpoint.items():
+        row = breakers.get(pk)
+        if row is None:
+            continue
+        judged.append(row)
+        changed = row.judge(items, now)
+        if changed:
+            follow_up.circuits[pk] = changed
+        gone = any(r.verdict.outcome == Outcome.GONE for r in items)
+        reason = row.broken(gone, now)
+        if reason:
+            follow_up.disable[pk] = reason
+    breaker.write(judged)
+    _audit_openings({pk: breakers[pk].breaker_failures for pk, state in follow_up.circuits.items()
+                     if state == breaker.OPENED})
+    for pk in [pk for pk, state in follow_up.circuits.items() if state == breaker.CLOSED]:
+        release_waiting(pk, now)
+        follow_up.keys.add(pk)
+    return follow_up
+
+
+def _audit_openings(opened: dict[int, int]) -> None:
+    """Write each circuit that opened to its domain's audit log, in the recorder's
+    transaction: the one durable record of an opening, which the endpoint's health counts."""
+    if opened:
+        for endpoint in Endpoint.objects.filter(pk__in=opened).select_related("domain"):
+            AuditEntry.objects.record(actor=None, action=CIRCUIT_OPENED, obj=endpoint,
+                                      object_id=endpoint.endpoint_id,
+                                      after={"consecutive_failures": opened[endpoint.pk]})
+
+
+def release_waiting(endpoint_id: int, now: datetime.datetime) -> None:
+    """A circuit closed: every waiting delivery of the endpoint is due now."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for pair in keys for value in pair])
-        return [[str(pk), endpoint_id] for pk, endpoint_id in cursor.fetchall()]
+        cursor.execute("UPDATE callbacks_delivery SET next_attempt_at = %s WHERE endpoint_id = %s"
+                       " AND state = 'pending' AND next_attempt_at > %s", [now, endpoint_id, now])
 
 
 def _count(results: list[Result], mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:
@@ -250,8 +257,7 @@ def _count(results: list[Result], mine: list[_State], by_id: dict[uuid.UUID, Res
         job = by_id[delivery.id].job
         if delivery.state == DeliveryState.SUCCEEDED and not (job.test or job.replay):
             LATENCY_SECONDS.observe(
-                (_set(delivery.finished_at) - job.event_created_at).total_seconds()
-            )
+                (_set(delivery.finished_at) - job.event_created_at).total_seconds())
 
 
 def _log(mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:
@@ -273,202 +279,50 @@ def _log(mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:
         )
 
 
-def _write_states(deliveries: list[_State]) -> None:
-    """Write new states: successes as a few grouped UPDATEs, the rest row by row in bulk."""
-    groups: dict[tuple[int | None, int], list[_State]] = defaultdict(list)
-    others = []
-    for delivery in deliveries:
-        if delivery.state == DeliveryState.SUCCEEDED:
-            groups[(delivery.last_status_code, delivery.attempt_count)].append(delivery)
-        else:
-            others.append(delivery)
-    for (status, attempts), group in groups.items():
-        Delivery.objects.filter(id__in=[d.id for d in group]).update(
-            state=DeliveryState.SUCCEEDED, attempt_count=attempts, last_status_code=status,
-            last_error="", claim_token=None, lease_expires_at=None,
-            finished_at=max(_set(d.finished_at) for d in group))
-    if others:
-        rows = [Delivery(id=d.id, **{name: getattr(d, name) for name in FIELDS}) for d in others]
-        Delivery.objects.bulk_update(rows, FIELDS)
-
-
-def _update_health(results: Iterable[Result]) -> None:
-    """Update each endpoint's health once for this batch."""
-    per_endpoint: dict[int, list[Result]] = defaultdict(list)
-    for result in results:
-        per_endpoint[result.job.endpoint_id].append(result)
-    # Sorted: two recorders locking the same endpoints in one order cannot deadlock.
-    for endpoint_id, items in sorted(per_endpoint.items()):
-        items.sort(key=lambda r: r.finished_at)
-        ok = [r for r in items if r.verdict.outcome == Outcome.SUCCEEDED]
-        last = items[-1].finished_at
-        if ok:
-            after = [
-                r
-                for r in items
-                if r.finished_at > ok[-1].finished_at and r.verdict.outcome != Outcome.SUCCEEDED
-            ]
-            Endpoint.objects.filter(pk=endpoint_id).update(
-                last_success_at=ok[-1].finished_at,
-                last_attempt_at=last,
-                consecutive_failures=len(after),
-                failing_since=after[0].finished_at if after else None,
-                last_error=_describe_failure(after[-1]) if after else "",
-            )
-        else:
-            Endpoint.objects.filter(pk=endpoint_id).update(
-                last_attempt_at=last,
-                consecutive_failures=F("consecutive_failures") + len(items),
-                failing_since=Coalesce(F("failing_since"), items[0].finished_at),
-                last_error=_describe_failure(items[-1]),
-            )
-
-
-def _update_breakers(
-    results: list[Result],
-) -> tuple[dict[int, str], list[tuple[str, int]]]:
-    """Count each endpoint's consecutive failures, open and close circuits; return the
-    circuits that changed and the waiting deliveries now due (those of closed ones)."""
-    per_endpoint: dict[int, list[Result]] = defaultdict(list)
-    for result in results:
-        per_endpoint[result.job.endpoint_id].append(result)
-    if not per_endpoint:
-        return {}, []
-    threshold = settings.CALLBACK_BREAKER_FAILURES
-    now = timezone.now()
-    changed: dict[int, str] = {}
-    opened: dict[int, int] = {}  # endpoint -> the consecutive failures that opened it
-    rows = (Endpoint.objects.select_for_update().filter(pk__in=per_endpoint).order_by("pk")
-            .values_list("pk", "breaker_failures", "circuit_opened_at", "probe_interval",
-                         "paused_until"))
-    for pk, before, opened_at, interval, paused_until in rows:
-        failures = before
-        items = sorted(per_endpoint[pk], key=lambda r: r.finished_at)
-        answered = probe_failed = False
-        pause = paused_until
-        for result in items:
-            if result.verdict.trips_breaker:
-                failures += 1
-                probe_failed = probe_failed or result.job.probe
-            elif result.status is not None:
-                failures, answered = 0, True
-            if result.verdict.retry_after:  # 429/503 with Retry-After: the endpoint waits
-                until = result.finished_at + datetime.timedelta(seconds=result.verdict.retry_after)
-                pause = until if pause is None or until > pause else pause
-        update: dict[str, object] = {"breaker_failures": failures}
-        if pause != paused_until:
-            update["paused_until"] = pause
-        if opened_at is not None and answered:
-            update.update(circuit_opened_at=None, next_probe_at=None, probe_interval=0,
-                          probe_delivery_id=None, breaker_failures=0)
-            changed[pk] = "closed"
-        elif opened_at is not None and probe_failed:
-            longer = min(max(interval * 2, settings.CALLBACK_BREAKER_PROBE_MIN),
-                         settings.CALLBACK_BREAKER_PROBE_MAX)
-            update.update(probe_interval=longer, probe_delivery_id=None,
-                          next_probe_at=now + datetime.timedelta(seconds=longer))
-        elif opened_at is None and threshold and failures >= threshold:
-            first = settings.CALLBACK_BREAKER_PROBE_MIN
-            update.update(circuit_opened_at=now, probe_interval=first, probe_delivery_id=None,
-                          next_probe_at=now + datetime.timedelta(seconds=first))
-            changed[pk] = "opened"
-            opened[pk] = failures
-        if update != {"breaker_failures": before}:  # most batches change nothing here
-            Endpoint.objects.filter(pk=pk).update(**update)
-    _audit_openings(opened)
-    drained = [pair for pk, state in changed.items() if state == "closed"
-               for pair in release_waiting(pk, now)]
-    return changed, drained
-
-
-def _audit_openings(opened: dict[int, int]) -> None:
-    """Write each circuit that opened to its domain's audit log, in the recorder's
-    transaction: the one durable record of an opening (``circuit_opened_at`` holds only
-    the current one), which the endpoint's health counts."""
-    if not opened:
-        return
-    for endpoint in Endpoint.objects.filter(pk__in=opened).select_related("domain"):
-        AuditEntry.objects.record(actor=None, action=CIRCUIT_OPENED, obj=endpoint,
-                                  object_id=endpoint.endpoint_id,
-                                  after={"consecutive_failures": opened[endpoint.pk]})
-
-
-def release_waiting(endpoint_id: int, now: datetime.datetime) -> list[tuple[str, int]]:
-    """A circuit closed: every waiting delivery of the endpoint is due now. Return the
-    first ``CALLBACK_SWEEP_LIMIT`` of them, oldest first, as (id, endpoint) pairs to
-    enqueue; the sweeper sends the rest."""
-    waiting = Delivery.objects.filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING)
-    waiting.filter(next_attempt_at__gt=now).update(next_attempt_at=now)
-    due = waiting.order_by("next_attempt_at").values_list("id", flat=True)
-    return [(str(pk), endpoint_id) for pk in due[: settings.CALLBACK_SWEEP_LIMIT]]
-
-
 def _hour(moment: datetime.datetime) -> datetime.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def _bucket(milliseconds: int) -> int:
-    return bisect.bisect_left(LATENCY_BOUNDS_MS, milliseconds)
+_ROLLUP_SQL = """
+WITH hourly AS (
+    INSERT INTO callbacks_endpointhourlystat (endpoint_id, hour, succeeded, failed, delivered,
+                                              gave_up)
+    SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[], %s::int[], %s::int[],
+                         %s::int[]) ORDER BY 1, 2
+    ON CONFLICT (endpoint_id, hour) DO UPDATE SET
+        succeeded = callbacks_endpointhourlystat.succeeded + excluded.succeeded,
+        failed = callbacks_endpointhourlystat.failed + excluded.failed,
+        delivered = callbacks_endpointhourlystat.delivered + excluded.delivered,
+        gave_up = callbacks_endpointhourlystat.gave_up + excluded.gave_up
+)
+INSERT INTO callbacks_endpointlatencystat (endpoint_id, hour, bucket, count)
+SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[], %s::int[]) ORDER BY 1, 2, 3
+ON CONFLICT (endpoint_id, hour, bucket) DO UPDATE
+SET count = callbacks_endpointlatencystat.count + excluded.count
+"""
 
 
 def _update_rollup(results: Iterable[Result], deliveries: Iterable[_State]) -> None:
     """Add this batch to the per-endpoint hourly counts: finished attempts by the hour they
     finished (and their latency histogram), deliveries that ended by the hour they were
-    created in."""
+    created in; one statement, rows in key order (two recorders lock them in one order)."""
     # (endpoint, hour) -> [attempts ok, attempts failed, delivered, gave up]
     counts: dict[tuple[int, datetime.datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     latency: Counter[tuple[int, datetime.datetime, int]] = Counter()
     for result in results:
         hour = _hour(result.finished_at)
-        counts[(result.job.endpoint_id, hour)][
-            0 if result.verdict.outcome == Outcome.SUCCEEDED else 1
-        ] += 1
-        latency[(result.job.endpoint_id, hour, _bucket(result.duration_ms))] += 1
+        ok = result.verdict.outcome == Outcome.SUCCEEDED
+        counts[(result.job.endpoint_id, hour)][0 if ok else 1] += 1
+        bucket = bisect.bisect_left(LATENCY_BOUNDS_MS, result.duration_ms)
+        latency[(result.job.endpoint_id, hour, bucket)] += 1
     for delivery in deliveries:
         if delivery.state in (DeliveryState.SUCCEEDED, DeliveryState.FAILED):
-            hour = _hour(_set(delivery.created_at))
-            counts[(delivery.endpoint_id, hour)][
-                2 if delivery.state == DeliveryState.SUCCEEDED else 3
-            ] += 1
-    if not counts:
-        return
-    adapt = connection.ops.adapt_datetimefield_value
-    table = "callbacks_endpointhourlystat"
-    rows = sorted(counts.items())  # sorted: two recorders take the rows' locks in one order
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
-    params = [value for (endpoint_id, hour), numbers in rows
-              for value in (endpoint_id, adapt(hour), *numbers)]
-    sums = ", ".join(f"{column} = {table}.{column} + excluded.{column}"
-                     for column in ("succeeded", "failed", "delivered", "gave_up"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (endpoint_id, hour, succeeded, failed, delivered, gave_up) "  # noqa: S608
-            f"VALUES {values} ON CONFLICT (endpoint_id, hour) DO UPDATE SET {sums}",
-            params,
-        )
-        if latency:
-            buckets = sorted(latency.items())
-            placeholders = ", ".join(["(%s, %s, %s, %s)"] * len(buckets))
-            sql = (f"INSERT INTO callbacks_endpointlatencystat (endpoint_id, hour, bucket, count) VALUES {placeholders} "  # noqa: E501, S608 (fixed names)
-                   "ON CONFLICT (endpoint_id, hour, bucket) DO UPDATE "
-                   "SET count = callbacks_endpointlatencystat.count + excluded.count")
-            cursor.execute(
-                sql,
-                [value for (endpoint_id, hour, bucket), count in buckets
-                 for value in (endpoint_id, adapt(hour), bucket, count)],
-            )
-
-
-def _broken(gone: set[int], results: list[Result]) -> dict[int, str]:
-    """Endpoints to disable: those that answered 410, or whose every attempt failed too long."""
-    cutoff = timezone.now() - datetime.timedelta(days=settings.CALLBACK_DISABLE_AFTER_DAYS)
-    failing = {r.job.endpoint_id for r in results if r.verdict.outcome != Outcome.SUCCEEDED}
-    days = settings.CALLBACK_DISABLE_AFTER_DAYS
-    broken: dict[int, str] = {}
-    candidates = Endpoint.objects.filter(pk__in=gone | failing, enabled=True, deleted_at=None)
-    for pk, failing_since in candidates.values_list("pk", "failing_since"):
-        if pk in gone:
-            broken[pk] = "The endpoint answered 410 Gone."
-        elif failing_since and failing_since < cutoff:
-            broken[pk] = f"Every attempt failed for {days:g} days."
-    return broken
+            hour = _hour(delivery.created_at)
+            ok = delivery.state == DeliveryState.SUCCEEDED
+            counts[(delivery.endpoint_id, hour)][2 if ok else 3] += 1
+    if counts:
+        rows, buckets = sorted(counts.items()), sorted(latency.items())
+        columns = [[k[0] for k, _ in rows], [k[1] for k, _ in rows]]
+        columns += [[n[i] for _, n in rows] for i in range(4)]
+        columns += [[k[i] for k, _ in buckets] for i in range(3)] + [[n for _, n in buckets]]
+        execute(_ROLLUP_SQL, columns)

@@ -1,14 +1,12 @@
 """The delivery sweeper (beat, every CALLBACK_SWEEP_INTERVAL, on the delivery queue):
 takes back the claims of stopped workers (callbacks.delivery.workers; the live
-delivery workers do it too, each heartbeat) and of expired leases, and re-enqueues
-deliveries overdue by more than one interval (retries due more than an hour out,
-lost messages), bounded.
+delivery workers do it too, each heartbeat) and of expired leases, and picks the
+probes of open circuits. Due deliveries need no sweeping: the delivery workers scan
+for them (callbacks.delivery.outbox).
 
-Deliveries of an endpoint whose circuit is open wait (they are not re-enqueued);
-when its next probe is due, the sweeper picks the endpoint's oldest due delivery
-(first of its key on an ordered endpoint) as the probe and sends it. Deliveries
-behind an earlier one of their key are not re-enqueued either: the recorder hands
-each on when the one before it finishes.
+Deliveries of an endpoint whose circuit is open wait (the claim leaves them); when its
+next probe is due, the sweeper picks the endpoint's oldest due delivery (first of its
+key on an ordered endpoint) as the probe and wakes the workers, which claim it.
 """
 
 from __future__ import annotations
@@ -20,8 +18,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from callbacks.delivery.claims import behind_in_order, held_back
-from callbacks.delivery.outbox import enqueue_deliveries
+from callbacks.delivery.claims import behind_in_order
+from callbacks.delivery.outbox import wake
 from callbacks.delivery.workers import take_back, take_back_dead
 from callbacks.models import Delivery, DeliveryState, Endpoint, Heartbeat
 
@@ -35,28 +33,16 @@ def take_back_expired(now: datetime.datetime, limit: int) -> int:
 
 
 def sweep() -> dict[str, int]:
-    """Recover abandoned and overdue deliveries and re-enqueue them (bounded)."""
+    """Take back what stopped workers held and pick the probes of open circuits."""
     now = timezone.now()
-    interval = datetime.timedelta(seconds=settings.CALLBACK_SWEEP_INTERVAL)
     dead = len(take_back_dead(now))
     expired = take_back_expired(now, settings.CALLBACK_SWEEP_LIMIT) + dead
     probes = pick_probes(now)
-    overdue = list(
-        Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - interval)
-        .exclude(held_back(now))  # open circuits (all but their probe) and pauses wait
-        .exclude(behind_in_order())  # the one before them in their key's order goes first
-        .order_by("next_attempt_at")
-        .values_list("id", "endpoint_id", "replay")[: settings.CALLBACK_SWEEP_LIMIT]
-    )
-    enqueue_deliveries([[str(pk), endpoint] for pk, endpoint, replay in overdue if not replay])
-    enqueue_deliveries([[str(pk), endpoint] for pk, endpoint, replay in overdue if replay],
-                       replay=True)
-    enqueue_deliveries(probes)
+    wake(probes)
     Heartbeat.objects.update_or_create(name="sweeper", defaults={"at": now})
-    if expired or overdue or probes:
-        log.info("sweep expired_leases=%d requeued=%d probes=%d", expired, len(overdue),
-                 len(probes))
-    return {"expired_leases": expired, "requeued": len(overdue), "probes": len(probes)}
+    if expired or probes:
+        log.info("sweep taken_back=%d probes=%d", expired, len(probes))
+    return {"taken_back": expired, "probes": len(probes)}
 
 
 def pick_probes(now: datetime.datetime, endpoint_ids: list[int] | None = None) -> list[list]:

@@ -47,26 +47,31 @@ def window() -> datetime.timedelta:
     return datetime.timedelta(seconds=MISSED * settings.CALLBACK_WORKER_HEARTBEAT)
 
 
-def register(roles: Sequence[str]) -> uuid.UUID:
+def register(roles: Sequence[str], worker_id: uuid.UUID | None = None) -> uuid.UUID:
     """Record this process as a live worker of ``roles``; return its id."""
     now = timezone.now()
     worker = Worker.objects.create(
-        id=uuid.uuid4(), roles=",".join(sorted(roles)), hostname=socket.gethostname()[:255],
-        pid=os.getpid(), started_at=now, seen_at=now)
+        id=worker_id or uuid.uuid4(), roles=",".join(sorted(roles)),
+        hostname=socket.gethostname()[:255], pid=os.getpid(), started_at=now, seen_at=now)
     return worker.id
 
 
 def beat(worker_id: uuid.UUID, roles: Sequence[str]) -> None:
     """Say this worker is alive (again: a worker judged dead meanwhile comes back)."""
-    now = timezone.now()
-    if not Worker.objects.filter(pk=worker_id).update(seen_at=now):
-        Worker.objects.create(id=worker_id, roles=",".join(sorted(roles)), pid=os.getpid(),
-                              hostname=socket.gethostname()[:255], started_at=now, seen_at=now)
+    if not Worker.objects.filter(pk=worker_id).update(seen_at=timezone.now()):
+        register(roles, worker_id)
 
 
 def unregister(worker_id: uuid.UUID) -> None:
     """A worker stopping cleanly (after its claims are recorded) leaves the list."""
     Worker.objects.filter(pk=worker_id).delete()
+
+
+def peers(now: datetime.datetime | None = None) -> list[uuid.UUID]:
+    """The live delivery workers' ids, in one order every worker sees alike."""
+    cutoff = (now or timezone.now()) - window()
+    return sorted(Worker.objects.filter(seen_at__gte=cutoff, roles__contains="deliveries")
+                  .values_list("id", flat=True))
 
 
 def live(now: datetime.datetime | None = None) -> dict[str, int]:
@@ -148,39 +153,40 @@ def take_back(which: Q, now: datetime.datetime, why: str, limit: int | None = No
 
 class Heartbeat:
     """This process's registration and the thread that keeps it alive; a delivery worker's
-    also takes back dead workers' claims each beat and hands them to ``taken_back``."""
+    also takes back dead workers' claims each beat and hands them to ``taken_back``. It
+    never blocks the worker's start: while the database does not answer it tries again
+    each beat."""
 
     def __init__(self, roles: Sequence[str],
                  taken_back: Callable[[list[list]], object] | None = None) -> None:
         self.roles = tuple(roles)
         self.taken_back = taken_back
-        self.id = register(self.roles)
+        self.id = uuid.uuid4()
         self.pid = os.getpid()  # a forked pool process inherits this object, not the thread
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-heartbeat", daemon=True)
 
-    def start(self, at_start: bool = True) -> Heartbeat:
-        if self.taken_back is not None and at_start:
-            self._take_back(at_start=True)
+    def start(self) -> Heartbeat:
         self._thread.start()
         return self
 
     def _run(self) -> None:
-        interval = settings.CALLBACK_WORKER_HEARTBEAT
-        while not self._stop.wait(interval):
+        first = True
+        while True:
             try:
                 beat(self.id, self.roles)
                 if self.taken_back is not None:
-                    self._take_back()
+                    # The first time, a predecessor on this host is taken back at once.
+                    taken = take_back_dead(at_start=first)
+                    if taken:
+                        self.taken_back(taken)
+                first = False
             except Exception:  # the database is away: the next beat tries again
                 log.warning("worker heartbeat failed; trying again", exc_info=True)
                 connection.close()
+            if self._stop.wait(settings.CALLBACK_WORKER_HEARTBEAT):
+                break
         connection.close()
-
-    def _take_back(self, at_start: bool = False) -> None:
-        taken = take_back_dead(at_start=at_start)
-        if taken and self.taken_back is not None:
-            self.taken_back(taken)
 
     def stop(self) -> None:
         self._stop.set()

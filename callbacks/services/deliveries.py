@@ -16,15 +16,8 @@ from django.utils import timezone
 
 from callbacks import catalog
 from callbacks.delivery.dispatcher import send_now
-from callbacks.delivery.outbox import (
-    enqueue,
-    enqueue_deliveries,
-    enqueue_on_commit,
-    number,
-    publish,
-)
+from callbacks.delivery.outbox import enqueue, number, publish, wake
 from callbacks.delivery.policy import Result
-from callbacks.delivery.recording import next_in_order
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering, ReplayJob
 from domains.models import TEST_ID_PREFIX, AuditEntry, Domain, User, relock
 
@@ -69,7 +62,7 @@ def delivery_resend(*, delivery: Delivery, actor: User | None) -> Delivery:
     fresh = _new_delivery(delivery.event, endpoint, test=delivery.test)
     number([fresh] if fresh.order_key else [])  # behind the key's pending ones
     fresh.save(force_insert=True)
-    enqueue_on_commit([fresh])
+    wake([fresh.endpoint_id])
     AuditEntry.objects.record(
         actor=actor, action="delivery.resent", obj=endpoint, object_id=str(delivery.id),
         after={"new_delivery": str(fresh.id)},
@@ -93,8 +86,7 @@ def delivery_cancel(*, delivery: Delivery, actor: User | None) -> Delivery:
     delivery.last_error = f"Cancelled{who}."
     delivery.save(update_fields=["state", "finished_at", "last_error"])
     if delivery.order_key:  # the next of its key may go now
-        ready = next_in_order([(delivery.endpoint_id, delivery.order_key)])
-        transaction.on_commit(lambda: enqueue_deliveries(ready))
+        wake([delivery.endpoint_id])
     AuditEntry.objects.record(
         actor=actor, action="delivery.cancelled", domain=delivery.domain, obj=delivery.endpoint,
         object_id=str(delivery.id),
@@ -217,7 +209,7 @@ def _replay_chunks(job: ReplayJob, chunk: int) -> int:
             fresh = [_new_delivery(event, endpoint, replay=True) for event in batch]
             number([d for d in fresh if d.order_key])  # behind the keys' pending ones
             rows = Delivery.objects.bulk_create(fresh)
-            enqueue_on_commit(rows, replay=True)
+            wake([endpoint.pk])
             done += len(rows)
             ReplayJob.objects.filter(pk=job.pk).update(done=done)
         newest = batch[-1].created_at

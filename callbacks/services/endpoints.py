@@ -13,12 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from callbacks.delivery.outbox import (
-    enqueue_deliveries,
-    forget_subscribers,
-    order_pending,
-    unorder_pending,
-)
+from callbacks.delivery.outbox import order_pending, unorder_pending, wake
 from callbacks.delivery.policy import new_secret
 from callbacks.delivery.recording import release_waiting
 from callbacks.delivery.sweeper import pick_probes
@@ -49,7 +44,6 @@ def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, A
 
 def _audit(endpoint: Endpoint, actor: User | None, action: str, **extra: Any) -> None:
     """Record an endpoint change (every service here calls this once per change)."""
-    forget_subscribers()  # later publishes in this transaction must see the change
     AuditEntry.objects.record(
         actor=actor, action=action, obj=endpoint, object_id=endpoint.endpoint_id, **extra
     )
@@ -118,7 +112,7 @@ def endpoint_update(
     if "ordering" in changed:
         pairs = (order_pending(endpoint.pk) if endpoint.ordering == Ordering.PER_KEY
                  else unorder_pending(endpoint.pk))
-        transaction.on_commit(lambda: enqueue_deliveries(pairs))
+        wake(pairs)
     _audit(
         endpoint, actor, "endpoint.updated", before=before, after=_view(endpoint, tuple(changed))
     )
@@ -136,8 +130,8 @@ def _close_circuit(endpoint: Endpoint) -> list[str]:
     endpoint.breaker_failures, endpoint.circuit_opened_at = 0, None
     endpoint.next_probe_at, endpoint.probe_interval, endpoint.probe_delivery_id = None, 0, None
     if was_open:
-        pairs = [list(pair) for pair in release_waiting(endpoint.pk, timezone.now())]
-        transaction.on_commit(lambda: enqueue_deliveries(pairs))
+        release_waiting(endpoint.pk, timezone.now())
+        wake([endpoint.pk])
     return list(CIRCUIT_FIELDS)
 
 
@@ -150,7 +144,7 @@ def endpoint_probe_now(*, endpoint: Endpoint, actor: User | None) -> bool:
         return False
     picked = pick_probes(timezone.now(), endpoint_ids=[endpoint.pk])
     _audit(endpoint, actor, "endpoint.probed")
-    transaction.on_commit(lambda: enqueue_deliveries(picked))
+    wake(picked)
     return bool(picked)
 
 

@@ -265,6 +265,9 @@ CALLBACK_LEASE_SECONDS = env.float("CALLBACK_LEASE_SECONDS", default=120.0)
 # Every worker heartbeats this often; a delivery worker silent for 3 beats is dead and
 # its claims are taken back (the lease above is the last resort).
 CALLBACK_WORKER_HEARTBEAT = env.float("CALLBACK_WORKER_HEARTBEAT", default=1.0)
+# Delivery workers hear about new deliveries at once (PostgreSQL NOTIFY) and scan for due
+# work (retries, what others gave back) this often.
+CALLBACK_SCAN_INTERVAL = env.float("CALLBACK_SCAN_INTERVAL", default=1.0)
 CALLBACK_SWEEP_INTERVAL = env.float("CALLBACK_SWEEP_INTERVAL", default=5.0)
 CALLBACK_SWEEP_LIMIT = env.int("CALLBACK_SWEEP_LIMIT", default=5_000)
 CALLBACK_DISABLE_AFTER_DAYS = env.float("CALLBACK_DISABLE_AFTER_DAYS", default=5.0)
@@ -282,7 +285,6 @@ CALLBACK_TEST_WAIT_SECONDS = env.float("CALLBACK_TEST_WAIT_SECONDS", default=20.
 CALLBACK_REPLAY_RATE = env.int("CALLBACK_REPLAY_RATE", default=500)  # deliveries/s created
 # Networks a callback may reach although private or loopback (CIDRs).
 CALLBACK_ALLOWED_NETWORKS: list[str] = env.list("CALLBACK_ALLOWED_NETWORKS", default=[])
-CALLBACK_REPLAY_DELIVERY_QUEUE = "deliveries-replay"  # replayed deliveries, after fresh ones
 
 # --- Incidents ------------------------------------------------------------
 

@@ -65,13 +65,18 @@ def signed_in(page, acme_admin):
 
 
 @pytest.fixture(scope="package")
-def browser_worker(django_db_setup):
+def browser_worker(django_db_setup, django_db_blocker):
     """One real Celery worker for all the browser tests, stopped when they end (so it
-    cannot take work meant for later tests' own workers)."""
+    cannot take work meant for later tests' own workers). Its threads use the database
+    whenever a test lets them; between tests they try again."""
     from tests.support.workers import running_worker
 
-    with running_worker():
-        yield
+    with django_db_blocker.unblock():
+        started = running_worker()
+        started.__enter__()
+    yield
+    with django_db_blocker.unblock():
+        started.__exit__(None, None, None)
 
 
 @pytest.fixture
