@@ -756,10 +756,14 @@ def machine() -> dict:
 
 
 def git_sha() -> str:
+    """The commit measured, with ``-dirty`` when tracked files differ from it (so a result
+    is never filed under a commit whose code it did not run)."""
     result = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     )
-    return result.stdout.strip() or "unknown"
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                             cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return (result.stdout.strip() or "unknown") + ("-dirty" if changed else "")
 
 
 def write(name: str, figures: dict, the_ceiling: dict | None, facts: dict,

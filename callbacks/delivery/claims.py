@@ -43,9 +43,8 @@ RATE_HORIZON = 1.0
 _HELD_BACK = """(d.test OR ((ep.circuit_opened_at IS NULL OR ep.probe_delivery_id = d.id)
                  AND (ep.paused_until IS NULL OR ep.paused_until <= %(now)s)))"""
 
-# Per endpoint of the plan: due unkeyed deliveries by (endpoint, due time); and on ordered
-# endpoints the head of each key (its first delivery pending or being sent), when it is
-# pending and due. Then lock (skipping rows another worker holds), stamp and read.
+# Per endpoint of the plan: due unkeyed deliveries by (endpoint, due time). Then lock
+# (skipping rows another worker holds), stamp and read.
 _CLAIM_DUE_SQL = f"""
 WITH q AS (
     SELECT * FROM unnest(%(endpoints)s::bigint[], %(quotas)s::int[]) AS q (endpoint_id, quota)
@@ -56,24 +55,6 @@ WITH q AS (
         WHERE d.endpoint_id = q.endpoint_id AND d.state = 'pending' AND d.order_key IS NULL
           AND d.next_attempt_at <= %(now)s AND {_HELD_BACK}
         ORDER BY d.next_attempt_at LIMIT q.quota) AS x
-    UNION ALL
-    SELECT x.id FROM q JOIN callbacks_endpoint ep
-        ON ep.id = q.endpoint_id AND ep.ordering = 'per_key'
-    CROSS JOIN LATERAL (
-        WITH RECURSIVE head (order_key, id) AS (
-            (SELECT order_key, id FROM callbacks_delivery
-             WHERE endpoint_id = q.endpoint_id AND state IN ('pending', 'sending')
-               AND sequence IS NOT NULL ORDER BY order_key, sequence LIMIT 1)
-            UNION ALL
-            SELECT n.order_key, n.id FROM head CROSS JOIN LATERAL (
-                SELECT order_key, id FROM callbacks_delivery
-                WHERE endpoint_id = q.endpoint_id AND state IN ('pending', 'sending')
-                  AND sequence IS NOT NULL AND order_key > head.order_key
-                ORDER BY order_key, sequence LIMIT 1) AS n
-        )
-        SELECT d.id FROM head JOIN callbacks_delivery d ON d.id = head.id
-        WHERE d.state = 'pending' AND d.next_attempt_at <= %(now)s AND {_HELD_BACK}
-        LIMIT q.quota) AS x
 ), locked AS (
     SELECT d.id FROM callbacks_delivery d WHERE d.id IN (SELECT id FROM picked)
     AND d.state = 'pending' FOR UPDATE SKIP LOCKED
@@ -104,7 +85,7 @@ ON CONFLICT (endpoint_id) DO UPDATE SET endpoint_id = excluded.endpoint_id
 RETURNING endpoint_id, next_start_at
 """
 _ROOM_SQL = """
-SELECT ep.id, ep.rate_limit,
+SELECT ep.id, ep.rate_limit, ep.ordering = 'per_key',
        (SELECT count(*) FROM callbacks_delivery d WHERE d.endpoint_id = ep.id
         AND d.state = 'sending') AS sending
 FROM callbacks_endpoint ep WHERE ep.id = ANY(%s::bigint[])
@@ -127,7 +108,8 @@ def claim_due(plan: dict[int, int], worker: uuid.UUID | None = None,
         starts: dict[int, datetime.datetime | None] = dict(
             execute(_SLOTS_SQL, [sorted(plan)]).fetchall())
         limits, quotas, held = {}, {}, set()
-        for pk, rate, sending in execute(_ROOM_SQL, [sorted(plan)]).fetchall():
+        ordered = []
+        for pk, rate, keyed, sending in execute(_ROOM_SQL, [sorted(plan)]).fetchall():
             quota = min(plan[pk], cap - max(0, sending - answered.get(pk, 0)))
             if rate:
                 limits[pk] = _Limit(rate, starts.get(pk), now)
@@ -136,14 +118,46 @@ def claim_due(plan: dict[int, int], worker: uuid.UUID | None = None,
                 held.add(pk)
             if quota > 0:
                 quotas[pk] = quota
+                if keyed:
+                    ordered.append(pk)
         if not quotas:
             return [], held
         rows = execute(_CLAIM_DUE_SQL, {
             "endpoints": list(quotas), "quotas": list(quotas.values()), "now": now,
             "token": token, "lease": lease}).fetchall()
+        heads = [head for pk in ordered for head in _heads(pk, quotas[pk], now)]
+        if heads:
+            rows += execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": heads,
+                                         "now": now, "limit": len(heads)}).fetchall()
         jobs = _jobs(rows, token)
         _schedule(jobs, limits)
     return jobs, held
+
+
+# The head of each key of an ordered endpoint (its first delivery pending or being sent),
+# when it is pending and due: a walk over the keys, one index probe each. Planned for each
+# run (not prepared): the walk's best plan depends on how many keys there are.
+_HEADS_SQL = """
+WITH RECURSIVE head (order_key, id) AS (
+    (SELECT order_key, id FROM callbacks_delivery
+     WHERE endpoint_id = %(endpoint)s AND state IN ('pending', 'sending')
+       AND sequence IS NOT NULL ORDER BY order_key, sequence LIMIT 1)
+    UNION ALL
+    SELECT n.order_key, n.id FROM head CROSS JOIN LATERAL (
+        SELECT order_key, id FROM callbacks_delivery
+        WHERE endpoint_id = %(endpoint)s AND state IN ('pending', 'sending')
+          AND sequence IS NOT NULL AND order_key > head.order_key
+        ORDER BY order_key, sequence LIMIT 1) AS n
+)
+SELECT d.id FROM head JOIN callbacks_delivery d ON d.id = head.id
+WHERE d.state = 'pending' AND d.next_attempt_at <= %(now)s LIMIT %(limit)s
+"""
+
+
+def _heads(endpoint_id: int, limit: int, now: datetime.datetime) -> list[uuid.UUID]:
+    with connection.cursor() as cursor:
+        cursor.execute(_HEADS_SQL, {"endpoint": endpoint_id, "now": now, "limit": limit})
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _commit_without_waiting() -> None:
@@ -157,16 +171,15 @@ def _commit_without_waiting() -> None:
         raw.camio_claims = True
 
 
-def claim(ids: Sequence[str], limit: int) -> list[Job]:
-    """Claim up to ``limit`` of ``ids`` that are pending and due, oldest due first (not
-    through the shares: the command line's test event, tests)."""
-    now, token = timezone.now(), uuid.uuid4()
+def claim(ids: Sequence[str], limit: int, worker: uuid.UUID | None = None) -> list[Job]:
+    """Claim up to ``limit`` of ``ids`` that are pending and due, oldest due first: the next
+    of each key the recorder found, the command line's test event, tests."""
+    now, token = timezone.now(), worker or uuid.uuid4()
     lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
     wanted = [uuid.UUID(str(i)) for i in ids]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": wanted, "now": now,
-                                    "limit": limit})
-        return _jobs(cursor.fetchall(), token)
+    rows = execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": wanted, "now": now,
+                                "limit": limit}).fetchall()
+    return _jobs(rows, token)
 
 
 class _Limit:

@@ -46,6 +46,9 @@ FLUSH_SIZE = 500
 FLUSH_SECONDS = 0.05
 # How long an endpoint rests here after the breaker's threshold of failures in a row.
 LOCAL_BREAKER_REST = 1.0
+# Seconds a claimer's or recorder's connection lives: plans prepared on it (generic, made
+# once) are made again on the next, as the tables grow.
+CONNECTION_SECONDS = 60.0
 # How long an endpoint its limits held back (the cap across workers, its rate) waits before
 # this worker asks again (sooner when one of its requests here ends).
 LIMIT_REST = 0.05
@@ -66,6 +69,7 @@ class Dispatcher:
         self._failing: Counter[int] = Counter()  # failures in a row that trip the breaker
         self._unrecorded = 0  # claimed and not yet recorded
         self._answered: Counter[int] = Counter()  # per endpoint: answered, not yet recorded
+        self._ready: list[list] = []  # [id, endpoint] now first of their key: claim at once
         self._stopping = False
         self._wake = threading.Event()
         self._results: queue.Queue[Result | None] = queue.Queue()
@@ -126,6 +130,7 @@ class Dispatcher:
                 if time.monotonic() - refreshed > 2:
                     self._refresh_peers()
                     refreshed = time.monotonic()
+                renew_connection()
                 while self._claim_some():
                     pass
             except Exception:
@@ -147,8 +152,31 @@ class Dispatcher:
             rest = min((until - mono for until in self._resting.values()), default=0.5)
         return min(0.5, max(0.001, min(soonest, rest)))
 
+    def _claim_ready(self) -> int:
+        """Claim the deliveries the recorder found first of their key, by id."""
+        with self._lock:
+            ready, self._ready = self._ready, []
+            for _, endpoint in ready:
+                self.shares.taken(endpoint, self.shares.domain_of.get(endpoint, 0))
+            self._unrecorded += len(ready)
+        if not ready:
+            return 0
+        jobs: list[Job] = []
+        try:
+            jobs = claim([pk for pk, _ in ready], len(ready), self.worker)
+        finally:
+            with self._lock:
+                claimed = Counter(job.endpoint_id for job in jobs)
+                for endpoint, count in (Counter(e for _, e in ready) - claimed).items():
+                    self.shares.given_back(endpoint, count)
+                    self._unrecorded -= count
+        if jobs:
+            self.loop.call_soon_threadsafe(self._start, jobs)
+        return len(jobs)
+
     def _claim_some(self) -> int:
         """Claim one round of fair shares and start sending them; return how many."""
+        self._claim_ready()
         now, mono = time.time(), time.monotonic()
         with self._lock:
             for endpoint, until in list(self._resting.items()):
@@ -262,6 +290,7 @@ class Dispatcher:
                     self._results.put(None)
                     break
                 batch.append(item)
+            renew_connection()
             self._follow(self._flush(batch))
 
     def _flush(self, batch: list[Result]) -> FollowUp:
@@ -295,6 +324,10 @@ class Dispatcher:
             due[endpoint_id] = min(due.get(endpoint_id, math.inf), now + seconds)
         for endpoint_id in follow_up.keys:
             due[endpoint_id] = now
+        if follow_up.ready:
+            with self._lock:
+                self._ready.extend(follow_up.ready)
+            self._wake.set()
         if due:
             self.found({pk: (self.shares.domain_of[pk], at) for pk, at in due.items()
                         if pk in self.shares.domain_of})
@@ -327,6 +360,21 @@ class Dispatcher:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._threads[0].join(timeout=5)
+
+
+_opened = threading.local()
+
+
+def renew_connection() -> None:
+    """Close this thread's connection once it is CONNECTION_SECONDS old (the next statement
+    opens another, and prepares its plans again)."""
+    now = time.monotonic()
+    since = getattr(_opened, "at", None)
+    if since is None:
+        _opened.at = now
+    elif now - since > CONNECTION_SECONDS:
+        connection.close()
+        _opened.at = now
 
 
 def tasks(follow_up: FollowUp) -> None:

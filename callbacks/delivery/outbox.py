@@ -77,17 +77,26 @@ def enqueue(task: str, ids: Sequence[Any], *, queue: str | None = None,
     return sent
 
 
-def execute(sql: str, params: Any) -> psycopg.Cursor:
+def execute(sql: str, params: Any, *, worker: bool = True) -> psycopg.Cursor:
     """Run one of the engine's fixed statements in Django's connection and transaction,
     its parameters bound by the server and its plan prepared on first use: these
-    statements take longer to plan than to run. Django's query log sees them."""
+    statements take longer to plan than to run. Django's query log sees them.
+
+    Planned once, generically, a plan must not depend on how big the tables were when it
+    was made: a delivery worker's connections (``worker``) plan without sequential scans,
+    which the engine's statements never need (they find rows by index), so a plan made on
+    an empty table stays right on a full one."""
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:  # Django turns preparing off: on for what asks alone
         raw.prepare_threshold = 2**31 - 1
-        # And planned once: a custom plan per run would cost as much as not preparing
-        # (Django's own statements are not prepared, so this leaves them alone).
+        # Django's own statements are not prepared, so this leaves them alone.
         raw.execute("SET plan_cache_mode = force_generic_plan")
+    if worker and not getattr(raw, "camio_worker", False):
+        raw.execute("SET enable_seqscan = off")
+        # A statement gone wrong ends, and the thread tries again on a fresh connection.
+        raw.execute("SET statement_timeout = '30s'")
+        raw.camio_worker = True
     cursor = psycopg.Cursor(raw)
     started = time.monotonic()
     cursor.execute(sql, params, prepare=True)
@@ -205,7 +214,7 @@ def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], 
         "bodies": [e.body for e in rows], "keys": [e.order_key for e in rows],
     }
     with transaction.atomic():
-        execute(_PUBLISH_SQL, params)
+        execute(_PUBLISH_SQL, params, worker=False)
     for event in rows:
         event._state.adding, event._state.db = False, "default"
     return rows

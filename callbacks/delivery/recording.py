@@ -133,9 +133,11 @@ class FollowUp:
     disable: dict[int, str] = field(default_factory=dict)
     # Endpoints whose circuit opened or closed in this batch ("opened" / "closed").
     circuits: dict[int, str] = field(default_factory=dict)
-    # Endpoints a delivery of a key finished at (its next may go now) or whose circuit
-    # closed (every waiting delivery is due now).
+    # Endpoints whose circuit closed (every waiting delivery is due now).
     keys: set[int] = field(default_factory=set)
+    # [delivery id, endpoint id] of deliveries now first of their key (the one before them
+    # finished): to claim at once.
+    ready: list[list] = field(default_factory=list)
 
 
 _LOCK_SQL = """
@@ -185,9 +187,30 @@ def record(results: list[Result]) -> FollowUp:
     follow_up.retries += [(str(d.id), d.endpoint_id,
                            max(0.0, (d.next_attempt_at - now).total_seconds()))
                           for d in mine if d.state == DeliveryState.PENDING]
-    follow_up.keys |= {d.endpoint_id for d in mine
-                       if d.order_key and d.state != DeliveryState.PENDING}
+    follow_up.ready = next_in_order({(d.endpoint_id, d.order_key) for d in mine
+                                     if d.order_key and d.state != DeliveryState.PENDING})
     return follow_up
+
+
+_NEXT_SQL = """
+SELECT n.id, k.endpoint_id FROM unnest(%s::bigint[], %s::varchar[]) AS k (endpoint_id, order_key)
+CROSS JOIN LATERAL (
+    SELECT d.id, d.state FROM callbacks_delivery d
+    WHERE d.endpoint_id = k.endpoint_id AND d.order_key = k.order_key
+      AND d.state IN ('pending', 'sending') AND d.sequence IS NOT NULL
+    ORDER BY d.sequence LIMIT 1) AS n
+WHERE n.state = 'pending'
+"""
+
+
+def next_in_order(keys: set[tuple[int, str | None]]) -> list[list]:
+    """For each (endpoint, order key), the delivery now first of that key if it is pending,
+    as [delivery id, endpoint id] pairs (one index probe per key)."""
+    pairs = sorted((pk, key) for pk, key in keys if key)
+    if not pairs:
+        return []
+    rows = execute(_NEXT_SQL, [[pk for pk, _ in pairs], [key for _, key in pairs]])
+    return [[str(pk), endpoint_id] for pk, endpoint_id in rows]
 
 
 def _write_states(deliveries: list[_State]) -> None:
