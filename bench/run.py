@@ -493,6 +493,28 @@ def ceiling(procs: Processes, total: int) -> dict:
     return {"requests_per_s": round(rate), "cpu": used}
 
 
+def db_counters() -> tuple[int, int, int, int]:
+    """WAL written so far and rows inserted, updated and deleted in every table."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, sum(n_tup_ins), "
+                       "sum(n_tup_upd), sum(n_tup_del) FROM pg_stat_user_tables")
+        wal, inserted, updated, deleted = cursor.fetchone()
+    return int(wal), int(inserted or 0), int(updated or 0), int(deleted or 0)
+
+
+def db_cost(before: tuple[int, int, int, int], deliveries: int) -> dict:
+    """PostgreSQL's writes per delivery since ``before`` (table counters reach the
+    statistics within a second or two of each transaction: waited for here)."""
+    time.sleep(2)  # let the backends' table counters reach the shared statistics
+    after = db_counters()
+    per = [(b - a) / max(deliveries, 1) for a, b in zip(before, after, strict=True)]
+    return {"wal_bytes_per_delivery": round(per[0]), "rows_inserted_per_delivery": round(per[1], 2),
+            "rows_updated_per_delivery": round(per[2], 2),
+            "rows_deleted_per_delivery": round(per[3], 2)}
+
+
 def attempts_recorded() -> int:
     from callbacks.models import Attempt
 
@@ -510,6 +532,7 @@ def flat_out(name: str, procs: Processes, fanout: int, events: int, keys: int = 
                    ordering="per_key" if keys else "none")
     print(f"  publishing {events} events x {fanout} endpoints in transactions of 100"
           f"{f', ordered per key over {keys} keys' if keys else ''}", flush=True)
+    before = db_counters()
     meter = procs.meter()
     meter.begin()
     start = time.time()
@@ -517,6 +540,7 @@ def flat_out(name: str, procs: Processes, fanout: int, events: int, keys: int = 
     publish_seconds = time.time() - start
     wait_drained(events * fanout, procs.url, timeout=600)
     used = meter.end(events * fanout)
+    written = db_cost(before, events * fanout)
     rows = receipts(procs.url)
     elapsed = max(t for _, t, _ in rows) - start
     lat = latencies_ms(committed, rows)
@@ -529,6 +553,7 @@ def flat_out(name: str, procs: Processes, fanout: int, events: int, keys: int = 
         "latency_p50_ms": round(percentile(lat, 0.5), 1),
         "latency_p99_ms": round(percentile(lat, 0.99), 1),
         "cpu": used,
+        "db": written,
     }
 
 
@@ -549,6 +574,7 @@ def steady(name: str, procs: Processes, rate: float, seconds: float, fanout: int
         f"{f', {threads} publisher threads' if threads > 1 else ''}",
         flush=True,
     )
+    before = db_counters()
     meter = procs.meter()
     meter.begin()
     committed = publish_steady(domain, rate, seconds, threads)
@@ -556,6 +582,7 @@ def steady(name: str, procs: Processes, rate: float, seconds: float, fanout: int
     wait_drained(healthy, procs.url, timeout=300, hanging=hanging or others_pending,
                  count_path="/e")
     used = meter.end(healthy)
+    written = db_cost(before, healthy)
     rows = receipts(procs.url)
     lat = latencies_ms(committed, rows, skip_path="/hang")
     return {
@@ -566,6 +593,7 @@ def steady(name: str, procs: Processes, rate: float, seconds: float, fanout: int
         "latency_max_ms": round(max(lat), 1),
         "attempts_recorded": attempts_recorded(),
         "cpu": used,
+        "db": written,
     }
 
 
@@ -821,6 +849,10 @@ def write(name: str, figures: dict, the_ceiling: dict | None, facts: dict,
         line += f", accounted {cpu_figures['components_over_machine']:.0%} of machine busy"
         parts = ", ".join(f"{k} {v}" for k, v in cpu_figures["cpu_ms_per_unit"].items())
         line += f"\n    per component (ms per {each}): {parts}"
+    if "db" in figures:
+        line += "\n    PostgreSQL per delivery: " + ", ".join(
+            f"{k.removesuffix('_per_delivery').replace('_', ' ')} {v}"
+            for k, v in figures["db"].items())
     print(f"{line}\n    -> {path.relative_to(ROOT)}", flush=True)
     return record
 
