@@ -789,8 +789,9 @@ def git_sha() -> str:
     result = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     )
-    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                             cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(  # the run's own logs in bench/results do not count
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"],
+        cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return (result.stdout.strip() or "unknown") + ("-dirty" if changed else "")
 
 
