@@ -40,6 +40,18 @@ from callbacks.models import (
 # How far ahead a rate-limited endpoint's deliveries are claimed (each waits for its start).
 RATE_HORIZON = 1.0
 
+# How both claims end: the claimed rows, with their events and endpoints, as _jobs reads them.
+_JOBS = """    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
+              off_schedule_attempts, order_key, sequence
+)
+SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
+       e.type, e.created_at, e.body, ep.updated_at, c.off_schedule_attempts,
+       c.order_key, c.sequence, ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id
+FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
+     JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
+ORDER BY c.next_attempt_at
+"""
+
 _HELD_BACK = """(d.test OR ((ep.circuit_opened_at IS NULL OR ep.probe_delivery_id = d.id)
                  AND (ep.paused_until IS NULL OR ep.paused_until <= %(now)s)))"""
 
@@ -62,16 +74,7 @@ WITH q AS (
     UPDATE callbacks_delivery SET state = 'sending', claim_token = %(token)s,
            lease_expires_at = %(lease)s
     WHERE id IN (SELECT id FROM locked)
-    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
-              off_schedule_attempts, order_key, sequence
-)
-SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
-       e.type, e.created_at, e.body, ep.updated_at, c.off_schedule_attempts,
-       c.order_key, c.sequence, ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id
-FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
-     JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
-ORDER BY c.next_attempt_at
-"""  # noqa: S608 (fixed text)
+{_JOBS}"""  # noqa: S608 (fixed text)
 
 
 # Lock the endpoints' slot rows (made on first use; in id order, so claimers cannot
@@ -230,16 +233,7 @@ WITH claimed AS (
               AND p.order_key = d.order_key AND p.sequence < d.sequence
               AND p.state IN ('pending', 'sending') AND p.sequence IS NOT NULL))
         ORDER BY d.next_attempt_at, d.sequence LIMIT %(limit)s FOR UPDATE OF d SKIP LOCKED))
-    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, replay, event_id,
-              off_schedule_attempts, order_key, sequence
-)
-SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
-       e.type, e.created_at, e.body, ep.updated_at, c.off_schedule_attempts,
-       c.order_key, c.sequence, ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id
-FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
-     JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
-ORDER BY c.next_attempt_at
-"""  # noqa: S608 (fixed text)
+{_JOBS}"""  # noqa: S608 (fixed text)
 
 
 def held_back(now: datetime.datetime) -> Q:
