@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection, transaction
 
-from callbacks.delivery.claims import claim
+from callbacks.delivery.claims import claim, claim_due
 from callbacks.delivery.outbox import publish_many
 from callbacks.models import Delivery
 from tests.support.postgres import NESTED_LOOP
@@ -78,3 +78,23 @@ def test_a_delivery_deleted_while_in_flight_does_not_lose_the_batch(
         record(results)
     assert Delivery.objects.filter(state="succeeded").count() == 2
     assert Attempt.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_an_endpoint_is_held_back_only_when_its_cap_ends_the_claim(
+    endpoint_for, acme, django_capture_on_commit_callbacks, settings
+):
+    """A plan larger than the in-flight cap with less work due than the cap is not "held
+    back" (the worker would rest the endpoint for nothing); one whose cap ends the claim
+    is."""
+    settings.CALLBACK_ENDPOINT_INFLIGHT = 5
+    endpoint = endpoint_for("https://hooks.acme.com/", ["camera.created"])
+    published(acme, django_capture_on_commit_callbacks, 3)
+    jobs, held = claim_due({endpoint.pk: 250})
+    assert len(jobs) == 3
+    assert held == set()
+    published(acme, django_capture_on_commit_callbacks, 10)
+    jobs, held = claim_due({endpoint.pk: 250})
+    assert len(jobs) == 2  # 3 still being sent: the cap of 5 leaves 2
+    assert held == {endpoint.pk}
+    assert claim_due({endpoint.pk: 250}) == ([], {endpoint.pk})

@@ -19,7 +19,7 @@ import datetime
 import math
 import threading
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -134,7 +134,9 @@ def claim_due(plan: dict[int, int], worker: uuid.UUID | None = None,
                                          "now": now, "limit": len(heads)}).fetchall()
         jobs = _jobs(rows, token)
         _schedule(jobs, limits)
-    return jobs, held
+    # Held back means the limit, not the work, ended the claim: it took all it was allowed.
+    claimed = Counter(job.endpoint_id for job in jobs)
+    return jobs, {pk for pk in held if claimed[pk] >= quotas.get(pk, 0)}
 
 
 # The head of each key of an ordered endpoint (its first delivery pending or being sent),
