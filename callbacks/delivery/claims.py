@@ -33,7 +33,6 @@ from callbacks.models import (
     Delivery,
     DeliveryState,
     Endpoint,
-    EndpointSlot,
     SigningScheme,
 )
 
@@ -110,9 +109,10 @@ def claim_due(plan: dict[int, int], worker: uuid.UUID | None = None,
     with transaction.atomic():
         starts: dict[int, datetime.datetime | None] = dict(
             execute(_SLOTS_SQL, [sorted(plan)]).fetchall())
+        room = execute(_ROOM_SQL, [sorted(plan)]).fetchall()
         limits, quotas, held = {}, {}, set()
         ordered = []
-        for pk, rate, keyed, sending in execute(_ROOM_SQL, [sorted(plan)]).fetchall():
+        for pk, rate, keyed, sending in room:
             quota = min(plan[pk], cap - max(0, sending - answered.get(pk, 0)))
             if rate:
                 limits[pk] = _Limit(rate, starts.get(pk), now)
@@ -123,17 +123,17 @@ def claim_due(plan: dict[int, int], worker: uuid.UUID | None = None,
                 quotas[pk] = quota
                 if keyed:
                     ordered.append(pk)
-        if not quotas:
-            return [], held
-        rows = execute(_CLAIM_DUE_SQL, {
-            "endpoints": list(quotas), "quotas": list(quotas.values()), "now": now,
-            "token": token, "lease": lease}).fetchall()
+        rows = []
+        if quotas:
+            rows = execute(_CLAIM_DUE_SQL, {
+                "endpoints": list(quotas), "quotas": list(quotas.values()), "now": now,
+                "token": token, "lease": lease}).fetchall()
         heads = [head for pk in ordered for head in _heads(pk, quotas[pk], now)]
         if heads:
             rows += execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": heads,
                                          "now": now, "limit": len(heads)}).fetchall()
-        jobs = _jobs(rows, token)
-        _schedule(jobs, limits)
+        not_before = _schedule(rows, limits) if limits else {}
+    jobs = _jobs(rows, token, not_before)
     # Held back means the limit, not the work, ended the claim: it took all it was allowed.
     claimed = Counter(job.endpoint_id for job in jobs)
     return jobs, {pk for pk in held if claimed[pk] >= quotas.get(pk, 0)}
@@ -160,9 +160,9 @@ WHERE d.state = 'pending' AND d.next_attempt_at <= %(now)s LIMIT %(limit)s
 
 
 def _heads(endpoint_id: int, limit: int, now: datetime.datetime) -> list[uuid.UUID]:
-    with connection.cursor() as cursor:
-        cursor.execute(_HEADS_SQL, {"endpoint": endpoint_id, "now": now, "limit": limit})
-        return [row[0] for row in cursor.fetchall()]
+    cursor = execute(_HEADS_SQL, {"endpoint": endpoint_id, "now": now, "limit": limit},
+                     prepare=False)
+    return [row[0] for row in cursor.fetchall()]
 
 
 def _commit_without_waiting() -> None:
@@ -207,17 +207,26 @@ class _Limit:
         return times
 
 
-def _schedule(jobs: list[Job], limits: dict[int, _Limit]) -> None:
-    """Give each job of a rate-limited endpoint its start; store each endpoint's next."""
-    per_endpoint: dict[int, list[Job]] = defaultdict(list)
-    for job in jobs:
-        if job.endpoint_id in limits:
-            per_endpoint[job.endpoint_id].append(job)
+_NEXT_START_SQL = """
+UPDATE callbacks_endpointslot s SET next_start_at = x.at
+FROM unnest(%s::bigint[], %s::timestamptz[]) AS x (endpoint_id, at)
+WHERE s.endpoint_id = x.endpoint_id
+"""
+
+
+def _schedule(rows: list[tuple], limits: dict[int, _Limit]) -> dict[uuid.UUID, datetime.datetime]:
+    """Give each claimed delivery of a rate-limited endpoint its start (by delivery id);
+    store each endpoint's next free start."""
+    per_endpoint: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for row in rows:
+        if row[1] in limits:
+            per_endpoint[row[1]].append(row[0])
+    starts: dict[uuid.UUID, datetime.datetime] = {}
     for endpoint_id, group in per_endpoint.items():
-        limit = limits[endpoint_id]
-        for job, start in zip(group, limit.starts(len(group)), strict=True):
-            job.not_before = start
-        EndpointSlot.objects.filter(pk=endpoint_id).update(next_start_at=limit.first)
+        starts.update(zip(group, limits[endpoint_id].starts(len(group)), strict=True))
+    execute(_NEXT_START_SQL, [list(per_endpoint),
+                              [limits[pk].first for pk in per_endpoint]])
+    return starts
 
 
 # The LIMIT sits in an ARRAY(...) sub-select, which PostgreSQL runs once (an InitPlan):
@@ -259,7 +268,8 @@ def behind_in_order() -> Q:
     return Q(order_key__isnull=False) & Q(Exists(earlier))
 
 
-def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
+def _jobs(rows: list[tuple], token: uuid.UUID,
+          starts: dict[uuid.UUID, datetime.datetime] | None = None) -> list[Job]:
     """Build the Jobs of claimed rows (the one place a Job is made)."""
     views = endpoint_views({(row[1], row[10]) for row in rows})
     jobs = []
@@ -276,6 +286,7 @@ def _jobs(rows: list[tuple], token: uuid.UUID) -> list[Job]:
             claim_token=str(token), test=test, replay=replay,
             endpoint_public_id=endpoint.public_id, domain=endpoint.domain,
             order_key=order_key if order_key and sequence else "", sequence=sequence or 0,
+            not_before=(starts or {}).get(delivery_id),
         ))
     return jobs
 

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from callbacks.delivery import workers
 from callbacks.delivery.claims import claim, claim_due
-from callbacks.delivery.outbox import Listener, domains_of, enqueue
+from callbacks.delivery.outbox import CHANNELS, Listener, domains_of, enqueue
 from callbacks.delivery.policy import Job, Result
 from callbacks.delivery.recording import FollowUp, record
 from callbacks.delivery.shares import Shares
@@ -75,7 +75,7 @@ class Dispatcher:
         self._results: queue.Queue[Result | None] = queue.Queue()
         self.loop = asyncio.new_event_loop()
         self.sender = AsyncSender(limit=self.shares.capacity)
-        self.listener = Listener(self.found)
+        self.listener = Listener(self.found, self.channels)
         self._threads = [
             threading.Thread(target=self._run_loop, name="callback-sender", daemon=True),
             threading.Thread(target=self._run_recorder, name="callback-recorder", daemon=True),
@@ -87,25 +87,23 @@ class Dispatcher:
 
     # --- where work is due ------------------------------------------------------------
 
-    def found(self, found: dict[int, tuple[int, object]], notified: bool = False) -> None:
-        """Note endpoints with work due at a time (a datetime, or epoch seconds). Of a
-        notification, which every delivery worker hears, only the endpoints this worker
-        answers for: each endpoint has one among the live workers (the others find its work
-        in their next scan if it is still due then)."""
+    def found(self, found: dict[int, tuple[int, object]]) -> None:
+        """Note endpoints with work due at a time (a datetime, or epoch seconds)."""
         with self._lock:
             for endpoint, (domain, due) in found.items():
-                if notified and not self._answers_for(endpoint):
-                    continue
                 at = due if isinstance(due, float) else due.timestamp()  # type: ignore[attr-defined]
                 _, known, news = self._wanted.get(endpoint, (domain, math.inf, 0))
                 self._wanted[endpoint] = (domain, min(known, at), news + 1)
         self._wake.set()
 
-    def _answers_for(self, endpoint: int) -> bool:
+    def channels(self) -> range:
+        """The notification channels this worker listens to: its share among the live
+        delivery workers (all of them until it is one). An endpoint's notifications wake
+        one worker; the others find its work in their next scan if it is still due then."""
         peers = self._peers
         if self.worker is None or self.worker not in peers:
-            return True
-        return peers[endpoint % len(peers)] == self.worker
+            return range(CHANNELS)
+        return range(peers.index(self.worker), CHANNELS, len(peers))
 
     def accept(self, items: Iterable[str | list]) -> int:
         """Deliveries handed over by a task (``[id, endpoint id]`` pairs): their endpoints

@@ -5,7 +5,9 @@ transaction and wakes the delivery workers when it commits; a delivery worker's
 One statement per call writes the events, one Delivery per subscribed, enabled endpoint
 of the domain (the subscribers are read in the same statement, so it sees endpoint
 changes made earlier in the transaction), the order numbers of ``per_key`` endpoints,
-and a PostgreSQL notification on ``CHANNEL`` naming the domain and the endpoints. A
+and a PostgreSQL notification naming the endpoints, on the channel of each endpoint
+(``CHANNEL`` + ``_`` + endpoint id mod ``CHANNELS``; each delivery worker listens to its
+share of the channels, so a notification wakes one worker, not all). A
 notification is delivered only when the transaction commits, so a rolled-back change
 wakes nobody and a committed one cannot be missed. No message broker is on this path.
 
@@ -50,9 +52,14 @@ from domains.models import Domain
 log = logging.getLogger(__name__)
 
 CHANNEL = "camio_deliveries"
+CHANNELS = 16
 # Past this many endpoints a notification says "*" (look everywhere): NOTIFY payloads are
 # limited to 8,000 bytes.
 NOTIFY_ENDPOINTS_MAX = 500
+# One notification per channel of the endpoints given (or claimed) by the statement above.
+_NOTIFY = """SELECT pg_notify(%(channel)s || '_' || (endpoint_id %% {n}),
+                 CASE WHEN count(*) > %(most)s THEN '*' ELSE string_agg(endpoint_id::text, ',') END)
+FROM (SELECT DISTINCT endpoint_id FROM {source}) AS woken GROUP BY endpoint_id %% {n}"""
 
 
 def enqueue(task: str, ids: Sequence[Any], *, queue: str | None = None,
@@ -77,10 +84,12 @@ def enqueue(task: str, ids: Sequence[Any], *, queue: str | None = None,
     return sent
 
 
-def execute(sql: str, params: Any, *, worker: bool = True) -> psycopg.Cursor:
+def execute(sql: str, params: Any, *, worker: bool = True,
+            prepare: bool = True) -> psycopg.Cursor:
     """Run one of the engine's fixed statements in Django's connection and transaction,
     its parameters bound by the server and its plan prepared on first use: these
-    statements take longer to plan than to run. Django's query log sees them.
+    statements take longer to plan than to run (``prepare=False``: planned for these
+    parameters). Django's query log sees them.
 
     Planned once, generically, a plan must not depend on how big the tables were when it
     was made: a delivery worker's connections (``worker``) plan without sequential scans,
@@ -99,16 +108,10 @@ def execute(sql: str, params: Any, *, worker: bool = True) -> psycopg.Cursor:
         raw.camio_worker = True
     cursor = psycopg.Cursor(raw)
     started = time.monotonic()
-    cursor.execute(sql, params, prepare=True)
+    cursor.execute(sql, params, prepare=prepare)
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return cursor
-
-
-def payload(endpoints: Iterable[int]) -> str:
-    """A notification's text: the endpoints with new due work, or "*"."""
-    unique = sorted(set(endpoints))
-    return "*" if len(unique) > NOTIFY_ENDPOINTS_MAX else ",".join(map(str, unique))
 
 
 def wake(endpoints: Iterable[int | Sequence[Any]]) -> None:
@@ -117,8 +120,8 @@ def wake(endpoints: Iterable[int | Sequence[Any]]) -> None:
     ids = [int(item[1] if isinstance(item, (list, tuple)) else item)  # type: ignore[arg-type]
            for item in endpoints]
     if ids:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload(ids)])
+        execute(_WAKE_SQL, {"channel": CHANNEL, "most": NOTIFY_ENDPOINTS_MAX, "ids": ids},
+                worker=False)
 
 
 def envelope(event_id: uuid.UUID, event_type: str, obj: dict[str, Any],
@@ -187,10 +190,8 @@ WITH ev AS (
     FROM numbered ORDER BY n, endpoint_id
     RETURNING endpoint_id
 )
-SELECT pg_notify(%(channel)s, CASE WHEN count(DISTINCT endpoint_id) > %(most)s THEN '*'
-                 ELSE string_agg(DISTINCT endpoint_id::text, ',') END)
-FROM ins HAVING count(*) > 0
-"""
+""" + _NOTIFY.format(n=CHANNELS, source="ins")  # noqa: S608 (fixed text)
+_WAKE_SQL = _NOTIFY.format(n=CHANNELS, source="unnest(%(ids)s::bigint[]) AS w (endpoint_id)")
 
 
 def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], str]],
@@ -316,8 +317,8 @@ GROUP BY f.endpoint_id, ep.domain_id
 
 _DOMAINS_SQL = "SELECT id, domain_id FROM callbacks_endpoint WHERE id = ANY(%s)"
 
-# endpoint -> (domain, due), and whether a notification (rather than a scan) said so.
-Found = Callable[[dict[int, tuple[int, object]], bool], None]
+# endpoint -> (domain, due)
+Found = Callable[[dict[int, tuple[int, object]]], None]
 
 
 def scan() -> dict[int, tuple[int, datetime.datetime]]:
@@ -335,10 +336,11 @@ def domains_of(endpoints: list[int]) -> dict[int, int]:
 
 
 class Listener:
-    """A thread that hands what it learns to ``found`` (endpoint -> (domain, due))."""
+    """A thread that hands what it learns to ``found`` (endpoint -> (domain, due)),
+    listening to the channels ``channels()`` names (checked at every scan)."""
 
-    def __init__(self, found: Found) -> None:
-        self.found = found
+    def __init__(self, found: Found, channels: Callable[[], Iterable[int]]) -> None:
+        self.found, self.channels = found, channels
         self.stopping = threading.Event()
         self.known: dict[int, int] = {}  # endpoint -> domain, for notifications
         self.thread = threading.Thread(target=self.run, name="callback-listener", daemon=True)
@@ -365,9 +367,14 @@ class Listener:
         listening = connection.get_new_connection(connection.get_connection_params())
         try:
             listening.autocommit = True
-            listening.execute(f"LISTEN {CHANNEL}")
-            self.rescan()
+            heard: set[int] = set()
             while not self.stopping.is_set():
+                wanted = set(self.channels())
+                for verb, channels in (("UNLISTEN", heard - wanted), ("LISTEN", wanted - heard)):
+                    for channel in sorted(channels):
+                        listening.execute(f"{verb} {CHANNEL}_{channel}")
+                heard = wanted
+                self.rescan()
                 # The generator ends every interval, and the scan runs then, busy or not.
                 for note in listening.notifies(timeout=settings.CALLBACK_SCAN_INTERVAL):
                     if note.payload == "*":
@@ -376,14 +383,13 @@ class Listener:
                         self.announce({int(pk) for pk in note.payload.split(",") if pk})
                     if self.stopping.is_set():
                         return
-                self.rescan()
         finally:
             listening.close()
 
     def rescan(self) -> None:
         found: dict[int, tuple[int, object]] = dict(scan())
         self.known.update((endpoint, domain) for endpoint, (domain, _) in found.items())
-        self.found(found, False)
+        self.found(found)
 
     def announce(self, endpoints: set[int]) -> None:
         missing = [pk for pk in endpoints if pk not in self.known]
@@ -392,4 +398,4 @@ class Listener:
         now = timezone.now()
         found: dict[int, tuple[int, object]] = {pk: (self.known[pk], now) for pk in endpoints
                                                 if pk in self.known}
-        self.found(found, True)
+        self.found(found)

@@ -1,0 +1,72 @@
+"""The outbox's notifications: one per channel of the endpoints with new work, sent on
+commit; each delivery worker listens to its share of the channels."""
+
+import uuid
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+
+from callbacks.delivery.dispatcher import Dispatcher
+from callbacks.delivery.outbox import CHANNEL, CHANNELS, publish, wake
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def listening():
+    """A connection of its own that LISTENs on every channel; yields a reader of
+    (channel, payload) pairs heard so far."""
+    params = connection.get_connection_params()
+    conn = psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"},
+                           autocommit=True)
+    for n in range(CHANNELS):
+        conn.execute(f"LISTEN {CHANNEL}_{n}")
+
+    def heard() -> list[tuple[str, str]]:
+        return sorted((note.channel, note.payload) for note in conn.notifies(timeout=0.5))
+
+    yield heard
+    conn.close()
+
+
+def test_a_publish_notifies_the_channel_of_each_endpoint_on_commit(acme, endpoint_for,
+                                                                    listening):
+    first = endpoint_for("https://hooks.acme.com/a", ["camera.created"])
+    second = endpoint_for("https://hooks.acme.com/b", ["camera.created"])
+    with transaction.atomic():
+        publish(domain=acme, type="camera.created", object={"n": 1})
+        assert listening() == []  # nothing before the commit
+    expected: dict[str, list[int]] = {}
+    for pk in (first.pk, second.pk):
+        expected.setdefault(f"{CHANNEL}_{pk % CHANNELS}", []).append(pk)
+    assert listening() == sorted(
+        (channel, ",".join(map(str, sorted(pks)))) for channel, pks in expected.items())
+
+
+def test_a_rolled_back_publish_notifies_nobody(acme, endpoint_for, listening):
+    endpoint_for("https://hooks.acme.com/a", ["camera.created"])
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish(domain=acme, type="camera.created", object={"n": 1})
+        raise RuntimeError("rolled back")
+    assert listening() == []
+
+
+def test_too_many_endpoints_on_one_channel_say_look_everywhere(listening):
+    many = [CHANNELS * n + 3 for n in range(501)]
+    wake([*many, 4])
+    assert listening() == [(f"{CHANNEL}_3", "*"), (f"{CHANNEL}_4", "4")]
+
+
+def test_each_live_worker_listens_to_its_share_of_the_channels():
+    peers = sorted(uuid.uuid4() for _ in range(3))
+    shares = []
+    for worker in peers:
+        dispatcher = Dispatcher.__new__(Dispatcher)  # no threads: only the arithmetic
+        dispatcher.worker, dispatcher._peers = worker, peers
+        shares.append(set(dispatcher.channels()))
+    assert set().union(*shares) == set(range(CHANNELS))
+    assert sum(len(share) for share in shares) == CHANNELS  # no channel heard twice
+    stranger = Dispatcher.__new__(Dispatcher)
+    stranger.worker, stranger._peers = uuid.uuid4(), peers
+    assert set(stranger.channels()) == set(range(CHANNELS))  # not yet a peer: all
