@@ -27,6 +27,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 
+import uvloop
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
@@ -73,7 +74,7 @@ class Dispatcher:
         self._stopping = False
         self._wake = threading.Event()
         self._results: queue.Queue[Result | None] = queue.Queue()
-        self.loop = asyncio.new_event_loop()
+        self.loop = uvloop.new_event_loop()
         self.sender = AsyncSender(limit=self.shares.capacity)
         self.listener = Listener(self.found, self.channels)
         self._threads = [
