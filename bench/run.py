@@ -351,7 +351,7 @@ def publish_batch(domain: object, count: int, per_transaction: int,
     from django.db import transaction
 
     from callbacks import catalog
-    from callbacks.delivery.outbox import publish_many
+    from callbacks.publishing import publish_many
 
     example = catalog.get("camera.created").example
     committed = []
@@ -376,7 +376,7 @@ def publish_steady(
     from django.db import connection
 
     from callbacks import catalog
-    from callbacks.delivery.outbox import publish
+    from callbacks.publishing import publish
 
     example = catalog.get("camera.created").example
     committed: list[tuple[str, float]] = []
@@ -456,7 +456,7 @@ def scenario_body() -> bytes:
     import uuid
 
     from callbacks import catalog
-    from callbacks.delivery.outbox import envelope
+    from callbacks.publishing import envelope
 
     return envelope(uuid.uuid4(), "camera.created", catalog.get("camera.created").example)
 

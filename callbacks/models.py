@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from django.db import models
 from django.utils import timezone
 
-from callbacks.delivery.policy import live_secrets
 from callbacks.encrypted_fields import EncryptedJSONField, EncryptedTextField
+from callbacks.signing import live_secrets
 from domains.models import Domain, User, new_public_id
 
 

@@ -15,8 +15,7 @@ from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Min, Q,
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from callbacks.delivery import workers
-from callbacks.delivery.policy import signature_header
+from callbacks import liveness
 from callbacks.endpoint_health import Health, day_until, endpoint_health
 from callbacks.models import (
     Attempt,
@@ -25,6 +24,7 @@ from callbacks.models import (
     Endpoint,
     Heartbeat,
 )
+from callbacks.signing import signature_header
 from domains.formats import MASK, mask_url
 from domains.models import Domain
 
@@ -64,7 +64,7 @@ def backlog(now: datetime.datetime) -> Backlog:
         oldest_due=due.aggregate(oldest=Min("next_attempt_at"))["oldest"],
         heartbeat=beat.at if beat else None,
         circuits_open=Endpoint.objects.live().filter(circuit_opened_at__isnull=False).count(),
-        workers=workers.live(now),
+        workers=liveness.live(now),
         domains=domain_backlog(now),
     )
 
@@ -85,7 +85,7 @@ def worker_status() -> dict[str, str]:
     """Per worker role: "ok (N alive)", or "none alive" when no worker of it heartbeated
     within the window (callbacks.delivery.workers)."""
     return {role: f"ok ({count} alive)" if count else "none alive"
-            for role, count in workers.live().items()}
+            for role, count in liveness.live().items()}
 
 
 def broker_status() -> str:

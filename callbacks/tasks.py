@@ -15,8 +15,8 @@ from celery import current_app, shared_task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
 from django.conf import settings
 
-from callbacks import services
-from callbacks.delivery import sweeper, workers
+from callbacks import liveness, services
+from callbacks.delivery import sweeper
 from callbacks.delivery.dispatcher import get_dispatcher, shutdown_dispatcher
 from callbacks.models import Endpoint
 
@@ -78,7 +78,7 @@ def worker_started(queues: Iterable[str], forks: bool = False) -> None:
         roles.remove("deliveries")
     delivers = "deliveries" in roles
     if roles:
-        heartbeat = workers.start_heartbeat(roles, taken_back=_resend if delivers else None)
+        heartbeat = liveness.start_heartbeat(roles, _take_back if delivers else None)
         if delivers:
             get_dispatcher(heartbeat.id)
 
@@ -88,12 +88,16 @@ def _pool_process_started(**kwargs: object) -> None:
     """A prefork pool process of a delivery worker: a worker of its own (its claims, its
     heartbeat, its sender)."""
     if "deliveries" in roles_of(current_app.amqp.queues.consume_from):
-        heartbeat = workers.start_heartbeat(["deliveries"], taken_back=_resend)
+        heartbeat = liveness.start_heartbeat(["deliveries"], _take_back)
         get_dispatcher(heartbeat.id)
 
 
-def _resend(items: list[list]) -> None:
-    get_dispatcher().accept(items)
+def _take_back(first: bool) -> None:
+    """Each beat of a delivery worker: take back the claims of workers whose heartbeat
+    stopped (the first time, a predecessor on this host at once) and send them here."""
+    taken = sweeper.take_back_dead(at_start=first)
+    if taken:
+        get_dispatcher().accept(taken)
 
 
 @worker_shutdown.connect
@@ -101,4 +105,4 @@ def _resend(items: list[list]) -> None:
 def worker_stopping(**kwargs: object) -> None:
     """Finish in-flight sends, then leave the list of live workers."""
     shutdown_dispatcher(timeout=20)
-    workers.stop_heartbeat()
+    liveness.stop_heartbeat()

@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from callbacks import catalog
-from callbacks.delivery import transport
+from callbacks import catalog, egress
 from callbacks.delivery.policy import RESERVED_HEADERS
 from callbacks.models import RATE_LIMIT_MAX, Method, Ordering
 
@@ -49,11 +48,11 @@ def clean_url(value: Any) -> str:
     if not parts.hostname:
         raise ValidationError("The URL has no host name.")
     try:
-        transport.check_url(url)
-    except transport.AddressRefused as exc:
+        egress.check_url(url)
+    except egress.AddressRefused as exc:
         raise ValidationError(
             f"{exc}. Allowed private networks: "
-            f"{transport.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)}."
+            f"{egress.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)}."
         ) from None
     return url
 

@@ -17,13 +17,13 @@ from django.db import OperationalError, close_old_connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from callbacks import egress
 from callbacks import services as callback_services
-from callbacks.delivery import transport
 from callbacks.delivery.claims import claim
-from callbacks.delivery.outbox import publish
 from callbacks.delivery.policy import Result, build_request
 from callbacks.delivery.recording import record
 from callbacks.models import Delivery, ReplayJob
+from callbacks.publishing import publish
 from camio_portal import pgembed
 from domains import services
 from domains.cache import outage
@@ -380,7 +380,7 @@ def public_dns(monkeypatch) -> list:
         asked.append(host)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_ANSWER, port))]
 
-    monkeypatch.setattr(transport, "getaddrinfo", answer)
+    monkeypatch.setattr(egress, "getaddrinfo", answer)
     return asked
 
 
@@ -501,7 +501,8 @@ def admin_auth_header(acme_admin, token_for) -> dict[str, str]:
 @pytest.fixture
 def no_network(monkeypatch):
     """Refuse and record every callback DNS lookup and every broker send."""
-    from callbacks.delivery import outbox, transport
+    from callbacks import egress
+    from callbacks.delivery import outbox
 
     calls: list[str] = []
 
@@ -509,7 +510,7 @@ def no_network(monkeypatch):
         calls.append(f"DNS {host}:{port}")
         raise OSError(f"{host}: network access is stubbed in this test")
 
-    monkeypatch.setattr(transport, "getaddrinfo", refuse_dns)
+    monkeypatch.setattr(egress, "getaddrinfo", refuse_dns)
     monkeypatch.setattr(outbox.current_app, "send_task",
                         lambda name, **kw: calls.append(f"enqueue {name}"))
     return calls

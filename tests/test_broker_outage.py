@@ -43,7 +43,7 @@ OUTAGE = {
 PUBLISHER = """
 import os, time
 from callbacks import catalog
-from callbacks.delivery.outbox import publish
+from callbacks.publishing import publish
 from domains.models import Domain
 domain, example, count = Domain.objects.get(pk={domain}), catalog.get("camera.created").example, 0
 while not os.path.exists({stop!r}):

@@ -4,8 +4,8 @@ import pytest
 from django.db import connection, transaction
 
 from callbacks.delivery.claims import claim, claim_due
-from callbacks.delivery.outbox import publish_many
 from callbacks.models import Delivery
+from callbacks.publishing import publish_many
 from tests.support.postgres import NESTED_LOOP
 
 

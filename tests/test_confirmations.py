@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from callbacks import services as callbacks
-from callbacks.delivery.outbox import publish
 from callbacks.models import Delivery, DeliveryState, Endpoint
+from callbacks.publishing import publish
 from domains import services
 from domains.models import ApiToken, DomainAdministrator
 from pacs import services as pacs_services

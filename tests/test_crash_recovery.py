@@ -10,8 +10,8 @@ from django.db import transaction
 from django.db.models import Sum
 
 from callbacks import catalog
-from callbacks.delivery.outbox import publish
 from callbacks.models import Attempt, Delivery, EndpointHourlyStat, Worker
+from callbacks.publishing import publish
 from tests.processes import (
     free_port,
     kill_group,

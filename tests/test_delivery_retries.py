@@ -194,9 +194,9 @@ def test_a_batch_is_recorded_with_one_statement_per_table(
     from django.test.utils import CaptureQueriesContext
 
     from callbacks.delivery.claims import claim
-    from callbacks.delivery.outbox import publish_many
     from callbacks.delivery.policy import Result, build_request
     from callbacks.delivery.recording import record
+    from callbacks.publishing import publish_many
 
     endpoint = endpoint_for("https://hooks.acme.com/in", ["camera.created"])
     publish_many(domain=acme, events=[("camera.created", {"n": n}, "") for n in range(5)])

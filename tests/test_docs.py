@@ -65,5 +65,5 @@ def test_a_box_deletions_order_is_promised_only_for_per_key_everywhere():
 def test_security_md_names_files_that_exist():
     text = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
     named = named_paths(text)
-    assert "callbacks/delivery/transport.py" in named  # where the SSRF guard lives
+    assert "callbacks/egress.py" in named  # where the SSRF guard lives
     assert [path for path in named if not (ROOT / path).is_file()] == []

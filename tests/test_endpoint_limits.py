@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from callbacks.delivery.outbox import publish_many
 from callbacks.models import Delivery, Endpoint
+from callbacks.publishing import publish_many
 from tests.receiver import Receiver, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from callbacks.delivery.outbox import publish_many
 from callbacks.models import Delivery
+from callbacks.publishing import publish_many
 from domains import services
 from tests.processes import kill_group, start_worker
 from tests.receiver import Receiver, wait_for

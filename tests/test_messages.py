@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from callbacks.delivery.outbox import publish
+from callbacks.publishing import publish
 from callbacks.services import endpoint_disable
 from domains import services
 from domains.models import DomainAdministrator, User

@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from callbacks import catalog
 from callbacks.delivery.dispatcher import send_now
-from callbacks.delivery.outbox import publish
 from callbacks.models import Delivery, Endpoint
+from callbacks.publishing import publish
 from callbacks.services import send_test_event_now
 from incidents import services as incidents
 from pacs.services import ingest_events

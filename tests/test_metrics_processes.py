@@ -13,8 +13,8 @@ from django.db import transaction
 from prometheus_client.parser import text_string_to_metric_families
 
 from callbacks import catalog
-from callbacks.delivery.outbox import publish
 from callbacks.models import Delivery
+from callbacks.publishing import publish
 from tests.processes import free_port, kill_group, start_web, start_worker, web_answers
 from tests.receiver import wait_for
 

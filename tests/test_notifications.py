@@ -7,8 +7,9 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
-from callbacks.delivery.dispatcher import Dispatcher
-from callbacks.delivery.outbox import CHANNEL, CHANNELS, publish, wake
+from callbacks.delivery.outbox import CHANNEL, CHANNELS, wake
+from callbacks.delivery.shares import Claimer
+from callbacks.publishing import publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,11 +63,11 @@ def test_each_live_worker_listens_to_its_share_of_the_channels():
     peers = sorted(uuid.uuid4() for _ in range(3))
     shares = []
     for worker in peers:
-        dispatcher = Dispatcher.__new__(Dispatcher)  # no threads: only the arithmetic
-        dispatcher.worker, dispatcher._peers = worker, peers
-        shares.append(set(dispatcher.channels()))
+        claimer = Claimer.__new__(Claimer)  # no thread: only the arithmetic
+        claimer.worker, claimer.peers = worker, peers
+        shares.append(set(claimer.channels()))
     assert set().union(*shares) == set(range(CHANNELS))
     assert sum(len(share) for share in shares) == CHANNELS  # no channel heard twice
-    stranger = Dispatcher.__new__(Dispatcher)
-    stranger.worker, stranger._peers = uuid.uuid4(), peers
+    stranger = Claimer.__new__(Claimer)
+    stranger.worker, stranger.peers = uuid.uuid4(), peers
     assert set(stranger.channels()) == set(range(CHANNELS))  # not yet a peer: all

@@ -45,9 +45,10 @@ def test_one_camera_change_goes_one_way(receiver, endpoint_for, box, camera, acm
     )
     print(report)
     assert tracer.back_calls() == [], report
-    # 12 on the embedded broker with a cold endpoint cache (camio_portal/broker.py and
-    # callbacks/encrypted_fields.py among them); docs/architecture.md lists them.
-    assert len(files) <= 12, f"{len(files)} files:\n{report}"
+    # 15 with a cold endpoint cache (callbacks/encrypted_fields.py among them): since P15
+    # no broker is on the path, and the engine's libraries (callbacks/publishing.py,
+    # egress.py, signing.py) are files of their own; docs/architecture.md lists them.
+    assert len(files) <= 15, f"{len(files)} files:\n{report}"
 
 
 def test_a_lower_engine_module_importing_a_higher_one_fails_the_lint(tmp_path):

@@ -9,9 +9,9 @@ import threading
 import pytest
 from django.core.management import CommandError, call_command
 
-from callbacks.delivery.policy import new_secret
 from callbacks.management.commands.receive_callbacks import make_server
 from callbacks.models import Method
+from callbacks.signing import new_secret
 from tests.processes import ROOT, child_env, free_port
 from tests.support.embedded import wait_for
 from tests.support.signed_callbacks import SECRET, callback, send

@@ -70,7 +70,7 @@ def test_healthz_reports_database_broker_beat_and_workers(client):
 
     from django.utils import timezone
 
-    from callbacks.delivery import workers
+    from callbacks import liveness
     from callbacks.models import Heartbeat, Worker
 
     alone = client.get("/healthz")  # no worker has registered
@@ -78,9 +78,9 @@ def test_healthz_reports_database_broker_beat_and_workers(client):
     assert alone.json()["checks"] == {"database": "ok", "broker": "ok", "beat": "starting",
                                       "deliveries": "none alive", "other": "none alive"}
     assert client.get("/readyz").json() == {"status": "ok", "checks": {"database": "ok"}}
-    deliveries = workers.register(["deliveries"])
+    deliveries = liveness.register(["deliveries"])
     assert client.get("/healthz").json()["checks"]["other"] == "none alive"
-    workers.register(["other"])
+    liveness.register(["other"])
     answer = client.get("/healthz")
     assert answer.status_code == 200
     assert answer.json()["checks"] == {"database": "ok", "broker": "ok", "beat": "starting",
@@ -88,7 +88,7 @@ def test_healthz_reports_database_broker_beat_and_workers(client):
     Worker.objects.filter(pk=deliveries).update(
         seen_at=timezone.now() - 3 * datetime.timedelta(seconds=1.1))  # 3 beats missed
     assert client.get("/healthz").json()["checks"]["deliveries"] == "none alive"
-    workers.register(["deliveries"])
+    liveness.register(["deliveries"])
     Heartbeat.objects.create(name="sweeper", at=timezone.now() - datetime.timedelta(hours=1))
     stale = client.get("/healthz")
     assert stale.status_code == 503

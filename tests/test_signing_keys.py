@@ -17,8 +17,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from callbacks import services as callbacks
 from callbacks.delivery.claims import claim, endpoint_views
-from callbacks.delivery.policy import build_request, new_secret
+from callbacks.delivery.policy import build_request
 from callbacks.models import Delivery, Endpoint, SigningKey
+from callbacks.signing import new_secret
 from domains import services
 from domains.models import AuditEntry
 from tests.receiver import wait_for

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from standardwebhooks import Webhook
 
-from callbacks.delivery.policy import sign
+from callbacks.signing import sign
 from camio_portal import pgembed
 from tests.support.embedded import ROOT, portal_env
 from tests.support.legacy import differences, fixture_fernet, known_secrets, old_data_folder

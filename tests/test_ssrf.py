@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.exceptions import ValidationError
 
+from callbacks import egress
 from callbacks.delivery import transport
 from callbacks.models import Delivery, Endpoint
 from callbacks.services import endpoint_create
@@ -53,14 +54,14 @@ def test_dns_rebinding_is_refused_before_connecting(
     try:
         settings.CALLBACK_ALLOWED_NETWORKS = ["127.0.0.2/32"]
         port = loopback.server.server_address[1]
-        monkeypatch.setattr(transport, "getaddrinfo", fake_dns({"rebind.test": "127.0.0.2"}))
+        monkeypatch.setattr(egress, "getaddrinfo", fake_dns({"rebind.test": "127.0.0.2"}))
         endpoint_create(
             domain=acme,
             url=f"http://rebind.test:{port}/",
             event_types=["camera.created"],
             actor=None,
         )
-        monkeypatch.setattr(transport, "getaddrinfo", fake_dns({"rebind.test": "127.0.0.1"}))
+        monkeypatch.setattr(egress, "getaddrinfo", fake_dns({"rebind.test": "127.0.0.1"}))
         services.camera_create(owner=acme_admin, device=box, name="Rebound")
         delivery = wait_for(
             lambda: Delivery.objects.filter(state="failed").first(), what="the refused delivery"
@@ -111,9 +112,9 @@ def test_guard_checks_every_resolved_address(settings, monkeypatch):
             (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fd00::1", port, 0, 0)),
         ]
 
-    monkeypatch.setattr(transport, "getaddrinfo", two_answers)
-    with pytest.raises(transport.AddressRefused, match="fd00::1, private"):
-        transport.resolve("mixed.example", 443)
+    monkeypatch.setattr(egress, "getaddrinfo", two_answers)
+    with pytest.raises(egress.AddressRefused, match="fd00::1, private"):
+        egress.resolve("mixed.example", 443)
 
 
 # --- Every address that is not globally routable, in every spelling ----------------
@@ -150,15 +151,15 @@ def test_refused_at_connect_time_without_dialling(
 
 @pytest.mark.parametrize(("url", "fragment"), REFUSED_CASES)
 def test_a_name_answering_a_refused_address_is_refused(nothing_allowed, monkeypatch, url, fragment):
-    address = transport.literal_address(urlsplit(url).hostname)
+    address = egress.literal_address(urlsplit(url).hostname)
     assert address is not None
     family = socket.AF_INET if address.version == 4 else socket.AF_INET6
     sockaddr = (str(address), 443) if address.version == 4 else (str(address), 443, 0, 0)
     monkeypatch.setattr(
-        transport, "getaddrinfo", lambda host, port: [(family, socket.SOCK_STREAM, 6, "", sockaddr)]
+        egress, "getaddrinfo", lambda host, port: [(family, socket.SOCK_STREAM, 6, "", sockaddr)]
     )
-    with pytest.raises(transport.AddressRefused, match=f"resolves to {address}, ") as caught:
-        transport.resolve("hooks.example", 443)
+    with pytest.raises(egress.AddressRefused, match=f"resolves to {address}, ") as caught:
+        egress.resolve("hooks.example", 443)
     assert fragment in str(caught.value)
 
 
@@ -173,14 +174,14 @@ def test_public_destinations_are_saved(nothing_allowed, acme, url):
 def test_public_literals_are_dialled_at_connect_time(nothing_allowed, dialled, public_dns, url):
     result = transport.send_one(job_for(url))
     assert not result.refused and result.error == "Connection refused", result.error
-    host = transport.literal_address(urlsplit(url).hostname)
+    host = egress.literal_address(urlsplit(url).hostname)
     assert [ipaddress.ip_address(address[0]) for address in dialled] == [host]
 
 
 @pytest.mark.parametrize("url", MUST_PASS_NAMES)
 def test_public_names_resolve_through_the_guard(nothing_allowed, dialled, public_dns, url):
     host = urlsplit(url).hostname
-    assert transport.resolve(host, 443) == [(socket.AF_INET, PUBLIC_ANSWER)]
+    assert egress.resolve(host, 443) == [(socket.AF_INET, PUBLIC_ANSWER)]
     result = transport.send_one(job_for(url))
     assert not result.refused and result.error == "Connection refused", result.error
     assert [address[0] for address in dialled] == [PUBLIC_ANSWER]

@@ -11,7 +11,7 @@ import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from callbacks import services as callback_services
-from callbacks.delivery.policy import new_secret, sign, signature_header
+from callbacks.signing import new_secret, sign, signature_header
 from domains import services
 from tests.receiver import Received, wait_for
 

@@ -1,4 +1,4 @@
-"""P15 (3): claims belong to live workers. A delivery worker heartbeats; when it stops, its
+"""P15 (3): claims belong to live liveness. A delivery worker heartbeats; when it stops, its
 claims come back within three heartbeats (taken back by a live worker, or at once by
 the worker that replaces it), not after the lease."""
 
@@ -10,11 +10,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from callbacks import catalog
-from callbacks.delivery import workers
+from callbacks import catalog, liveness
+from callbacks.delivery import sweeper
 from callbacks.delivery.claims import claim
-from callbacks.delivery.outbox import publish
 from callbacks.models import Attempt, Delivery, Worker
+from callbacks.publishing import publish
 from tests.processes import kill_group, start_worker
 from tests.receiver import wait_for
 
@@ -130,8 +130,8 @@ def test_only_the_claims_of_workers_silent_for_three_heartbeats_come_back(
 ):
     settings.CALLBACK_WORKER_HEARTBEAT = 1.0
     now = timezone.now()
-    silent = workers.register(["deliveries"])
-    alive = workers.register(["deliveries"])
+    silent = liveness.register(["deliveries"])
+    alive = liveness.register(["deliveries"])
     Worker.objects.filter(pk=silent).update(seen_at=now - datetime.timedelta(seconds=3.5))
     Worker.objects.filter(pk=alive).update(seen_at=now - datetime.timedelta(seconds=2.5))
     publish(domain=acme, type="camera.created", object={"camera": {}})
@@ -140,11 +140,11 @@ def test_only_the_claims_of_workers_silent_for_three_heartbeats_come_back(
     Delivery.objects.filter(pk=first.pk).update(claim_token=silent)
     Delivery.objects.filter(pk=second.pk).update(claim_token=alive)
 
-    assert workers.take_back_dead(now) == [[str(first.pk), first.endpoint_id]]
+    assert sweeper.take_back_dead(now) == [[str(first.pk), first.endpoint_id]]
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.state, first.claim_token, second.state) == ("pending", None, "sending")
     [unknown] = Attempt.objects.all()
     assert unknown.delivery_id == first.pk and unknown.outcome_unknown
     assert list(Worker.objects.values_list("pk", flat=True)) == [alive]
-    assert workers.take_back_dead(now) == []  # taken once
+    assert sweeper.take_back_dead(now) == []  # taken once

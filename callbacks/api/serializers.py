@@ -12,8 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apikit import fields
-from callbacks import catalog
-from callbacks.delivery import transport
+from callbacks import catalog, egress
 from callbacks.models import (
     RATE_LIMIT_MAX,
     DeliveryState,
@@ -64,9 +63,9 @@ class UrlField(fields.Text):
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
         try:
-            transport.check_url(value)
-        except transport.AddressRefused as exc:
-            allowed = transport.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)
+            egress.check_url(value)
+        except egress.AddressRefused as exc:
+            allowed = egress.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)
             raise serializers.ValidationError(
                 f"{exc}. Allowed private networks: {allowed}."
             ) from None

@@ -1,7 +1,2 @@
-"""The delivery engine, one package whose modules import only downward (an
-import-linter layers contract holds the order):
-
-policy (the types, the answer table, signing) → outbox (publish, enqueue) →
-transport (the SSRF guard, sending) → claims → recording → sweeper, dispatcher;
-the app's tasks and services sit on top.
-"""
+"""The delivery engine: what a delivery worker runs. Its modules import only downward
+(import-linter contracts in pyproject.toml; docs/architecture.md lists them)."""

@@ -28,13 +28,14 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from callbacks.delivery.outbox import execute
-from callbacks.delivery.policy import RESERVED_HEADERS, Job, live_secrets
+from callbacks.delivery.policy import RESERVED_HEADERS, Job
 from callbacks.models import (
     Delivery,
     DeliveryState,
     Endpoint,
     SigningScheme,
 )
+from callbacks.signing import live_secrets
 
 # How far ahead a rate-limited endpoint's deliveries are claimed (each waits for its start).
 RATE_HORIZON = 1.0

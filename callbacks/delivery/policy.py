@@ -1,24 +1,20 @@
 """What an attempt is and what its answer means: the Job and Result types, how a
-request is built and signed (headers in their order, the body, the Standard
-Webhooks signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">), the answer
-table, the retry schedule and the header names nobody may set."""
+request is built (headers in their order, the body, the Standard Webhooks signature of
+callbacks.signing), the answer table, the retry schedule and the header names nobody may
+set."""
 
 from __future__ import annotations
 
-import base64
 import datetime
 import email.utils
 import functools
-import hashlib
-import hmac
 import random
-import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
+from callbacks.signing import signature_header
 from domains.formats import camio_date
 
 VERSION = "0.1.0"
@@ -86,15 +82,6 @@ class Request:
     url: str
     headers: list[tuple[str, str]]
     body: bytes | None
-
-
-def live_secrets(
-    keys: Iterable[tuple[str, datetime.datetime | None]], now: datetime.datetime
-) -> list[str]:
-    """The secrets that sign at ``now``, in the order given (newest first): of each
-    (secret, stops signing at) pair, those without an end (the current key) or whose end
-    is still to come (an older key while its rotation overlaps)."""
-    return [secret for secret, ends in keys if ends is None or ends > now]
 
 
 # --- What an answer means ----------------------------------------------------
@@ -191,30 +178,6 @@ class Result:
 
 
 # --- Building and signing a request ------------------------------------------
-
-PREFIX = "whsec_"
-
-
-def new_secret() -> str:
-    """Return a fresh signing secret in the whsec_<base64> form."""
-    return PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def _key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix(PREFIX))
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """Return one ``v1,<signature>`` for ``body`` sent as ``msg_id`` at ``timestamp``."""
-    payload = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_key(secret), payload, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def signature_header(secrets_: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
-    """Return the webhook-signature value: one signature per secret, space-separated."""
-    return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets_)
-
 
 def build_request(job: Job, timestamp: int) -> Request:
     """Return the signed request for one attempt of ``job`` sent at ``timestamp``."""

@@ -1,8 +1,17 @@
-"""The delivery sweeper (beat, every CALLBACK_SWEEP_INTERVAL, on the delivery queue):
-takes back the claims of stopped workers (callbacks.delivery.workers; the live
-delivery workers do it too, each heartbeat) and of expired leases, and picks the
-probes of open circuits. Due deliveries need no sweeping: the delivery workers scan
-for them (callbacks.delivery.outbox).
+"""Taking back what a stopped worker held, and the delivery sweeper.
+
+A worker whose heartbeat stopped (callbacks.liveness) is dead: any live delivery worker
+(each beat), a delivery worker starting (its own predecessor on this host at once) and
+the sweeper take its claims back, so a killed worker costs seconds, not a lease. The
+lease stays as the last resort (a claim made outside any worker: the command line's
+test event). A claim taken back may have reached the receiver: it is logged as an
+attempt whose outcome is unknown, takes the next attempt number and uses no slot of the
+retry schedule; it counts in no health figure and no hourly rollup.
+
+The sweeper (beat, every CALLBACK_SWEEP_INTERVAL, on the delivery queue) takes back the
+claims of stopped workers and of expired leases, and picks the probes of open circuits.
+Due deliveries need no sweeping: the delivery workers scan for them
+(callbacks.delivery.outbox).
 
 Deliveries of an endpoint whose circuit is open wait (the claim leaves them); when its
 next probe is due, the sweeper picks the endpoint's oldest due delivery (first of its
@@ -13,17 +22,94 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
+import socket
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from callbacks.delivery.claims import behind_in_order
 from callbacks.delivery.outbox import wake
-from callbacks.delivery.workers import take_back, take_back_dead
-from callbacks.models import Delivery, DeliveryState, Endpoint, Heartbeat
+from callbacks.liveness import window
+from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, Heartbeat, Worker
+from domains.formats import mask_url
 
 log = logging.getLogger(__name__)
+
+UNKNOWN_OUTCOME = (
+    "Outcome unknown: the worker stopped while sending ({why}); the receiver may have got "
+    "this request. It is sent again."
+)
+
+
+def _gone_here(worker: Worker) -> bool:
+    """A worker of this host whose process no longer runs (a restarted worker's predecessor)."""
+    if worker.hostname != socket.gethostname()[:255] or worker.pid == os.getpid():
+        return False
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def take_back_dead(now: datetime.datetime | None = None, *, at_start: bool = False) -> list[list]:
+    """Remove the workers whose heartbeat stopped and return their claims to pending
+    (``at_start``: also those of this host whose process is gone, without waiting for their
+    heartbeat to age). Returns the deliveries taken back as [id, endpoint id] pairs."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = Worker.objects.select_for_update(skip_locked=True)
+        dead = list(stale.filter(seen_at__lt=now - window()))
+        if at_start:
+            dead += [w for w in stale.filter(seen_at__gte=now - window()) if _gone_here(w)]
+        if not dead:
+            return []
+        Worker.objects.filter(pk__in=[w.pk for w in dead]).delete()
+        taken = take_back(Q(claim_token__in=[w.pk for w in dead]), now,
+                          "its heartbeat stopped")
+    if taken:
+        log.warning("took back %d deliveries claimed by %d stopped worker(s): %s", len(taken),
+                    len(dead), ", ".join(f"{w.hostname} pid {w.pid}" for w in dead))
+    return taken
+
+
+def take_back(which: Q, now: datetime.datetime, why: str, limit: int | None = None) -> list[list]:
+    """Return the ``sending`` deliveries matching ``which`` to pending, due now, logging an
+    outcome-unknown attempt for each; return them as [id, endpoint id] pairs."""
+    lease = datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(which, state=DeliveryState.SENDING).order_by()
+            .values_list("id", "endpoint_id", "attempt_count", "next_attempt_at",
+                         "lease_expires_at", "event_id", "endpoint__method",
+                         "endpoint__url")[:limit]
+        )
+        if not rows:
+            return []
+        error = UNKNOWN_OUTCOME.format(why=why)[:500]
+        attempts = []
+        for pk, _, count, due, expires, event_id, method, url in rows:
+            claimed = (expires or now) - lease  # when the worker claimed it
+            attempts.append(Attempt(
+                delivery_id=pk, number=count + 1, due_at=due, started_at=claimed,
+                finished_at=claimed, duration_ms=0, request_method=method,
+                request_url=mask_url(url)[:2048], request_headers=[["webhook-id", str(event_id)]],
+                error=error, outcome_unknown=True))
+        Attempt.objects.bulk_create(attempts)
+        Delivery.objects.filter(id__in=[row[0] for row in rows]).update(
+            state=DeliveryState.PENDING, claim_token=None, lease_expires_at=None,
+            attempt_count=F("attempt_count") + 1,
+            off_schedule_attempts=F("off_schedule_attempts") + 1,
+            last_error="Outcome unknown: the worker stopped while sending.",
+            last_status_code=None)
+    return [[str(row[0]), row[1]] for row in rows]
+
 
 def take_back_expired(now: datetime.datetime, limit: int) -> int:
     """Return claims whose lease expired to pending (the last resort: a claim of a worker

@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from callbacks import catalog
 from callbacks.delivery.dispatcher import send_now
-from callbacks.delivery.outbox import enqueue, number, publish, wake
+from callbacks.delivery.outbox import enqueue, wake
 from callbacks.delivery.policy import Result
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering, ReplayJob
+from callbacks.publishing import number, publish
 from domains.models import TEST_ID_PREFIX, AuditEntry, Domain, User, relock
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from callbacks.delivery.outbox import order_pending, unorder_pending, wake
-from callbacks.delivery.policy import new_secret
+from callbacks.delivery.outbox import wake
 from callbacks.delivery.recording import release_waiting
 from callbacks.delivery.sweeper import pick_probes
 from callbacks.models import (
@@ -27,6 +26,8 @@ from callbacks.models import (
     SigningScheme,
     rotation_allowed_from,
 )
+from callbacks.publishing import order_pending, unorder_pending
+from callbacks.signing import new_secret
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value, relock

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from callbacks.delivery.outbox import publish
+from callbacks.publishing import publish
 from domains.models import AuditEntry, OwnedByDomainUser, User, snapshot
 
 

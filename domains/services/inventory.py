@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from callbacks.delivery.outbox import publish
+from callbacks.publishing import publish
 from domains.models import (
     AuditEntry,
     Camera,

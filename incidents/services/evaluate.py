@@ -32,7 +32,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from callbacks.delivery.outbox import enqueue, publish_many
+from callbacks.delivery.outbox import enqueue
+from callbacks.publishing import publish_many
 from domains.formats import camio_date
 from domains.models import Camera, Device, Domain
 from incidents.metrics import OPENED

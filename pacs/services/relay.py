@@ -15,7 +15,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from callbacks.delivery.outbox import enqueue, publish
+from callbacks.delivery.outbox import enqueue
+from callbacks.publishing import publish
 from pacs.metrics import RELAYED
 from pacs.models import EventState, PacsEvent, PacsIntegration
 

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from callbacks import services as callbacks
-from callbacks.delivery.outbox import publish
 from callbacks.models import Delivery, DeliveryState, ReplayJob
+from callbacks.publishing import publish
 from domains import services
 from tests.support.portal import signed_in
 

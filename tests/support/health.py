@@ -11,10 +11,10 @@ from collections import Counter
 from django.utils import timezone
 
 from callbacks.delivery.claims import claim
-from callbacks.delivery.outbox import publish
 from callbacks.delivery.policy import Result, build_request
 from callbacks.delivery.recording import CIRCUIT_OPENED, record
 from callbacks.models import Delivery, Endpoint, EndpointHourlyStat, Event
+from callbacks.publishing import publish
 from domains.models import AuditEntry
 
 COLUMNS = ("succeeded", "failed", "gave-up", "cancelled", "circuit-openings", "retrying")

@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from callbacks import catalog
-from callbacks.delivery.outbox import publish
 from callbacks.models import Attempt, Delivery, DeliveryState, Endpoint, ReplayJob
+from callbacks.publishing import publish
 from domains import services
 from domains.models import ApiToken, Camera, Device, Hook, Zone
 from pacs import services as pacs_services

@@ -6,7 +6,8 @@ import http.client
 import time
 from urllib.parse import urlsplit
 
-from callbacks.delivery.policy import Job, build_request, new_secret
+from callbacks.delivery.policy import Job, build_request
+from callbacks.signing import new_secret
 
 SECRET = new_secret()
 BODY = b'{"data": {"object": {}}, "id": "evt-1", "type": "camera.created"}'

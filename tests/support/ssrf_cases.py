@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from callbacks.delivery import transport
+from callbacks import egress
 from callbacks.delivery.policy import Job
 
 ODD_URLS = [
@@ -28,7 +28,7 @@ ODD_URLS = [
 
 
 def fake_dns(answers: dict[str, str]):
-    real = transport.getaddrinfo
+    real = egress.getaddrinfo
 
     def resolve(host, port):
         if host in answers:
