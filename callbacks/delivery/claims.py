@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from callbacks.delivery.outbox import execute
@@ -246,16 +246,6 @@ WITH claimed AS (
               AND p.state IN ('pending', 'sending') AND p.sequence IS NOT NULL))
         ORDER BY d.next_attempt_at, d.sequence LIMIT %(limit)s FOR UPDATE OF d SKIP LOCKED))
 {_JOBS}"""  # noqa: S608 (fixed text)
-
-
-def held_back(now: datetime.datetime) -> Q:
-    """Deliveries their endpoint holds back at ``now``: an open circuit holds back all but
-    its probe, a Retry-After pause all; test events never wait (the claim SQL above says
-    the same)."""
-    circuit = Q(endpoint__circuit_opened_at__isnull=False) & ~Q(
-        endpoint__probe_delivery_id=F("id")
-    )
-    return Q(test=False) & (circuit | Q(endpoint__paused_until__gt=now))
 
 
 def behind_in_order() -> Q:
