@@ -122,8 +122,9 @@ def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], 
         "ids": [e.id for e in rows], "types": [e.type for e in rows],
         "bodies": [e.body for e in rows], "keys": [e.order_key for e in rows],
     }
-    with transaction.atomic():
-        execute(_PUBLISH_SQL, params, worker=False)
+    # One statement is all or nothing by itself: no savepoint (or BEGIN and COMMIT when
+    # the caller has no transaction), two round trips fewer per call.
+    execute(_PUBLISH_SQL, params, worker=False)
     for event in rows:
         event._state.adding, event._state.db = False, "default"
     return rows

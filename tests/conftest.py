@@ -677,3 +677,25 @@ def sentry_collector():
     server = Collector()
     yield server
     server.server.shutdown()
+
+
+@pytest.fixture
+def listening():
+    """A connection of its own that LISTENs on every channel; yields a reader of
+    (channel, payload) pairs heard so far."""
+    import psycopg
+    from django.db import connection
+
+    from callbacks.delivery.outbox import CHANNEL, CHANNELS
+
+    params = connection.get_connection_params()
+    conn = psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"},
+                           autocommit=True)
+    for n in range(CHANNELS):
+        conn.execute(f"LISTEN {CHANNEL}_{n}")
+
+    def heard() -> list[tuple[str, str]]:
+        return sorted((note.channel, note.payload) for note in conn.notifies(timeout=0.5))
+
+    yield heard
+    conn.close()

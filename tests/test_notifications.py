@@ -3,32 +3,14 @@ commit; each delivery worker listens to its share of the channels."""
 
 import uuid
 
-import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from callbacks.delivery.outbox import CHANNEL, CHANNELS, wake
 from callbacks.delivery.shares import Claimer
 from callbacks.publishing import publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def listening():
-    """A connection of its own that LISTENs on every channel; yields a reader of
-    (channel, payload) pairs heard so far."""
-    params = connection.get_connection_params()
-    conn = psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"},
-                           autocommit=True)
-    for n in range(CHANNELS):
-        conn.execute(f"LISTEN {CHANNEL}_{n}")
-
-    def heard() -> list[tuple[str, str]]:
-        return sorted((note.channel, note.payload) for note in conn.notifies(timeout=0.5))
-
-    yield heard
-    conn.close()
 
 
 def test_a_publish_notifies_the_channel_of_each_endpoint_on_commit(acme, endpoint_for,
