@@ -8,6 +8,7 @@ PostgreSQL (callbacks.delivery.outbox).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -92,12 +93,15 @@ def _pool_process_started(**kwargs: object) -> None:
         get_dispatcher(heartbeat.id)
 
 
-def _take_back(first: bool) -> None:
-    """Each beat of a delivery worker: take back the claims of workers whose heartbeat
-    stopped (the first time, a predecessor on this host at once) and send them here."""
+def _take_back(worker: uuid.UUID, first: bool) -> None:
+    """Each beat of a delivery worker: learn who the live delivery workers are, take back
+    the claims of workers whose heartbeat stopped (the first time, a predecessor on this
+    host at once) and send them here."""
+    dispatcher = get_dispatcher(worker)
+    dispatcher.set_peers(liveness.peers())
     taken = sweeper.take_back_dead(at_start=first)
     if taken:
-        get_dispatcher().accept(taken)
+        dispatcher.accept(taken)
 
 
 @worker_shutdown.connect

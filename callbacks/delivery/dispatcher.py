@@ -72,6 +72,10 @@ class Dispatcher:
         """Deliveries handed over by a task (``[id, endpoint id]`` pairs)."""
         return self.claimer.accept(items)
 
+    def set_peers(self, peers: list[uuid.UUID]) -> None:
+        """The live delivery workers (which notification channels this worker hears)."""
+        self.claimer.peers = peers
+
     # --- sending -------------------------------------------------------------------------
 
     def _start(self, jobs: list[Job]) -> None:
