@@ -18,6 +18,7 @@ a claim of a worker that stops comes back with its heartbeat (callbacks.delivery
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import queue
@@ -35,7 +36,7 @@ from callbacks.delivery.claims import claim
 from callbacks.delivery.outbox import Listener, enqueue, renew_connection
 from callbacks.delivery.policy import Job, Result
 from callbacks.delivery.recording import FollowUp, record
-from callbacks.delivery.shares import Claimer
+from callbacks.delivery.shares import Claimer, channels
 from callbacks.delivery.transport import AsyncSender, send_one
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class Dispatcher:
         self._failing: Counter[int] = Counter()  # failures in a row that trip the breaker
         self._results: queue.Queue[Result | None] = queue.Queue()
         self.sender = AsyncSender(limit=self.claimer.shares.capacity)
-        self.listener = Listener(self.claimer.found, self.claimer.channels)
+        self.listener = Listener(self.claimer.found, functools.partial(channels, self.claimer))
         self._threads = [
             threading.Thread(target=self._run_loop, name="callback-sender", daemon=True),
             threading.Thread(target=self._run_recorder, name="callback-recorder", daemon=True),
@@ -102,25 +103,10 @@ class Dispatcher:
             claimer.shares.given_back(job.endpoint_id, seconds=seconds)
             claimer.answered[job.endpoint_id] += 1
             claimer.resting.pop(job.endpoint_id, None)
-            if not job.test:
-                self._watch_breaker(job.endpoint_id, result)
+            if not job.test and _trips(self._failing, job.endpoint_id, result):
+                claimer.resting[job.endpoint_id] = time.monotonic() + LOCAL_BREAKER_REST
         self._results.put(result)
         claimer.wake.set()
-
-    def _watch_breaker(self, endpoint_id: int, result: Result) -> None:
-        """Count failures that trip the breaker, seen here before the recorder opens the
-        circuit: at the threshold the endpoint rests, so a fast-failing receiver does not
-        take a whole backlog's first attempts meanwhile (called under the lock)."""
-        threshold = settings.CALLBACK_BREAKER_FAILURES
-        if not threshold:
-            return
-        if not result.verdict.trips_breaker:
-            self._failing.pop(endpoint_id, None)
-            return
-        self._failing[endpoint_id] += 1
-        if self._failing[endpoint_id] >= threshold:
-            self._failing.pop(endpoint_id, None)
-            self.claimer.resting[endpoint_id] = time.monotonic() + LOCAL_BREAKER_REST
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -208,6 +194,21 @@ class Dispatcher:
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._threads[0].join(timeout=5)
+
+
+def _trips(failing: Counter[int], endpoint_id: int, result: Result) -> bool:
+    """Count failures that trip the breaker, seen here before the recorder opens the
+    circuit: at the threshold the endpoint rests, so a fast-failing receiver does not
+    take a whole backlog's first attempts meanwhile (called under the claimer's lock)."""
+    threshold = settings.CALLBACK_BREAKER_FAILURES
+    if not threshold or not result.verdict.trips_breaker:
+        failing.pop(endpoint_id, None)
+        return False
+    failing[endpoint_id] += 1
+    if failing[endpoint_id] < threshold:
+        return False
+    failing.pop(endpoint_id, None)
+    return True
 
 
 def tasks(follow_up: FollowUp) -> None:

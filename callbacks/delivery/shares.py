@@ -156,23 +156,13 @@ class Claimer:
         self.wake.set()
 
     def accept(self, items: Iterable[str | list]) -> int:
-        """Deliveries handed over (``[id, endpoint id]`` pairs): their endpoints have due
-        work."""
+        """Deliveries handed over (``[id, endpoint id]`` pairs): their endpoints have work."""
         endpoints = {int(item[1]) for item in items if not isinstance(item, str)}
         if endpoints:
             now = time.time()
             self.found({pk: (domain, now) for pk, domain in domains_of(
                 sorted(endpoints)).items()})
         return len(endpoints)
-
-    def channels(self) -> range:
-        """The notification channels this worker listens to: its share among the live
-        delivery workers (all of them until it is one). An endpoint's notifications wake
-        one worker; the others find its work in their next scan if it is still due then."""
-        peers = self.peers
-        if self.worker is None or self.worker not in peers:
-            return range(CHANNELS)
-        return range(peers.index(self.worker), CHANNELS, len(peers))
 
     def run(self) -> None:
         claimed_at = 0.0
@@ -284,3 +274,13 @@ class Claimer:
         self.stopping = True
         self.wake.set()
         self.thread.join(timeout=10)
+
+
+def channels(claimer: Claimer) -> range:
+    """The notification channels ``claimer``'s worker listens to: its share among the live
+    delivery workers (all of them until it is one). An endpoint's notifications wake one
+    worker; the others find its work in their next scan if it is still due then."""
+    peers = claimer.peers
+    if claimer.worker is None or claimer.worker not in peers:
+        return range(CHANNELS)
+    return range(peers.index(claimer.worker), CHANNELS, len(peers))
