@@ -77,10 +77,11 @@ class Heartbeat:
     the worker's start: while the database does not answer it tries again each beat."""
 
     def __init__(self, roles: Sequence[str],
-                 each_beat: Callable[[uuid.UUID, bool], object] | None = None) -> None:
+                 each_beat: Callable[[uuid.UUID, bool], object] | None = None,
+                 worker_id: uuid.UUID | None = None) -> None:
         self.roles = tuple(roles)
         self.each_beat = each_beat
-        self.id = uuid.uuid4()
+        self.id = worker_id or uuid.uuid4()
         self.pid = os.getpid()  # a forked pool process inherits this object, not the thread
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-heartbeat", daemon=True)
@@ -123,10 +124,11 @@ def current_id() -> uuid.UUID | None:
 
 
 def start_heartbeat(roles: Sequence[str],
-                    each_beat: Callable[[uuid.UUID, bool], object] | None = None) -> Heartbeat:
+                    each_beat: Callable[[uuid.UUID, bool], object] | None = None,
+                    worker_id: uuid.UUID | None = None) -> Heartbeat:
     global _current
     if _current is None:
-        _current = Heartbeat(roles, each_beat).start()
+        _current = Heartbeat(roles, each_beat, worker_id).start()
     return _current
 
 

@@ -18,7 +18,11 @@ from django.conf import settings
 
 from callbacks import liveness, services
 from callbacks.delivery import sweeper
-from callbacks.delivery.dispatcher import get_dispatcher, shutdown_dispatcher
+from callbacks.delivery.dispatcher import (
+    get_dispatcher,
+    running_dispatcher,
+    shutdown_dispatcher,
+)
 from callbacks.models import Endpoint
 
 
@@ -79,9 +83,10 @@ def worker_started(queues: Iterable[str], forks: bool = False) -> None:
         roles.remove("deliveries")
     delivers = "deliveries" in roles
     if roles:
-        heartbeat = liveness.start_heartbeat(roles, _take_back if delivers else None)
-        if delivers:
-            get_dispatcher(heartbeat.id)
+        worker = uuid.uuid4()
+        if delivers:  # the sender first: the heartbeat's first beat hands it work
+            get_dispatcher(worker)
+        liveness.start_heartbeat(roles, _take_back if delivers else None, worker)
 
 
 @worker_process_init.connect
@@ -89,15 +94,19 @@ def _pool_process_started(**kwargs: object) -> None:
     """A prefork pool process of a delivery worker: a worker of its own (its claims, its
     heartbeat, its sender)."""
     if "deliveries" in roles_of(current_app.amqp.queues.consume_from):
-        heartbeat = liveness.start_heartbeat(["deliveries"], _take_back)
-        get_dispatcher(heartbeat.id)
+        worker = uuid.uuid4()
+        get_dispatcher(worker)
+        liveness.start_heartbeat(["deliveries"], _take_back, worker)
 
 
 def _take_back(worker: uuid.UUID, first: bool) -> None:
     """Each beat of a delivery worker: learn who the live delivery workers are, take back
     the claims of workers whose heartbeat stopped (the first time, a predecessor on this
-    host at once) and send them here."""
-    dispatcher = get_dispatcher(worker)
+    host at once) and send them here. A worker stopping (its sender shut down) takes
+    nothing: it never starts a sender again."""
+    dispatcher = running_dispatcher()
+    if dispatcher is None:
+        return
     dispatcher.set_peers(liveness.peers())
     taken = sweeper.take_back_dead(at_start=first)
     if taken:

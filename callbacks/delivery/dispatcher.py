@@ -236,6 +236,11 @@ def get_dispatcher(worker: uuid.UUID | None = None) -> Dispatcher:
         return _dispatcher
 
 
+def running_dispatcher() -> Dispatcher | None:
+    """This process's dispatcher if one runs (never starts one)."""
+    return _dispatcher
+
+
 def shutdown_dispatcher(timeout: float = 30.0) -> None:
     """Finish in-flight sends and stop (worker shutdown, tests)."""
     global _dispatcher
