@@ -52,6 +52,12 @@ def test_the_api_cancels_and_refuses_a_finished_one(api, pending_delivery):
     again = api.post(f"/api/deliveries/{pending_delivery.pk}/cancel")
     assert again.status_code == 422
     assert "Only a pending delivery" in again.json()["errors"]["delivery"][0]
+    # P21 (5): the schema says so, for cancel and for resend.
+    paths = api.get("/api/schema/?format=json").json()["paths"]
+    cancel = paths["/api/deliveries/{id}/cancel"]["post"]["responses"]["422"]
+    assert "only a pending delivery can be cancelled" in cancel["description"]
+    resend = paths["/api/deliveries/{id}/resend"]["post"]["responses"]["422"]
+    assert "still being attempted" in resend["description"]
 
 
 def test_the_admin_cancels(client, support, pending_delivery):

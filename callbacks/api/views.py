@@ -314,7 +314,11 @@ class DeliveryViewSet(AdminViewSet):
         delivery.attempts_list = delivery.attempts.order_by("number")
         return Response(DeliveryDetailOut(delivery).data)
 
-    @extend_schema(request=None, responses=DeliveryOut)
+    @extend_schema(request=None, responses={
+        200: DeliveryOut,
+        422: OpenApiResponse(Errors, "Refused, nothing changed: only a pending delivery can be "
+                                     "cancelled (this one is being sent, or has finished)."),
+    })
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Stop a pending delivery (no more attempts); it can be resent or replayed later."""
@@ -323,7 +327,11 @@ class DeliveryViewSet(AdminViewSet):
         )
         return Response(DeliveryOut(delivery).data)
 
-    @extend_schema(request=None, responses={202: DeliveryOut})
+    @extend_schema(request=None, responses={
+        202: DeliveryOut,
+        422: OpenApiResponse(Errors, "Refused, nothing changed: the delivery is still being "
+                                     "attempted, or its endpoint is disabled or deleted."),
+    })
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, pk: str) -> Response:
         """Send this delivery's event again to its endpoint, as a new delivery."""
