@@ -72,12 +72,12 @@ def live(now: datetime.datetime | None = None) -> dict[str, int]:
 
 class Heartbeat:
     """This process's registration and the thread that keeps it alive; ``each_beat`` runs
-    after every beat, given this worker's id and whether it is the first beat (a delivery
-    worker learns its peers and takes back dead workers' claims there). It never blocks
-    the worker's start: while the database does not answer it tries again each beat."""
+    after every beat, given whether it is the first (a delivery worker learns its peers and
+    takes back dead workers' claims there). It never blocks the worker's start: while the
+    database does not answer it tries again each beat."""
 
     def __init__(self, roles: Sequence[str],
-                 each_beat: Callable[[uuid.UUID, bool], object] | None = None,
+                 each_beat: Callable[[bool], object] | None = None,
                  worker_id: uuid.UUID | None = None) -> None:
         self.roles = tuple(roles)
         self.each_beat = each_beat
@@ -96,7 +96,7 @@ class Heartbeat:
             try:
                 beat(self.id, self.roles)
                 if self.each_beat is not None:
-                    self.each_beat(self.id, first)
+                    self.each_beat(first)
                 first = False
             except Exception:  # the database is away: the next beat tries again
                 log.warning("worker heartbeat failed; trying again", exc_info=True)
@@ -124,7 +124,7 @@ def current_id() -> uuid.UUID | None:
 
 
 def start_heartbeat(roles: Sequence[str],
-                    each_beat: Callable[[uuid.UUID, bool], object] | None = None,
+                    each_beat: Callable[[bool], object] | None = None,
                     worker_id: uuid.UUID | None = None) -> Heartbeat:
     global _current
     if _current is None:

@@ -424,7 +424,7 @@ class Worker(models.Model):
     """A running Celery worker process and when it last said it was alive (each
     ``CALLBACK_WORKER_HEARTBEAT`` seconds). A delivery worker stamps the deliveries it
     claims with its ``id`` (``Delivery.claim_token``): when its heartbeat stops, the
-    others take those claims back (callbacks.delivery.workers)."""
+    others take those claims back (callbacks.liveness, callbacks.delivery.sweeper)."""
 
     id = models.UUIDField(primary_key=True)
     roles = models.CharField(max_length=100)  # "deliveries", "other" or both, comma-joined

@@ -83,7 +83,7 @@ def domain_backlog(now: datetime.datetime, limit: int = 20) -> list[tuple[str, i
 
 def worker_status() -> dict[str, str]:
     """Per worker role: "ok (N alive)", or "none alive" when no worker of it heartbeated
-    within the window (callbacks.delivery.workers)."""
+    within the window (callbacks.liveness)."""
     return {role: f"ok ({count} alive)" if count else "none alive"
             for role, count in liveness.live().items()}
 

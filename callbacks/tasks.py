@@ -99,7 +99,7 @@ def _pool_process_started(**kwargs: object) -> None:
         liveness.start_heartbeat(["deliveries"], _take_back, worker)
 
 
-def _take_back(worker: uuid.UUID, first: bool) -> None:
+def _take_back(first: bool) -> None:
     """Each beat of a delivery worker: learn who the live delivery workers are, take back
     the claims of workers whose heartbeat stopped (the first time, a predecessor on this
     host at once) and send them here. A worker stopping (its sender shut down) takes

@@ -166,7 +166,7 @@ class Dispatcher:
         due: dict[int, float] = {}
         for _, endpoint_id, seconds in follow_up.retries:
             due[endpoint_id] = min(due.get(endpoint_id, math.inf), now + seconds)
-        for endpoint_id in follow_up.keys:
+        for endpoint_id in follow_up.released:
             due[endpoint_id] = now
         if follow_up.ready:
             with claimer.lock:

@@ -35,7 +35,8 @@ CHANNELS = 16
 # Past this many endpoints a notification says "*" (look everywhere): NOTIFY payloads are
 # limited to 8,000 bytes.
 NOTIFY_ENDPOINTS_MAX = 500
-# One notification per channel of the endpoints given (or claimed) by the statement above.
+# One notification per channel of the endpoints in ``source`` (the publish statement's new
+# deliveries, or the ids ``wake`` is given).
 NOTIFY = """SELECT pg_notify(%(channel)s || '_' || (endpoint_id %% {n}),
                  CASE WHEN count(*) > %(most)s THEN '*' ELSE string_agg(endpoint_id::text, ',') END)
 FROM (SELECT DISTINCT endpoint_id FROM {source}) AS woken GROUP BY endpoint_id %% {n}"""

@@ -134,7 +134,7 @@ class FollowUp:
     # Endpoints whose circuit opened or closed in this batch ("opened" / "closed").
     circuits: dict[int, str] = field(default_factory=dict)
     # Endpoints whose circuit closed (every waiting delivery is due now).
-    keys: set[int] = field(default_factory=set)
+    released: set[int] = field(default_factory=set)
     # [delivery id, endpoint id] of deliveries now first of their key (the one before them
     # finished): to claim at once.
     ready: list[list] = field(default_factory=list)
@@ -248,7 +248,7 @@ def _judge(breakers: dict[int, breaker.Breaker], counted: list[Result],
                      if state == breaker.OPENED})
     for pk in [pk for pk, state in follow_up.circuits.items() if state == breaker.CLOSED]:
         release_waiting(pk, now)
-        follow_up.keys.add(pk)
+        follow_up.released.add(pk)
     return follow_up
 
 
