@@ -9,7 +9,7 @@ PIP_TOOLS := pip-tools==7.6.2
 LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
 
-.PHONY: run test lint bench clean lock
+.PHONY: run test lint bench clean lock fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The schemathesis run of every API operation (docs/api.md), deeper than in `make test`:
+# EXAMPLES positive and negative requests per operation, new ones on every run (the suite's
+# pass is repeatable); prints each operation's answers. Same database rules as `make test`.
+EXAMPLES ?= 200
+fuzz: $(VENV)/.installed-dev
+	LOG_LEVEL=ERROR CAMIO_FUZZ_EXAMPLES=$(EXAMPLES) CAMIO_FUZZ_RANDOM=1 $(BIN)/python -m pytest -s -p no:cacheprovider \
+		tests/test_api_schemathesis.py -k every_operation $(PYTEST_ARGS)
 
 # mypy reads its settings from pyproject.toml; the Django plugin loads camio_portal.settings.test.
 lint: $(VENV)/.installed-dev

@@ -25,6 +25,52 @@ PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 # An http(s) URL, at the schema's level only; services check the URL fully (host, SSRF guard).
 HTTP_URL_PATTERN = rf"^https?://[^/\x00{WHITESPACE}]+[^\x00]*$"
 HTTP_URL = RegexValidator(HTTP_URL_PATTERN, "The URL must start with http:// or https://.")
+# A server address as domains.models.validate_server_address takes it: a host name (the
+# last label not all digits), an IPv4 address or a bracketed IPv6 address, each with an
+# optional :port from 1 to 65535. Built once here so the schema states the same rule.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_PORT_NUMBER = (
+    r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+)
+_PORT = rf"(?::{_PORT_NUMBER})?"
+
+
+def _ipv6() -> str:
+    """Every spelling of an IPv6 address (groups, one ``::``, an IPv4 tail), no zone."""
+    h = "[0-9A-Fa-f]{1,4}"
+    spellings = [rf"(?:{h}:){{7}}{h}", rf"(?:{h}:){{6}}{_IPV4}"]
+    for before in range(8):  # groups before the ::
+        head = rf"(?:{h}:){{{before - 1}}}{h}" if before else ""
+        tail = rf"(?:{h}(?::{h}){{0,{6 - before}}})?" if before < 7 else ""
+        spellings.append(f"{head}::{tail}")
+        if before <= 5:
+            spellings.append(rf"{head}::(?:{h}:){{0,{5 - before}}}{_IPV4}")
+    return "(?:" + "|".join(spellings) + ")"
+
+
+# A URL whose host urllib.parse finds (domains.models.validate_callback_url): user hooks
+# are stored and announced, never called, so any host will do.
+HOOK_URL = (
+    rf"^https?://(?:[^/?#\[\]\x00]*@)?(?:[^/?#@:\[\]\x00{WHITESPACE}]+|\[{_ipv6()}\])"
+    r"(?::[^/?#@\[\]\x00]*)?(?:[/?#][^\x00]*)?$"
+)
+SERVER_NAME = rf"^(?:{_LABEL}\.)*{_LABEL}{_PORT}$"
+SERVER_IPV4 = rf"^{_IPV4}{_PORT}$"
+SERVER_IPV6 = rf"^\[{_ipv6()}\]{_PORT}$"
+# A host name whose last label is all digits is an IPv4 address or nothing.
+DIGITS_LAST = r"(?:^|\.)[0-9]+(?::[0-9]*)?$"
+SERVER_ADDRESS_SCHEMA = {
+    "type": "string",
+    "maxLength": 255,
+    "anyOf": [
+        {"pattern": SERVER_NAME, "not": {"pattern": DIGITS_LAST}, "maxLength": 253},
+        {"pattern": SERVER_IPV4},
+        {"pattern": SERVER_IPV6},
+        {"maxLength": 0},
+    ],
+}
 RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )
@@ -68,18 +114,30 @@ class Text(serializers.CharField):
 
 
 class Pattern(serializers.RegexField):
-    """A JSON string matching ``regex`` as sent (not trimmed: the schema's pattern holds)."""
+    """A JSON string matching ``regex`` as sent (not trimmed: the schema's pattern holds),
+    all of it: Python's ``$`` also matches before a final line break, ECMA 262's does not."""
 
     def __init__(self, regex: str, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(regex, **kwargs)
+        self.whole = re.compile(regex)
 
     def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
+        if not isinstance(data, str) or not self.whole.fullmatch(data):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
+# An address Django's EmailValidator takes, in the plain spelling (a dot-atom before the @,
+# ASCII labels after it, a top-level name of two letters or more); it also takes quoted
+# local parts, bracketed addresses and IDN names, which the schema leaves out.
+_ATOM = r"[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+"
+EMAIL = (
+    rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[A-Za-z][A-Za-z-]{{0,61}}[A-Za-z]|xn--[A-Za-z0-9]{{1,59}})$"
+)
+
+
+@extend_schema_field({"type": "string", "format": "email", "pattern": EMAIL, "maxLength": 320})
 class Email(serializers.EmailField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -131,7 +189,7 @@ class Mapping(serializers.DictField):
 
     def to_internal_value(self, data: Any) -> dict:
         if isinstance(data, dict):
-            bad = [key for key in data if not re.search(self.key_regex, key)]
+            bad = [key for key in data if not re.fullmatch(self.key_regex, key)]
             if bad:
                 raise serializers.ValidationError(
                     {key: [self.key_validator.message] for key in bad[:10]}

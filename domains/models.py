@@ -214,6 +214,8 @@ def _host_error(value: str, why: str) -> ValidationError:
 def _check_host(value: str, host: str) -> None:
     if host.startswith("[") and host.endswith("]"):
         try:
+            if "%" in host:  # a zone (fe80::1%eth0) names an interface of this machine
+                raise ValueError(host)
             ipaddress.IPv6Address(host[1:-1])
         except ValueError:
             raise _host_error(value, "not an IPv6 address in brackets") from None

@@ -24,13 +24,13 @@ class Vendor(models.TextChoices):
 
 
 @functools.cache
-def _zones() -> frozenset[str]:
+def time_zones() -> frozenset[str]:
     # Names that depend on the server, or mean nothing, are not zones to store.
     return frozenset(zoneinfo.available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def validate_time_zone(value: str) -> None:
-    if value not in _zones():
+    if value not in time_zones():
         raise ValidationError(f"{value!r} is not a time zone, such as UTC or America/Chicago.")
 
 

@@ -194,6 +194,37 @@ def test_deliveries_filter_show_attempts_and_resend(api, api_endpoint, camera):
     assert api.get("/api/deliveries/not-a-uuid").status_code == 404
 
 
+def test_an_unknown_query_parameter_is_a_400_naming_what_the_route_takes(api, api_endpoint):
+    misspelt = api.get("/api/deliveries?stat=failed")
+    assert misspelt.status_code == 400
+    takes = "cursor, endpoint, limit, since, state, type, until"
+    assert errors(misspelt) == {"stat": [f"Unknown query parameter; this route takes {takes}."]}
+    assert api.get("/api/deliveries?state=failed").status_code == 200
+    detail = api.get(f"/api/endpoints/{api_endpoint['endpoint_id']}?limit=1")
+    assert detail.status_code == 400 and "takes no query parameters" in errors(detail)["limit"][0]
+    test = f"/api/endpoints/{api_endpoint['endpoint_id']}/test?wait=false"
+    waited = api.post(test, {"event_type": "camera.deleted"})
+    assert waited.status_code == 202
+
+
+def test_every_route_takes_the_query_parameters_its_schema_names(api, api_endpoint):
+    """Each operation refuses a name the schema leaves out and takes each it states."""
+    schema = api.get("/api/schema/?format=json").json()
+    checked = 0
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method != "get" or "{" in path:
+                continue
+            parameters = operation.get("parameters", [])
+            stated = sorted(p["name"] for p in parameters if p["in"] == "query")
+            answer = api.get(path, {"not_a_parameter": "1"})
+            assert answer.status_code == 400, path
+            message = errors(answer)["not_a_parameter"][0]
+            assert message.endswith(f"takes {', '.join(stated) or 'no query parameters'}."), path
+            checked += 1
+    assert checked >= 10
+
+
 def test_event_types_carry_schemas_their_examples_meet(api):
     types = api.get("/api/event-types").json()
     assert [t["type"] for t in types] == [e.name for e in catalog.EVENT_TYPES]

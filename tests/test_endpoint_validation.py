@@ -26,6 +26,10 @@ from domains.models import AuditEntry
         ({"url": "not a url"}, "url", "no spaces"),
         ({"url": "http://10.1.2.3/hook"}, "url", "private"),
         ({"url": "http://acme.com:99999/"}, "url", "is not a valid URL"),
+        ({"url": "http://acme.com:0/"}, "url", "a port from 1 to 65535"),
+        ({"url": "http://hooks*.acme.com/"}, "url", "ASCII host name"),
+        ({"url": "http://bücher.de/"}, "url", "in its xn-- form"),
+        ({"url": "http://acme.com/a\x01b"}, "url", "no control characters"),
         ({"event_types": []}, "event_types", "Choose at least one event type"),
         (
             {"event_types": ["camera.exploded"]},
@@ -96,3 +100,18 @@ def test_update_refuses_bad_input_and_keeps_the_row(acme):
     assert set(caught.value.message_dict) == {"url", "event_types"}
     endpoint.refresh_from_db()
     assert endpoint.url == "https://hooks.acme.com/" and endpoint.event_types == ["camera.created"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://xn--bcher-kva.de/camio",
+        "http://hooks_1.acme.com:8080/in?x=é#top",
+        "https://user:p%40ss@hooks.acme.com/",
+        "http://127.0.0.1:9/hook",  # a literal the SSRF guard allows (test settings)
+    ],
+)
+def test_urls_the_schema_states_or_the_guard_allows_are_taken(acme, url):
+    endpoint = endpoint_create(domain=acme, actor=None, url=url, event_types=["camera.created"])
+    assert Endpoint.objects.get(pk=endpoint.pk).url == url

@@ -86,7 +86,7 @@ def test_create_defaults_the_time_zone_to_utc(api):
     ("body", "field", "status"),
     [
         ({"name": "HQ", "vendor": "genetec"}, "vendor", 400),
-        ({"name": "HQ", "vendor": "onguard", "time_zone": "Mars/Base"}, "time_zone", 422),
+        ({"name": "HQ", "vendor": "onguard", "time_zone": "Mars/Base"}, "time_zone", 400),
         ({"name": "HQ", "vendor": "onguard", "time_zone": "../../etc/passwd"}, "time_zone", 400),
         ({"name": "HQ", "vendor": "onguard", "time_zone": ""}, "time_zone", 400),
         ({"vendor": "onguard"}, "name", 400),
@@ -133,21 +133,21 @@ def test_a_server_address_is_a_host_or_an_address_with_an_optional_port(api, sou
 @pytest.mark.parametrize(
     ("source_server", "status"),
     [
-        ("not a host!!", 400),  # characters no address has: the schema's pattern says so
+        ("not a host!!", 400),  # the schema states every rule (fields.SERVER_ADDRESS_SCHEMA)
         ("apac int.acme.com", 400),
         ("acme!.com", 400),
-        ("apac..acme.com", 422),  # an empty label
-        (".acme.com", 422),
-        ("acme.com:0", 422),
-        ("acme.com:65536", 422),
-        ("acme.com:", 422),
-        ("a" * 64 + ".acme.com", 422),  # a label over 63
-        (".".join(["abcdefgh"] * 28) + ".com", 422),  # a name over 253
-        ("-acme.com", 422),
-        ("10.0.0.256", 422),
-        ("2001:db8::1", 422),  # IPv6 goes in brackets
-        ("[2001:db8::zz]:443", 422),
-        ("[2001:db8::1]443", 422),
+        ("apac..acme.com", 400),  # an empty label
+        (".acme.com", 400),
+        ("acme.com:0", 400),
+        ("acme.com:65536", 400),
+        ("acme.com:", 400),
+        ("a" * 64 + ".acme.com", 400),  # a label over 63
+        (".".join(["abcdefgh"] * 28) + ".com", 400),  # a name over 253
+        ("-acme.com", 400),
+        ("10.0.0.256", 400),
+        ("2001:db8::1", 400),  # IPv6 goes in brackets
+        ("[2001:db8::zz]:443", 400),
+        ("[2001:db8::1]443", 400),
     ],
 )
 def test_a_source_server_that_is_no_server_address_is_refused_naming_it(
@@ -199,10 +199,10 @@ def test_update_changes_the_fields_and_is_audited(api, integration, acme_admin):
 def test_a_bad_update_names_the_field_and_changes_nothing(api, integration):
     before = PacsIntegration.objects.filter(pk=integration.pk).values().get()
     for body, field, status in [
-        ({"time_zone": "Mars/Base"}, "time_zone", 422),
+        ({"time_zone": "Mars/Base"}, "time_zone", 400),
         ({"vendor": "genetec"}, "vendor", 400),
         ({"name": ""}, "name", 400),
-        ({"name": "Renamed", "time_zone": "Mars/Base"}, "time_zone", 422),
+        ({"name": "Renamed", "time_zone": "Mars/Base"}, "time_zone", 400),
     ]:
         answer = api.patch(url(integration), body, format="json")
         assert answer.status_code == status, (body, answer.content)

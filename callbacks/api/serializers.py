@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apikit import fields
-from callbacks import catalog, egress
+from callbacks import catalog, validation
 from callbacks.models import (
     RATE_LIMIT_MAX,
     DeliveryState,
@@ -38,39 +38,20 @@ HEADERS_HELP = (
 # --- Endpoints -----------------------------------------------------------------
 
 
-# A host written as an IP address, in any spelling resolvers accept (dotted, decimal,
-# octal, hex, short, fullwidth digits and dots, bracketed IPv6): the schema leaves these
-# out (``not``) because which of them callbacks may reach depends on the SSRF guard and
-# CALLBACK_ALLOWED_NETWORKS; the server answers 400 naming ``url`` for a refused one.
-LITERAL_HOST = (
-    r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[^/?#@]*@)?"
-    r"(?:[0-9.\uff10-\uff19\uff0e\u3002\uff61]+|0[xX][^/?#:]*|\[[^\]]*\])(?:[:/?#]|$)"
-)
-
-
 @extend_schema_field(
-    {
-        "type": "string",
-        "maxLength": 2048,
-        "pattern": fields.HTTP_URL_PATTERN,
-        "not": {"pattern": LITERAL_HOST},
-    }
+    {"type": "string", "maxLength": 2048, "pattern": fields.ecma(validation.URL_PATTERN)}
 )
 class UrlField(fields.Text):
-    """An http(s) URL; an address the SSRF guard refuses is bad input (400 naming it).
-    The schema leaves hosts written as IP addresses out (see LITERAL_HOST)."""
+    """An http(s) URL as the services take it (callbacks.validation.clean_url): anything
+    else, an address the SSRF guard refuses included, is bad input (400 naming it). The
+    schema leaves out hosts written as IP addresses (see validation.URL_PATTERN)."""
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
         try:
-            egress.check_url(value)
-        except egress.AddressRefused as exc:
-            allowed = egress.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)
-            raise serializers.ValidationError(
-                f"{exc}. Allowed private networks: {allowed}."
-            ) from None
-        except ValueError:
-            pass  # malformed: the service names what is wrong
+            validation.clean_url(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
         return value
 
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from apikit.batch import Errors
 from apikit.pagination import NewestFirst
-from apikit.viewsets import AdminViewSet
+from apikit.viewsets import UUID, AdminViewSet, StrictQuery
 from callbacks import catalog
 from callbacks import services as callbacks
 from callbacks.api.filters import DeliveryFilter, EventFilter
@@ -256,7 +256,7 @@ class ReplayJobViewSet(AdminViewSet):
 
 
 @extend_schema(tags=["events"])
-class EventTypeViewSet(viewsets.GenericViewSet):
+class EventTypeViewSet(StrictQuery, viewsets.GenericViewSet):
     serializer_class = EventTypeOut
     pagination_class = None
 
@@ -271,6 +271,7 @@ class EventTypeViewSet(viewsets.GenericViewSet):
 
 @extend_schema(tags=["events"])
 class EventViewSet(AdminViewSet):
+    lookup_value_regex = UUID
     pagination_class = NewestFirst
     filterset_class = EventFilter
     serializer_class = EventOut
@@ -294,6 +295,7 @@ class EventViewSet(AdminViewSet):
 
 @extend_schema(tags=["deliveries"])
 class DeliveryViewSet(AdminViewSet):
+    lookup_value_regex = UUID
     pagination_class = NewestFirst
     filterset_class = DeliveryFilter
     serializer_class = DeliveryOut

@@ -7,6 +7,8 @@ and the API refuse the same things.
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -209,8 +211,18 @@ class HookOut(serializers.Serializer):
     user = UserRefOut(source="owner")
 
 
+def hook_url(value: str) -> None:
+    if not re.fullmatch(fields.HOOK_URL, value):
+        raise serializers.ValidationError("Enter an http(s) URL with a host.")
+
+
+@extend_schema_field({"type": "string", "maxLength": 2048, "pattern": fields.ecma(fields.HOOK_URL)})
+class HookUrl(fields.Text):
+    pass
+
+
 class HookIn(fields.Input):
-    callback_url = fields.Text(max_length=2048, validators=[fields.HTTP_URL], trim_whitespace=False)
+    callback_url = HookUrl(max_length=2048, validators=[hook_url], trim_whitespace=False)
     type = serializers.ChoiceField(choices=HookType.choices)
     parsed_query = fields.Text(
         help_text="Such as: camera == 'Front Entrance' and labels in ['person']"

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from apikit.pagination import NewestFirst
 from apikit.permissions import DomainUser
-from apikit.viewsets import AdminViewSet, ScopedViewSet, domain_user
+from apikit.viewsets import GIVEN_ID, AdminViewSet, ScopedViewSet, StrictQuery, domain_user
 from domains import services
 from domains.api.serializers import (
     CameraChangeIn,
@@ -37,7 +37,7 @@ from domains.models import Camera, Device, Domain, Hook, Zone, signed_in_user
 from domains.services import domain_update
 
 
-class MeView(GenericAPIView):
+class MeView(StrictQuery, GenericAPIView):
     serializer_class = MeOut
 
     @extend_schema(operation_id="users_me", responses=MeOut, tags=["users"])
@@ -51,6 +51,7 @@ class MeView(GenericAPIView):
 @extend_schema(tags=["domains"])
 class DomainViewSet(AdminViewSet):
     lookup_field = "name"
+    lookup_value_regex = "[^/]+"
     pagination_class = None
     serializer_class = DomainOut
 
@@ -199,6 +200,7 @@ class DeviceViewSet(InventoryViewSet):
     related = ("owner",)
     reference_fields = ("owner",)
     lookup_field = "device_id"
+    lookup_value_regex = GIVEN_ID
     serializer_class = DeviceOut
     create_in, change_in = DeviceIn, DeviceChangeIn
 
@@ -218,6 +220,7 @@ class CameraViewSet(InventoryViewSet):
     related = ("owner", "device")
     reference_fields = ("owner", "device_id")
     lookup_field = "camera_id"
+    lookup_value_regex = GIVEN_ID
     serializer_class = CameraOut
     create_in, change_in = CameraIn, CameraChangeIn
 

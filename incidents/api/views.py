@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from apikit import batch
 from apikit.permissions import request_token, require_kind
 from apikit.throttling import charge
+from apikit.viewsets import StrictQuery
 from domains.models import Device, TokenKind
 from incidents.api.serializers import REPORTS
 from incidents.services import ingest_reports, request_evaluation
@@ -32,7 +33,7 @@ class BoxCredentials(BasePermission):
 BoxThrottle = batch.token_throttle("box", lambda token: token.device_id)
 
 
-class CounterReportView(APIView):
+class CounterReportView(StrictQuery, APIView):
     permission_classes = [BoxCredentials]
     throttle_classes = [BoxThrottle]
 

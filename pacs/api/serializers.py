@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema_field,
@@ -12,7 +13,8 @@ from rest_framework import serializers
 
 from apikit import fields
 from apikit.fields import NOT_BLANK, ecma
-from pacs.models import Vendor
+from domains.models import validate_server_address
+from pacs.models import Vendor, time_zones
 
 
 @extend_schema_field(
@@ -89,27 +91,44 @@ class IntegrationOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-# The characters of a server address and of a time zone name; the services check the
-# rest (domains.models.validate_server_address, pacs.models.validate_time_zone: 422).
-SERVER_ADDRESS = r"^[A-Za-z0-9.:\[\]-]*$"
+# What the services take (domains.models.validate_server_address, pacs.models.time_zones),
+# stated in the schema and checked here: anything else is a 400 naming the field.
+@extend_schema_field(fields.SERVER_ADDRESS_SCHEMA)
+class ServerAddress(fields.Pattern):
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value:
+            try:
+                validate_server_address(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return value
 
 
-TIME_ZONE = r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$"
+@extend_schema_field({"type": "string", "enum": sorted(time_zones())})
+class TimeZone(fields.Pattern):
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value not in time_zones():
+            raise serializers.ValidationError(
+                f"{value!r} is not a time zone, such as UTC or America/Chicago."
+            )
+        return value
 
 
 class IntegrationChangeIn(fields.Input):
     name = fields.Text(max_length=200, required=False)
     vendor = serializers.ChoiceField(choices=Vendor.choices, required=False)
-    source_server = fields.Pattern(
-        SERVER_ADDRESS,
+    source_server = ServerAddress(
+        r"^[A-Za-z0-9.:\[\]-]*$",
         max_length=255,
         required=False,
         allow_blank=True,
         help_text="A host name or address with an optional port, such as "
         "apac.int.acme.com:443, 10.0.0.5 or [2001:db8::1]:8443 (optional).",
     )
-    time_zone = fields.Pattern(
-        TIME_ZONE,
+    time_zone = TimeZone(
+        r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$",
         max_length=64,
         required=False,
         help_text="For vendor times without an offset: UTC, America/Chicago, ...",

@@ -23,7 +23,7 @@ from apikit import batch
 from apikit.pagination import NewestFirst
 from apikit.permissions import DomainUser, request_token, require_kind
 from apikit.throttling import charge
-from apikit.viewsets import ScopedViewSet
+from apikit.viewsets import ScopedViewSet, StrictQuery
 from domains.models import ApiToken, Camera, TokenKind, signed_in_user
 from domains.services import token_revoke
 from pacs import services
@@ -65,7 +65,7 @@ class PacsCredentials(BasePermission):
 PacsThrottle = batch.token_throttle("pacs", lambda token: token.subject)
 
 
-class PacsGatewayView(APIView):
+class PacsGatewayView(StrictQuery, APIView):
     permission_classes = [PacsCredentials]
     throttle_classes = [PacsThrottle]
     integration: PacsIntegration
@@ -135,6 +135,7 @@ def _cameras(device: PacsDevice, camera_ids: list[str]) -> list[Camera]:
 
 @extend_schema(tags=["pacs"])
 class IntegrationViewSet(ScopedViewSet):
+    paged_actions = frozenset({"events"})
     permission_classes = [DomainUser]
     pagination_class = NewestFirst
     serializer_class = IntegrationOut

@@ -32,6 +32,7 @@ from domains.models import (
     Hook,
     User,
     Zone,
+    new_public_id,
 )
 from incidents.models import CounterReport
 from pacs import services as pacs_services
@@ -156,6 +157,9 @@ SHARED_IDS = {"pacs_device_id"}
 # Ids that exist nowhere but still match their route's pattern (a token prefix is cpp_…).
 NOWHERE_SHAPES: dict[str, Callable[[], str]] = {
     "pacs_token_prefix": lambda: "cpp_" + uuid.uuid4().hex[:8],
+    **dict.fromkeys(
+        ["zone_id", "endpoint_id", "job_id", "hook_id", "integration_id"], new_public_id
+    ),
 }
 
 ADMIN_RESOURCES = {
