@@ -12,7 +12,7 @@ OLD, NEW = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 HEADERS = {"Authorization": "token XYZPDQ"}
 
 
-def rotate(**options) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
+def rotate(err: io.StringIO | None = None, **options) -> tuple[str, str]:
+    out, err = io.StringIO(), err or io.StringIO()
     call_command("rotate_field_keys", stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from callbacks.services.key_rotation import Rotation, encrypted_fields, rotate_model
 
@@ -23,11 +24,12 @@ class Command(BaseCommand):
         done = Rotation()
         work = [(model, names, model._base_manager.count()) for model, names in encrypted_fields()]
         total = sum(count for _, _, count in work)
-        self.progress(0, total)
-        for model, names, _ in work:
-            for _ in rotate_model(model, names, batch_size, done):
-                self.progress(done.rows, total)
-        self.stderr.write("")
+        # A bar on a terminal; silent when stderr is a file or a job runner's pipe.
+        stream = getattr(self.stderr, "_out", self.stderr)
+        with tqdm(total=total, unit="rows", file=stream, disable=None, mininterval=0.5) as bar:
+            for model, names, _ in work:
+                for _ in rotate_model(model, names, batch_size, done):
+                    bar.update(done.rows - bar.n)
         self.stdout.write(
             f"Re-encrypted {done.rotated} values with the first key; {done.current} were "
             f"already under it ({done.rows} rows)."
@@ -42,13 +44,3 @@ class Command(BaseCommand):
             "Every encrypted value is under the first key: the keys after it in "
             "FIELD_ENCRYPTION_KEYS may now be removed."
         )
-
-    def progress(self, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        self.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows "
-            f"({100 * done // max(total, 1)} %)",
-            ending="",
-        )
-        self.stderr.flush()

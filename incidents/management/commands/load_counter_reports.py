@@ -9,11 +9,11 @@ incident.created for reports newer than INCIDENT_MAX_AGE.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from domains.models import Device
 from incidents import services
@@ -40,8 +40,14 @@ class Command(BaseCommand):
         self.problems: list[str] = []
         pending: list[tuple[int, dict]] = []
         device_id = None
-        with file.open(encoding="utf-8") as lines:
+        # A bar on a terminal; silent when stderr is a file or a job runner's pipe.
+        stream = getattr(self.stderr, "_out", self.stderr)
+        with (
+            file.open(encoding="utf-8") as lines,
+            tqdm(total=total, unit="lines", file=stream, disable=None, mininterval=0.5) as bar,
+        ):
             for number, line in enumerate(lines, start=1):
+                bar.update(1)
                 report = self.parse(number, line)
                 if report is None:
                     continue
@@ -49,11 +55,7 @@ class Command(BaseCommand):
                     self.flush(device_id, pending, publish)
                     pending, device_id = [], report.get("device_id")
                 pending.append((number, {k: v for k, v in report.items() if k != "device_id"}))
-                if number % 100 == 0 or number == total:
-                    self.progress(number, total)
-        self.flush(device_id, pending, publish)
-        self.progress(total, total)
-        sys.stderr.write("\n")
+            self.flush(device_id, pending, publish)
         for problem in self.problems[:20]:
             self.stderr.write(problem)
         if len(self.problems) > 20:
@@ -98,12 +100,3 @@ class Command(BaseCommand):
         self.counts["stored"] += len(result.accepted)
         self.counts["duplicates"] += len(result.duplicates)
         self.counts["incidents"] += len(services.evaluate_reports(result.report_ids))
-
-    def progress(self, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} lines "
-            f"({100 * done // max(total, 1)} %)"
-        )
-        sys.stderr.flush()
