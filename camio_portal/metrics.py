@@ -29,6 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 # Imported so that a process that has counted nothing yet still lists them.
 import callbacks.delivery.metrics  # noqa: F401
+import camio_portal.http_metrics  # noqa: F401
 import incidents.metrics  # noqa: F401
 import pacs.metrics  # noqa: F401
 from callbacks.selectors import backlog

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,61 @@ def test_relayed_pacs_events_are_counted(integration, pacs_labels):
     ingest_events(integration=integration, events=events)
     assert flush(integration.integration_id) == 3
     assert value("camio_pacs_events_relayed_total") == before + 3
+
+
+# --- Requests by route ------------------------------------------------------------------
+
+
+def http_requests(route: str, method: str, status: str) -> float:
+    return value("camio_http_requests_total", route=route, method=method, status=status)
+
+
+@pytest.mark.django_db
+def test_requests_count_by_route_name_method_and_status_class(acme_admin_client, api_endpoint):
+    before = {
+        "page": http_requests("domains:domain", "GET", "2xx"),
+        "api": http_requests("api:endpoint-detail", "GET", "2xx"),
+        "gone": http_requests("api:endpoint-detail", "GET", "4xx"),
+        "unmatched": http_requests("unmatched", "GET", "4xx"),
+        "gateway": http_requests("pacs:webhooks", "POST", "4xx"),
+    }
+    endpoint_id = api_endpoint["endpoint_id"]
+    assert acme_admin_client.get("/domains/acme.com/").status_code == 200
+    assert acme_admin_client.get(f"/api/endpoints/{endpoint_id}").status_code == 200
+    assert acme_admin_client.get(f"/api/endpoints/{'Z' * 24}").status_code == 404
+    assert acme_admin_client.get("/no/such/page").status_code == 404
+    assert Client().post("/pacs/webhooks", {}, content_type="application/json").status_code == 401
+    assert http_requests("domains:domain", "GET", "2xx") == before["page"] + 1
+    assert http_requests("api:endpoint-detail", "GET", "2xx") == before["api"] + 1
+    assert http_requests("api:endpoint-detail", "GET", "4xx") == before["gone"] + 1
+    assert http_requests("unmatched", "GET", "4xx") == before["unmatched"] + 1
+    assert http_requests("pacs:webhooks", "POST", "4xx") == before["gateway"] + 1
+    _, text = scrape()
+    routes = {
+        dict(labels)["route"]
+        for (name, labels) in samples(text)
+        if name == "camio_http_request_duration_seconds_count"
+    }
+    assert {"domains:domain", "api:endpoint-detail", "pacs:webhooks"} <= routes
+    assert not any(endpoint_id in route for route in routes)  # names, never ids
+
+
+DASHBOARD = Path(__file__).parent.parent / "docs" / "grafana" / "camio-portal.json"
+SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
+
+
+@pytest.mark.django_db
+def test_every_dashboard_expression_names_a_family_metrics_exports(acme_admin_client):
+    acme_admin_client.get("/domains/acme.com/")  # a request, so the route series exist
+    _, text = scrape()
+    families = {family.name for family in text_string_to_metric_families(text)}
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    expressions = [target["expr"] for panel in panels for target in panel["targets"]]
+    named = set()
+    for expression in expressions:
+        for name in re.findall(r"\bcamio_[a-z0-9_]+", expression):
+            family = next((name[: -len(s)] for s in SUFFIXES if name.endswith(s)), name)
+            assert family in families, f"{name} in {expression!r}: /metrics has no {family}"
+            named.add(family)
+    assert {"camio_http_requests", "camio_http_request_duration_seconds"} <= named
+    assert len(named) >= 12

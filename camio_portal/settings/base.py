@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so its time covers the rest: requests by route, method and status class.
+    "camio_portal.http_metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "domains.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
