@@ -197,19 +197,13 @@ class Mapping(serializers.DictField):
         return super().to_internal_value(data)
 
 
-JSON_VALUE_REF = {"$ref": "#/components/schemas/JsonValue"}
+# Free-form JSON, stated as an unconstrained schema: generators drop a recursive anyOf
+# (openapi-python-client removed every route and model that used it). The server's one
+# rule for it, no NUL character or lone surrogate anywhere (apikit.parsers), is in
+# docs/api.md; every named string states it with its pattern.
 JSON_VALUE = {
-    "description": "Any JSON without NUL characters (the server refuses them anywhere).",
-    "anyOf": [
-        {"type": "string", "pattern": ecma(NO_NUL)},
-        {"type": ["number", "boolean", "null"]},
-        {"type": "array", "items": JSON_VALUE_REF},
-        {
-            "type": "object",
-            "propertyNames": {"pattern": ecma(NO_NUL)},
-            "additionalProperties": JSON_VALUE_REF,
-        },
-    ],
+    "description": "Any JSON value. Its strings may not contain NUL (\\u0000) characters "
+    "or lone surrogates; the request is refused with a 400 if one does.",
 }
 
 

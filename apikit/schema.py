@@ -3,6 +3,7 @@ request bodies state what the server refuses (``apikit.fields``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.extensions import (
@@ -138,6 +139,27 @@ class LoneItemExtension(OpenApiSerializerExtension):
             "additionalProperties": any_json,
         }
         return {"anyOf": [shape.ref, other]}
+
+
+def enum_var_name(value: str) -> str:
+    """A constant's name for an enum value in generated clients, unique where the values'
+    own spellings are not once punctuation goes (Etc/GMT+14 and Etc/GMT-14, GMT0 and
+    GMT+0; generators would otherwise stop on the clash)."""
+    name = re.sub(r"-(?=[0-9])", "_MINUS_", value).replace("+", "_PLUS_")
+    name = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+    if not name:
+        return "BLANK"
+    return f"VALUE_{name}" if name[0].isdigit() else name
+
+
+def name_enum_values(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: give every string enum ``x-enum-varnames`` (after drf-spectacular
+    has gathered the enums into components)."""
+    for schema in result.get("components", {}).get("schemas", {}).values():
+        values = schema.get("enum")
+        if values and all(isinstance(v, str) for v in values if v is not None):
+            schema["x-enum-varnames"] = [enum_var_name(v or "") for v in values]
+    return result
 
 
 def add_error_schema(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

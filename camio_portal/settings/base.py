@@ -185,6 +185,7 @@ SPECTACULAR_SETTINGS = {
     "AUTHENTICATION_WHITELIST": [],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "apikit.schema.name_enum_values",
         "apikit.schema.add_error_schema",
         "apikit.schema.add_webhooks",
     ],

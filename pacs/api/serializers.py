@@ -105,7 +105,10 @@ class ServerAddress(fields.Pattern):
         return value
 
 
-@extend_schema_field({"type": "string", "enum": sorted(time_zones())})
+TIME_ZONE_SCHEMA = {"type": "string", "enum": sorted(time_zones())}
+
+
+@extend_schema_field(TIME_ZONE_SCHEMA)
 class TimeZone(fields.Pattern):
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
