@@ -12,6 +12,7 @@ import datetime
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -24,7 +25,18 @@ NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 # An http(s) URL, at the schema's level only; services check the URL fully (host, SSRF guard).
 HTTP_URL_PATTERN = rf"^https?://[^/\x00{WHITESPACE}]+[^\x00]*$"
-HTTP_URL = RegexValidator(HTTP_URL_PATTERN, "The URL must start with http:// or https://.")
+
+
+class FullMatch(RegexValidator):
+    """A RegexValidator on the whole value: Python's ``$`` also matches before a final line
+    break, ECMA 262's (the schema's) does not. drf-spectacular states its pattern."""
+
+    def __call__(self, value: Any) -> None:
+        if not re.compile(self.regex).fullmatch(str(value)):  # compiled already: cached
+            raise ValidationError(self.message, code=self.code, params={"value": value})
+
+
+HTTP_URL = FullMatch(HTTP_URL_PATTERN, "The URL must start with http:// or https://.")
 # A server address as domains.models.validate_server_address takes it: a host name (the
 # last label not all digits), an IPv4 address or a bracketed IPv6 address, each with an
 # optional :port from 1 to 65535. Built once here so the schema states the same rule.
@@ -51,10 +63,14 @@ def _ipv6() -> str:
 
 
 # A URL whose host urllib.parse finds (domains.models.validate_callback_url): user hooks
-# are stored and announced, never called, so any host will do.
+# are stored and announced, never called, so any host will do, written in ASCII (urllib
+# refuses some other characters, those NFKC turns into a delimiter).
+_HOOK_HOST = r'[!-"$-.0-9;->A-Z\\^-~]'  # printable ASCII but # / : ? @ [ ]
+_HOOK_USER = r'[!-"$-.0-9:;->@A-Z\\^-~]'  # and : @ (urllib takes the last @)
+_HOOK_PORT = r'[!-"$-.0-9:;->A-Z\\^-~]'
 HOOK_URL = (
-    rf"^https?://(?:[^/?#\[\]\x00]*@)?(?:[^/?#@:\[\]\x00{WHITESPACE}]+|\[{_ipv6()}\])"
-    r"(?::[^/?#@\[\]\x00]*)?(?:[/?#][^\x00]*)?$"
+    rf"^https?://(?:{_HOOK_USER}*@)?(?:{_HOOK_HOST}+|\[{_ipv6()}\])(?::{_HOOK_PORT}*)?"
+    r"(?:[/?#][^\x00]*)?$"
 )
 SERVER_NAME = rf"^(?:{_LABEL}\.)*{_LABEL}{_PORT}$"
 SERVER_IPV4 = rf"^{_IPV4}{_PORT}$"
@@ -184,7 +200,7 @@ class Mapping(serializers.DictField):
 
     def __init__(self, *, key_regex: str, key_message: str, **kwargs: Any) -> None:
         self.key_regex = key_regex
-        self.key_validator = RegexValidator(key_regex, key_message)
+        self.key_validator = FullMatch(key_regex, key_message)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> dict:

@@ -23,7 +23,7 @@ class NewestFirst(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return settings.API_PAGE_SIZE
-        if not DIGITS.match(raw) or int(raw) < 1:
+        if not DIGITS.fullmatch(raw) or int(raw) < 1:
             raise ValidationError({self.page_size_query_param: ["A whole number from 1."]})
         return min(int(raw), settings.API_MAX_PAGE_SIZE)
 

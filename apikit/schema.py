@@ -158,7 +158,13 @@ def name_enum_values(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     for schema in result.get("components", {}).get("schemas", {}).values():
         values = schema.get("enum")
         if values and all(isinstance(v, str) for v in values if v is not None):
-            schema["x-enum-varnames"] = [enum_var_name(v or "") for v in values]
+            names: list[str] = []
+            for value in values:
+                name = base = enum_var_name(value or "")
+                while name in names:  # half-open and half_open: a number sets them apart
+                    name = f"{base}_{len(names)}"
+                names.append(name)
+            schema["x-enum-varnames"] = names
     return result
 
 

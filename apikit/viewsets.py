@@ -12,6 +12,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as BadRequest
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from apikit import fields
 from apikit.permissions import DomainAdmin
@@ -33,11 +34,15 @@ class StrictQuery:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        action = getattr(self, "action", None) or (request.method or "get").lower()
-        known = _query_names(type(self), action, request.method or "GET", self)
-        unknown = sorted(set(request.query_params) - known)
+        method = (request.method or "GET").lower()
+        if not hasattr(self, method):
+            return  # a method the route does not take: 405 says so, whatever the query
+        action = getattr(self, "action", None) or method
+        # ?format= is the browsable API's (its json/api links); every route takes it.
+        declared = _query_names(type(self), action, method.upper(), self)
+        unknown = sorted(set(request.query_params) - declared - {FORMAT})
         if unknown:
-            takes = ", ".join(sorted(known)) or "no query parameters"
+            takes = ", ".join(sorted(declared)) or "no query parameters"
             message = f"Unknown query parameter; this route takes {takes}."
             raise BadRequest({name[:100]: [message] for name in unknown[:10]})
         repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
@@ -100,6 +105,7 @@ def domain_user(domain: Domain, email: str, field: str = "owner") -> User:
     return user
 
 
+FORMAT = api_settings.URL_FORMAT_OVERRIDE or "format"
 _QUERY_NAMES: dict[tuple[type, str, str], frozenset[str]] = {}
 
 

@@ -68,12 +68,22 @@ def clean_url(value: Any) -> str:
             f"{exc}. Allowed private networks: "
             f"{egress.describe_networks(settings.CALLBACK_ALLOWED_NETWORKS)}."
         ) from None
-    if egress.literal_address(parts.hostname) is None and not _URL.fullmatch(url):
+    if not _URL.fullmatch(_named(url, parts.netloc, parts.hostname)):
         raise ValidationError(
             "Write the URL with an ASCII host name (an internationalized one in its xn-- "
             "form), a port from 1 to 65535 if any, and no control characters."
         )
     return url
+
+
+def _named(url: str, netloc: str, host: str) -> str:
+    """``url`` with a host written as an IP address (the SSRF guard has judged it) replaced by
+    a name, so that URL_PATTERN still judges the rest: userinfo, port, path."""
+    if egress.literal_address(host) is None:
+        return url
+    userinfo, at, rest = netloc.rpartition("@")
+    end = rest.index("]") + 1 if rest.startswith("[") else len(rest.split(":", 1)[0])
+    return url.replace(netloc, f"{userinfo}{at}literal-address{rest[end:]}", 1)
 
 
 def parse_headers_text(text: str) -> dict[str, str]:

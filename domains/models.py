@@ -200,7 +200,7 @@ def validate_public_id(value: str) -> None:
 
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$", re.ASCII)
-_PORT = re.compile(r"^[0-9]{1,5}$", re.ASCII)
+_PORT = re.compile(r"[1-9][0-9]{0,4}", re.ASCII)  # fullmatch: no leading zero
 
 
 def _host_error(value: str, why: str) -> ValidationError:
@@ -221,7 +221,8 @@ def _check_host(value: str, host: str) -> None:
             raise _host_error(value, "not an IPv6 address in brackets") from None
         return
     labels = host.split(".")
-    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+    # The address as written, port included, is at most 253 characters (the schema says so).
+    if len(value) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise _host_error(value, "a name is letters, digits and '-' between dots")
     if labels[-1].isdigit():  # no top-level name is all digits: an IPv4 address
         try:
@@ -245,7 +246,7 @@ def validate_server_address(value: str) -> None:
     elif ":" in value:
         raise _host_error(value, "put an IPv6 address in brackets")
     _check_host(value, host)
-    if port is not None and not (_PORT.match(port) and 1 <= int(port) <= 65535):
+    if port is not None and not (_PORT.fullmatch(port) and int(port) <= 65535):
         raise _host_error(value, "a port is a number from 1 to 65535")
 
 

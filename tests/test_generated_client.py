@@ -56,37 +56,32 @@ def test_a_generated_client_keeps_every_route_and_calls_the_gateways(
     endpoints = [m for m in modules if hasattr(m, "sync_detailed")]
     assert len(endpoints) == operations  # one module per operation, none dropped
 
-    from camio_portal_client import AuthenticatedClient  # type: ignore[import-not-found]
-    from camio_portal_client.api.incidents import (  # type: ignore[import-not-found]
-        devices_counters_create,
-    )
-    from camio_portal_client.api.pacs_gateway import (  # type: ignore[import-not-found]
-        pacs_webhooks_create,
-    )
-    from camio_portal_client.api.users import users_me  # type: ignore[import-not-found]
-    from camio_portal_client.models import (  # type: ignore[import-not-found]
-        BatchInRequest,
-        PacsEventsInRequest,
-    )
+    # Imported by name: the package exists only in this test's folder.
+    client_class = package.AuthenticatedClient
+    counters = importlib.import_module(f"{PACKAGE}.api.incidents.devices_counters_create")
+    webhooks = importlib.import_module(f"{PACKAGE}.api.pacs_gateway.pacs_webhooks_create")
+    users_me = importlib.import_module(f"{PACKAGE}.api.users.users_me")
+    models = importlib.import_module(f"{PACKAGE}.models")
 
-    def client_for(header: dict[str, str]) -> AuthenticatedClient:
+    def client_for(header: dict[str, str]):
         scheme, token = header["Authorization"].split(" ", 1)
-        return AuthenticatedClient(base_url=live_server.url, token=token, prefix=scheme)
+        return client_class(base_url=live_server.url, token=token, prefix=scheme)
 
     me = users_me.sync_detailed(client=client_for({"Authorization": f"token {user_token}"}))
     assert me.status_code == 200 and me.parsed.email == schema_world.admin.email
 
     body = schema_world.valid_request("POST", "/api/devices/{device_id}/counters")["body"]
     box = client_for(schema_world.box_auth())
-    answer = devices_counters_create.sync_detailed(
-        device_id=schema_world.device().device_id, client=box, body=BatchInRequest.from_dict(body)
+    device_id = schema_world.device().device_id
+    answer = counters.sync_detailed(
+        device_id=device_id, client=box, body=models.BatchInRequest.from_dict(body)
     )
     assert answer.status_code == 202, answer.content
     assert CounterReport.objects.filter(device=schema_world.device()).count() == 1
 
     gateway = client_for(schema_world.pacs_auth())
-    answer = pacs_webhooks_create.sync_detailed(
-        client=gateway, body=PacsEventsInRequest.from_dict({"events": [ONGUARD_EVENT]})
+    answer = webhooks.sync_detailed(
+        client=gateway, body=models.PacsEventsInRequest.from_dict({"events": [ONGUARD_EVENT]})
     )
     assert answer.status_code == 202, answer.content
     assert json.loads(answer.content)["accepted"] == [0]

@@ -6,10 +6,9 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 
-from apikit.fields import DATETIME_HELP, PUBLIC_ID, parse_rfc3339
+from apikit.fields import DATETIME_HELP, PUBLIC_ID, FullMatch, parse_rfc3339
 from callbacks.api.serializers import EVENT_TYPES
 from callbacks.models import Delivery, DeliveryState, Event
 
@@ -58,7 +57,7 @@ class DeliveryFilter(StrictFilterSet):
             field_name="endpoint__endpoint_id",
             help_text="An endpoint_id.",
             strip=False,
-            validators=[RegexValidator(PUBLIC_ID, "An endpoint_id.")],
+            validators=[FullMatch(PUBLIC_ID, "An endpoint_id.")],
         )
     )
     state = django_filters.ChoiceFilter(choices=DeliveryState.choices)

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -27,7 +26,7 @@ from domains.formats import MASK, mask_mapping, mask_url
 # Header names and values as callbacks.validation takes them (RFC 9110 tokens; no line
 # break in a value).
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
-HEADER_VALUE = RegexValidator(r"^[^\r\n\x00]*$", "A header value has no line break.")
+HEADER_VALUE = fields.FullMatch(r"^[^\r\n\x00]*$", "A header value has no line break.")
 EVENT_TYPES = [(name, name) for name in catalog.NAMES]
 HEADERS_HELP = (
     'Extra request headers, such as {"Authorization": "token XYZPDQ"}. Secret-looking '
@@ -48,6 +47,8 @@ class UrlField(fields.Text):
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
+        if value != value.strip():  # clean_url would strip it; the schema's pattern does not
+            raise serializers.ValidationError("The URL must have no spaces.")
         try:
             validation.clean_url(value)
         except DjangoValidationError as exc:

@@ -8,12 +8,13 @@ and the API refuse the same things.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apikit import fields
-from domains.models import MAX_COORDINATE, HookType, validate_polygons
+from domains.models import MAX_COORDINATE, TEST_ID_PREFIX, HookType, validate_polygons
 
 # As domains.validators reads them: six hex pairs, bare or joined by ":" or "-".
 MAC_ADDRESS = (
@@ -89,10 +90,34 @@ def public_id(help_text: str, required: bool = False) -> fields.Pattern:
     return fields.Pattern(fields.PUBLIC_ID, max_length=64, required=required, help_text=help_text)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": fields.PUBLIC_ID,
+        "maxLength": 64,
+        "not": {"pattern": "^[Tt][Ee][Ss][Tt]_"},
+    }
+)
+class NewId(fields.Pattern):
+    """A new Box's or camera's own id: never one starting with test_ (test events' ids)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value.lower().startswith(TEST_ID_PREFIX):
+            raise serializers.ValidationError(
+                f"Ids starting with {TEST_ID_PREFIX!r} are kept for test events."
+            )
+        return value
+
+
+def new_id(help_text: str) -> NewId:
+    return NewId(fields.PUBLIC_ID, max_length=64, required=False, help_text=help_text)
+
+
 class DeviceIn(fields.Input):
     name = fields.Text(max_length=200)
     mac_address = mac_address()
-    device_id = public_id("The Box's own id; generated when left out.")
+    device_id = new_id("The Box's own id; generated when left out.")
     owner = fields.Email(
         required=False, help_text="A user of the domain; the caller when left out."
     )
@@ -147,7 +172,7 @@ class CameraChangeIn(fields.Input):
 class CameraIn(CameraChangeIn):
     name = fields.Text(max_length=200)
     device_id = public_id("The Box that streams this camera.", required=True)
-    camera_id = public_id("Generated when left out.")
+    camera_id = new_id("Generated when left out.")
 
 
 POLYGONS_HELP = "A list of polygons, each a list of [x, y] points: [[[0,0],[1,0],[1,1]]]."
