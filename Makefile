@@ -48,7 +48,7 @@ test: $(VENV)/.installed-dev
 # pass is repeatable); prints each operation's answers. Same database rules as `make test`.
 EXAMPLES ?= 200
 fuzz: $(VENV)/.installed-dev
-	LOG_LEVEL=ERROR CAMIO_FUZZ_EXAMPLES=$(EXAMPLES) CAMIO_FUZZ_RANDOM=1 $(BIN)/python -m pytest -s -p no:cacheprovider \
+	CAMIO_FUZZ_EXAMPLES=$(EXAMPLES) CAMIO_FUZZ_RANDOM=1 $(BIN)/python -m pytest -s -p no:cacheprovider \
 		tests/test_api_schemathesis.py -k every_operation $(PYTEST_ARGS)
 
 # mypy reads its settings from pyproject.toml; the Django plugin loads camio_portal.settings.test.
