@@ -17,14 +17,14 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from domains.formats import PORT_NUMBER
+
 # Characters Python's str.strip() removes (what a trimmed field reads as blank).
 WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 # A public id as an URL path segment takes it (domains.models.validate_public_id).
 PUBLIC_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-# An http(s) URL, at the schema's level only; services check the URL fully (host, SSRF guard).
-HTTP_URL_PATTERN = rf"^https?://[^/\x00{WHITESPACE}]+[^\x00]*$"
 
 
 class FullMatch(RegexValidator):
@@ -36,17 +36,13 @@ class FullMatch(RegexValidator):
             raise ValidationError(self.message, code=self.code, params={"value": value})
 
 
-HTTP_URL = FullMatch(HTTP_URL_PATTERN, "The URL must start with http:// or https://.")
 # A server address as domains.models.validate_server_address takes it: a host name (the
 # last label not all digits), an IPv4 address or a bracketed IPv6 address, each with an
 # optional :port from 1 to 65535. Built once here so the schema states the same rule.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
-_PORT_NUMBER = (
-    r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
-)
-_PORT = rf"(?::{_PORT_NUMBER})?"
+_PORT = rf"(?::{PORT_NUMBER})?"
 
 
 def _ipv6() -> str:

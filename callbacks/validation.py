@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from callbacks import catalog, egress
 from callbacks.delivery.policy import RESERVED_HEADERS
 from callbacks.models import RATE_LIMIT_MAX, Method, Ordering
+from domains.formats import PORT_NUMBER
 
 # An endpoint URL as the API schema states it too (callbacks.api.serializers): an ASCII host
 # name (an internationalized one in its xn-- form) whose last label cannot be read as a
@@ -25,11 +26,10 @@ from callbacks.models import RATE_LIMIT_MAX, Method, Ordering
 # pattern leaves those out and clean_url takes the ones the guard allows.
 _HOST_LABEL = r"[A-Za-z0-9_-]+"
 _HOST_LAST = r"(?:[A-Za-z_-][A-Za-z0-9_-]*|[A-Za-z0-9_-]*[G-WYZg-wyz_-][A-Za-z0-9_-]*)"
-_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _VISIBLE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 URL_PATTERN = (
     r"^https?://(?:[-!$&'()*+,;=A-Za-z0-9._~%:]*@)?"
-    rf"(?:{_HOST_LABEL}\.)*{_HOST_LAST}\.?(?::{_PORT})?(?:[/?#]{_VISIBLE}*)?$"
+    rf"(?:{_HOST_LABEL}\.)*{_HOST_LAST}\.?(?::{PORT_NUMBER})?(?:[/?#]{_VISIBLE}*)?$"
 )
 _URL = re.compile(URL_PATTERN)
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")

@@ -16,6 +16,11 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "••••••"
+# A TCP port as written in an address or URL: 1 to 65535, no leading zero (a regular
+# expression without anchors, so the schema's patterns and clean_url's can embed it).
+PORT_NUMBER = (
+    r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+)
 T = TypeVar("T")
 
 

@@ -25,7 +25,7 @@ from django.db.models.functions import Lower
 from django.http import Http404
 from django.utils import timezone
 
-from domains.formats import mask_value
+from domains.formats import PORT_NUMBER, mask_value
 
 # --- Validators: domain names, e-mail domains, MAC addresses, polygons, server ----
 # addresses (the models' fields use them; forms, services and the API too).
@@ -200,7 +200,7 @@ def validate_public_id(value: str) -> None:
 
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$", re.ASCII)
-_PORT = re.compile(r"[1-9][0-9]{0,4}", re.ASCII)  # fullmatch: no leading zero
+_PORT = re.compile(PORT_NUMBER)
 
 
 def _host_error(value: str, why: str) -> ValidationError:
@@ -246,7 +246,7 @@ def validate_server_address(value: str) -> None:
     elif ":" in value:
         raise _host_error(value, "put an IPv6 address in brackets")
     _check_host(value, host)
-    if port is not None and not (_PORT.fullmatch(port) and int(port) <= 65535):
+    if port is not None and not _PORT.fullmatch(port):
         raise _host_error(value, "a port is a number from 1 to 65535")
 
 

@@ -7,14 +7,11 @@ and the API refuse the same things.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apikit import fields
-from domains.models import MAX_COORDINATE, TEST_ID_PREFIX, HookType, validate_polygons
+from domains.models import MAX_COORDINATE, HookType, validate_polygons, validate_public_id
 
 # As domains.validators reads them: six hex pairs, bare or joined by ":" or "-".
 MAC_ADDRESS = (
@@ -95,23 +92,21 @@ def public_id(help_text: str, required: bool = False) -> fields.Pattern:
         "type": "string",
         "pattern": fields.PUBLIC_ID,
         "maxLength": 64,
-        "not": {"pattern": "^[Tt][Ee][Ss][Tt]_"},
+        "not": {"pattern": "^[Tt][Ee][Ss][Tt]_"},  # kept for test events' ids, any case
     }
 )
 class NewId(fields.Pattern):
-    """A new Box's or camera's own id: never one starting with test_ (test events' ids)."""
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if value.lower().startswith(TEST_ID_PREFIX):
-            raise serializers.ValidationError(
-                f"Ids starting with {TEST_ID_PREFIX!r} are kept for test events."
-            )
-        return value
+    """A new Box's or camera's own id, as domains.models.validate_public_id takes it."""
 
 
 def new_id(help_text: str) -> NewId:
-    return NewId(fields.PUBLIC_ID, max_length=64, required=False, help_text=help_text)
+    return NewId(
+        fields.PUBLIC_ID,
+        max_length=64,
+        required=False,
+        validators=[validate_public_id],
+        help_text=help_text,
+    )
 
 
 class DeviceIn(fields.Input):
@@ -236,18 +231,17 @@ class HookOut(serializers.Serializer):
     user = UserRefOut(source="owner")
 
 
-def hook_url(value: str) -> None:
-    if not re.fullmatch(fields.HOOK_URL, value):
-        raise serializers.ValidationError("Enter an http(s) URL with a host.")
-
-
 @extend_schema_field({"type": "string", "maxLength": 2048, "pattern": fields.ecma(fields.HOOK_URL)})
 class HookUrl(fields.Text):
     pass
 
 
 class HookIn(fields.Input):
-    callback_url = HookUrl(max_length=2048, validators=[hook_url], trim_whitespace=False)
+    callback_url = HookUrl(
+        max_length=2048,
+        validators=[fields.FullMatch(fields.HOOK_URL, "Enter an http(s) URL with a host.")],
+        trim_whitespace=False,
+    )
     type = serializers.ChoiceField(choices=HookType.choices)
     parsed_query = fields.Text(
         help_text="Such as: camera == 'Front Entrance' and labels in ['person']"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema_field,
@@ -14,7 +13,7 @@ from rest_framework import serializers
 from apikit import fields
 from apikit.fields import NOT_BLANK, ecma
 from domains.models import validate_server_address
-from pacs.models import Vendor, time_zones
+from pacs.models import Vendor, time_zones, validate_time_zone
 
 
 @extend_schema_field(
@@ -91,32 +90,16 @@ class IntegrationOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-# What the services take (domains.models.validate_server_address, pacs.models.time_zones),
-# stated in the schema and checked here: anything else is a 400 naming the field.
+# What the models take (domains.models.validate_server_address, pacs.models.time_zones),
+# stated in the schema; the fields run the models' validators, so anything else is a 400.
 @extend_schema_field(fields.SERVER_ADDRESS_SCHEMA)
 class ServerAddress(fields.Pattern):
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if value:
-            try:
-                validate_server_address(value)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError(exc.messages) from None
-        return value
+    pass
 
 
-TIME_ZONE_SCHEMA = {"type": "string", "enum": sorted(time_zones())}
-
-
-@extend_schema_field(TIME_ZONE_SCHEMA)
+@extend_schema_field({"type": "string", "enum": sorted(time_zones())})
 class TimeZone(fields.Pattern):
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if value not in time_zones():
-            raise serializers.ValidationError(
-                f"{value!r} is not a time zone, such as UTC or America/Chicago."
-            )
-        return value
+    pass
 
 
 class IntegrationChangeIn(fields.Input):
@@ -127,6 +110,7 @@ class IntegrationChangeIn(fields.Input):
         max_length=255,
         required=False,
         allow_blank=True,
+        validators=[validate_server_address],
         help_text="A host name or address with an optional port, such as "
         "apac.int.acme.com:443, 10.0.0.5 or [2001:db8::1]:8443 (optional).",
     )
@@ -134,6 +118,7 @@ class IntegrationChangeIn(fields.Input):
         r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$",
         max_length=64,
         required=False,
+        validators=[validate_time_zone],
         help_text="For vendor times without an offset: UTC, America/Chicago, ...",
     )
 
