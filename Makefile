@@ -9,7 +9,7 @@ PIP_TOOLS := pip-tools==7.6.2
 LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
 
-.PHONY: run test lint bench clean lock fuzz
+.PHONY: run test lint bench clean lock fuzz container-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 # Needs PostgreSQL and Redis (DATABASE_URL / CELERY_BROKER_URL, defaults: local servers).
+# Build the image, run compose.yaml's stack with podman, deliver a verified callback, tear it
+# down (deploy/container/smoke.py; installs podman with apt-get when missing, as root).
+container-smoke: $(VENV)/.installed-dev
+	$(BIN)/python deploy/container/smoke.py $(ARGS)
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py $(ARGS)
 	$(BIN)/python bench/incidents.py

@@ -1,7 +1,7 @@
-"""Render the README's benchmark table from bench/results/*.json (the newest file per
-scenario) and write it between the README's bench markers.
+"""Render the benchmark table from bench/results/*.json (the newest file per scenario)
+and write it between the bench markers of docs/benchmarks.md.
 
-    python bench/render.py          # rewrite README.md
+    python bench/render.py          # rewrite docs/benchmarks.md
     python bench/render.py --print  # print the table only
 """
 
@@ -38,7 +38,8 @@ WHAT = {
     "pacs-relay": "2 gateways post batches of 500 OnGuard events for unmapped readers over "
     "HTTP; stored and relayed, 100 per callback (`bench/pacs.py`)",
 }
-PROFILE = "docs/benchmarks.md#where-the-time-goes"
+PAGE = ROOT / "docs" / "benchmarks.md"
+PROFILE = "#where-the-cpu-goes"  # links are relative to PAGE
 
 
 def newest() -> list[dict]:
@@ -115,7 +116,7 @@ def table(records: list[dict]) -> str:
         lines.append(
             f"| `{r['scenario']}` | {WHAT[r['scenario']]} | {r['sense']} {r['target']} "
             f"{r['unit']} | {r['measured']} {r['unit']}{_extra(r)} | {result} | {throughput} | "
-            f"{_cpu(r)} | {ceiling} | [{r['git']}, {r['date'][:10]}]({r['file']}) |")
+            f"{_cpu(r)} | {ceiling} | [{r['git']}, {r['date'][:10]}](../{r['file']}) |")
     if records:
         m = records[0]["machine"]
         lines.append("")
@@ -137,11 +138,10 @@ def main() -> None:
     if args.only_print:
         print(text)
         return
-    readme = ROOT / "README.md"
-    content = readme.read_text()
+    content = PAGE.read_text()
     before, _, rest = content.partition(START)
     _, _, after = rest.partition(END)
-    readme.write_text(f"{before}{START}\n{text}\n{END}{after}")
+    PAGE.write_text(f"{before}{START}\n{text}\n{END}{after}")
     print(text)
 
 

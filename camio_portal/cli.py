@@ -5,12 +5,17 @@ production processes, from any folder.
     camio-portal manage COMMAND [...]                 a management command, as manage.py
     camio-portal dbshell                              psql on the portal's database
     camio-portal database start|stop|status           the embedded PostgreSQL alone
-    camio-portal web [--port N] [--workers N]         gunicorn (README, "Production deployment")
+    camio-portal web [--port N] [--workers N]         gunicorn (docs/operations.md)
     camio-portal worker --role deliveries|other [--concurrency N]
     camio-portal beat [--schedule FILE]
+    camio-portal migrate [--wait SECONDS]             wait for the database, then migrate
+    camio-portal health web|deliveries|other|beat     a container's health check (exit 0/1)
 
 ``web``, ``worker`` and ``beat`` replace themselves with gunicorn or Celery, so a
 process manager's signals reach them directly; options they do not know are passed on.
+With ``CAMIO_WAIT_FOR_DATABASE=SECONDS`` they first wait that long at most for the
+database to answer with every migration applied (a container stack, where nothing
+orders the services' starts).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,7 +35,7 @@ from camio_portal.env import data_dir, env, use_default_settings
 # Commands that may run where embedded mode has no data folder yet (they create it).
 SETS_UP = {"migrate", "check", "help", "version"}
 ROLES = ("deliveries", "other")
-# The other workers run at a lower CPU priority, so deliveries come first (README).
+# The other workers run at a lower CPU priority, so deliveries come first (docs/operations.md).
 OTHER_NICENESS = 10
 
 
@@ -46,11 +52,20 @@ def main(argv: list[str] | None = None) -> int:
         return dbshell(argv[1:])
     if argv[:1] == ["database"]:
         return database(argv[1:])
+    if argv[:1] == ["migrate"]:
+        return migrate(argv[1:])
+    if argv[:1] == ["health"]:
+        return health(argv[1:])
     args, extra = parser().parse_known_args(argv)
     try:
         command = args.build(args)  # each loads the settings first, so a refusal comes here
     except ImproperlyConfigured as problem:
         print(problem, file=sys.stderr)
+        return 2
+    waited = wait_for_database(env.float("CAMIO_WAIT_FOR_DATABASE", default=0.0),
+                               migrated=True)
+    if waited:
+        print(waited, file=sys.stderr)
         return 2
     too_old = server_problem()
     if too_old:
@@ -85,6 +100,8 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--role", choices=ROLES, required=True)
     worker.add_argument("--concurrency", type=int, default=None)
     worker.set_defaults(build=lambda a: worker_command(a.role, a.concurrency))
+    subs.add_parser("migrate", help="wait for the database, then apply the migrations")
+    subs.add_parser("health", help="exit 0 if a role is healthy (a container's check)")
     beat = subs.add_parser("beat", help="start Celery beat (run exactly one)")
     beat.add_argument("--schedule", default="")
     beat.set_defaults(build=lambda a: beat_command(a.schedule))
@@ -92,7 +109,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def web_command(port: int, workers: int) -> list[str]:
-    """Return gunicorn's command line with the README's production options, after the
+    """Return gunicorn's command line with the production options of docs/operations.md, after the
     settings check (a refusal, not gunicorn's workers failing to boot one by one)."""
     loaded_settings()
     return [
@@ -165,6 +182,103 @@ def server_problem() -> str:
     return (f"The database server runs PostgreSQL {version // 10000}.{version % 10000}; "
             f"Camio Portal needs PostgreSQL {OLDEST_POSTGRES // 10000} or newer: upgrade it, "
             "or point DATABASE_URL at a newer server.")
+
+
+def wait_for_database(seconds: float, migrated: bool = False) -> str:
+    """Wait up to ``seconds`` for the database to answer (and, if ``migrated``, to have no
+    migration left to apply), saying what it waits for every 5 s; '' once it does, else
+    why it gave up. ``seconds`` 0 checks nothing."""
+    if seconds <= 0:
+        return ""
+    loaded_settings()
+    import django
+
+    django.setup()
+    from django.db import DatabaseError, connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    deadline, said = time.monotonic() + seconds, 0.0
+    while True:
+        try:
+            executor = MigrationExecutor(connection)
+            pending = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+            waiting = f"{pending} migrations to be applied" if migrated and pending else ""
+        except DatabaseError as exc:
+            waiting = f"the database ({' '.join(str(exc).split())[:200]})"
+        finally:
+            connection.close()
+        if not waiting:
+            return ""
+        if time.monotonic() >= deadline:
+            return f"Gave up after {seconds:.0f} s waiting for {waiting}."
+        if time.monotonic() - said >= 5:
+            print(f"Waiting for {waiting}...", file=sys.stderr, flush=True)
+            said = time.monotonic()
+        time.sleep(1)
+
+
+def migrate(argv: list[str]) -> int:
+    """Wait for the database (a container stack's migrate step), then apply migrations."""
+    parsed = argparse.ArgumentParser(prog="camio-portal migrate")
+    parsed.add_argument("--wait", type=float, default=120.0,
+                        help="seconds to wait for the database to answer (default 120)")
+    args = parsed.parse_args(argv)
+    problem = settings_problem() or wait_for_database(args.wait)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    return manage(["migrate", "--noinput"], prog="camio-portal migrate")
+
+
+def health(argv: list[str]) -> int:
+    """A container's health check: ``web``, that this container's gunicorn answers
+    /livez; ``deliveries`` and ``other``, that a worker of the role heartbeats; ``beat``,
+    that the sweeper ran within three intervals. Prints the check; exit 0 when healthy."""
+    parsed = argparse.ArgumentParser(prog="camio-portal health")
+    parsed.add_argument("role", choices=("web", *ROLES, "beat"))
+    role = parsed.parse_args(argv).role
+    if role == "web":
+        return livez(env.int("PORT", default=8000))
+    problem = settings_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    import django
+
+    django.setup()
+    from django.db import DatabaseError
+
+    from callbacks.selectors import heartbeat_status, worker_status
+
+    try:
+        if role == "beat":
+            state = heartbeat_status(loaded_settings().CALLBACK_SWEEP_INTERVAL)
+        else:
+            state = worker_status()[role]
+    except DatabaseError as exc:
+        state = f"error: {exc.__class__.__name__}"
+    print(f"{role}: {state}")
+    return 0 if state.startswith(("ok", "starting")) else 1
+
+
+def livez(port: int) -> int:
+    """GET /livez from this host's gunicorn as a client of the site would: with a host
+    name ALLOWED_HOSTS names and as HTTPS behind a proxy (no redirect to follow)."""
+    import http.client
+
+    hosts = [h.lstrip(".") for h in env.list("ALLOWED_HOSTS", default=[]) if h.strip("*.")]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=4)
+    status, problem = 0, ""
+    try:
+        connection.request("GET", "/livez", headers={
+            "Host": hosts[0] if hosts else "localhost", "X-Forwarded-Proto": "https"})
+        status = connection.getresponse().status
+    except OSError as exc:
+        problem = f"{exc.__class__.__name__}: {exc}"
+    finally:
+        connection.close()
+    print(f"web: {'ok' if status == 200 else problem or f'HTTP {status}'}")
+    return 0 if status == 200 else 1
 
 
 def dbshell(argv: list[str]) -> int:

@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 
 from camio_portal import cli
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,3 +136,62 @@ def test_a_management_command_starts_the_embedded_server_for_itself(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Applying callbacks.0001_initial... OK" in done.stdout
     assert not postgres_pids(tmp_path / "data")
+
+
+def production_env(database_port: int) -> dict[str, str]:
+    """Production settings whose database is a port nothing listens on."""
+    return {**embedded_env(), "CAMIO_MODE": "production", "SECRET_KEY": "x" * 50,
+            "FIELD_ENCRYPTION_KEYS": "ZmllbGQta2V5LWZvci10aGUtYnVpbGQtb25seS0wMDA=",
+            "ALLOWED_HOSTS": "portal.test", "EMAIL_URL": "smtp://mail.test",
+            "DATABASE_URL": f"postgres://camio@127.0.0.1:{database_port}/camio",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "CACHE_URL": "redis://127.0.0.1:1/1"}
+
+
+def test_migrate_waits_for_the_database_saying_so_then_gives_up():
+    """A container stack's migrate step: it waits for the database, then says why not."""
+    done = subprocess.run(
+        [sys.executable, "-m", "camio_portal.cli", "migrate", "--wait", "1"], cwd=ROOT,
+        env=production_env(free_port()), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("Waiting for the database (connection failed")
+    assert "Gave up after 1 s waiting for the database" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_process_told_to_wait_for_the_database_gives_up_without_starting():
+    env = {**production_env(free_port()), "CAMIO_WAIT_FOR_DATABASE": "1"}
+    done = subprocess.run([sys.executable, "-m", "camio_portal.cli", "beat"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Gave up after 1 s waiting for the database" in done.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_ends_at_once_when_every_migration_is_applied():
+    assert cli.wait_for_database(5, migrated=True) == ""
+
+
+@pytest.mark.parametrize(("role", "said"), [("deliveries", "deliveries: error: OperationalError"),
+                                            ("beat", "beat: error: OperationalError"),
+                                            ("web", "web: ConnectionRefusedError")])
+def test_health_checks_fail_saying_why(role, said):
+    env = {**production_env(free_port()), "PORT": str(free_port())}
+    done = subprocess.run([sys.executable, "-m", "camio_portal.cli", "health", role], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout.startswith(said), done.stdout + done.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_checks_pass_for_a_live_role_and_a_live_web_server(live_server, capsys):
+    from callbacks import liveness
+
+    worker = liveness.register(["deliveries"])
+    try:
+        assert cli.health(["deliveries"]) == 0
+        assert cli.health(["other"]) == 1
+    finally:
+        liveness.unregister(worker)
+    assert cli.livez(int(live_server.url.rsplit(":", 1)[1])) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "deliveries: ok (1 alive)", "other: none alive", "web: ok"]

@@ -1,6 +1,7 @@
 """The documents promise only what the code does: no order for `none` endpoints (P13: a
 Box deleted through the API reached a default endpoint as zone, device, camera while the
-README promised zones and cameras first), and SECURITY.md names files that exist."""
+README promised zones and cameras first), SECURITY.md names files that exist, the README
+stays short (P19: 93 KB became 9 KB and pages in docs/) and every relative link resolves."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from callbacks import catalog
 from tests.support.docs import (
     DOCUMENTS,
     ORDER_PROMISE,
+    README,
     ROOT,
     blocks,
+    broken_link,
     named_paths,
+    relative_links,
     section,
     sentences,
     table_cells,
@@ -57,7 +61,7 @@ def test_a_box_deletions_order_is_promised_only_for_per_key_everywhere():
         if BOX_DELETION.search(s) and ABOUT_DELIVERY.search(s) and ORDER_PROMISE.search(s)
     ]
     assert any(where == "catalog device.deleted" for where, _ in promises)
-    assert ("README.md", "On `per_key` endpoints, deleting a Box delivers its zones' and "
+    assert ("callbacks.md", "On `per_key` endpoints, deleting a Box delivers its zones' and "
             "cameras' deletions before `device.deleted`.") in promises
     assert [(where, s) for where, s in promises if "per_key" not in s] == []
 
@@ -67,3 +71,19 @@ def test_security_md_names_files_that_exist():
     named = named_paths(text)
     assert "callbacks/egress.py" in named  # where the SSRF guard lives
     assert [path for path in named if not (ROOT / path).is_file()] == []
+
+
+def test_the_readme_stays_under_15000_bytes_and_links_every_reference_page():
+    assert len(README.read_bytes()) <= 15_000
+    index = ROOT / "docs" / "index.md"
+    assert "docs/index.md" in relative_links(README)
+    listed = {target.partition("#")[0] for target in relative_links(index)}
+    pages = {path.name for path in (ROOT / "docs").glob("*.md")} - {"index.md"}
+    assert pages - listed == set(), "docs/index.md does not list these pages"
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves():
+    documents = [*DOCUMENTS, ROOT / "CONTRIBUTING.md", ROOT / "SECURITY.md"]
+    checked = [(doc, target) for doc in documents for target in relative_links(doc)]
+    assert len(checked) > 50  # the reader found the links
+    assert [why for doc, target in checked if (why := broken_link(doc, target))] == []

@@ -1,11 +1,10 @@
-"""The README's "Verifying callbacks" examples, run exactly as written, accept a
+"""The "Verifying callbacks" examples of docs/callbacks.md, run exactly as written, accept a
 delivered callback and reject it with a changed body or a six-minute-old timestamp."""
 
 from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -14,8 +13,8 @@ from callbacks import services as callback_services
 from callbacks.signing import new_secret, sign, signature_header
 from domains import services
 from tests.receiver import Received, wait_for
+from tests.support.docs import section
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 EXAMPLE = re.compile(
     r"^<!-- verify-example: (?P<name>[\w-]+) -->\n```python\n(?P<code>.*?)^```$",
     re.MULTILINE | re.DOTALL,
@@ -26,19 +25,16 @@ REFUSALS = (ValueError, WebhookVerificationError)
 
 
 def readme_examples() -> dict[str, str]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### Verifying callbacks\n", 1)[1].split("\n## ", 1)[0]
-    section = section.split("\n### ", 1)[0]
-    found = [(m["name"], m["code"]) for m in EXAMPLE.finditer(section)]
+    found = [(m["name"], m["code"]) for m in EXAMPLE.finditer(section("Verifying callbacks"))]
     names = [name for name, _ in found]
     assert sorted(names) == ["standardwebhooks", "stdlib"], names
     return dict(found)
 
 
 def load_verify(name: str):
-    """exec() the README's code block unchanged into a fresh namespace; return its verify."""
+    """exec() the documented code block unchanged into a fresh namespace; return its verify."""
     namespace: dict[str, object] = {"__name__": f"readme_verify_{name}"}
-    exec(compile(readme_examples()[name], f"README.md <{name} example>", "exec"), namespace)
+    exec(compile(readme_examples()[name], f"docs/callbacks.md <{name} example>", "exec"), namespace)
     verify = namespace.get("verify")
     assert callable(verify), f"the {name} example defines no verify()"
     return verify

@@ -105,7 +105,7 @@ class Verdict:
 
 
 def judge(status: int | None, headers: dict[str, str] | None, refused: bool = False) -> Verdict:
-    """Apply the answer table (README, "What each answer means")."""
+    """Apply the answer table (docs/callbacks.md, "What each answer means")."""
     if status is None:
         return Verdict(Outcome.RETRY, configuration_error=refused, trips_breaker=not refused)
     if 200 <= status < 300:

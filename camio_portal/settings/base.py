@@ -1,7 +1,7 @@
 """Settings shared by every run mode. Mode modules import * from here.
 
 Every value an operator may set is read through ``camio_portal.env.env`` and
-listed in the README's configuration table.
+listed in docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Each kind of work on its own queue, so deliveries never wait behind evaluation,
-# PACS flushes, replays or maintenance (README, "Queues and workers").
+# PACS flushes, replays or maintenance (docs/callbacks.md, "Queues and workers").
 QUEUE_TASKS = {
     "deliveries": ["callbacks.deliver", "callbacks.sweep", "callbacks.endpoint_disable",
                    "callbacks.circuit_changed"],

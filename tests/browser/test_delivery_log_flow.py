@@ -102,7 +102,7 @@ def free_port() -> int:
 def test_failed_deliveries_are_replayed(
     settings, signed_in, worker, endpoint_for, camera, acme_admin
 ):
-    settings.CALLBACK_RETRY_SCHEDULE = [0, 0.2]  # README: CALLBACK_RETRY_SCHEDULE
+    settings.CALLBACK_RETRY_SCHEDULE = [0, 0.2]  # docs/configuration.md: CALLBACK_RETRY_SCHEDULE
     page = signed_in
     port = free_port()  # nothing listens there yet: the receiver is down
     endpoint = endpoint_for(f"http://127.0.0.1:{port}/hook", ["camera.updated"])

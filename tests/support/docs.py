@@ -8,18 +8,57 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 
 # Words that promise an order of arrival (a sentence holding one must say for which ordering).
 ORDER_PROMISE = re.compile(r"\b(first|before|after|then|in order|in the order|commit order)\b")
 
 
 def section(heading: str, text: str | None = None) -> str:
-    """The README's text under ``### heading`` (or ``## heading``), up to the next heading."""
-    text = README.read_text(encoding="utf-8") if text is None else text
-    match = re.search(rf"^#+ {re.escape(heading)}\n(.*?)(?=^#+ |\Z)", text, re.M | re.S)
-    assert match is not None, f"no section {heading!r}"
-    return match.group(1)
+    """The text under ``## heading`` (any level), up to the next heading, in ``text`` or
+    else in the one document (README or docs/) that has that heading."""
+    pattern = re.compile(rf"^#+ {re.escape(heading)}\n(.*?)(?=^#+ |\Z)", re.M | re.S)
+    texts = [text] if text is not None else [doc.read_text(encoding="utf-8") for doc in DOCUMENTS]
+    found = [match.group(1) for match in map(pattern.search, texts) if match is not None]
+    assert len(found) == 1, f"{len(found)} sections {heading!r}"
+    return found[0]
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading)
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    """The anchors a Markdown file's headings make (outside code blocks)."""
+    found: set[str] = set()
+    fenced = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fenced = fenced != line.startswith("```")
+        if not fenced and (match := re.match(r"#+ (.+)", line)):
+            found.add(_slug(match.group(1)))
+    return found
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
+
+
+def relative_links(path: Path) -> list[str]:
+    """The targets of a Markdown file's links and images that are not URLs."""
+    targets = [a or b for a, b in LINK.findall(path.read_text(encoding="utf-8"))]
+    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:", t)]
+
+
+def broken_link(path: Path, target: str) -> str | None:
+    """Why ``target`` (relative to ``path``) does not resolve, or None when it does."""
+    file_part, _, anchor = target.partition("#")
+    where = (path.parent / file_part).resolve() if file_part else path
+    if not where.exists():
+        return f"{path.relative_to(ROOT)}: {target}: no such file"
+    if anchor and where.suffix == ".md" and anchor not in anchors(where):
+        return f"{path.relative_to(ROOT)}: {target}: no heading #{anchor}"
+    return None
 
 
 def table_cells(text: str) -> list[str]:

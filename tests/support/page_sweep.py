@@ -527,7 +527,7 @@ def report(problems: list[tuple[str, int, str]], pages: list[str], seconds: floa
     return "\n".join(lines)
 
 
-# Pages whose wide screenshot the README shows (taken with CAMIO_SCREENSHOTS=docs/screenshots).
+# Pages whose wide screenshot the README and docs/portal.md show (CAMIO_SCREENSHOTS=...).
 SCREENSHOTS = {
     "support admin: delivery list": "admin-delivery-list.png",
     "counter history": "counter-history.png",
