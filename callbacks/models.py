@@ -189,6 +189,11 @@ class Event(models.Model):
     # What the event is ordered by on a ``per_key`` endpoint ("box:<device_id>", ...),
     # given by its producer; empty for test events.
     order_key = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # The request (or task) that caused the event, and its W3C trace context: every attempt,
+    # resend and replay logs and sends them (callbacks/tracing.py).
+    request_id = models.CharField(max_length=128, blank=True, default="", db_default="")
+    traceparent = models.CharField(max_length=55, blank=True, default="", db_default="")
+    tracestate = models.CharField(max_length=512, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -27,7 +27,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from callbacks import catalog
+from callbacks import catalog, tracing
 from callbacks.delivery.outbox import CHANNEL, CHANNELS, NOTIFY, NOTIFY_ENDPOINTS_MAX, execute
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event
 from domains.models import Domain
@@ -62,8 +62,10 @@ def publish(*, domain: Domain, type: str, object: dict[str, Any],
 # in (endpoint, key) order, so two publishers take their locks in one order.
 _PUBLISH_SQL = """
 WITH ev AS (
-    INSERT INTO callbacks_event (id, domain_id, type, created_at, test, body, order_key)
-    SELECT i, %(domain)s, t, %(now)s, %(test)s, b, k
+    INSERT INTO callbacks_event (id, domain_id, type, created_at, test, body, order_key,
+                                 request_id, traceparent, tracestate)
+    SELECT i, %(domain)s, t, %(now)s, %(test)s, b, k, %(request_id)s, %(traceparent)s,
+           %(tracestate)s
     FROM unnest(%(ids)s::uuid[], %(types)s::varchar[], %(bodies)s::bytea[], %(keys)s::varchar[])
          AS x (i, t, b, k)
 ), targets AS (
@@ -110,21 +112,24 @@ def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], 
         if event_type not in catalog.BY_NAME:
             raise ValueError(f"{event_type!r} is not an event type.")
     now = timezone.now()
-    rows = []
-    for event_type, obj, key in events:
-        event_id = uuid.uuid4()
-        rows.append(Event(id=event_id, domain=domain, type=event_type, created_at=now, test=test,
-                          body=envelope(event_id, event_type, obj, test),
-                          order_key="" if test else key[:100]))
-    params: dict[str, Any] = {
-        "domain": domain.pk, "now": now, "test": test, "channel": CHANNEL,
-        "most": NOTIFY_ENDPOINTS_MAX, "only": endpoint.pk if endpoint is not None else None,
-        "ids": [e.id for e in rows], "types": [e.type for e in rows],
-        "bodies": [e.body for e in rows], "keys": [e.order_key for e in rows],
-    }
-    # One statement is all or nothing by itself: no savepoint (or BEGIN and COMMIT when
-    # the caller has no transaction), two round trips fewer per call.
-    execute(_PUBLISH_SQL, params, worker=False)
+    ids = [uuid.uuid4() for _ in events]
+    with tracing.span("publish", attributes={"camio.event_id": [str(i) for i in ids]}):
+        request_id, parent, state = tracing.event_context()  # the publish span's, when on
+        rows = [Event(id=event_id, domain=domain, type=event_type, created_at=now, test=test,
+                      body=envelope(event_id, event_type, obj, test),
+                      order_key="" if test else key[:100], request_id=request_id,
+                      traceparent=parent, tracestate=state)
+                for event_id, (event_type, obj, key) in zip(ids, events, strict=True)]
+        params: dict[str, Any] = {
+            "domain": domain.pk, "now": now, "test": test, "channel": CHANNEL,
+            "most": NOTIFY_ENDPOINTS_MAX, "only": endpoint.pk if endpoint is not None else None,
+            "ids": [e.id for e in rows], "types": [e.type for e in rows],
+            "bodies": [e.body for e in rows], "keys": [e.order_key for e in rows],
+            "request_id": request_id, "traceparent": parent, "tracestate": state,
+        }
+        # One statement is all or nothing by itself: no savepoint (or BEGIN and COMMIT when
+        # the caller has no transaction), two round trips fewer per call.
+        execute(_PUBLISH_SQL, params, worker=False)
     for event in rows:
         event._state.adding, event._state.db = False, "default"
     return rows

@@ -1,15 +1,26 @@
 """The Celery app: configured from Django settings (CELERY_* names)."""
 
+import contextlib
 from typing import Any
 
 import click
+import sentry_sdk
 from celery import Celery, bootsteps
-from celery.signals import celeryd_init, setup_logging
+from celery.signals import (
+    before_task_publish,
+    celeryd_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+)
 
+from callbacks import tracing
+from camio_portal import telemetry
 from camio_portal.env import use_default_settings
 from camio_portal.logs import configure, configured
 
 use_default_settings()
+telemetry.configure()  # spans only when an OTLP endpoint is configured
 
 app = Celery("camio_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -80,3 +91,41 @@ def _quiet_when_json(instance: Any, **kwargs: object) -> None:
     _use_django_logging()
     if settings.LOG_FORMAT == "json":
         instance.quiet = True
+
+
+# A task runs for the request (or task) that queued it: its request id and trace context
+# travel in the message's headers, so its log lines and the events it publishes carry
+# them (callbacks/tracing.py).
+_working: dict[str, contextlib.ExitStack] = {}
+
+
+@before_task_publish.connect
+def _carry_request(headers: dict[str, Any] | None = None, **kwargs: object) -> None:
+    request_id, (parent, state) = tracing.REQUEST_ID.get(), tracing.INCOMING.get()
+    if headers is not None and (request_id or parent):
+        headers.update(camio_request_id=request_id, camio_traceparent=parent,
+                       camio_tracestate=state)
+
+
+@task_prerun.connect
+def _work_for_request(task_id: str = "", task: Any = None, **kwargs: object) -> None:
+    request = getattr(task, "request", None)
+    found = {name: getattr(request, name, None) or (getattr(request, "headers", None) or {})
+             .get(name) for name in ("camio_request_id", "camio_traceparent",
+                                     "camio_tracestate")}
+    if not (found["camio_request_id"] or found["camio_traceparent"]):
+        return
+    request_id = tracing.sane_request_id(found["camio_request_id"])
+    stack = contextlib.ExitStack()
+    stack.enter_context(tracing.working_for(request_id, found["camio_traceparent"] or "",
+                                            found["camio_tracestate"] or ""))
+    _working[task_id] = stack
+    if request_id and sentry_sdk.is_initialized():
+        sentry_sdk.set_tag("request_id", request_id)
+
+
+@task_postrun.connect
+def _done_for_request(task_id: str = "", **kwargs: object) -> None:
+    stack = _working.pop(task_id, None)
+    if stack is not None:
+        stack.close()

@@ -3,7 +3,8 @@
 ``LOG_FORMAT=json`` (production's default) writes one JSON object per line:
 ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, then whatever the
 call passed as ``extra=`` (``domain``, ``endpoint_id``, ``delivery_id``,
-``event_id`` where known) and the traceback as ``exception``. ``text`` (the
+``event_id`` where known), ``request_id`` (the request or task the line was written for,
+or a delivery's event's) and the traceback as ``exception``. ``text`` (the
 default elsewhere) is one line for people: time, level, logger, message.
 """
 
@@ -18,6 +19,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+
+from callbacks import tracing
 
 FORMATS = ("json", "text")
 
@@ -49,6 +52,8 @@ def _access_fields(args: Mapping[str, Any]) -> dict[str, Any]:
         "status": int(str(status)) if str(status).isdigit() else status,
         "duration_ms": args.get("M"),
         "remote_addr": args.get("h"),
+        # The request is over when gunicorn logs it: its id is the answer's header.
+        **({"request_id": args["{x-request-id}o"]} if args.get("{x-request-id}o") else {}),
     }
 
 
@@ -82,6 +87,18 @@ class TextFormatter(logging.Formatter):
     default_msec_format = "%s.%03dZ"
 
 
+class RequestId(logging.Filter):
+    """Put the request id the work is for (callbacks.tracing) on each record as
+    ``request_id``, unless the call gave one (a delivery attempt gives its event's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            request_id = tracing.REQUEST_ID.get()
+            if request_id:
+                record.request_id = request_id
+        return True
+
+
 class OversizedBody(logging.Filter):
     """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is the client's doing (it gets 413): one
     WARNING line, without the traceback Django's security logger attaches at ERROR."""
@@ -109,8 +126,9 @@ def logging_config(fmt: str, level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"portal": formatter},
-        "filters": {"oversized_body": {"()": OversizedBody}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "portal"}},
+        "filters": {"oversized_body": {"()": OversizedBody}, "request_id": {"()": RequestId}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "portal",
+                                 "filters": ["request_id"]}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},

@@ -2,7 +2,15 @@
 and pinned in the lock files."""
 
 
-from tests.support.dependencies import APPS, DEV, RUNTIME, distributions, imported, locked
+from tests.support.dependencies import (
+    APPS,
+    DEV,
+    RUNTIME,
+    distributions,
+    imported,
+    locked,
+    via,
+)
 
 
 def test_each_package_is_declared_once():
@@ -10,10 +18,14 @@ def test_each_package_is_declared_once():
 
 
 def test_one_http_stack():
-    """Nothing declares requests, responses or urllib3, and a runtime install has no
-    requests (urllib3 may come with another package; ruff bans importing it)."""
+    """Nothing declares requests, responses or urllib3, and a runtime install has requests
+    only for OpenTelemetry's OTLP/HTTP exporter, which sends spans when an endpoint is
+    configured (urllib3 may come with another package; ruff bans importing either)."""
     assert not {"requests", "responses", "urllib3"} & set(RUNTIME + DEV)
-    assert "requests" not in locked("requirements.lock")
+    assert set(via("requirements.lock", "requests")) == {
+        "opentelemetry-exporter-otlp-proto-http", "opentelemetry-exporter-http-transport"}
+    assert via("requirements.lock", "opentelemetry-exporter-http-transport") == [
+        "opentelemetry-exporter-otlp-proto-http"]
 
 
 def test_what_the_code_imports_is_a_runtime_dependency():

@@ -1,7 +1,9 @@
 """P11 acceptance 2: with LOG_FORMAT=json, every line gunicorn, the worker and its beat
 write while a camera change is delivered is one JSON object (time, level, logger,
 message), and the delivery's line carries its delivery_id, event_id, endpoint_id and
-domain. The formatter itself: extras as fields, tracebacks inside the object."""
+domain; P19 acceptance 2: a request sent with ``X-Request-ID: abc`` gets it back, and its
+access line and its delivery's line carry ``request_id: "abc"``. The formatter itself:
+extras as fields, tracebacks inside the object."""
 
 from __future__ import annotations
 
@@ -38,14 +40,15 @@ def entries(log: Path) -> list[dict]:
     return found
 
 
-def patch_camera(port: int, camera_id: str, token: str) -> int:
+def patch_camera(port: int, camera_id: str, token: str) -> tuple[int, str | None]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/cameras/{camera_id}", method="PATCH",
         data=json.dumps({"name": "Lobby"}).encode(),
-        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json",
+                 "X-Request-ID": "abc"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        return response.status
+        return response.status, response.headers["X-Request-ID"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -61,7 +64,7 @@ def test_web_worker_and_beat_write_json_lines_and_the_delivery_carries_its_ids(
     web = start_web(web_log, port, **json_logs)
     try:
         wait_for(lambda: web_answers(port), timeout=60, what="gunicorn")
-        assert patch_camera(port, camera.camera_id, token) == 200
+        assert patch_camera(port, camera.camera_id, token) == (200, "abc")
         wait_for(lambda: Delivery.objects.filter(state="succeeded").exists(), timeout=60,
                  what="the camera change delivered")
         delivery = Delivery.objects.get()
@@ -80,6 +83,8 @@ def test_web_worker_and_beat_write_json_lines_and_the_delivery_carries_its_ids(
     assert mine[0]["endpoint_id"] == endpoint.endpoint_id
     assert mine[0]["domain"] == "acme.com"
     assert (mine[0]["outcome"], mine[0]["status"], mine[0]["attempt"]) == ("succeeded", 200, 1)
+    assert mine[0]["request_id"] == "abc"
+    assert [e["request_id"] for e in web_lines if e.get("method") == "PATCH"] == ["abc"]
     assert {"celery.beat", "celery.apps.worker"} <= {e["logger"] for e in worker_lines}
     access = [e for e in web_lines if e["logger"] == "gunicorn.access"]
     assert {"method": "PATCH", "path": f"/api/cameras/{camera.camera_id}", "status": 200}.items(

@@ -49,6 +49,7 @@ def test_a_task_error_and_a_view_error_each_arrive_once_without_secrets(
     assert (len(task), len(view)) == (1, 1), [
         e.get("transaction") for e in sentry_collector.events()
     ]
+    assert view[0]["tags"]["request_id"] == "probe-request-1"  # joins the request's log lines
     request = view[0]["request"]
     assert "data" not in request and "cookies" not in request and "query_string" not in request
     assert request["headers"]["X-Api-Key"] == FILTERED

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import math
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from callbacks import tracing
 from callbacks.delivery.outbox import execute
 from callbacks.delivery.policy import RESERVED_HEADERS, Job
 from callbacks.models import (
@@ -46,7 +48,8 @@ _JOBS = """    RETURNING id, endpoint_id, attempt_count, next_attempt_at, test, 
 )
 SELECT c.id, c.endpoint_id, c.attempt_count, c.next_attempt_at, c.test, c.replay, c.event_id,
        e.type, e.created_at, e.body, ep.updated_at, c.off_schedule_attempts,
-       c.order_key, c.sequence, ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id
+       c.order_key, c.sequence, ep.probe_delivery_id IS NOT NULL AND ep.probe_delivery_id = c.id,
+       e.request_id, e.traceparent, e.tracestate
 FROM claimed c JOIN callbacks_event e ON e.id = c.event_id
      JOIN callbacks_endpoint ep ON ep.id = c.endpoint_id
 ORDER BY c.next_attempt_at
@@ -103,7 +106,7 @@ def claim_due(plan: dict[int, int], worker: uuid.UUID | None = None,
     requests answered and not yet recorded) and its ``rate_limit``. Returns the jobs and
     the endpoints those limits held back."""
     _commit_without_waiting()
-    now, token = timezone.now(), worker or uuid.uuid4()
+    started, now, token = time.time_ns(), timezone.now(), worker or uuid.uuid4()
     lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
     answered = answered or {}
     cap = settings.CALLBACK_ENDPOINT_INFLIGHT
@@ -134,7 +137,7 @@ def claim_due(plan: dict[int, int], worker: uuid.UUID | None = None,
             rows += execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": heads,
                                          "now": now, "limit": len(heads)}).fetchall()
         not_before = _schedule(rows, limits) if limits else {}
-    jobs = _jobs(rows, token, not_before)
+    jobs = _jobs(rows, token, started, not_before)
     # Held back means the limit, not the work, ended the claim: it took all it was allowed.
     claimed = Counter(job.endpoint_id for job in jobs)
     return jobs, {pk for pk in held if claimed[pk] >= quotas.get(pk, 0)}
@@ -180,12 +183,12 @@ def _commit_without_waiting() -> None:
 def claim(ids: Sequence[str], limit: int, worker: uuid.UUID | None = None) -> list[Job]:
     """Claim up to ``limit`` of ``ids`` that are pending and due, oldest due first: the next
     of each key the recorder found, the command line's test event, tests."""
-    now, token = timezone.now(), worker or uuid.uuid4()
+    started, now, token = time.time_ns(), timezone.now(), worker or uuid.uuid4()
     lease = now + datetime.timedelta(seconds=settings.CALLBACK_LEASE_SECONDS)
     wanted = [uuid.UUID(str(i)) for i in ids]
     rows = execute(_CLAIM_SQL, {"token": token, "lease": lease, "ids": wanted, "now": now,
                                 "limit": limit}).fetchall()
-    return _jobs(rows, token)
+    return _jobs(rows, token, started)
 
 
 class _Limit:
@@ -259,14 +262,15 @@ def behind_in_order() -> Q:
     return Q(order_key__isnull=False) & Q(Exists(earlier))
 
 
-def _jobs(rows: list[tuple], token: uuid.UUID,
+def _jobs(rows: list[tuple], token: uuid.UUID, started_ns: int,
           starts: dict[uuid.UUID, datetime.datetime] | None = None) -> list[Job]:
-    """Build the Jobs of claimed rows (the one place a Job is made)."""
+    """Build the Jobs of claimed rows (the one place a Job is made); ``started_ns`` is
+    when the claim began, for its span."""
     views = endpoint_views({(row[1], row[10]) for row in rows})
     jobs = []
     for row in rows:
         (delivery_id, endpoint_id, attempts, due, test, replay, event_id, kind, created, body,
-         _, off_schedule, order_key, sequence, probe) = row
+         _, off_schedule, order_key, sequence, probe, request_id, parent, state) = row
         endpoint = views[endpoint_id]
         jobs.append(Job(
             delivery_id=str(delivery_id), endpoint_id=endpoint_id, event_id=str(event_id),
@@ -277,8 +281,10 @@ def _jobs(rows: list[tuple], token: uuid.UUID,
             claim_token=str(token), test=test, replay=replay,
             endpoint_public_id=endpoint.public_id, domain=endpoint.domain,
             order_key=order_key if order_key and sequence else "", sequence=sequence or 0,
-            not_before=(starts or {}).get(delivery_id),
+            not_before=(starts or {}).get(delivery_id), request_id=request_id,
+            traceparent=parent, tracestate=state,
         ))
+    tracing.record_claim([(j.event_id, j.traceparent, j.tracestate) for j in jobs], started_ns)
     return jobs
 
 

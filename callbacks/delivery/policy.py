@@ -9,6 +9,7 @@ import datetime
 import email.utils
 import functools
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -33,6 +34,9 @@ RESERVED_HEADERS = frozenset(
         "camio-order-key",
         "camio-order-sequence",
         "camio-test",
+        "camio-request-id",
+        "traceparent",
+        "tracestate",
     }
 )
 BODYLESS = frozenset({"GET", "HEAD"})
@@ -74,6 +78,10 @@ class Job:
     sequence: int = 0
     # The earliest start the endpoint's rate limit gives this attempt (None: at once).
     not_before: datetime.datetime | None = None
+    # The request that caused the event and its trace context (callbacks/tracing.py).
+    request_id: str = ""
+    traceparent: str = ""
+    tracestate: str = ""
 
 
 @dataclass
@@ -179,8 +187,9 @@ class Result:
 
 # --- Building and signing a request ------------------------------------------
 
-def build_request(job: Job, timestamp: int) -> Request:
-    """Return the signed request for one attempt of ``job`` sent at ``timestamp``."""
+def build_request(job: Job, timestamp: int, trace: Sequence[tuple[str, str]] = ()) -> Request:
+    """Return the signed request for one attempt of ``job`` sent at ``timestamp``, with
+    the attempt's ``trace`` headers (traceparent, tracestate) unless they are turned off."""
     bodyless = job.method in BODYLESS
     url = job.url
     if bodyless:
@@ -197,6 +206,8 @@ def build_request(job: Job, timestamp: int) -> Request:
         *((("camio-order-key", job.order_key), ("camio-order-sequence", str(job.sequence)))
           if job.order_key else ()),
         *((("camio-test", "true"),) if job.test else ()),
+        *(((("camio-request-id", job.request_id),) if job.request_id else ()) + tuple(trace)
+          if settings.CALLBACK_TRACE_HEADERS else ()),
         ("webhook-timestamp", str(timestamp)),
         ("webhook-signature", signature_header(job.secrets, job.event_id, timestamp, body)),
     ]

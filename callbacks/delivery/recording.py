@@ -298,7 +298,8 @@ def _log(mine: list[_State], by_id: dict[uuid.UUID, Result]) -> None:
                    "delivery_id": job.delivery_id, "event_id": job.event_id,
                    "event_type": job.event_type, "attempt": job.attempt_number,
                    "outcome": outcome, "status": result.status,
-                   "duration_ms": result.duration_ms, "test": job.test},
+                   "duration_ms": result.duration_ms, "test": job.test,
+                   "request_id": job.request_id},
         )
 
 

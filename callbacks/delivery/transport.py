@@ -18,6 +18,7 @@ import aiohttp
 from django.conf import settings
 from django.utils import timezone
 
+from callbacks import tracing
 from callbacks.delivery.policy import Job, Result, build_request
 from callbacks.egress import AddressRefused, GuardedResolver, preflight
 
@@ -54,7 +55,9 @@ class AsyncSender:
             await self.session.close()
 
     async def send(self, job: Job) -> Result:
-        request = build_request(job, int(time.time()))
+        span, trace = tracing.start_attempt(job.event_id, job.delivery_id, job.attempt_number,
+                                            job.traceparent, job.tracestate)
+        request = build_request(job, int(time.time()), trace)
         started = _now()
         result = Result(job=job, request=request, started_at=started, finished_at=started)
         timeout = aiohttp.ClientTimeout(
@@ -81,6 +84,7 @@ class AsyncSender:
             result.error = readable_error(exc, settings.CALLBACK_TIMEOUT)
             result.refused = result.error.startswith("Refused:")
         result.finished_at = _now()
+        tracing.end_attempt(span, result.status, result.error)
         return result
 
 

@@ -40,6 +40,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so its time covers the rest: requests by route, method and status class.
     "camio_portal.http_metrics.RequestMetricsMiddleware",
+    # Second: the request id and trace context of everything below (callbacks/tracing.py).
+    "camio_portal.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "domains.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -258,6 +260,9 @@ CALLBACK_RETRY_SCHEDULE = env.list(
 CALLBACK_RETRY_JITTER = env.float("CALLBACK_RETRY_JITTER", default=0.2)
 CALLBACK_RETRY_AFTER_MAX = env.int("CALLBACK_RETRY_AFTER_MAX", default=3600)
 CALLBACK_TIMEOUT = env.float("CALLBACK_TIMEOUT", default=15.0)
+# Each callback carries traceparent, tracestate and camio-request-id of the change that
+# caused it (callbacks/tracing.py); false leaves the three out.
+CALLBACK_TRACE_HEADERS = env.bool("CALLBACK_TRACE_HEADERS", default=True)
 CALLBACK_CONNECT_TIMEOUT = env.float("CALLBACK_CONNECT_TIMEOUT", default=5.0)
 CALLBACK_RESPONSE_MAX_BYTES = env.int("CALLBACK_RESPONSE_MAX_BYTES", default=16_384)
 CALLBACK_HEADERS_MAX_BYTES = env.int("CALLBACK_HEADERS_MAX_BYTES", default=8_192)

@@ -11,9 +11,11 @@ podman-compose with a generated .env (podman-compose does not enforce `service_h
 so this script polls each container's health check itself); the demo domain is seeded, an
 endpoint registered against a receiver container that verifies signatures
 (`receive_callbacks --secret`), a test event and a real camera change are delivered, and
-the receiver's log must show both verified. The stack, its volume and network, the
-receiver and the built images are removed at the end, also on failure (`--keep` leaves the
-stack running to look at). The Debian base image is kept for the next run.
+the receiver's log must show both verified; the camera's request id must be on its
+callback and on the web's and the delivery worker's log lines. The stack, its volume and
+network, the receiver and the built images are removed at the end, also on failure
+(`--keep` leaves the stack running to look at). The Debian base image is kept for the
+next run.
 
 podman runs with deploy/container/containers.conf (runc, capped ulimits: see
 ../shared/notes or docs/operations.md, "Containers").
@@ -214,11 +216,27 @@ def deliver(values: dict[str, str]) -> None:
     while True:
         found = api("GET", f"/deliveries?endpoint={endpoint['endpoint_id']}", token)["results"]
         real = [d for d in found if d["event_type"] == "camera.created" and not d.get("test")]
-        if any(d["state"] == "succeeded" for d in real):
+        done = [d for d in real if d["state"] == "succeeded"]
+        if done:
             break
         if time.monotonic() >= deadline:
             raise SystemExit(f"the camera's callback did not succeed: {found}")
         time.sleep(1)
+    # The camera's request id (X-Request-ID: container-smoke) went with its callback and
+    # onto the web's and the delivery worker's JSON log lines.
+    detail = api("GET", f"/deliveries/{done[0]['id']}", token)
+    sent = dict(detail["attempts"][-1]["request_headers"])
+    say(f"the callback carried camio-request-id: {sent.get('camio-request-id')}, "
+        f"traceparent: {sent.get('traceparent')}")
+    lines = {}
+    for service in ("web", "worker-deliveries"):
+        logs = run("podman", "logs", container(service), check=False, quiet=True)
+        lines[service] = [line for line in (logs.stdout + logs.stderr).splitlines()
+                          if '"request_id": "container-smoke"' in line]
+    say(f"log lines with request_id container-smoke: web {len(lines['web'])}, "
+        f"worker-deliveries {len(lines['worker-deliveries'])}")
+    if sent.get("camio-request-id") != "container-smoke" or not all(lines.values()):
+        raise SystemExit("the request id did not reach the callback and both logs")
     log = wait_for_log("Smoke Door", 30)
     verified = [line for line in log.splitlines() if " verified" in line]
     refused = [line for line in log.splitlines() if "REFUSED" in line]

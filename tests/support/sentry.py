@@ -69,7 +69,7 @@ def post_to_probe(port: int, endpoint_pk: int) -> int:
         f"http://127.0.0.1:{port}/probe/{endpoint_pk}?token={QUERY_SECRET}",
         data=json.dumps({"headers": {"X-Api-Key": HEADER_VALUE}, "note": BODY_SECRET}).encode(),
         headers={"Content-Type": "application/json", "X-Api-Key": HEADER_VALUE,
-                 "Cookie": f"sessionid={BODY_SECRET}"},
+                 "Cookie": f"sessionid={BODY_SECRET}", "X-Request-ID": "probe-request-1"},
         method="POST",
     )
     try:
