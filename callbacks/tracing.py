@@ -76,10 +76,14 @@ def fresh_traceparent() -> str:
 
 @contextlib.contextmanager
 def working_for(request_id: str, parent: str = "", state: str = "") -> Iterator[None]:
-    """Run the block for ``request_id`` with the trace context it came with."""
+    """Run the block for ``request_id`` with the trace context it came with: a valid
+    ``parent`` as version 00 (a later version's extra fields dropped), and ``state``
+    unless it is longer than an event keeps (then none, rather than a cut member)."""
+    found = parse_traceparent(parent)
     tokens: tuple[Token[str], Token[tuple[str, str]]] = (
         REQUEST_ID.set(request_id),
-        INCOMING.set((parent, state[:TRACESTATE_MAX]) if parse_traceparent(parent) else ("", "")),
+        INCOMING.set((traceparent(*found), state if len(state) <= TRACESTATE_MAX else "")
+                     if found else ("", "")),
     )
     try:
         yield
@@ -103,10 +107,9 @@ def event_context() -> tuple[str, str, str]:
 def attempt_headers(parent: str, state: str) -> list[tuple[str, str]]:
     """``traceparent`` (and ``tracestate``) for an attempt of an event stored with
     ``parent``, OpenTelemetry off: the event's trace, a span id of the attempt's own."""
-    found = parse_traceparent(parent)
-    if found is None:
+    if len(parent) != 55:  # stored only when valid (publish): version 00, 55 characters
         return []
-    headers = [("traceparent", traceparent(found[0], os.urandom(8).hex(), found[2]))]
+    headers = [("traceparent", f"00-{parent[3:35]}-{os.urandom(8).hex()}-{parent[53:]}")]
     return [*headers, ("tracestate", state)] if state else headers
 
 

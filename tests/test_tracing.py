@@ -74,6 +74,15 @@ def test_only_a_valid_traceparent_is_taken():
     assert tracing.parse_traceparent("01-" + UPSTREAM[3:] + "-more") is not None
 
 
+def test_what_an_event_keeps_of_a_trace_context_fits_its_row():
+    later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more-fields"
+    with tracing.working_for("abc", later.upper(), "v=" + "x" * 600):
+        assert tracing.event_context() == ("abc", UPSTREAM, "")
+    with tracing.working_for("abc", UPSTREAM, "vendor=1"):
+        [(name, sent)] = tracing.attempt_headers(*tracing.event_context()[1:])[:1]
+    assert name == "traceparent" and sent[:36] == UPSTREAM[:36] and sent[-3:] == "-01"
+
+
 def test_the_trace_headers_are_reserved():
     assert {"traceparent", "tracestate", "camio-request-id"} <= RESERVED_HEADERS
 

@@ -284,7 +284,9 @@ def _jobs(rows: list[tuple], token: uuid.UUID, started_ns: int,
             not_before=(starts or {}).get(delivery_id), request_id=request_id,
             traceparent=parent, tracestate=state,
         ))
-    tracing.record_claim([(j.event_id, j.traceparent, j.tracestate) for j in jobs], started_ns)
+    if tracing.enabled():
+        tracing.record_claim([(j.event_id, j.traceparent, j.tracestate) for j in jobs],
+                             started_ns)
     return jobs
 
 
