@@ -168,7 +168,7 @@ def http(url: str, method: str = "GET") -> str:
 def worker_command(role: str, number: int) -> list[str]:
     """A delivery worker is one solo process (its dispatcher's threads do the concurrency);
     the worker for the rest runs two pool processes at a lower CPU priority, as the
-    README's production commands."""
+    production commands of docs/operations.md."""
     from django.conf import settings
 
     if role == "deliveries":

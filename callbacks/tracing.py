@@ -92,16 +92,23 @@ def working_for(request_id: str, parent: str = "", state: str = "") -> Iterator[
         INCOMING.reset(tokens[1])
 
 
-def event_context() -> tuple[str, str, str]:
-    """(request id, traceparent, tracestate) to store on events published now: the current
-    span's context with OpenTelemetry on, else the context the work came with, else a new
-    trace."""
+def carried() -> tuple[str, str, str]:
+    """(request id, traceparent, tracestate) of the work now: the current span's context
+    with OpenTelemetry on (a request's SERVER span, a publish), else the context the work
+    came with; what a queued task takes along."""
     if _tracer is not None:
         found = _current_context()
         if found is not None:
             return REQUEST_ID.get(), found[0], found[1]
     parent, state = INCOMING.get()
-    return REQUEST_ID.get(), parent or fresh_traceparent(), state
+    return REQUEST_ID.get(), parent, state
+
+
+def event_context() -> tuple[str, str, str]:
+    """(request id, traceparent, tracestate) to store on events published now: the work's
+    context (``carried``), else a new trace."""
+    request_id, parent, state = carried()
+    return request_id, parent or fresh_traceparent(), state
 
 
 def attempt_headers(parent: str, state: str) -> list[tuple[str, str]]:
@@ -129,8 +136,10 @@ def _current_context() -> tuple[str, str] | None:
     context = trace.get_current_span().get_span_context()
     if not context.is_valid:
         return None
+    state = context.trace_state.to_header()  # dropped, not cut, when longer than a row keeps
     return (traceparent(f"{context.trace_id:032x}", f"{context.span_id:016x}",
-                        f"{context.trace_flags:02x}"), context.trace_state.to_header())
+                        f"{context.trace_flags:02x}"), state if len(state) <= TRACESTATE_MAX
+            else "")
 
 
 def _parent(parent: str, state: str) -> Any:
@@ -144,11 +153,14 @@ def _parent(parent: str, state: str) -> Any:
 @contextlib.contextmanager
 def span(name: str, kind: str = "INTERNAL", parent: str = "", state: str = "",
          attributes: dict[str, Any] | None = None) -> Iterator[Any]:
-    """A current span named ``name`` (child of the current one, or of ``parent`` when it
-    is given); yields None when OpenTelemetry is off."""
+    """A current span named ``name``: the child of ``parent`` when it is given, else of
+    the current span, else of the context the work came with (a task's request); yields
+    None when OpenTelemetry is off."""
     if _tracer is None:
         yield None
         return
+    if not parent and not trace.get_current_span().get_span_context().is_valid:
+        parent, state = INCOMING.get()
     with _tracer.start_as_current_span(name, context=_parent(parent, state) if parent else None,
                                        kind=getattr(SpanKind, kind),
                                        attributes=attributes or {}) as current:

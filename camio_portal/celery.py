@@ -101,7 +101,7 @@ _working: dict[str, contextlib.ExitStack] = {}
 
 @before_task_publish.connect
 def _carry_request(headers: dict[str, Any] | None = None, **kwargs: object) -> None:
-    request_id, (parent, state) = tracing.REQUEST_ID.get(), tracing.INCOMING.get()
+    request_id, parent, state = tracing.carried()  # the request's span, with spans on
     if headers is not None and (request_id or parent):
         headers.update(camio_request_id=request_id, camio_traceparent=parent,
                        camio_tracestate=state)

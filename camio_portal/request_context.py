@@ -31,6 +31,8 @@ class RequestContextMiddleware:
         if not tracing.parse_traceparent(parent):
             # No trace came with it: a new one (OpenTelemetry starts its own).
             parent, state = ("", "") if tracing.enabled() else (tracing.fresh_traceparent(), "")
+        if len(state) > tracing.TRACESTATE_MAX:
+            state = ""  # more than an event keeps: none, rather than a cut member
         if sentry_sdk.is_initialized():
             sentry_sdk.set_tag("request_id", request_id)
         with tracing.working_for(request_id, parent, state), \

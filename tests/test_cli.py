@@ -4,10 +4,12 @@ run where embedded mode has no data says what it needs instead of creating ./dat
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from camio_portal import cli
 from tests.processes import free_port
@@ -194,4 +196,17 @@ def test_health_checks_pass_for_a_live_role_and_a_live_web_server(live_server, c
         liveness.unregister(worker)
     assert cli.livez(int(live_server.url.rsplit(":", 1)[1])) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "deliveries: ok (1 alive)", "other: none alive", "web: ok"]
+        "deliveries: ok (1 alive here)", "other: none alive here", "web: ok"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_health_check_counts_only_this_containers_workers(capsys):
+    from callbacks.models import Worker
+
+    now = timezone.now()
+    Worker.objects.create(id=uuid.uuid4(), roles="deliveries", hostname="another-container",
+                          pid=1, started_at=now, seen_at=now)
+    assert cli.health(["deliveries"]) == 1
+    assert cli.health(["beat"]) == 1  # no sweep has run yet: not healthy (yet)
+    assert capsys.readouterr().out.splitlines() == ["deliveries: none alive here",
+                                                    "beat: starting"]

@@ -211,3 +211,51 @@ def test_a_task_the_request_queued_publishes_with_its_request_id(
     headers = {name.lower(): value for name, value in receiver.received[0].headers.items()}
     assert headers["camio-request-id"] == "box-report-1"
     assert headers["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("counter_rules")
+def test_with_spans_on_a_task_stays_in_the_requests_trace_and_a_long_tracestate_is_dropped(
+    worker, receiver, endpoint_for, box, camera, token_for, client_with
+):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    endpoint_for(receiver.url, ["incident.created"])
+    client = client_with(token_for(kind="box", device=box), "Bearer")
+    tracing.use_provider(provider)
+    try:
+        answer = client.post(
+            f"/api/devices/{box.device_id}/counters",
+            {"time": datetime.datetime.now(datetime.UTC).isoformat(),
+             "cameras": {camera.camera_id: {"segmentation_process_restart_count": 47}}},
+            HTTP_TRACEPARENT=UPSTREAM, HTTP_TRACESTATE="v=" + "x" * 600)
+        assert answer.status_code == 202
+        wait_for(lambda: receiver.received, what="incident.created")
+    finally:
+        tracing.use_provider(None)
+    event = Event.objects.get(type="incident.created")
+    assert event.traceparent[3:35] == UPSTREAM[3:35]  # the caller's trace, through the task
+    assert event.tracestate == ""  # longer than a row keeps: dropped, never cut
+    publish = next(s for s in exporter.get_finished_spans() if s.name == "publish")
+    request = next(s for s in exporter.get_finished_spans() if s.kind.name == "SERVER")
+    assert publish.context.trace_id == request.context.trace_id
+    assert publish.parent.span_id == request.context.span_id  # the task published for it
+
+
+@pytest.mark.django_db
+def test_the_upgrade_names_endpoints_that_set_a_header_now_reserved(endpoint_for, caplog):
+    import importlib
+
+    from django.apps import apps
+
+    from callbacks.models import Endpoint
+
+    endpoint = endpoint_for("https://hooks.acme.com/in", ["camera.updated"])
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        headers={"Traceparent": "mine", "X-Api-Key": "k"})
+    migration = importlib.import_module("callbacks.migrations.0012_event_trace_context")
+    with caplog.at_level(logging.WARNING, logger="callbacks.migrations"):
+        migration.list_reserved_headers(apps, None)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "callbacks.migrations"]
+    assert endpoint.endpoint_id in line and "sets Traceparent, now reserved" in line

@@ -57,6 +57,15 @@ class AsyncSender:
     async def send(self, job: Job) -> Result:
         span, trace = tracing.start_attempt(job.event_id, job.delivery_id, job.attempt_number,
                                             job.traceparent, job.tracestate)
+        try:
+            result = await self._send(job, trace)
+        except BaseException as exc:  # cancelled (a worker stopping) or a bug: end the span
+            tracing.end_attempt(span, None, f"{type(exc).__name__}: not sent")
+            raise
+        tracing.end_attempt(span, result.status, result.error)
+        return result
+
+    async def _send(self, job: Job, trace: list[tuple[str, str]]) -> Result:
         request = build_request(job, int(time.time()), trace)
         started = _now()
         result = Result(job=job, request=request, started_at=started, finished_at=started)
@@ -84,7 +93,6 @@ class AsyncSender:
             result.error = readable_error(exc, settings.CALLBACK_TIMEOUT)
             result.refused = result.error.startswith("Refused:")
         result.finished_at = _now()
-        tracing.end_attempt(span, result.status, result.error)
         return result
 
 

@@ -101,7 +101,8 @@ def delivery_cancel(*, delivery: Delivery, actor: User | None) -> Delivery:
 def replay_events(
     *, endpoint: Endpoint, start: datetime.datetime, end: datetime.datetime, include_all: bool
 ) -> QuerySet[Event]:
-    """Return the events a replay would send, oldest first (docs/callbacks.md, "Replay")."""
+    """Return the events a replay would send, oldest first (docs/callbacks.md, "Test
+    events, resend, replay")."""
     if start >= end:
         raise ValidationError({"end": ["The end of the range must be after its start."]})
     ours = Delivery.objects.filter(event=OuterRef("pk"), endpoint=endpoint)
