@@ -72,7 +72,10 @@ def _span(node: ast.stmt) -> set[int]:
 
 
 def _is_fixture(node: ast.AST) -> bool:
-    return any("fixture" in ast.unparse(d) for d in getattr(node, "decorator_list", []))
+    """Decorated ``@pytest.fixture`` (called or not); ``@pytest.mark.usefixtures`` is not."""
+    return any(ast.unparse(d.func if isinstance(d, ast.Call) else d) in ("pytest.fixture",
+                                                                       "fixture")
+               for d in getattr(node, "decorator_list", []))
 
 
 def _is_docstring(node: ast.stmt) -> bool:
