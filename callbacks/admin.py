@@ -27,8 +27,11 @@ from callbacks.forms import (
     EVENT_TYPE_CHOICES,
     EndpointFieldsMixin,
     HeadersField,
+    attempt_timeout_field,
     ordering_field,
     rate_limit_field,
+    retry_schedule_field,
+    schedule_text,
 )
 from callbacks.models import (
     MAX_OVERLAPPING_KEYS,
@@ -64,11 +67,13 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
     method = forms.ChoiceField(choices=Method.choices, initial=Method.POST)
     ordering = ordering_field()
     rate_limit = rate_limit_field()
+    retry_schedule = retry_schedule_field()
+    attempt_timeout = attempt_timeout_field()
 
     class Meta:
         model = Endpoint
         fields = ("domain", "method", "url", "event_types", "description", "ordering",
-                  "rate_limit")
+                  "rate_limit", "retry_schedule", "attempt_timeout")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,6 +83,7 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
                 json.dumps(shown, indent=2, ensure_ascii=False) if shown else ""
             )
             self.fields["domain"].disabled = True
+            self.initial["retry_schedule"] = schedule_text(self.instance.retry_schedule)
 
 
 
@@ -213,6 +219,8 @@ class EndpointAdmin(UndoableDeletes, admin.ModelAdmin):
             "description": data.get("description", ""),
             "ordering": data["ordering"],
             "rate_limit": data.get("rate_limit"),
+            "retry_schedule": data.get("retry_schedule"),
+            "attempt_timeout": data.get("attempt_timeout"),
         }
         if change:
             saved = services.endpoint_update(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from callbacks import catalog
-from callbacks.models import RATE_LIMIT_MAX, Ordering
+from callbacks.models import RATE_LIMIT_MAX, RETRY_ATTEMPTS_MAX, Ordering
 from callbacks.validation import endpoint_fields_clean, parse_headers_text
 
 HEADERS_PLACEHOLDER = (
@@ -52,14 +53,54 @@ def rate_limit_field() -> forms.CharField:
     )
 
 
+def retry_schedule_field() -> forms.CharField:
+    return forms.CharField(
+        label="Retry schedule (seconds before each attempt)",
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "The deployment's schedule"}),
+        help_text=f"Comma-separated, such as 0, 60, 600, 3600: one attempt each, at most "
+        f"{RETRY_ATTEMPTS_MAX}, adding up to at most "
+        f"{settings.CALLBACK_RETRY_MAX_AGE / 86400:g} days. Empty: the deployment's schedule.",
+    )
+
+
+def attempt_timeout_field() -> forms.CharField:
+    return forms.CharField(
+        label="Attempt timeout (seconds)",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "max": settings.CALLBACK_TIMEOUT_MAX,
+                                        "step": "any", "placeholder":
+                                        f"{settings.CALLBACK_TIMEOUT:g}"}),
+        help_text=f"How long an attempt may take, answer included (1 to "
+        f"{settings.CALLBACK_TIMEOUT_MAX:g}). Empty: {settings.CALLBACK_TIMEOUT:g} s.",
+    )
+
+
+def schedule_text(schedule: list[float] | None) -> str:
+    """An endpoint's retry schedule as the form shows it ('' for the deployment's)."""
+    return ", ".join(f"{delay:g}" for delay in schedule) if schedule else ""
+
+
+def retry_policy_text(endpoint: Any) -> str:
+    """Which schedule and timeout an endpoint's deliveries get, and whose they are."""
+    schedule = endpoint.retry_schedule or settings.CALLBACK_RETRY_SCHEDULE
+    delays = ", ".join(f"{delay:g} s" for delay in schedule)
+    whose = "this endpoint's" if endpoint.retry_schedule else "the deployment's"
+    timeout = endpoint.attempt_timeout or settings.CALLBACK_TIMEOUT
+    timeout_whose = "this endpoint's" if endpoint.attempt_timeout else "the deployment's"
+    return (f"{len(schedule)} attempts, after {delays} ({whose}, each ±"
+            f"{settings.CALLBACK_RETRY_JITTER:.0%}); each may take {timeout:g} s "
+            f"({timeout_whose})")
+
+
 class EndpointFieldsMixin:
     """Cleans URL, method, event types, ordering and rate limit with the one validation
     every path uses."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()  # type: ignore[misc]
-        given = {k: data[k] for k in ("url", "method", "event_types", "ordering", "rate_limit")
-                 if k in data}
+        given = {k: data[k] for k in ("url", "method", "event_types", "ordering", "rate_limit",
+                                      "retry_schedule", "attempt_timeout") if k in data}
         try:
             data.update(endpoint_fields_clean(given))
         except ValidationError as exc:

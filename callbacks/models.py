@@ -43,6 +43,8 @@ MAX_OVERLAPPING_KEYS = 3
 
 # Deliveries per second an endpoint may be given at most (its ``rate_limit``).
 RATE_LIMIT_MAX = 10_000
+# Attempts an endpoint's own retry schedule may have at most (its ``retry_schedule``).
+RETRY_ATTEMPTS_MAX = 20
 
 
 class EndpointQuerySet(models.QuerySet["Endpoint"]):
@@ -98,6 +100,11 @@ class Endpoint(models.Model):
     ordering = models.CharField(max_length=8, choices=Ordering.choices, default=Ordering.NONE,
                                 db_default=Ordering.NONE)
     rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    # This endpoint's own retry policy (docs/callbacks.md, "Retry policy per endpoint"):
+    # seconds before each attempt, and an attempt's total deadline; null: the deployment's
+    # CALLBACK_RETRY_SCHEDULE and CALLBACK_TIMEOUT.
+    retry_schedule = models.JSONField(null=True, blank=True)
+    attempt_timeout = models.FloatField(null=True, blank=True)
 
     objects = EndpointQuerySet.as_manager()
 

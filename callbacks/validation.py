@@ -1,4 +1,5 @@
-"""Validation of endpoint input: URL, method, headers, event types, ordering, rate limit.
+"""Validation of endpoint input: URL, method, headers, event types, ordering, rate limit,
+retry schedule and attempt timeout.
 
 Every function raises ``ValidationError`` with a message naming the problem;
 ``endpoint_fields_clean`` collects them per field.
@@ -16,7 +17,7 @@ from django.core.exceptions import ValidationError
 
 from callbacks import catalog, egress
 from callbacks.delivery.policy import RESERVED_HEADERS
-from callbacks.models import RATE_LIMIT_MAX, Method, Ordering
+from callbacks.models import RATE_LIMIT_MAX, RETRY_ATTEMPTS_MAX, Method, Ordering
 from domains.formats import PORT_NUMBER
 
 # An endpoint URL as the API schema states it too (callbacks.api.serializers): an ASCII host
@@ -182,6 +183,56 @@ def clean_rate_limit(value: Any) -> int | None:
     return rate
 
 
+def _seconds(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError(f"{what} must be a number of seconds.")
+    try:
+        seconds = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except ValueError:
+        raise ValidationError(f"{what} must be a number of seconds, not {value!r}.") from None
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, infinities
+        raise ValidationError(f"{what} must be a number of seconds.")
+    return seconds
+
+
+def clean_retry_schedule(value: Any) -> list[float] | None:
+    """Seconds before each attempt (the first usually 0), 1 to RETRY_ATTEMPTS_MAX of them,
+    adding up to at most CALLBACK_RETRY_MAX_AGE; a list, or the same comma-separated; empty
+    or None: the deployment's schedule."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        value = value.strip().removeprefix("[").removesuffix("]").replace(" ", "").split(",")
+    if not isinstance(value, list | tuple):
+        raise ValidationError("The retry schedule must be a list of seconds, such as 0, 60, 600.")
+    delays = [_seconds(item, "Each delay of the retry schedule") for item in value]
+    if len(delays) > RETRY_ATTEMPTS_MAX:
+        raise ValidationError(f"The retry schedule may have at most {RETRY_ATTEMPTS_MAX} "
+                              f"attempts, not {len(delays)}.")
+    if any(delay < 0 for delay in delays):
+        raise ValidationError("No delay of the retry schedule may be negative.")
+    most = settings.CALLBACK_RETRY_MAX_AGE
+    if sum(delays) > most:
+        raise ValidationError(
+            f"The retry schedule adds up to {sum(delays):,.0f} s; this deployment allows at "
+            f"most {most:,.0f} s (CALLBACK_RETRY_MAX_AGE)."
+        )
+    return [int(d) if d.is_integer() else d for d in delays]
+
+
+def clean_attempt_timeout(value: Any) -> float | None:
+    """An attempt's total deadline, 1 s to CALLBACK_TIMEOUT_MAX; empty or None: the
+    deployment's CALLBACK_TIMEOUT."""
+    if value is None or value == "":
+        return None
+    seconds = _seconds(value, "The attempt timeout")
+    most = settings.CALLBACK_TIMEOUT_MAX
+    if not 1 <= seconds <= most:
+        raise ValidationError(f"The attempt timeout must be from 1 to {most:g} seconds "
+                              "(CALLBACK_TIMEOUT_MAX); leave it empty for the deployment's.")
+    return seconds
+
+
 CLEANERS = {
     "url": clean_url,
     "method": clean_method,
@@ -189,6 +240,8 @@ CLEANERS = {
     "event_types": clean_event_types,
     "ordering": clean_ordering,
     "rate_limit": clean_rate_limit,
+    "retry_schedule": clean_retry_schedule,
+    "attempt_timeout": clean_attempt_timeout,
 }
 
 

@@ -11,8 +11,10 @@ from callbacks.forms import (
     EVENT_TYPE_CHOICES,
     EndpointFieldsMixin,
     HeadersField,
+    attempt_timeout_field,
     ordering_field,
     rate_limit_field,
+    retry_schedule_field,
 )
 from callbacks.models import DeliveryState, Method
 from domains.models import normalize_domain_name
@@ -69,6 +71,8 @@ class EndpointForm(EndpointFieldsMixin, forms.Form):
     description = forms.CharField(required=False, max_length=200)
     ordering = ordering_field()
     rate_limit = rate_limit_field()
+    retry_schedule = retry_schedule_field()
+    attempt_timeout = attempt_timeout_field()
 
 
 class TestEventForm(forms.Form):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,6 +14,7 @@ from apikit import fields
 from callbacks import catalog, validation
 from callbacks.models import (
     RATE_LIMIT_MAX,
+    RETRY_ATTEMPTS_MAX,
     DeliveryState,
     Endpoint,
     Method,
@@ -99,6 +101,23 @@ class EndpointChangeIn(fields.Input):
         help_text="At most this many deliveries start per second, across every worker; "
         "null for no limit.",
     )
+    retry_schedule = serializers.ListField(
+        child=serializers.FloatField(min_value=0, max_value=settings.CALLBACK_RETRY_MAX_AGE),
+        min_length=1,
+        max_length=RETRY_ATTEMPTS_MAX,
+        required=False,
+        allow_null=True,
+        help_text="Seconds before each attempt (one attempt each), adding up to at most "
+        "CALLBACK_RETRY_MAX_AGE; null for the deployment's CALLBACK_RETRY_SCHEDULE.",
+    )
+    attempt_timeout = serializers.FloatField(
+        min_value=1,
+        max_value=settings.CALLBACK_TIMEOUT_MAX,
+        required=False,
+        allow_null=True,
+        help_text="Seconds an attempt may take, answer included; null for the deployment's "
+        "CALLBACK_TIMEOUT.",
+    )
 
 
 class EndpointIn(EndpointChangeIn):
@@ -172,6 +191,11 @@ class EndpointOut(serializers.Serializer):
     circuit = CircuitOut(source="*", help_text="The circuit breaker and any Retry-After pause.")
     ordering = serializers.ChoiceField(choices=Ordering.choices)
     rate_limit = serializers.IntegerField(allow_null=True, help_text="Deliveries per second.")
+    retry_schedule = serializers.ListField(
+        child=serializers.FloatField(), allow_null=True,
+        help_text="This endpoint's seconds before each attempt; null: the deployment's.")
+    attempt_timeout = serializers.FloatField(
+        allow_null=True, help_text="This endpoint's attempt timeout; null: the deployment's.")
 
 
 class HealthHourOut(serializers.Serializer):

@@ -282,7 +282,8 @@ def _jobs(rows: list[tuple], token: uuid.UUID, started_ns: int,
             endpoint_public_id=endpoint.public_id, domain=endpoint.domain,
             order_key=order_key if order_key and sequence else "", sequence=sequence or 0,
             not_before=(starts or {}).get(delivery_id), request_id=request_id,
-            traceparent=parent, tracestate=state,
+            traceparent=parent, tracestate=state, schedule=endpoint.schedule,
+            timeout=endpoint.timeout,
         ))
     if tracing.enabled():
         tracing.record_claim([(j.event_id, j.traceparent, j.tracestate) for j in jobs],
@@ -296,6 +297,7 @@ class EndpointView:
     def __init__(self, endpoint: Endpoint) -> None:
         self.pk, self.method, self.url = endpoint.pk, endpoint.method, endpoint.url
         self.public_id, self.domain = endpoint.endpoint_id, endpoint.domain.name
+        self.schedule, self.timeout = endpoint.retry_schedule, endpoint.attempt_timeout
         # An endpoint saved before a name was reserved keeps working, without that header.
         self.headers = {name: value for name, value in (endpoint.headers or {}).items()
                         if name.lower() not in RESERVED_HEADERS}

@@ -78,6 +78,9 @@ class Job:
     sequence: int = 0
     # The earliest start the endpoint's rate limit gives this attempt (None: at once).
     not_before: datetime.datetime | None = None
+    # The endpoint's own retry schedule and attempt timeout (None: the deployment's).
+    schedule: list[float] | None = None
+    timeout: float | None = None
     # The request that caused the event and its trace context (callbacks/tracing.py).
     request_id: str = ""
     traceparent: str = ""
@@ -148,9 +151,11 @@ def parse_retry_after(value: str | None, now: datetime.datetime | None = None) -
     return max(0.0, min(seconds, float(settings.CALLBACK_RETRY_AFTER_MAX)))
 
 
-def next_delay(attempts_made: int, rng: random.Random | None = None) -> float | None:
-    """Seconds until the next attempt after ``attempts_made`` attempts, or None when spent."""
-    schedule = settings.CALLBACK_RETRY_SCHEDULE
+def next_delay(attempts_made: int, rng: random.Random | None = None,
+               schedule: Sequence[float] | None = None) -> float | None:
+    """Seconds until the next attempt after ``attempts_made`` attempts, or None when spent;
+    on ``schedule`` (an endpoint's own), else the deployment's."""
+    schedule = schedule or settings.CALLBACK_RETRY_SCHEDULE
     if attempts_made >= len(schedule):
         return None
     base = float(schedule[attempts_made])

@@ -110,7 +110,8 @@ def _next_state(delivery: _State, result: Result, live: bool) -> None:
         delivery.state = DeliveryState.PENDING
         return
     delay = (None if (delivery.test or verdict.outcome == Outcome.GONE)
-             else next_delay(result.job.schedule_slot or result.job.attempt_number))
+             else next_delay(result.job.schedule_slot or result.job.attempt_number,
+                             schedule=result.job.schedule))
     if delay is None:
         delivery.state, delivery.finished_at = DeliveryState.FAILED, finished
     elif not live:

@@ -69,8 +69,9 @@ class AsyncSender:
         request = build_request(job, int(time.time()), trace)
         started = _now()
         result = Result(job=job, request=request, started_at=started, finished_at=started)
+        deadline = job.timeout or settings.CALLBACK_TIMEOUT  # the endpoint's own, if any
         timeout = aiohttp.ClientTimeout(
-            total=settings.CALLBACK_TIMEOUT, connect=settings.CALLBACK_CONNECT_TIMEOUT
+            total=deadline, connect=min(settings.CALLBACK_CONNECT_TIMEOUT, deadline)
         )
         try:
             preflight(job.url)
@@ -90,7 +91,7 @@ class AsyncSender:
         except AddressRefused as exc:
             result.error, result.refused = f"Refused: {exc}", True
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-            result.error = readable_error(exc, settings.CALLBACK_TIMEOUT)
+            result.error = readable_error(exc, deadline)
             result.refused = result.error.startswith("Refused:")
         result.finished_at = _now()
         return result

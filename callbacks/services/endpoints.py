@@ -32,7 +32,8 @@ from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value, relock
 
-EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit")
+EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit",
+            "retry_schedule", "attempt_timeout")
 
 
 def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
@@ -61,12 +62,15 @@ def endpoint_create(
     description: str = "",
     ordering: str = Ordering.NONE,
     rate_limit: int | None = None,
+    retry_schedule: list[float] | str | None = None,
+    attempt_timeout: float | str | None = None,
     actor: User | None,
 ) -> Endpoint:
     """Register a callback endpoint for ``domain`` with a fresh signing secret."""
     data = endpoint_fields_clean(
         {"url": url, "method": method, "headers": headers or {}, "event_types": event_types,
-         "ordering": ordering, "rate_limit": rate_limit}
+         "ordering": ordering, "rate_limit": rate_limit, "retry_schedule": retry_schedule,
+         "attempt_timeout": attempt_timeout}
     )
     endpoint = Endpoint.objects.create(
         domain=domain,
@@ -90,9 +94,9 @@ def keep_masked_headers(old: dict[str, str], new: dict[str, str]) -> dict[str, s
 def endpoint_update(
     *, endpoint: Endpoint, actor: User | None, changes: Mapping[str, Any]
 ) -> Endpoint:
-    """Change an endpoint's URL, method, headers, event types, description, ordering or
-    rate limit. Switching to ``per_key`` orders its pending deliveries by commit (they
-    take sequence numbers); switching back releases them."""
+    """Change an endpoint's URL, method, headers, event types, description, ordering, rate
+    limit, retry schedule or attempt timeout. Switching to ``per_key`` orders its pending
+    deliveries by commit (they take sequence numbers); switching back releases them."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})

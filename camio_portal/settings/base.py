@@ -279,6 +279,12 @@ CALLBACK_SCAN_INTERVAL = env.float("CALLBACK_SCAN_INTERVAL", default=1.0)
 CALLBACK_SWEEP_INTERVAL = env.float("CALLBACK_SWEEP_INTERVAL", default=5.0)
 CALLBACK_SWEEP_LIMIT = env.int("CALLBACK_SWEEP_LIMIT", default=5_000)
 CALLBACK_DISABLE_AFTER_DAYS = env.float("CALLBACK_DISABLE_AFTER_DAYS", default=5.0)
+# An endpoint may carry its own retry schedule, whose delays add up to at most this many
+# seconds (capped at the auto-disable window above), and its own attempt timeout, from 1 s
+# to CALLBACK_TIMEOUT_MAX (docs/callbacks.md, "Retry policy per endpoint").
+CALLBACK_RETRY_MAX_AGE = min(env.float("CALLBACK_RETRY_MAX_AGE", default=4 * 86400.0),
+                             CALLBACK_DISABLE_AFTER_DAYS * 86400)
+CALLBACK_TIMEOUT_MAX = env.float("CALLBACK_TIMEOUT_MAX", default=60.0)
 # The circuit breaker: open after this many consecutive failures that count (0: off);
 # then one probe at a time, every PROBE_MIN seconds doubling up to PROBE_MAX.
 CALLBACK_BREAKER_FAILURES = env.int("CALLBACK_BREAKER_FAILURES", default=10)

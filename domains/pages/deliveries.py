@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import services as callbacks
+from callbacks.forms import retry_policy_text
 from callbacks.models import Delivery
 from callbacks.selectors import (
     FreshSignature,
@@ -103,6 +104,7 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
             "payload": pretty_body(delivery),
             "attempts": attempts,
             "revealed": revealed is not None,
+            "retry_policy": retry_policy_text(endpoint),
         },
     )
 

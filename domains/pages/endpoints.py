@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import services as callbacks
 from callbacks.endpoint_health import endpoint_health
+from callbacks.forms import retry_policy_text, schedule_text
 from callbacks.models import (
     MAX_OVERLAPPING_KEYS,
     Delivery,
@@ -55,6 +56,8 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
                 description=data["description"],
                 ordering=data["ordering"],
                 rate_limit=data["rate_limit"],
+                retry_schedule=data["retry_schedule"],
+                attempt_timeout=data["attempt_timeout"],
             )
         except ValidationError as exc:
             show_refusal(form, exc)
@@ -101,6 +104,8 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "headers": json.dumps(shown, indent=4, ensure_ascii=False) if shown else "",
         "ordering": endpoint.ordering,
         "rate_limit": endpoint.rate_limit or "",
+        "retry_schedule": schedule_text(endpoint.retry_schedule),
+        "attempt_timeout": f"{endpoint.attempt_timeout:g}" if endpoint.attempt_timeout else "",
     }
     form = EndpointForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -124,6 +129,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
             "endpoint": endpoint,
             "waiting": waiting_behind_circuit(endpoint),
             "health": endpoint_health([endpoint])[endpoint.pk],
+            "retry_policy": retry_policy_text(endpoint),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -73,6 +73,7 @@ UNSTATED_RULES = {
     "time": "a counter report's time, within the window around now",
     "event": "an event its vendor's normalizer reads (the schema takes any JSON for one)",
     "rejected": "batch items, each judged alone by its own rules (the schema takes any JSON)",
+    "retry_schedule": "its delays add up to at most CALLBACK_RETRY_MAX_AGE",
 }
 
 
