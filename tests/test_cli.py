@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from camio_portal import cli
+from camio_portal import cli, containers
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +170,7 @@ def test_a_process_told_to_wait_for_the_database_gives_up_without_starting():
 
 @pytest.mark.django_db(transaction=True)
 def test_waiting_ends_at_once_when_every_migration_is_applied():
-    assert cli.wait_for_database(5, migrated=True) == ""
+    assert containers.wait_for_database(5, migrated=True) == ""
 
 
 @pytest.mark.parametrize(("role", "said"), [("deliveries", "deliveries: error: OperationalError"),
@@ -190,11 +190,11 @@ def test_health_checks_pass_for_a_live_role_and_a_live_web_server(live_server, c
 
     worker = liveness.register(["deliveries"])
     try:
-        assert cli.health(["deliveries"]) == 0
-        assert cli.health(["other"]) == 1
+        assert containers.health(["deliveries"]) == 0
+        assert containers.health(["other"]) == 1
     finally:
         liveness.unregister(worker)
-    assert cli.livez(int(live_server.url.rsplit(":", 1)[1])) == 0
+    assert containers.livez(int(live_server.url.rsplit(":", 1)[1])) == 0
     assert capsys.readouterr().out.splitlines() == [
         "deliveries: ok (1 alive here)", "other: none alive here", "web: ok"]
 
@@ -206,7 +206,7 @@ def test_a_worker_health_check_counts_only_this_containers_workers(capsys):
     now = timezone.now()
     Worker.objects.create(id=uuid.uuid4(), roles="deliveries", hostname="another-container",
                           pid=1, started_at=now, seen_at=now)
-    assert cli.health(["deliveries"]) == 1
-    assert cli.health(["beat"]) == 1  # no sweep has run yet: not healthy (yet)
+    assert containers.health(["deliveries"]) == 1
+    assert containers.health(["beat"]) == 1  # no sweep has run yet: not healthy (yet)
     assert capsys.readouterr().out.splitlines() == ["deliveries: none alive here",
                                                     "beat: starting"]

@@ -12,15 +12,13 @@ import logging
 import re
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from callbacks import tracing
 from callbacks.delivery.policy import RESERVED_HEADERS
 from callbacks.models import Delivery, Event
 from camio_portal.logs import JsonFormatter, RequestId
 from tests.receiver import wait_for
+from tests.support.tracing import spans_on
 
 TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-01")
 UPSTREAM = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -158,19 +156,13 @@ def test_the_trace_headers_can_be_turned_off(settings, worker, receiver, endpoin
 def test_one_camera_change_is_one_trace_whose_attempt_span_is_the_receivers_traceparent(
     client, worker, receiver, endpoint_for, camera, acme_admin, token_for
 ):
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     endpoint_for(receiver.url, ["camera.updated"])
-    tracing.use_provider(provider)
-    try:
+    with spans_on() as exporter:
         answer = patch_camera(client, token_for(acme_admin), camera.camera_id)
         assert answer.status_code == 200
         wait_for(lambda: receiver.received, timeout=30, what="the callback")
         wait_for(lambda: any(s.name == "callback attempt" for s in exporter.get_finished_spans()),
                  timeout=10, what="the attempt's span")
-    finally:
-        tracing.use_provider(None)
     spans = {s.name: s for s in exporter.get_finished_spans()}
     request, publish = spans["PATCH api:camera-detail"], spans["publish"]
     attempt, claim = spans["callback attempt"], spans["claim"]
@@ -218,13 +210,9 @@ def test_a_task_the_request_queued_publishes_with_its_request_id(
 def test_with_spans_on_a_task_stays_in_the_requests_trace_and_a_long_tracestate_is_dropped(
     worker, receiver, endpoint_for, box, camera, token_for, client_with
 ):
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     endpoint_for(receiver.url, ["incident.created"])
     client = client_with(token_for(kind="box", device=box), "Bearer")
-    tracing.use_provider(provider)
-    try:
+    with spans_on() as exporter:
         answer = client.post(
             f"/api/devices/{box.device_id}/counters",
             {"time": datetime.datetime.now(datetime.UTC).isoformat(),
@@ -232,8 +220,6 @@ def test_with_spans_on_a_task_stays_in_the_requests_trace_and_a_long_tracestate_
             HTTP_TRACEPARENT=UPSTREAM, HTTP_TRACESTATE="v=" + "x" * 600)
         assert answer.status_code == 202
         wait_for(lambda: receiver.received, what="incident.created")
-    finally:
-        tracing.use_provider(None)
     event = Event.objects.get(type="incident.created")
     assert event.traceparent[3:35] == UPSTREAM[3:35]  # the caller's trace, through the task
     assert event.tracestate == ""  # longer than a row keeps: dropped, never cut
