@@ -28,7 +28,9 @@ from callbacks.forms import (
     EndpointFieldsMixin,
     HeadersField,
     attempt_timeout_field,
+    filter_text,
     ordering_field,
+    payload_filter_field,
     rate_limit_field,
     retry_schedule_field,
     schedule_text,
@@ -69,11 +71,12 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
     rate_limit = rate_limit_field()
     retry_schedule = retry_schedule_field()
     attempt_timeout = attempt_timeout_field()
+    payload_filter = payload_filter_field()
 
     class Meta:
         model = Endpoint
         fields = ("domain", "method", "url", "event_types", "description", "ordering",
-                  "rate_limit", "retry_schedule", "attempt_timeout")
+                  "rate_limit", "retry_schedule", "attempt_timeout", "payload_filter")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,6 +87,7 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
             )
             self.fields["domain"].disabled = True
             self.initial["retry_schedule"] = schedule_text(self.instance.retry_schedule)
+            self.initial["payload_filter"] = filter_text(self.instance.payload_filter)
 
 
 
@@ -221,6 +225,7 @@ class EndpointAdmin(UndoableDeletes, admin.ModelAdmin):
             "rate_limit": data.get("rate_limit"),
             "retry_schedule": data.get("retry_schedule"),
             "attempt_timeout": data.get("attempt_timeout"),
+            "payload_filter": data.get("payload_filter"),
         }
         if change:
             saved = services.endpoint_update(

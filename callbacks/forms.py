@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from callbacks import catalog
+from callbacks.filters import EXAMPLES, FILTER_MAX_BYTES, clean_filter
 from callbacks.models import RATE_LIMIT_MAX, RETRY_ATTEMPTS_MAX, Ordering
 from callbacks.validation import endpoint_fields_clean, parse_headers_text
 
@@ -27,6 +29,34 @@ class HeadersField(forms.CharField):
     # A CharField's text box whose value is a dict, unlike CharField.to_python's str.
     def to_python(self, value: object) -> dict[str, str]:  # type: ignore[override]
         return parse_headers_text(str(value or ""))
+
+
+class FilterField(forms.CharField):
+    """A payload filter typed as JSON; cleans to a dict (None for none) or a precise error."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "spellcheck": "false",
+                                   "placeholder": EXAMPLES[0]})
+
+    def to_python(self, value: object) -> dict[str, Any] | None:  # type: ignore[override]
+        return clean_filter(str(value or "").strip())
+
+
+def payload_filter_field() -> FilterField:
+    return FilterField(
+        label="Payload filter (JSON)",
+        required=False,
+        max_length=FILTER_MAX_BYTES,
+        help_text="Only events whose payload passes are delivered. Dotted paths into the "
+        "callback, each compared with a value or with $in, $exists, $gt, $lt, $startsWith; "
+        "combine with $and, $or, $not. A path through a list matches when any item does. "
+        f"Example: <code>{EXAMPLES[2]}</code>. Empty: every event of the chosen types "
+        '(docs/callbacks.md, "Payload filters").',
+    )
+
+
+def filter_text(value: dict[str, Any] | None) -> str:
+    """A stored filter as the form shows it ('' for none)."""
+    return json.dumps(value, indent=2, ensure_ascii=False) if value else ""
 
 
 def ordering_field() -> forms.ChoiceField:
@@ -94,13 +124,14 @@ def retry_policy_text(endpoint: Any) -> str:
 
 
 class EndpointFieldsMixin:
-    """Cleans URL, method, event types, ordering and rate limit with the one validation
-    every path uses."""
+    """Cleans URL, method, event types, ordering, rate limit, retry policy and payload filter
+    with the one validation every path uses."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()  # type: ignore[misc]
         given = {k: data[k] for k in ("url", "method", "event_types", "ordering", "rate_limit",
-                                      "retry_schedule", "attempt_timeout") if k in data}
+                                      "retry_schedule", "attempt_timeout", "payload_filter")
+                 if k in data}
         try:
             data.update(endpoint_fields_clean(given))
         except ValidationError as exc:

@@ -105,6 +105,11 @@ class Endpoint(models.Model):
     # CALLBACK_RETRY_SCHEDULE and CALLBACK_TIMEOUT.
     retry_schedule = models.JSONField(null=True, blank=True)
     attempt_timeout = models.FloatField(null=True, blank=True)
+    # A filter on the event's payload beside the event types (callbacks/filters.py): the
+    # filter as given (null: none) and what publish evaluates, compiled from it.
+    payload_filter = models.JSONField(null=True, blank=True)
+    filter_path = models.TextField(blank=True, default="", db_default="")
+    filter_vars = models.JSONField(null=True, blank=True)
 
     objects = EndpointQuerySet.as_manager()
 

@@ -2,8 +2,9 @@
 their deliveries and wakes the delivery workers when the transaction commits.
 
 One statement per call writes the events, one Delivery per subscribed, enabled endpoint
-of the domain (the subscribers are read in the same statement, so it sees endpoint
-changes made earlier in the transaction), the order numbers of ``per_key`` endpoints,
+of the domain whose payload filter the event passes (the subscribers are read, and the
+filters judged, in the same statement, so it sees endpoint changes made earlier in the
+transaction; test events and resends ignore filters), the order numbers of ``per_key`` endpoints,
 and a PostgreSQL notification per channel of the endpoints (callbacks.delivery.outbox).
 A notification is delivered only when the transaction commits, so a rolled-back change
 wakes nobody and a committed one cannot be missed. No message broker is on this path.
@@ -28,7 +29,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from callbacks import catalog, tracing
+from callbacks.delivery.metrics import FILTERED
 from callbacks.delivery.outbox import CHANNEL, CHANNELS, NOTIFY, NOTIFY_ENDPOINTS_MAX, execute
+from callbacks.filters import MATCH_SQL
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event
 from domains.models import Domain
 
@@ -68,15 +71,19 @@ WITH ev AS (
            %(tracestate)s
     FROM unnest(%(ids)s::uuid[], %(types)s::varchar[], %(bodies)s::bytea[], %(keys)s::varchar[])
          AS x (i, t, b, k)
-), targets AS (
+), subscribed AS (
     SELECT x.i AS event_id, x.t AS type, x.k AS order_key, x.n, ep.id AS endpoint_id,
-           ep.ordering = 'per_key' AND x.k <> '' AND NOT %(test)s AS keyed
-    FROM unnest(%(ids)s::uuid[], %(types)s::varchar[], %(keys)s::varchar[])
-         WITH ORDINALITY AS x (i, t, k, n)
+           ep.ordering = 'per_key' AND x.k <> '' AND NOT %(test)s AS keyed,
+           CASE WHEN ep.filter_path = '' OR %(only)s::bigint IS NOT NULL THEN true
+                ELSE {passes} IS TRUE END AS passes
+    FROM unnest(%(ids)s::uuid[], %(types)s::varchar[], %(keys)s::varchar[], %(bodies)s::bytea[])
+         WITH ORDINALITY AS x (i, t, k, b, n)
     JOIN callbacks_endpoint ep ON CASE WHEN %(only)s::bigint IS NULL
         THEN ep.domain_id = %(domain)s AND ep.enabled AND ep.deleted_at IS NULL
              AND ep.event_types ? x.t
         ELSE ep.id = %(only)s::bigint END
+), targets AS (
+    SELECT * FROM subscribed WHERE passes
 ), wanted AS (
     SELECT endpoint_id, order_key, count(*) AS n FROM targets WHERE keyed GROUP BY 1, 2
 ), counters AS (
@@ -100,8 +107,13 @@ WITH ev AS (
            CASE WHEN keyed THEN sequence END
     FROM numbered ORDER BY n, endpoint_id
     RETURNING endpoint_id
+), woken AS (
+""" + NOTIFY.format(n=CHANNELS, source="ins") + """
 )
-""" + NOTIFY.format(n=CHANNELS, source="ins")  # noqa: S608 (fixed text)
+SELECT (SELECT count(*) FROM subscribed WHERE NOT passes), (SELECT count(*) FROM woken)
+"""  # noqa: S608 (fixed text)
+_PUBLISH_SQL = _PUBLISH_SQL.replace(
+    "{passes}", MATCH_SQL.format(body="x.b", path="ep.filter_path", vars="ep.filter_vars"))
 
 
 def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], str]],
@@ -129,7 +141,9 @@ def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], 
         }
         # One statement is all or nothing by itself: no savepoint (or BEGIN and COMMIT when
         # the caller has no transaction), two round trips fewer per call.
-        execute(_PUBLISH_SQL, params, worker=False)
+        [(filtered, _)] = execute(_PUBLISH_SQL, params, worker=False).fetchall()
+    if filtered:
+        FILTERED.inc(filtered)
     for event in rows:
         event._state.adding, event._state.db = False, "default"
     return rows

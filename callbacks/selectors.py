@@ -17,15 +17,17 @@ from django.utils import timezone
 
 from callbacks import liveness
 from callbacks.endpoint_health import Health, day_until, endpoint_health
+from callbacks.filters import compile_filter, matches
 from callbacks.models import (
     Attempt,
     Delivery,
     DeliveryState,
     Endpoint,
+    Event,
     Heartbeat,
 )
 from callbacks.signing import signature_header
-from domains.formats import MASK, mask_url
+from domains.formats import MASK, counted, mask_url
 from domains.models import Domain
 
 
@@ -313,3 +315,39 @@ def recently_deleted_endpoints(domain: Domain) -> QuerySet[Endpoint]:
                                                      output_field=DateTimeField()))
         .order_by("-deleted_at")
     )
+
+
+PREVIEW_EVENTS = 20
+
+
+@dataclass
+class FilterPreview:
+    """One recent event and whether a payload filter lets it through."""
+
+    event: Event
+    passes: bool
+
+    @property
+    def summary(self) -> str:
+        """The event's object in a line: its first named thing, else its type."""
+        body = json.loads(bytes(self.event.body))
+        obj = body.get("data", {}).get("object", {})
+        for key in ("camera", "zone", "device", "hook", "incident"):
+            if isinstance(obj.get(key), dict) and obj[key].get("name"):
+                return f"{key} {obj[key]['name']}"
+        if isinstance(obj.get("events"), list):
+            return counted(len(obj["events"]), "access event")
+        return self.event.type
+
+
+def filter_preview(domain: Domain, event_types: list[str],
+                   payload_filter: dict | None) -> list[FilterPreview]:
+    """The domain's last PREVIEW_EVENTS real events of ``event_types``, newest first, each
+    judged by ``payload_filter`` (checked) as publish would judge it."""
+    path, variables = compile_filter(payload_filter)
+    events = (Event.objects.filter(domain=domain, type__in=event_types, test=False)
+              .order_by("-created_at", "-id"))
+    if path:
+        events = events.annotate(passes=matches(path, variables))
+    return [FilterPreview(event, getattr(event, "passes", True))
+            for event in events[:PREVIEW_EVENTS]]

@@ -1,5 +1,5 @@
 """Validation of endpoint input: URL, method, headers, event types, ordering, rate limit,
-retry schedule and attempt timeout.
+retry schedule, attempt timeout and payload filter (callbacks/filters.py).
 
 Every function raises ``ValidationError`` with a message naming the problem;
 ``endpoint_fields_clean`` collects them per field.
@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 
 from callbacks import catalog, egress
 from callbacks.delivery.policy import RESERVED_HEADERS
+from callbacks.filters import clean_filter
 from callbacks.models import RATE_LIMIT_MAX, RETRY_ATTEMPTS_MAX, Method, Ordering
 from domains.formats import PORT_NUMBER
 
@@ -242,6 +243,7 @@ CLEANERS = {
     "rate_limit": clean_rate_limit,
     "retry_schedule": clean_retry_schedule,
     "attempt_timeout": clean_attempt_timeout,
+    "payload_filter": clean_filter,
 }
 
 

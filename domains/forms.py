@@ -13,6 +13,7 @@ from callbacks.forms import (
     HeadersField,
     attempt_timeout_field,
     ordering_field,
+    payload_filter_field,
     rate_limit_field,
     retry_schedule_field,
 )
@@ -73,6 +74,7 @@ class EndpointForm(EndpointFieldsMixin, forms.Form):
     rate_limit = rate_limit_field()
     retry_schedule = retry_schedule_field()
     attempt_timeout = attempt_timeout_field()
+    payload_filter = payload_filter_field()
 
 
 class TestEventForm(forms.Form):

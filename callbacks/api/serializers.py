@@ -72,6 +72,26 @@ def event_types_field(**kwargs: Any) -> serializers.ListField:
     )
 
 
+FILTER_HELP = (
+    "A filter on the event's payload, beside the event types: a JSON object of dotted paths "
+    "into the envelope, each compared with a value or with operators ($in, $exists, $gt, "
+    "$lt, $startsWith), combined with $and, $or and $not; a path through an array matches "
+    "when any element does. Only the events that pass are delivered. Null or {} for none. "
+    'Example: {"data.object.camera.camera_id": {"$in": ["<camera id>"]}} (docs/callbacks.md, '
+    '"Payload filters").'
+)
+
+
+class FilterValue(fields.JsonValue):
+    """A payload filter: any JSON in the schema (JsonValue already takes null, so no
+    ``oneOf`` with null beside it), judged by the service."""
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return True, None
+        return super().validate_empty_values(data)
+
+
 class EndpointChangeIn(fields.Input):
     url = url_field(required=False)
     method = serializers.ChoiceField(choices=Method.choices, required=False)
@@ -118,6 +138,7 @@ class EndpointChangeIn(fields.Input):
         help_text="Seconds an attempt may take, answer included; null for the deployment's "
         "CALLBACK_TIMEOUT.",
     )
+    filter = FilterValue(source="payload_filter", required=False, help_text=FILTER_HELP)
 
 
 class EndpointIn(EndpointChangeIn):
@@ -196,6 +217,8 @@ class EndpointOut(serializers.Serializer):
         help_text="This endpoint's seconds before each attempt; null: the deployment's.")
     attempt_timeout = serializers.FloatField(
         allow_null=True, help_text="This endpoint's attempt timeout; null: the deployment's.")
+    filter = FilterValue(source="payload_filter",
+                         help_text="This endpoint's payload filter; null: none.")
 
 
 class HealthHourOut(serializers.Serializer):

@@ -42,3 +42,8 @@ LATENCY_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200,
              21600, 86400, 259200),
 )
+
+FILTERED = Counter(
+    "camio_deliveries_filtered",
+    "Deliveries not made because the event did not pass the endpoint's payload filter.",
+)

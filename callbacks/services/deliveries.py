@@ -18,6 +18,7 @@ from callbacks import catalog
 from callbacks.delivery.dispatcher import send_now
 from callbacks.delivery.outbox import enqueue, wake
 from callbacks.delivery.policy import Result
+from callbacks.filters import matches
 from callbacks.models import Delivery, DeliveryState, Endpoint, Event, Ordering, ReplayJob
 from callbacks.publishing import number, publish
 from domains.models import TEST_ID_PREFIX, AuditEntry, Domain, User, relock
@@ -113,6 +114,8 @@ def replay_events(
         type__in=endpoint.event_types,
         test=False,
     )
+    if endpoint.filter_path:  # the endpoint's current payload filter, as publish judges it
+        events = events.filter(matches(endpoint.filter_path, endpoint.filter_vars))
     events = events.exclude(Exists(ours.filter(state__in=IN_PROGRESS)))
     if not include_all:
         events = events.exclude(Exists(ours.filter(state=DeliveryState.SUCCEEDED)))
@@ -196,7 +199,8 @@ def _replay_chunks(job: ReplayJob, chunk: int) -> int:
     endpoint, done, last_seen = job.endpoint, 0, None
     pause = chunk / max(settings.CALLBACK_REPLAY_RATE, 1)
     while True:
-        endpoint.refresh_from_db(fields=["enabled", "deleted_at", "event_types", "ordering"])
+        endpoint.refresh_from_db(fields=["enabled", "deleted_at", "event_types", "ordering",
+                                         "filter_path", "filter_vars"])
         if not endpoint.enabled or endpoint.deleted_at is not None:
             raise RuntimeError("The endpoint was disabled or deleted during the replay.")
         events = replay_events(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from callbacks.delivery.outbox import wake
 from callbacks.delivery.recording import release_waiting
 from callbacks.delivery.sweeper import pick_probes
+from callbacks.filters import compile_filter
 from callbacks.models import (
     MAX_OVERLAPPING_KEYS,
     Delivery,
@@ -33,7 +34,7 @@ from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value, relock
 
 EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit",
-            "retry_schedule", "attempt_timeout")
+            "retry_schedule", "attempt_timeout", "payload_filter")
 
 
 def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
@@ -64,14 +65,16 @@ def endpoint_create(
     rate_limit: int | None = None,
     retry_schedule: list[float] | str | None = None,
     attempt_timeout: float | str | None = None,
+    payload_filter: dict[str, Any] | str | None = None,
     actor: User | None,
 ) -> Endpoint:
     """Register a callback endpoint for ``domain`` with a fresh signing secret."""
     data = endpoint_fields_clean(
         {"url": url, "method": method, "headers": headers or {}, "event_types": event_types,
          "ordering": ordering, "rate_limit": rate_limit, "retry_schedule": retry_schedule,
-         "attempt_timeout": attempt_timeout}
+         "attempt_timeout": attempt_timeout, "payload_filter": payload_filter}
     )
+    data["filter_path"], data["filter_vars"] = compile_filter(data["payload_filter"])
     endpoint = Endpoint.objects.create(
         domain=domain,
         description=description[:200],
@@ -95,8 +98,9 @@ def endpoint_update(
     *, endpoint: Endpoint, actor: User | None, changes: Mapping[str, Any]
 ) -> Endpoint:
     """Change an endpoint's URL, method, headers, event types, description, ordering, rate
-    limit, retry schedule or attempt timeout. Switching to ``per_key`` orders its pending
-    deliveries by commit (they take sequence numbers); switching back releases them."""
+    limit, retry schedule, attempt timeout or payload filter. Switching to ``per_key`` orders
+    its pending deliveries by commit (they take sequence numbers); switching back releases
+    them."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
@@ -113,6 +117,9 @@ def endpoint_update(
         setattr(endpoint, name, value)
     endpoint.updated_at = timezone.now()
     reset = _close_circuit(endpoint) if "url" in changed else []
+    if "payload_filter" in changed:  # what publish evaluates from now on; nothing queued changes
+        endpoint.filter_path, endpoint.filter_vars = compile_filter(endpoint.payload_filter)
+        reset += ["filter_path", "filter_vars"]
     endpoint.save(update_fields=[*changed, *reset, "updated_at"])
     if "ordering" in changed:
         pairs = (order_pending(endpoint.pk) if endpoint.ordering == Ordering.PER_KEY

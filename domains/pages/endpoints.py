@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import services as callbacks
 from callbacks.endpoint_health import endpoint_health
-from callbacks.forms import retry_policy_text, schedule_text
+from callbacks.forms import filter_text, retry_policy_text, schedule_text
 from callbacks.models import (
     MAX_OVERLAPPING_KEYS,
     Delivery,
@@ -27,7 +27,9 @@ from callbacks.models import (
     rotation_allowed_from,
 )
 from callbacks.selectors import (
+    PREVIEW_EVENTS,
     delivery_summary,
+    filter_preview,
     pending_deliveries,
     recently_deleted_endpoints,
     waiting_behind_circuit,
@@ -35,7 +37,7 @@ from callbacks.selectors import (
 from domains.confirm import Question, ask, confirmed
 from domains.formats import counted, mask_mapping
 from domains.forms import DisableForm, EndpointForm, ReplayForm, TestEventForm, show_refusal
-from domains.models import signed_in_user
+from domains.models import Domain, signed_in_user
 from domains.pages.access import administered_domain, domain_endpoint, domain_url, endpoint_name
 
 
@@ -43,6 +45,8 @@ from domains.pages.access import administered_domain, domain_endpoint, domain_ur
 def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
     domain = administered_domain(request, name)
     form = EndpointForm(request.POST or None)
+    if _testing_filter(request):
+        return _filter_test(request, domain, form, None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -58,6 +62,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
                 rate_limit=data["rate_limit"],
                 retry_schedule=data["retry_schedule"],
                 attempt_timeout=data["attempt_timeout"],
+                payload_filter=data["payload_filter"],
             )
         except ValidationError as exc:
             show_refusal(form, exc)
@@ -91,6 +96,36 @@ def _warn_if_twin(request: HttpRequest, saved: Endpoint) -> None:
         )
 
 
+def _testing_filter(request: HttpRequest) -> bool:
+    return request.method == "POST" and request.POST.get("action") == "test-filter"
+
+
+def _filter_test(request: HttpRequest, domain: Domain, form: EndpointForm,
+                 endpoint: Endpoint | None) -> HttpResponse:
+    """The form's "test" button: judge the typed filter against the domain's last events of
+    the chosen types, as publish would; save nothing, and speak only of those two fields."""
+    form.is_valid()
+    for other in set(form.errors) - {"payload_filter", "event_types"}:
+        del form.errors[other]
+    judged = not form.errors
+    preview = (filter_preview(domain, form.cleaned_data["event_types"],
+                              form.cleaned_data["payload_filter"]) if judged else None)
+    context = {"domain": domain, "form": form, "endpoint": endpoint, "preview": preview,
+               "preview_limit": PREVIEW_EVENTS,
+               "preview_passing": sum(item.passes for item in preview or ())}
+    if endpoint is not None:
+        context.update(_endpoint_facts(endpoint))
+    return render(request, "domains/endpoint_form.html", context,
+                  status=200 if judged else 400)
+
+
+def _endpoint_facts(endpoint: Endpoint) -> dict[str, object]:
+    """What the edit page says of an endpoint above its form."""
+    return {"waiting": waiting_behind_circuit(endpoint),
+            "health": endpoint_health([endpoint])[endpoint.pk],
+            "retry_policy": retry_policy_text(endpoint)}
+
+
 @login_required
 def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResponse:
     domain = administered_domain(request, name)
@@ -106,8 +141,11 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "rate_limit": endpoint.rate_limit or "",
         "retry_schedule": schedule_text(endpoint.retry_schedule),
         "attempt_timeout": f"{endpoint.attempt_timeout:g}" if endpoint.attempt_timeout else "",
+        "payload_filter": filter_text(endpoint.payload_filter),
     }
     form = EndpointForm(request.POST or None, initial=initial)
+    if _testing_filter(request):
+        return _filter_test(request, domain, form, endpoint)
     if request.method == "POST" and form.is_valid():
         try:
             callbacks.endpoint_update(
@@ -127,9 +165,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
             "domain": domain,
             "form": form,
             "endpoint": endpoint,
-            "waiting": waiting_behind_circuit(endpoint),
-            "health": endpoint_health([endpoint])[endpoint.pk],
-            "retry_policy": retry_policy_text(endpoint),
+            **_endpoint_facts(endpoint),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -74,6 +74,7 @@ UNSTATED_RULES = {
     "event": "an event its vendor's normalizer reads (the schema takes any JSON for one)",
     "rejected": "batch items, each judged alone by its own rules (the schema takes any JSON)",
     "retry_schedule": "its delays add up to at most CALLBACK_RETRY_MAX_AGE",
+    "filter": "the payload filter language (the schema takes any JSON for one)",
 }
 
 
