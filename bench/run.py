@@ -580,8 +580,8 @@ def filtered_fanout(procs: Processes, events: int) -> dict:
     plain = flat_out("fanout-10", procs, 10, events)
     figures = flat_out("fanout-10-filtered", procs, 10, events, payload_filter=MATCH_ALL)
 
-    def per(f: dict, component: str) -> float:
-        return f["cpu"]["cpu_ms_per_unit"][component]
+    def per(f: dict, component: str) -> float:  # unrounded: seconds over units
+        return f["cpu"]["cpu_seconds"][component] / max(f["cpu"]["units"], 1)
 
     figures["fanout_10"] = {key: plain[key] for key in ("throughput", "received", "cpu")}
     figures["measured"] = round(100 * (per(figures, "publisher") / per(plain, "publisher") - 1), 1)
