@@ -42,6 +42,7 @@ from callbacks.models import (
     DeliveryState,
     Endpoint,
     Event,
+    Kind,
     Method,
     ReplayJob,
 )
@@ -72,10 +73,13 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
     retry_schedule = retry_schedule_field()
     attempt_timeout = attempt_timeout_field()
     payload_filter = payload_filter_field()
+    kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.WEBHOOK, required=False,
+                             help_text="chat: a Slack- or Teams-style incoming webhook that "
+                             "gets a short text message; its URL is kept encrypted.")
 
     class Meta:
         model = Endpoint
-        fields = ("domain", "method", "url", "event_types", "description", "ordering",
+        fields = ("domain", "kind", "method", "url", "event_types", "description", "ordering",
                   "rate_limit", "retry_schedule", "attempt_timeout", "payload_filter")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -86,6 +90,7 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
                 json.dumps(shown, indent=2, ensure_ascii=False) if shown else ""
             )
             self.fields["domain"].disabled = True
+            self.fields["kind"].disabled = True  # chosen when added
             self.initial["retry_schedule"] = schedule_text(self.instance.retry_schedule)
             self.initial["payload_filter"] = filter_text(self.instance.payload_filter)
 
@@ -233,7 +238,8 @@ class EndpointAdmin(UndoableDeletes, admin.ModelAdmin):
             )
         else:
             saved = services.endpoint_create(
-                domain=data["domain"], actor=signed_in_user(request), **fields
+                domain=data["domain"], actor=signed_in_user(request),
+                kind=data["kind"] or Kind.WEBHOOK, **fields
             )
         obj.pk, obj.endpoint_id = saved.pk, saved.endpoint_id
         obj._state.adding = False

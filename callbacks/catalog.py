@@ -1,4 +1,5 @@
-"""The event catalog: the 11 types, what emits them, their JSON Schema and an example.
+"""The event catalog: Camio's 11 types and the portal's 4 operational ones, what emits them,
+their JSON Schema and an example.
 
 The portal's pages, the API (GET /api/event-types, the OpenAPI webhooks), the
 docs and the tests read this one module.
@@ -198,6 +199,78 @@ def _camera_types() -> list[EventType]:
     ]
 
 
+# --- Operational events: about the domain's own endpoints (callbacks/operational.py) ---
+
+ENDPOINT_REF = _obj(
+    {
+        "endpoint_id": STRING,
+        "url": {"type": "string", "description": "A chat endpoint's shows only its scheme and "
+                "host: its path is a credential."},
+        "description": STRING,
+        "domain": STRING,
+    }
+)
+EXAMPLE_ENDPOINT = {"endpoint_id": "9R4T6V8X0Z2B4D6F8H0J2L4N", "url": "https://alarms.acme.com/camio",
+                    "description": "Alarm centre", "domain": "acme.com"}
+OPERATIONAL = "the portal (operational: never sent to the endpoint it is about)"
+
+
+def _operational_types() -> tuple[EventType, ...]:
+    count = {"type": "integer", "minimum": 0}
+    return (
+        EventType(
+            "endpoint.failing",
+            "One of the domain's endpoints is failing: CALLBACK_FAILING_AFTER attempts in a "
+            "row failed, or its circuit opened (trigger says which); one per episode.",
+            OPERATIONAL,
+            _obj({"endpoint": ENDPOINT_REF,
+                  "trigger": {"enum": ["consecutive_failures", "circuit_opened"]},
+                  "consecutive_failures": count, "failing_since": CAMIO_DATE,
+                  "last_error": STRING, "circuit": {"enum": ["closed", "open", "half-open"]}}),
+            {"endpoint": EXAMPLE_ENDPOINT, "trigger": "consecutive_failures",
+             "consecutive_failures": 5, "failing_since": "2021-04-30T19:13:42.317-0000",
+             "last_error": "HTTP 500", "circuit": "closed"},
+            "endpoint:<endpoint_id> (the endpoint it is about)",
+        ),
+        EventType(
+            "endpoint.recovered",
+            "An endpoint that was failing answered with success again: the episode that "
+            "endpoint.failing opened is closed.",
+            OPERATIONAL,
+            _obj({"endpoint": ENDPOINT_REF, "recovered_at": CAMIO_DATE}),
+            {"endpoint": EXAMPLE_ENDPOINT, "recovered_at": "2021-04-30T19:21:05.004-0000"},
+            "endpoint:<endpoint_id> (the endpoint it is about)",
+        ),
+        EventType(
+            "endpoint.disabled",
+            "An endpoint was disabled: it answered 410 Gone, every attempt failed for "
+            "CALLBACK_DISABLE_AFTER_DAYS, or a person disabled it (reason says which).",
+            OPERATIONAL,
+            _obj({"endpoint": ENDPOINT_REF, "reason": {"enum": ["gone", "exhausted", "person"]},
+                  "detail": STRING, "disabled_by": NULLABLE_STRING,
+                  "cancelled_deliveries": count, "disabled_at": CAMIO_DATE}),
+            {"endpoint": EXAMPLE_ENDPOINT, "reason": "gone",
+             "detail": "The endpoint answered 410 Gone.", "disabled_by": None,
+             "cancelled_deliveries": 12, "disabled_at": "2021-04-30T19:13:42.317-0000"},
+            "endpoint:<endpoint_id> (the endpoint it is about)",
+        ),
+        EventType(
+            "delivery.exhausted",
+            "Deliveries of an endpoint failed for good (no retry left, or 410): a digest, at "
+            "most one per endpoint per OPERATIONAL_DIGEST_SECONDS, with the count and up to "
+            "20 delivery ids.",
+            OPERATIONAL,
+            _obj({"endpoint": ENDPOINT_REF, "count": count,
+                  "delivery_ids": {"type": "array", "items": STRING, "maxItems": 20},
+                  "since": CAMIO_DATE, "until": CAMIO_DATE}),
+            {"endpoint": EXAMPLE_ENDPOINT, "count": 30,
+             "delivery_ids": ["0b8f2d1e-4c7a-4e8b-9f3a-2d6c1e7b5a90"],
+             "since": "2021-04-30T19:13:42.317-0000", "until": "2021-04-30T19:18:42.317-0000"},
+            "endpoint:<endpoint_id> (the endpoint it is about)",
+        ),
+    )
+
+
 def _zone_types() -> list[EventType]:
     schema = _obj({"zone": ZONE, "camera": ZONE_CAMERA, "user": USER})
     example = {"zone": EXAMPLE_ZONE, "camera": EXAMPLE_ZONE_CAMERA, "user": EXAMPLE_USER}
@@ -346,7 +419,10 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "pacs:<integration_id> (the PACS integration)",
     ),
     *_zone_types(),
+    *_operational_types(),
 )
+# The types about the portal's own endpoints, not Camio's objects.
+OPERATIONAL_NAMES = frozenset(t.name for t in EVENT_TYPES if t.emitted_by == OPERATIONAL)
 
 BY_NAME: dict[str, EventType] = {event_type.name: event_type for event_type in EVENT_TYPES}
 NAMES: tuple[str, ...] = tuple(sorted(BY_NAME))

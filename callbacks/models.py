@@ -32,6 +32,11 @@ class Ordering(models.TextChoices):
     PER_KEY = "per_key", "Per key (one at a time per Box, hook owner or PACS integration)"
 
 
+class Kind(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook (the signed JSON envelope)"
+    CHAT = "chat", "Chat incoming webhook (Slack or Teams style: a short text message)"
+
+
 class SigningScheme(models.TextChoices):
     HMAC = "hmac", "HMAC-SHA256 (Standard Webhooks v1)"
 
@@ -110,6 +115,21 @@ class Endpoint(models.Model):
     payload_filter = models.JSONField(null=True, blank=True)
     filter_path = models.TextField(blank=True, default="", db_default="")
     filter_vars = models.JSONField(null=True, blank=True)
+    # A chat endpoint (Slack or Teams style) gets a short text message instead of the
+    # envelope. Its URL is a bearer credential: ``chat_url`` holds it encrypted and ``url``
+    # only its scheme and host, so no page, answer, log or audit entry can show it.
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WEBHOOK,
+                            db_default=Kind.WEBHOOK)
+    chat_url = EncryptedTextField(blank=True, default="")
+    # Operational events (callbacks/services/operational.py). ``health_state``: "" while it
+    # is well, else what began the failing episode ("failures" or "circuit"), "~"-prefixed
+    # once it ended, set by the recorder; ``health_told``: the episode last announced.
+    # Deliveries that failed for good wait in ``exhausted_*`` for their digest.
+    health_state = models.CharField(max_length=12, blank=True, default="", db_default="")
+    health_told = models.CharField(max_length=12, blank=True, default="", db_default="")
+    exhausted_count = models.PositiveIntegerField(default=0, db_default=0)
+    exhausted_ids = models.JSONField(default=list, blank=True, db_default=[])
+    exhausted_since = models.DateTimeField(null=True, blank=True)
 
     objects = EndpointQuerySet.as_manager()
 

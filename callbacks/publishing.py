@@ -47,16 +47,18 @@ def envelope(event_id: uuid.UUID, event_type: str, obj: dict[str, Any],
 
 
 def publish(*, domain: Domain, type: str, object: dict[str, Any],
-            endpoint: Endpoint | None = None, test: bool = False, order_key: str = "") -> Event:
+            endpoint: Endpoint | None = None, test: bool = False, order_key: str = "",
+            about: int | None = None) -> Event:
     """Record an event of ``type`` for ``domain`` and its deliveries; wake the workers when
     the transaction commits.
 
     ``order_key`` is what ordered endpoints keep this event in order with (the Box, the
     hook's owner, the PACS integration); ``endpoint`` restricts the fan-out to one
-    endpoint (test events, which are never ordered).
+    endpoint (test events, which are never ordered); ``about``, an endpoint id, leaves
+    that endpoint out (an operational event is never sent to the endpoint it is about).
     """
     [event] = publish_many(domain=domain, events=[(type, object, order_key)],
-                           endpoint=endpoint, test=test)
+                           endpoint=endpoint, test=test, about=about)
     return event
 
 
@@ -80,7 +82,7 @@ WITH ev AS (
          WITH ORDINALITY AS x (i, t, k, b, n)
     JOIN callbacks_endpoint ep ON CASE WHEN %(only)s::bigint IS NULL
         THEN ep.domain_id = %(domain)s AND ep.enabled AND ep.deleted_at IS NULL
-             AND ep.event_types ? x.t
+             AND ep.event_types ? x.t AND ep.id IS DISTINCT FROM %(about)s::bigint
         ELSE ep.id = %(only)s::bigint END
 ), targets AS (
     SELECT * FROM subscribed WHERE passes
@@ -117,7 +119,8 @@ _PUBLISH_SQL = _PUBLISH_SQL.replace(
 
 
 def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], str]],
-                 endpoint: Endpoint | None = None, test: bool = False) -> list[Event]:
+                 endpoint: Endpoint | None = None, test: bool = False,
+                 about: int | None = None) -> list[Event]:
     """Record several ``(type, object, order key)`` events of one domain, in that order,
     with their deliveries, in one statement."""
     for event_type, _, _ in events:
@@ -135,6 +138,7 @@ def publish_many(*, domain: Domain, events: Sequence[tuple[str, dict[str, Any], 
         params: dict[str, Any] = {
             "domain": domain.pk, "now": now, "test": test, "channel": CHANNEL,
             "most": NOTIFY_ENDPOINTS_MAX, "only": endpoint.pk if endpoint is not None else None,
+            "about": about,
             "ids": [e.id for e in rows], "types": [e.type for e in rows],
             "bodies": [e.body for e in rows], "keys": [e.order_key for e in rows],
             "request_id": request_id, "traceparent": parent, "tracestate": state,

@@ -15,7 +15,7 @@ from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Min, Q,
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from callbacks import liveness
+from callbacks import catalog, liveness
 from callbacks.endpoint_health import Health, day_until, endpoint_health
 from callbacks.filters import compile_filter, matches
 from callbacks.models import (
@@ -351,3 +351,9 @@ def filter_preview(domain: Domain, event_types: list[str],
         events = events.annotate(passes=matches(path, variables))
     return [FilterPreview(event, getattr(event, "passes", True))
             for event in events[:PREVIEW_EVENTS]]
+
+
+def operational_listeners(domain: Domain) -> int:
+    """How many of the domain's enabled endpoints receive any operational event."""
+    return (Endpoint.objects.active().filter(domain=domain)
+            .filter(event_types__has_any_keys=sorted(catalog.OPERATIONAL_NAMES)).count())

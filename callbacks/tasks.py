@@ -17,13 +17,14 @@ from celery.signals import worker_process_init, worker_process_shutdown, worker_
 from django.conf import settings
 
 from callbacks import liveness, services
-from callbacks.delivery import sweeper
+from callbacks.delivery import breaker, sweeper
 from callbacks.delivery.dispatcher import (
     get_dispatcher,
     running_dispatcher,
     shutdown_dispatcher,
 )
 from callbacks.models import Endpoint
+from callbacks.services import operational
 
 
 @shared_task(name="callbacks.deliver", ignore_result=True)
@@ -35,7 +36,10 @@ def deliver(items: list[Any]) -> int:
 
 @shared_task(name="callbacks.sweep", ignore_result=True)
 def sweep() -> dict[str, int]:
-    return sweeper.sweep()
+    swept = sweeper.sweep()
+    # Digests whose time came, and any episode a lost announce message left unsaid.
+    swept["announced"] = operational.announce()
+    return swept
 
 
 @shared_task(name="callbacks.endpoint_disable", ignore_result=True)
@@ -45,9 +49,16 @@ def endpoint_disable(items: list[list[Any]]) -> int:
     for endpoint_id, reason in items:
         endpoint = Endpoint.objects.filter(pk=endpoint_id, enabled=True).first()
         if endpoint is not None:
-            services.endpoint_disable(endpoint=endpoint, actor=None, reason=reason)
+            services.endpoint_disable(endpoint=endpoint, actor=None, reason=reason,
+                                      cause="gone" if reason == breaker.GONE else "exhausted")
             disabled += 1
     return disabled
+
+
+@shared_task(name="callbacks.announce", ignore_result=True)
+def announce(endpoint_ids: list[int]) -> int:
+    """Publish the operational events of endpoints whose failing episode began or ended."""
+    return operational.announce(endpoint_ids)
 
 
 @shared_task(name="callbacks.circuit_changed", ignore_result=True)

@@ -17,7 +17,7 @@ from callbacks.forms import (
     rate_limit_field,
     retry_schedule_field,
 )
-from callbacks.models import DeliveryState, Method
+from callbacks.models import DeliveryState, Kind, Method
 from domains.models import normalize_domain_name
 
 
@@ -46,6 +46,16 @@ class InvitationPasswordForm(SetPasswordForm):
 
 class EndpointForm(EndpointFieldsMixin, forms.Form):
     """Add or edit a callback endpoint (validation shared with every other path)."""
+
+    kind = forms.ChoiceField(
+        label="Kind",
+        choices=Kind.choices,
+        initial=Kind.WEBHOOK,
+        required=False,
+        help_text="A chat endpoint (a Slack or Teams incoming-webhook URL) gets a short text "
+        "message, such as the operational events below; its URL is kept encrypted and shown "
+        "as its host only. Chosen when the endpoint is added.",
+    )
 
     method = forms.ChoiceField(
         label="HTTP method",

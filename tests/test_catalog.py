@@ -1,4 +1,5 @@
-"""The catalog: 11 types, schemas that accept their examples and the hand-written fixtures."""
+"""The catalog: the seed's 11 types and 4 operational ones, schemas that accept their
+examples and the hand-written fixtures."""
 
 import json
 from pathlib import Path
@@ -21,16 +22,19 @@ SEED_TYPES = {
     "zone.updated",
     "zone.deleted",
 }
+OPERATIONAL_TYPES = {"endpoint.failing", "endpoint.recovered", "endpoint.disabled",
+                     "delivery.exhausted"}
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 
 
-def test_the_eleven_types_of_the_seed():
-    assert set(catalog.NAMES) == SEED_TYPES
+def test_the_eleven_types_of_the_seed_and_the_operational_ones():
+    assert set(catalog.NAMES) == SEED_TYPES | OPERATIONAL_TYPES
+    assert catalog.OPERATIONAL_NAMES == OPERATIONAL_TYPES
     for entry in catalog.EVENT_TYPES:
         assert entry.description and entry.emitted_by
 
 
-@pytest.mark.parametrize("name", sorted(SEED_TYPES))
+@pytest.mark.parametrize("name", sorted(SEED_TYPES | OPERATIONAL_TYPES))
 def test_example_matches_schema(name):
     entry = catalog.get(name)
     Draft202012Validator.check_schema(entry.envelope_schema())

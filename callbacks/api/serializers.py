@@ -17,6 +17,7 @@ from callbacks.models import (
     RETRY_ATTEMPTS_MAX,
     DeliveryState,
     Endpoint,
+    Kind,
     Method,
     Ordering,
     ReplayJob,
@@ -142,7 +143,13 @@ class EndpointChangeIn(fields.Input):
 
 
 class EndpointIn(EndpointChangeIn):
-    url = url_field(help_text="Where callbacks go (http or https).")
+    url = url_field(help_text="Where callbacks go (http or https). A chat endpoint's URL is "
+                    "kept encrypted and shown as its scheme and host only.")
+    kind = serializers.ChoiceField(
+        choices=Kind.choices, required=False,
+        help_text="webhook (default): the signed JSON envelope. chat: a Slack- or Teams-style "
+        'incoming webhook, sent {"text": "..."}: a short message (docs/callbacks.md, "Chat '
+        'endpoints"). Set when the endpoint is created.')
     event_types = event_types_field()
     domain = fields.Text(
         max_length=253,
@@ -194,7 +201,8 @@ class CircuitOut(serializers.Serializer):
 class EndpointOut(serializers.Serializer):
     endpoint_id = serializers.CharField()
     domain = serializers.CharField(source="domain.name")
-    url = MaskedUrlField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    url = MaskedUrlField(help_text="A chat endpoint's shows its scheme and host only.")
     method = serializers.ChoiceField(choices=Method.choices)
     headers = MaskedHeadersField()
     event_types = serializers.ListField(child=serializers.CharField())

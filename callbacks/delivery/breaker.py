@@ -25,6 +25,7 @@ from callbacks.delivery.outbox import execute
 from callbacks.delivery.policy import Outcome, Result
 
 OPENED, CLOSED = "opened", "closed"
+GONE = "The endpoint answered 410 Gone."  # the reason an endpoint is disabled for a 410
 
 
 def describe_failure(result: Result) -> str:
@@ -48,13 +49,25 @@ class Breaker:
     probe_interval: float
     probe_delivery_id: object
     paused_until: datetime.datetime | None
+    # "" while well; what began a failing episode: "failures" (CALLBACK_FAILING_AFTER in a
+    # row) or "circuit" (it opened first); "~" before it once the episode ended, until the
+    # announcer (callbacks/services/operational.py) has told it and set it back to "".
+    health_state: str
 
     def judge(self, results: list[Result], now: datetime.datetime) -> str | None:
         """Apply a batch of this endpoint's counted results; return "opened" or "closed"
         when the circuit changed."""
         results = sorted(results, key=lambda r: r.finished_at)
         self._health(results)
-        return self._breaker(results, now)
+        changed = self._breaker(results, now)
+        failing = self.health_state and not self.health_state.startswith("~")
+        if self.consecutive_failures == 0:
+            self.health_state = f"~{self.health_state}" if failing else self.health_state
+        elif not failing and changed == OPENED:
+            self.health_state = "circuit"
+        elif not failing and 0 < settings.CALLBACK_FAILING_AFTER <= self.consecutive_failures:
+            self.health_state = "failures"
+        return changed
 
     def _health(self, results: list[Result]) -> None:
         self.last_attempt_at = results[-1].finished_at
@@ -108,7 +121,7 @@ class Breaker:
         if not self.live:
             return ""
         if gone:
-            return "The endpoint answered 410 Gone."
+            return GONE
         days = settings.CALLBACK_DISABLE_AFTER_DAYS
         if self.failing_since and self.failing_since < now - datetime.timedelta(days=days):
             return f"Every attempt failed for {days:g} days."
@@ -120,7 +133,7 @@ _TYPES = {"last_success_at": "timestamptz", "last_attempt_at": "timestamptz",
           "consecutive_failures": "int", "failing_since": "timestamptz", "last_error": "text",
           "breaker_failures": "int", "circuit_opened_at": "timestamptz",
           "next_probe_at": "timestamptz", "probe_interval": "float8",
-          "probe_delivery_id": "uuid", "paused_until": "timestamptz"}
+          "probe_delivery_id": "uuid", "paused_until": "timestamptz", "health_state": "varchar"}
 
 LOCK_SQL = (f"SELECT id, enabled AND deleted_at IS NULL, {', '.join(COLUMNS)} "  # noqa: S608
             "FROM callbacks_endpoint WHERE id = ANY(%s) ORDER BY id FOR UPDATE")

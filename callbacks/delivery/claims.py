@@ -35,6 +35,7 @@ from callbacks.models import (
     Delivery,
     DeliveryState,
     Endpoint,
+    Kind,
     SigningScheme,
 )
 from callbacks.signing import live_secrets
@@ -283,6 +284,7 @@ def _jobs(rows: list[tuple], token: uuid.UUID, started_ns: int,
             order_key=order_key if order_key and sequence else "", sequence=sequence or 0,
             not_before=(starts or {}).get(delivery_id), request_id=request_id,
             traceparent=parent, tracestate=state, schedule=endpoint.schedule,
+            chat=endpoint.chat, shown_url=endpoint.shown_url,
             timeout=endpoint.timeout,
         ))
     if tracing.enabled():
@@ -296,6 +298,10 @@ class EndpointView:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.pk, self.method, self.url = endpoint.pk, endpoint.method, endpoint.url
+        # A chat endpoint: sent to its encrypted URL, shown (and logged) as ``url``.
+        self.chat, self.shown_url = endpoint.kind == Kind.CHAT, ""
+        if self.chat:
+            self.method, self.url, self.shown_url = "POST", endpoint.chat_url, endpoint.url
         self.public_id, self.domain = endpoint.endpoint_id, endpoint.domain.name
         self.schedule, self.timeout = endpoint.retry_schedule, endpoint.attempt_timeout
         # An endpoint saved before a name was reserved keeps working, without that header.

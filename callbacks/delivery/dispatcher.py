@@ -50,6 +50,7 @@ ORDERED_FLUSH_SECONDS = 0.005
 LOCAL_BREAKER_REST = 1.0
 DISABLE_TASK = "callbacks.endpoint_disable"
 CIRCUIT_TASK = "callbacks.circuit_changed"
+ANNOUNCE_TASK = "callbacks.announce"
 
 
 class Dispatcher:
@@ -212,12 +213,14 @@ def _trips(failing: Counter[int], endpoint_id: int, result: Result) -> bool:
 
 
 def tasks(follow_up: FollowUp) -> None:
-    """Hand endpoints to disable to their task and circuits that opened or closed to
-    theirs (the admins' e-mail)."""
+    """Hand endpoints to disable to their task, circuits that opened or closed to theirs
+    (the admins' e-mail) and failing episodes that began or ended to the announcer."""
     if follow_up.disable:
         enqueue(DISABLE_TASK, [[pk, reason] for pk, reason in follow_up.disable.items()])
     if follow_up.circuits:
         enqueue(CIRCUIT_TASK, [[pk, state] for pk, state in follow_up.circuits.items()])
+    if follow_up.announce:  # the sweep announces what a lost message leaves unsaid
+        enqueue(ANNOUNCE_TASK, sorted(follow_up.announce))
 
 
 _dispatcher: Dispatcher | None = None

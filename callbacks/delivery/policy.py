@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
+from callbacks import chat
 from callbacks.signing import signature_header
 from domains.formats import camio_date
 
@@ -85,6 +86,10 @@ class Job:
     request_id: str = ""
     traceparent: str = ""
     tracestate: str = ""
+    # A chat endpoint (callbacks/chat.py): a text message is sent, and ``shown_url`` (its
+    # scheme and host) is what the attempt log records of its URL.
+    chat: bool = False
+    shown_url: str = ""
 
 
 @dataclass
@@ -200,7 +205,7 @@ def build_request(job: Job, timestamp: int, trace: Sequence[tuple[str, str]] = (
     if bodyless:
         query = urlencode({"event_id": job.event_id, "event_type": job.event_type})
         url = f"{url}{'&' if urlsplit(url).query else '?'}{query}"
-    body = b"" if bodyless else job.body
+    body = b"" if bodyless else chat.body(job.body) if job.chat else job.body
     headers = list(job.headers.items())
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json"))

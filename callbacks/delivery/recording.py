@@ -53,7 +53,7 @@ def _attempt_row(result: Result) -> tuple:
     return (
         uuid.UUID(job.delivery_id), job.attempt_number, job.due_at, result.started_at,
         result.finished_at, result.duration_ms, result.request.method,
-        mask_url(result.request.url)[:2048],
+        mask_url(job.shown_url or result.request.url)[:2048],
         json.dumps(mask_headers(result.request.headers), ensure_ascii=False), result.status,
         json.dumps([[k, v] for k, v in result.response_headers][:100], ensure_ascii=False),
         result.response_body.replace("\x00", "\ufffd"), result.error[:500],
@@ -139,6 +139,8 @@ class FollowUp:
     # [delivery id, endpoint id] of deliveries now first of their key (the one before them
     # finished): to claim at once.
     ready: list[list] = field(default_factory=list)
+    # Endpoints whose failing episode began or ended: operational events to announce.
+    announce: set[int] = field(default_factory=set)
 
 
 _LOCK_SQL = """
@@ -183,6 +185,7 @@ def record(results: list[Result]) -> FollowUp:
         _write_states(mine)
         follow_up = _judge(breakers, [by_id[d.id] for d in counted], now)
         _update_rollup([by_id[d.id] for d in counted], counted)
+        _hold_exhausted([d for d in counted if d.state == DeliveryState.FAILED], now)
     _count(results, mine, by_id)
     _log(mine, by_id)
     follow_up.retries += [(str(d.id), d.endpoint_id,
@@ -237,7 +240,10 @@ def _judge(breakers: dict[int, breaker.Breaker], counted: list[Result],
         if row is None:
             continue
         judged.append(row)
+        was = row.health_state
         changed = row.judge(items, now)
+        if row.health_state != was:
+            follow_up.announce.add(pk)
         if changed:
             follow_up.circuits[pk] = changed
         gone = any(r.verdict.outcome == Outcome.GONE for r in items)
@@ -261,6 +267,24 @@ def _audit_openings(opened: dict[int, int]) -> None:
             AuditEntry.objects.record(actor=None, action=CIRCUIT_OPENED, obj=endpoint,
                                       object_id=endpoint.endpoint_id,
                                       after={"consecutive_failures": opened[endpoint.pk]})
+
+
+# Deliveries that failed for good wait on their endpoint's row for the delivery.exhausted
+# digest (callbacks/operational.py): the count, the first 20 ids, since when.
+_EXHAUSTED_SQL = """
+UPDATE callbacks_endpoint e SET exhausted_count = e.exhausted_count + cardinality(u.ids),
+    exhausted_ids = (SELECT coalesce(jsonb_agg(i), '[]') FROM (SELECT i FROM
+        jsonb_array_elements(e.exhausted_ids || to_jsonb(u.ids)) AS i LIMIT 20) AS first),
+    exhausted_since = coalesce(e.exhausted_since, %s)
+FROM (SELECT endpoint_id, array_agg(id::text) AS ids
+      FROM unnest(%s::bigint[], %s::uuid[]) AS x (endpoint_id, id) GROUP BY 1) AS u
+WHERE e.id = u.endpoint_id
+"""
+
+
+def _hold_exhausted(failed: list[_State], now: datetime.datetime) -> None:
+    if failed:
+        execute(_EXHAUSTED_SQL, [now, [d.endpoint_id for d in failed], [d.id for d in failed]])
 
 
 def release_waiting(endpoint_id: int, now: datetime.datetime) -> None:

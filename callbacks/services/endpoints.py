@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from callbacks import chat
 from callbacks.delivery.outbox import wake
 from callbacks.delivery.recording import release_waiting
 from callbacks.delivery.sweeper import pick_probes
@@ -22,12 +23,14 @@ from callbacks.models import (
     Delivery,
     DeliveryState,
     Endpoint,
+    Kind,
     Ordering,
     SigningKey,
     SigningScheme,
     rotation_allowed_from,
 )
 from callbacks.publishing import order_pending, unorder_pending
+from callbacks.services.operational import announce_disabled
 from callbacks.signing import new_secret
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
@@ -42,6 +45,8 @@ def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, A
     values = {name: getattr(endpoint, name) for name in fields}
     if "url" in values:
         values["url"] = mask_url(values["url"])
+    if "chat_url" in values:  # a credential: the audit log says only that it changed
+        values["chat_url"] = MASK
     return audit_value(values)
 
 
@@ -66,15 +71,22 @@ def endpoint_create(
     retry_schedule: list[float] | str | None = None,
     attempt_timeout: float | str | None = None,
     payload_filter: dict[str, Any] | str | None = None,
+    kind: str = Kind.WEBHOOK,
     actor: User | None,
 ) -> Endpoint:
-    """Register a callback endpoint for ``domain`` with a fresh signing secret."""
+    """Register a callback endpoint for ``domain`` with a fresh signing secret; a ``chat``
+    one (callbacks/chat.py) keeps its URL encrypted and shows only its scheme and host."""
+    if kind not in Kind.values:
+        raise ValidationError({"kind": [f"{kind!r} is not a kind; use one of "
+                                        f"{', '.join(Kind.values)}."]})
     data = endpoint_fields_clean(
         {"url": url, "method": method, "headers": headers or {}, "event_types": event_types,
          "ordering": ordering, "rate_limit": rate_limit, "retry_schedule": retry_schedule,
          "attempt_timeout": attempt_timeout, "payload_filter": payload_filter}
     )
     data["filter_path"], data["filter_vars"] = compile_filter(data["payload_filter"])
+    if kind == Kind.CHAT:
+        data.update(kind=kind, method="POST", chat_url=data["url"], url=chat.shown_url(data["url"]))
     endpoint = Endpoint.objects.create(
         domain=domain,
         description=description[:200],
@@ -108,7 +120,13 @@ def endpoint_update(
     changes = dict(changes)
     if "headers" in changes and isinstance(changes["headers"], dict):
         changes["headers"] = keep_masked_headers(endpoint.headers or {}, changes["headers"])
+    if endpoint.kind == Kind.CHAT:  # its URL is shown masked: sent back as shown, unchanged
+        if changes.get("url") == endpoint.url:
+            del changes["url"]
+        changes.pop("method", None)
     cleaned = endpoint_fields_clean(changes)
+    if endpoint.kind == Kind.CHAT and "url" in cleaned:
+        cleaned["chat_url"], cleaned["url"] = cleaned["url"], chat.shown_url(cleaned["url"])
     changed = {k: v for k, v in cleaned.items() if getattr(endpoint, k) != v}
     if not changed:
         return endpoint
@@ -229,8 +247,10 @@ def _tell_admins(endpoint: Endpoint, reason: str, cancelled: int) -> None:
 
 
 @transaction.atomic
-def endpoint_disable(*, endpoint: Endpoint, actor: User | None, reason: str) -> int:
-    """Disable an endpoint, cancel its pending deliveries and tell the domain's admins.
+def endpoint_disable(*, endpoint: Endpoint, actor: User | None, reason: str,
+                     cause: str = "person") -> int:
+    """Disable an endpoint, cancel its pending deliveries, tell the domain's admins and
+    publish ``endpoint.disabled`` (``cause``: "gone", "exhausted" or "person").
 
     Returns the number of deliveries cancelled.
     """
@@ -245,6 +265,8 @@ def endpoint_disable(*, endpoint: Endpoint, actor: User | None, reason: str) -> 
     cancelled = _cancel_pending(endpoint, f"Cancelled: endpoint disabled ({reason})")
     _audit(endpoint, actor, "endpoint.disabled", after={"reason": reason, "cancelled": cancelled})
     _tell_admins(endpoint, reason, cancelled)
+    announce_disabled(endpoint, reason=cause, detail=reason, cancelled=cancelled,
+                      by=actor.email if actor and actor.pk else None)
     return cancelled
 
 
@@ -258,6 +280,7 @@ def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
         return endpoint
     endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
     endpoint.failing_since, endpoint.consecutive_failures = None, 0
+    endpoint.health_state = endpoint.health_told = ""  # a new start, not a recovery
     endpoint.updated_at = timezone.now()
     reset = _close_circuit(endpoint)
     endpoint.save(
@@ -267,6 +290,8 @@ def endpoint_enable(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
             "disabled_at",
             "failing_since",
             "consecutive_failures",
+            "health_state",
+            "health_told",
             *reset,
             "updated_at",
         ]

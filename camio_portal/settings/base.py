@@ -227,7 +227,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 # PACS flushes, replays or maintenance (docs/callbacks.md, "Queues and workers").
 QUEUE_TASKS = {
     "deliveries": ["callbacks.deliver", "callbacks.sweep", "callbacks.endpoint_disable",
-                   "callbacks.circuit_changed"],
+                   "callbacks.circuit_changed", "callbacks.announce"],
     "replay": ["callbacks.replay"],
     "incidents": ["incidents.evaluate", "incidents.evaluate_box", "incidents.sweep"],
     "pacs": ["pacs.flush", "pacs.sweep"],
@@ -290,6 +290,11 @@ CALLBACK_TIMEOUT_MAX = env.float("CALLBACK_TIMEOUT_MAX", default=60.0)
 CALLBACK_BREAKER_FAILURES = env.int("CALLBACK_BREAKER_FAILURES", default=10)
 CALLBACK_BREAKER_PROBE_MIN = env.float("CALLBACK_BREAKER_PROBE_MIN", default=30.0)
 CALLBACK_BREAKER_PROBE_MAX = env.float("CALLBACK_BREAKER_PROBE_MAX", default=600.0)
+# Operational events (docs/callbacks.md): endpoint.failing after this many failed attempts
+# in a row (or when the circuit opens, if sooner); delivery.exhausted at most once per
+# endpoint per OPERATIONAL_DIGEST_SECONDS.
+CALLBACK_FAILING_AFTER = env.int("CALLBACK_FAILING_AFTER", default=5)
+OPERATIONAL_DIGEST_SECONDS = env.float("OPERATIONAL_DIGEST_SECONDS", default=300.0)
 CALLBACK_SECRET_OVERLAP_HOURS = env.float("CALLBACK_SECRET_OVERLAP_HOURS", default=24.0)
 # A deleted endpoint or PACS integration can be restored (Undo) for this long; after it an
 # integration's devices, door mappings, events and tokens are purged (an endpoint stays

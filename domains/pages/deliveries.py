@@ -15,9 +15,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from callbacks import chat
 from callbacks import services as callbacks
 from callbacks.forms import retry_policy_text
-from callbacks.models import Delivery
+from callbacks.models import Delivery, Kind
 from callbacks.selectors import (
     FreshSignature,
     attempt_as_curl,
@@ -86,6 +87,8 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
         )
     endpoint = delivery.endpoint
     body = None if endpoint.method in ("GET", "HEAD") else bytes(delivery.event.body)
+    if body is not None and endpoint.kind == Kind.CHAT:  # what was sent: its text message
+        body = chat.body(body)
     signature = None
     if revealed is not None:  # signed now with the current secret: runnable for 5 minutes
         signature = FreshSignature(

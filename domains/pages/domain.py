@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from callbacks.selectors import endpoint_rows, recently_deleted_endpoints
+from callbacks.selectors import endpoint_rows, operational_listeners, recently_deleted_endpoints
 from domains import services
 from domains.confirm import Question, ask, confirmed
 from domains.formats import counted
@@ -40,6 +40,7 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
         {
             "domain": domain,
             "rows": endpoint_rows(domain),
+            "listeners": operational_listeners(domain),
             "deleted": recently_deleted_endpoints(domain),
             "settings_form": settings_form,
             "admins": domain.administrators.select_related("user"),

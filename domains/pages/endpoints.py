@@ -23,6 +23,7 @@ from callbacks.models import (
     MAX_OVERLAPPING_KEYS,
     Delivery,
     Endpoint,
+    Kind,
     ReplayJob,
     rotation_allowed_from,
 )
@@ -63,6 +64,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
                 retry_schedule=data["retry_schedule"],
                 attempt_timeout=data["attempt_timeout"],
                 payload_filter=data["payload_filter"],
+                kind=data["kind"] or Kind.WEBHOOK,
             )
         except ValidationError as exc:
             show_refusal(form, exc)
@@ -143,14 +145,16 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "attempt_timeout": f"{endpoint.attempt_timeout:g}" if endpoint.attempt_timeout else "",
         "payload_filter": filter_text(endpoint.payload_filter),
     }
+    initial["kind"] = endpoint.kind
     form = EndpointForm(request.POST or None, initial=initial)
+    form.fields["kind"].disabled = True  # chosen when added
     if _testing_filter(request):
         return _filter_test(request, domain, form, endpoint)
     if request.method == "POST" and form.is_valid():
         try:
-            callbacks.endpoint_update(
-                endpoint=endpoint, actor=signed_in_user(request), changes=form.cleaned_data
-            )
+            changes = {k: v for k, v in form.cleaned_data.items() if k != "kind"}
+            callbacks.endpoint_update(endpoint=endpoint, actor=signed_in_user(request),
+                                      changes=changes)
         except ValidationError as exc:
             show_refusal(form, exc)
         else:
