@@ -120,7 +120,7 @@ class Endpoint(models.Model):
     # only its scheme and host, so no page, answer, log or audit entry can show it.
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WEBHOOK,
                             db_default=Kind.WEBHOOK)
-    chat_url = EncryptedTextField(blank=True, default="")
+    chat_url = EncryptedTextField(null=True, blank=True)  # null: not a chat endpoint
     # Operational events (callbacks/services/operational.py). ``health_state``: "" while it
     # is well, else what began the failing episode ("failures" or "circuit"), "~"-prefixed
     # once it ended, set by the recorder; ``health_told``: the episode last announced.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from callbacks.models import Endpoint
 from incidents.models import CounterReport
 from pacs.models import PacsEvent
 from tests.support.schema import ONGUARD_EVENT
@@ -86,3 +87,19 @@ def test_a_generated_client_keeps_every_route_and_calls_the_gateways(
     assert answer.status_code == 202, answer.content
     assert json.loads(answer.content)["accepted"] == [0]
     assert PacsEvent.objects.count() == 1
+
+    # P16: an endpoint with a payload filter, an operational subscription and its own
+    # retry policy, made and read back through the generated models.
+    create = importlib.import_module(f"{PACKAGE}.api.endpoints.endpoints_create")
+    wanted = {"data.object.events.camio_metadata.labels": "entry.ajar.started"}
+    user = client_for({"Authorization": f"token {user_token}"})
+    answer = create.sync_detailed(client=user, body=models.EndpointInRequest.from_dict({
+        "url": "https://hooks.example.com/ops", "event_types": ["endpoint.failing",
+                                                                  "pacs.events.created"],
+        "filter": wanted, "retry_schedule": [0, 60, 600], "attempt_timeout": 5}))
+    assert answer.status_code == 201, answer.content
+    made = answer.parsed.to_dict()
+    assert made["filter"] == wanted and made["retry_schedule"] == [0, 60, 600]
+    endpoint = Endpoint.objects.get(endpoint_id=made["endpoint_id"])
+    assert endpoint.payload_filter == wanted and endpoint.filter_path
+    assert "endpoint.failing" in endpoint.event_types and endpoint.attempt_timeout == 5

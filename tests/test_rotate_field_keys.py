@@ -57,7 +57,7 @@ def test_an_interrupted_run_resumes_and_a_second_run_has_nothing_to_do(
 ):
     settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]
     found = {model: sorted(names) for model, names in encrypted_fields()}
-    assert found == {Endpoint: ["headers"], SigningKey: ["secret"]}
+    assert found == {Endpoint: ["chat_url", "headers"], SigningKey: ["secret"]}
     next(rotate_model(SigningKey, ["secret"], 1, Rotation()))  # one batch of one row, stopped
 
     out, err = rotate(err=Terminal(), batch_size=2)

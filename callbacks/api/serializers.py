@@ -83,8 +83,10 @@ FILTER_HELP = (
 )
 
 
-class FilterValue(fields.JsonValue):
-    """A payload filter: any JSON in the schema (JsonValue already takes null, so no
+@extend_schema_field({"description": "Any JSON value: the service judges it (a payload "
+                               "filter, or null for none)."})
+class FilterValue(serializers.JSONField):
+    """A payload filter: an unconstrained JSON value in the schema (null included, so no
     ``oneOf`` with null beside it), judged by the service."""
 
     def validate_empty_values(self, data: Any) -> tuple[bool, Any]:

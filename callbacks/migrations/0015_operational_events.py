@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='endpoint',
             name='chat_url',
-            field=callbacks.encrypted_fields.EncryptedTextField(blank=True, default=''),
+            field=callbacks.encrypted_fields.EncryptedTextField(blank=True, null=True),
         ),
         migrations.AddField(
             model_name='endpoint',
