@@ -301,7 +301,7 @@ class EndpointView:
         # A chat endpoint: sent to its encrypted URL, shown (and logged) as ``url``.
         self.chat, self.shown_url = endpoint.kind == Kind.CHAT, ""
         if self.chat:
-            self.method, self.url, self.shown_url = "POST", endpoint.chat_url, endpoint.url
+            self.method, self.url, self.shown_url = "POST", endpoint.chat_url or "", endpoint.url
         self.public_id, self.domain = endpoint.endpoint_id, endpoint.domain.name
         self.schedule, self.timeout = endpoint.retry_schedule, endpoint.attempt_timeout
         # An endpoint saved before a name was reserved keeps working, without that header.
