@@ -13,14 +13,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-ORDER = ["fanout-1", "fanout-10", "fanout-10-filtered", "steady-200", "steady-500",
-         "hanging-1-of-10", "flood-isolation", "slow-tenant", "ordered-fanout", "outage",
-         "worker-kill", "incidents-ingest", "pacs-relay"]
+ORDER = ["fanout-1", "fanout-10", "fanout-10-filtered", "fanout-10-ed25519", "steady-200",
+         "steady-500", "hanging-1-of-10", "flood-isolation", "slow-tenant", "ordered-fanout",
+         "outage", "worker-kill", "incidents-ingest", "pacs-relay"]
 WHAT = {
     "fanout-1": "1 endpoint, events published flat out in transactions of 100",
     "fanout-10": "10 endpoints, events published flat out in transactions of 100",
     "fanout-10-filtered": "fanout-10's load with a 5-clause payload filter on every endpoint "
     "that every event passes: the publisher's CPU per event over fanout-10's in the same run",
+    "fanout-10-ed25519": "fanout-10's load with every endpoint signing with ed25519 (v1a) "
+    "instead of HMAC: CPU per delivery over fanout-10's in the same run",
     "steady-200": "200 events/s, one per transaction: commit-to-receipt p99",
     "steady-500": "500 events/s, one per transaction (4 publisher threads): commit-to-receipt "
     "p99",
@@ -72,6 +74,10 @@ def _extra(r: dict) -> str:
         return (f" (publisher {f['cpu']['cpu_ms_per_unit']['publisher']} ms vs "
                 f"{f['fanout_10']['cpu']['cpu_ms_per_unit']['publisher']} ms per delivery; "
                 f"PostgreSQL {f['postgresql_percent_over_fanout_10']:+} %)")
+    if r["scenario"] == "fanout-10-ed25519":
+        return (f" ({f['cpu']['cpu_ms_per_unit_total']} ms vs "
+                f"{f['fanout_10']['cpu']['cpu_ms_per_unit_total']} ms per delivery; delivery "
+                f"workers {f['workers_percent_over_fanout_10']:+} %)")
     if r["scenario"] == "ordered-fanout":
         return f" ({f['throughput']}/s vs {f['unordered_throughput']}/s unordered)"
     if r["scenario"] == "outage":

@@ -34,6 +34,7 @@ from callbacks.forms import (
     rate_limit_field,
     retry_schedule_field,
     schedule_text,
+    signing_field,
 )
 from callbacks.models import (
     MAX_OVERLAPPING_KEYS,
@@ -73,6 +74,7 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
     retry_schedule = retry_schedule_field()
     attempt_timeout = attempt_timeout_field()
     payload_filter = payload_filter_field()
+    signing = signing_field()
     kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.WEBHOOK, required=False,
                              help_text="chat: a Slack- or Teams-style incoming webhook that "
                              "gets a short text message; its URL is kept encrypted.")
@@ -80,7 +82,8 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
     class Meta:
         model = Endpoint
         fields = ("domain", "kind", "method", "url", "event_types", "description", "ordering",
-                  "rate_limit", "retry_schedule", "attempt_timeout", "payload_filter")
+                  "rate_limit", "retry_schedule", "attempt_timeout", "payload_filter",
+                  "signing")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -231,6 +234,7 @@ class EndpointAdmin(UndoableDeletes, admin.ModelAdmin):
             "retry_schedule": data.get("retry_schedule"),
             "attempt_timeout": data.get("attempt_timeout"),
             "payload_filter": data.get("payload_filter"),
+            "signing": data.get("signing") or "hmac",
         }
         if change:
             saved = services.endpoint_update(

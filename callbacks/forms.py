@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from callbacks import catalog
 from callbacks.filters import EXAMPLES, FILTER_MAX_BYTES, clean_filter
-from callbacks.models import RATE_LIMIT_MAX, RETRY_ATTEMPTS_MAX, Ordering
+from callbacks.models import RATE_LIMIT_MAX, RETRY_ATTEMPTS_MAX, Ordering, Signing
 from callbacks.validation import endpoint_fields_clean, parse_headers_text
 
 HEADERS_PLACEHOLDER = (
@@ -57,6 +57,18 @@ def payload_filter_field() -> FilterField:
 def filter_text(value: dict[str, Any] | None) -> str:
     """A stored filter as the form shows it ('' for none)."""
     return json.dumps(value, indent=2, ensure_ascii=False) if value else ""
+
+
+def signing_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Signatures",
+        choices=Signing.choices,
+        initial=Signing.HMAC,
+        required=False,  # left out: HMAC, as before ed25519 existed
+        help_text="HMAC: receivers verify with the shared whsec_ secret. ed25519: with a "
+        "public key the portal publishes (JWKS), so receivers hold no secret. Both: each "
+        "callback carries both signatures, while receivers move over.",
+    )
 
 
 def ordering_field() -> forms.ChoiceField:
@@ -130,7 +142,8 @@ class EndpointFieldsMixin:
     def clean(self) -> dict[str, Any]:
         data = super().clean()  # type: ignore[misc]
         given = {k: data[k] for k in ("url", "method", "event_types", "ordering", "rate_limit",
-                                      "retry_schedule", "attempt_timeout", "payload_filter")
+                                      "retry_schedule", "attempt_timeout", "payload_filter",
+                                      "signing")
                  if k in data}
         try:
             data.update(endpoint_fields_clean(given))

@@ -39,6 +39,20 @@ class Kind(models.TextChoices):
 
 class SigningScheme(models.TextChoices):
     HMAC = "hmac", "HMAC-SHA256 (Standard Webhooks v1)"
+    ED25519 = "ed25519", "ed25519 (Standard Webhooks v1a)"
+
+
+class Signing(models.TextChoices):
+    """Which schemes sign an endpoint's callbacks."""
+
+    HMAC = "hmac", "HMAC-SHA256 (v1, a shared whsec_ secret; the default)"
+    ED25519 = "ed25519", "ed25519 (v1a, verified with a published public key)"
+    BOTH = "both", "Both (while receivers move from one to the other)"
+
+    @classmethod
+    def schemes(cls, value: str) -> list[str]:
+        """The SigningScheme values a Signing value signs with."""
+        return {"hmac": ["hmac"], "ed25519": ["ed25519"], "both": ["hmac", "ed25519"]}[value]
 
 
 # Keys of one scheme that a rotation replaced and that still sign beside the current one
@@ -120,6 +134,8 @@ class Endpoint(models.Model):
     # only its scheme and host, so no page, answer, log or audit entry can show it.
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WEBHOOK,
                             db_default=Kind.WEBHOOK)
+    signing = models.CharField(max_length=8, choices=Signing.choices, default=Signing.HMAC,
+                               db_default=Signing.HMAC)
     chat_url = EncryptedTextField(null=True, blank=True)  # null: not a chat endpoint
     # Operational events (callbacks/services/operational.py). ``health_state``: "" while it
     # is well, else what began the failing episode ("failures" or "circuit"), "~"-prefixed
@@ -158,6 +174,9 @@ class Endpoint(models.Model):
         """Return (secret, stops signing at) of each HMAC key, newest first."""
         return [(key.secret, key.expires_at) for key in self.signing_keys.all()
                 if key.scheme == SigningScheme.HMAC]
+
+    def signs_with(self, scheme: str) -> bool:
+        return scheme in Signing.schemes(self.signing)
 
     def current_key(self, scheme: str = SigningScheme.HMAC) -> SigningKey:
         """Return the newest key of ``scheme``: the one a receiver should hold."""
@@ -199,6 +218,19 @@ class SigningKey(models.Model):
     def __str__(self) -> str:
         ends = "current" if self.expires_at is None else f"until {self.expires_at:%Y-%m-%d %H:%M}"
         return f"{self.scheme} key {self.key_id} ({ends})"
+
+
+class DomainKeySet(models.Model):
+    """Where a domain's ed25519 public keys are published: a JWKS document at
+    /.well-known/camio-webhooks/<jwks_id>/jwks.json, an opaque id that names no domain and
+    cannot be guessed from another."""
+
+    domain = models.OneToOneField(Domain, on_delete=models.CASCADE, related_name="key_set")
+    jwks_id = models.CharField(max_length=32, unique=True, default=new_public_id,
+                               editable=False)
+
+    def __str__(self) -> str:
+        return f"public keys of {self.domain}"
 
 
 def rotation_allowed_from(keys: Iterable[SigningKey]) -> datetime.datetime | None:

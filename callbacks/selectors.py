@@ -22,11 +22,14 @@ from callbacks.models import (
     Attempt,
     Delivery,
     DeliveryState,
+    DomainKeySet,
     Endpoint,
     Event,
     Heartbeat,
+    SigningKey,
+    SigningScheme,
 )
-from callbacks.signing import signature_header
+from callbacks.signing import jwk, signature_header
 from domains.formats import MASK, counted, mask_url
 from domains.models import Domain
 
@@ -244,6 +247,8 @@ class FreshSignature:
     event_id: str
     secrets: list[str]
     timestamp: int
+    # (key id, whsk_ key) of each ed25519 key that signs now (v1a), newest first.
+    ed25519: list[tuple[str, str]] = field(default_factory=list)
 
 
 HOW_TO_SIGN = (
@@ -280,8 +285,10 @@ def attempt_as_curl(
     if signature is not None:
         fresh["webhook-timestamp"] = str(signature.timestamp)
         fresh["webhook-signature"] = signature_header(
-            signature.secrets, signature.event_id, signature.timestamp, body or b""
-        )
+            signature.secrets, signature.event_id, signature.timestamp, body or b"",
+            [secret for _, secret in signature.ed25519])
+        if signature.ed25519:
+            fresh["webhook-key-id"] = " ".join(kid for kid, _ in signature.ed25519)
     for name, value in attempt.request_headers:
         if name.lower() in fresh:
             value = fresh[name.lower()]
@@ -357,3 +364,37 @@ def operational_listeners(domain: Domain) -> int:
     """How many of the domain's enabled endpoints receive any operational event."""
     return (Endpoint.objects.active().filter(domain=domain)
             .filter(event_types__has_any_keys=sorted(catalog.OPERATIONAL_NAMES)).count())
+
+
+JWKS_PATH = "/.well-known/camio-webhooks/{jwks_id}/jwks.json"
+
+
+def jwks(jwks_id: str) -> dict[str, list[dict[str, str]]] | None:
+    """The JWKS document of a domain's key set: the public key of every ed25519 key that
+    signs now or will (the current ones and those whose rotation overlap has not ended) of
+    its live endpoints; None for an id that names no key set."""
+    key_set = DomainKeySet.objects.filter(jwks_id=jwks_id).first()
+    if key_set is None:
+        return None
+    keys = (SigningKey.objects.live().filter(scheme=SigningScheme.ED25519,
+                                             endpoint__domain_id=key_set.domain_id,
+                                             endpoint__deleted_at=None)
+            .order_by("-created_at", "-id"))
+    return {"keys": [jwk(key.key_id, key.secret) for key in keys]}
+
+
+def jwks_url(endpoint: Endpoint) -> str | None:
+    """Where the endpoint's domain publishes its ed25519 public keys (None: it has none)."""
+    key_set = DomainKeySet.objects.filter(domain_id=endpoint.domain_id).first()
+    if key_set is None:
+        return None
+    return settings.PORTAL_URL.rstrip("/") + JWKS_PATH.format(jwks_id=key_set.jwks_id)
+
+
+def endpoint_ed25519(endpoint: Endpoint) -> list[tuple[str, str]]:
+    """(key id, whsk_ key) of each ed25519 key that signs the endpoint's callbacks now,
+    newest first (none when it does not sign with ed25519)."""
+    if not endpoint.signs_with(SigningScheme.ED25519):
+        return []
+    return [(key.key_id, key.secret) for key in
+            endpoint.signing_keys.live().filter(scheme=SigningScheme.ED25519)]

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from callbacks import catalog, egress
 from callbacks.delivery.policy import RESERVED_HEADERS
 from callbacks.filters import clean_filter
-from callbacks.models import RATE_LIMIT_MAX, RETRY_ATTEMPTS_MAX, Method, Ordering
+from callbacks.models import RATE_LIMIT_MAX, RETRY_ATTEMPTS_MAX, Method, Ordering, Signing
 from domains.formats import PORT_NUMBER
 
 # An endpoint URL as the API schema states it too (callbacks.api.serializers): an ASCII host
@@ -155,6 +155,15 @@ def clean_event_types(value: Any) -> list[str]:
     return sorted(set(value))
 
 
+def clean_signing(value: Any) -> str:
+    signing = str(value if value not in (None, "") else Signing.HMAC).strip()
+    if signing not in Signing.values:
+        raise ValidationError(
+            f"{value!r} is not a signing choice; use one of {', '.join(Signing.values)}."
+        )
+    return signing
+
+
 def clean_ordering(value: Any) -> str:
     ordering = str(value if value not in (None, "") else Ordering.NONE).strip()
     if ordering not in Ordering.values:
@@ -244,6 +253,7 @@ CLEANERS = {
     "retry_schedule": clean_retry_schedule,
     "attempt_timeout": clean_attempt_timeout,
     "payload_filter": clean_filter,
+    "signing": clean_signing,
 }
 
 

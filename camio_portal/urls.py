@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from callbacks.api.views import jwks_document
 from camio_portal import health
 from camio_portal.metrics import metrics
 
@@ -32,6 +33,8 @@ api: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # A domain's ed25519 public keys (JWKS), public, under an opaque id.
+    path(".well-known/camio-webhooks/<str:jwks_id>/jwks.json", jwks_document, name="jwks"),
     path("metrics", metrics, name="metrics"),  # Prometheus (camio_portal/metrics.py)
     path("healthz", health.healthz, name="healthz"),
     path("livez", health.livez, name="livez"),

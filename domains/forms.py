@@ -16,6 +16,7 @@ from callbacks.forms import (
     payload_filter_field,
     rate_limit_field,
     retry_schedule_field,
+    signing_field,
 )
 from callbacks.models import DeliveryState, Kind, Method
 from domains.models import normalize_domain_name
@@ -85,6 +86,7 @@ class EndpointForm(EndpointFieldsMixin, forms.Form):
     retry_schedule = retry_schedule_field()
     attempt_timeout = attempt_timeout_field()
     payload_filter = payload_filter_field()
+    signing = signing_field()
 
 
 class TestEventForm(forms.Form):

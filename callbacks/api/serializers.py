@@ -21,8 +21,11 @@ from callbacks.models import (
     Method,
     Ordering,
     ReplayJob,
+    Signing,
+    SigningKey,
     SigningScheme,
 )
+from callbacks.signing import public_key
 from domains.formats import MASK, mask_mapping, mask_url
 
 # Header names and values as callbacks.validation takes them (RFC 9110 tokens; no line
@@ -142,6 +145,11 @@ class EndpointChangeIn(fields.Input):
         "CALLBACK_TIMEOUT.",
     )
     filter = FilterValue(source="payload_filter", required=False, help_text=FILTER_HELP)
+    signing = serializers.ChoiceField(
+        choices=Signing.choices, required=False,
+        help_text="hmac (default): v1 signatures with the whsec_ secret. ed25519: v1a "
+        "signatures, verified with the public key published at the secret route's jwks_url "
+        "(webhook-key-id names the key). both: each callback carries both.")
 
 
 class EndpointIn(EndpointChangeIn):
@@ -204,6 +212,7 @@ class EndpointOut(serializers.Serializer):
     endpoint_id = serializers.CharField()
     domain = serializers.CharField(source="domain.name")
     kind = serializers.ChoiceField(choices=Kind.choices)
+    signing = serializers.ChoiceField(choices=Signing.choices)
     url = MaskedUrlField(help_text="A chat endpoint's shows its scheme and host only.")
     method = serializers.ChoiceField(choices=Method.choices)
     headers = MaskedHeadersField()
@@ -274,15 +283,27 @@ class HealthOut(serializers.Serializer):
     hours = HealthHourOut(many=True, help_text="The 24 hours, oldest first.")
 
 
+class RotateIn(fields.Input):
+    scheme = serializers.ChoiceField(choices=SigningScheme.choices, required=False,
+                                     help_text="Which key to rotate: hmac (the default) or "
+                                     "ed25519.")
+
+
 class SigningKeyOut(serializers.Serializer):
-    key_id = serializers.CharField()
+    key_id = serializers.CharField(help_text="An ed25519 key's is its webhook-key-id and its "
+                                   "JWK's kid.")
     scheme = serializers.ChoiceField(choices=SigningScheme.choices)
+    public_key = serializers.SerializerMethodField(
+        help_text="An ed25519 key's public key, whpk_<base64>; null for HMAC.")
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(
         allow_null=True,
         help_text="When it stops signing; null: the current key, which signs until the next "
         "rotation.",
     )
+
+    def get_public_key(self, key: SigningKey) -> str | None:
+        return public_key(key.secret) if key.scheme == SigningScheme.ED25519 else None
 
 
 class SecretOut(serializers.Serializer):
@@ -291,9 +312,12 @@ class SecretOut(serializers.Serializer):
     )
     keys = SigningKeyOut(
         many=True,
-        help_text="The keys that sign now, newest first (at most 3): callbacks carry one "
-        "signature per key. Secrets other than the current one are not shown.",
+        help_text="The keys that sign now, newest first (at most 3 of each scheme): callbacks "
+        "carry one signature per key. Secrets other than the current one are not shown.",
     )
+    jwks_url = serializers.CharField(
+        allow_null=True, help_text="Where the domain's ed25519 public keys are published "
+        "(JWKS); null while none of its endpoints has one.")
 
 
 class EndpointCreatedOut(EndpointOut):

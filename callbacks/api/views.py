@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
@@ -38,12 +40,13 @@ from callbacks.api.serializers import (
     ReplayCountOut,
     ReplayIn,
     ReplayJobOut,
+    RotateIn,
     SecretOut,
     TestEventIn,
 )
 from callbacks.endpoint_health import endpoint_health
-from callbacks.models import Delivery, DeliveryState, Endpoint, Event, ReplayJob
-from callbacks.selectors import delivery_summary
+from callbacks.models import Delivery, DeliveryState, Endpoint, Event, ReplayJob, SigningScheme
+from callbacks.selectors import delivery_summary, jwks, jwks_url
 from domains.models import Domain, signed_in_user
 
 FINISHED = frozenset({DeliveryState.SUCCEEDED, DeliveryState.FAILED, DeliveryState.CANCELLED})
@@ -83,7 +86,8 @@ class Conflict(exceptions.APIException):
 
 def _secret_out(endpoint: Endpoint, secret: str) -> dict:
     """The current ``secret`` and every key that signs now (their secrets not shown)."""
-    return SecretOut({"secret": secret, "keys": endpoint.signing_keys.live()}).data
+    return SecretOut({"secret": secret, "keys": endpoint.signing_keys.live(),
+                      "jwks_url": jwks_url(endpoint)}).data
 
 
 def _wait_for(delivery: Delivery, seconds: float) -> Delivery:
@@ -199,18 +203,21 @@ class EndpointViewSet(AdminViewSet):
         secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=signed_in_user(request))
         return Response(_secret_out(endpoint, secret))
 
-    @extend_schema(request=None, responses={
+    @extend_schema(request=RotateIn, responses={
         200: SecretOut,
         409: OpenApiResponse(Errors, "Refused, nothing changed: 3 keys sign already. The "
                              "message says when the oldest stops signing (rotate from then)."),
     })
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, endpoint_id: str) -> Response:
-        """Issue a new secret, the current one from now on; every older key still signing
-        goes on signing for 24 hours at most. At most 3 keys sign at once."""
+        """Issue a new key of the scheme (HMAC by default), the current one from now on;
+        every older key of it still signing goes on signing for 24 hours at most. At most 3
+        keys of a scheme sign at once."""
         endpoint = self.get_object()
+        scheme = self.read(RotateIn, request).get("scheme", SigningScheme.HMAC)
         try:
-            callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request))
+            callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request),
+                                             scheme=scheme)
         except ValidationError as exc:
             raise Conflict(" ".join(exc.messages)) from None
         return Response(_secret_out(endpoint, endpoint.current_key().secret))
@@ -365,3 +372,15 @@ class DeliveryViewSet(AdminViewSet):
             delivery=self.get_object(), actor=signed_in_user(request)
         )
         return Response(DeliveryOut(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+@require_GET
+def jwks_document(request: HttpRequest, jwks_id: str) -> JsonResponse:
+    """A domain's ed25519 public keys as a JWKS document (no token: public keys; the opaque
+    id names no domain). 404 for an id that names no key set."""
+    document = jwks(jwks_id)
+    if document is None:
+        return JsonResponse({"errors": {"detail": ["No such key set."]}}, status=404)
+    answer = JsonResponse(document)
+    answer["Cache-Control"] = "public, max-age=300"
+    return answer

@@ -36,6 +36,7 @@ from callbacks.models import (
     DeliveryState,
     Endpoint,
     Kind,
+    Signing,
     SigningScheme,
 )
 from callbacks.signing import live_secrets
@@ -277,6 +278,7 @@ def _jobs(rows: list[tuple], token: uuid.UUID, started_ns: int,
             delivery_id=str(delivery_id), endpoint_id=endpoint_id, event_id=str(event_id),
             event_type=kind, event_created_at=created, method=endpoint.method,
             url=endpoint.url, headers=endpoint.headers, secrets=endpoint.secrets(),
+            ed25519=endpoint.ed25519(),
             body=bytes(body), attempt_number=attempts + 1, due_at=due,
             schedule_slot=attempts - off_schedule + 1, probe=bool(probe) and not test,
             claim_token=str(token), test=test, replay=replay,
@@ -308,12 +310,23 @@ class EndpointView:
         self.headers = {name: value for name, value in (endpoint.headers or {}).items()
                         if name.lower() not in RESERVED_HEADERS}
         # Read here rather than through a model method: the engine stays out of models.py.
-        self.keys = [(key.secret, key.expires_at) for key in endpoint.signing_keys.all()
-                     if key.scheme == SigningScheme.HMAC]  # judged at each claim: ends pass
+        # Each scheme the endpoint signs with (callbacks.models.Signing): its keys, newest
+        # first, judged at each claim (ends pass).
+        signs = Signing.schemes(endpoint.signing)
+        keys = [key for key in endpoint.signing_keys.all() if key.scheme in signs]
+        self.keys = [(key.secret, key.expires_at) for key in keys
+                     if key.scheme == SigningScheme.HMAC]
+        self.ed_keys = [(key.key_id, key.secret, key.expires_at) for key in keys
+                        if key.scheme == SigningScheme.ED25519]
 
     def secrets(self) -> list[str]:
         """The secrets that sign now (older keys too while their rotation overlaps)."""
         return live_secrets(self.keys, timezone.now())
+
+    def ed25519(self) -> list[tuple[str, str]]:
+        """(key id, private key) of each ed25519 key that signs now, newest first."""
+        now = timezone.now()
+        return [(kid, secret) for kid, secret, ends in self.ed_keys if ends is None or ends > now]
 
 
 _views: dict[tuple[int, object], EndpointView] = {}

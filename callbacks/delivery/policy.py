@@ -32,6 +32,7 @@ RESERVED_HEADERS = frozenset(
         "webhook-id",
         "webhook-timestamp",
         "webhook-signature",
+        "webhook-key-id",
         "camio-order-key",
         "camio-order-sequence",
         "camio-test",
@@ -90,6 +91,8 @@ class Job:
     # scheme and host) is what the attempt log records of its URL.
     chat: bool = False
     shown_url: str = ""
+    # (key id, whsk_ private key) of each ed25519 key that signs (v1a), newest first.
+    ed25519: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -219,6 +222,8 @@ def build_request(job: Job, timestamp: int, trace: Sequence[tuple[str, str]] = (
         *(((("camio-request-id", job.request_id),) if job.request_id else ()) + tuple(trace)
           if settings.CALLBACK_TRACE_HEADERS else ()),
         ("webhook-timestamp", str(timestamp)),
-        ("webhook-signature", signature_header(job.secrets, job.event_id, timestamp, body)),
+        *((("webhook-key-id", " ".join(kid for kid, _ in job.ed25519)),) if job.ed25519 else ()),
+        ("webhook-signature", signature_header(job.secrets, job.event_id, timestamp, body,
+                                               [secret for _, secret in job.ed25519])),
     ]
     return Request(job.method, url, headers, None if bodyless else body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -22,22 +22,24 @@ from callbacks.models import (
     MAX_OVERLAPPING_KEYS,
     Delivery,
     DeliveryState,
+    DomainKeySet,
     Endpoint,
     Kind,
     Ordering,
+    Signing,
     SigningKey,
     SigningScheme,
     rotation_allowed_from,
 )
 from callbacks.publishing import order_pending, unorder_pending
 from callbacks.services.operational import announce_disabled
-from callbacks.signing import new_secret
+from callbacks.signing import new_ed25519_secret, new_secret
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value, relock
 
 EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit",
-            "retry_schedule", "attempt_timeout", "payload_filter")
+            "retry_schedule", "attempt_timeout", "payload_filter", "signing")
 
 
 def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
@@ -72,6 +74,7 @@ def endpoint_create(
     attempt_timeout: float | str | None = None,
     payload_filter: dict[str, Any] | str | None = None,
     kind: str = Kind.WEBHOOK,
+    signing: str = Signing.HMAC,
     actor: User | None,
 ) -> Endpoint:
     """Register a callback endpoint for ``domain`` with a fresh signing secret; a ``chat``
@@ -82,7 +85,8 @@ def endpoint_create(
     data = endpoint_fields_clean(
         {"url": url, "method": method, "headers": headers or {}, "event_types": event_types,
          "ordering": ordering, "rate_limit": rate_limit, "retry_schedule": retry_schedule,
-         "attempt_timeout": attempt_timeout, "payload_filter": payload_filter}
+         "attempt_timeout": attempt_timeout, "payload_filter": payload_filter,
+         "signing": signing}
     )
     data["filter_path"], data["filter_vars"] = compile_filter(data["payload_filter"])
     if kind == Kind.CHAT:
@@ -95,8 +99,25 @@ def endpoint_create(
     )
     SigningKey.objects.create(endpoint=endpoint, secret=new_secret(),
                               created_at=endpoint.created_at)
+    _ensure_keys(endpoint)
     _audit(endpoint, actor, "endpoint.created", after=_view(endpoint))
     return endpoint
+
+
+NEW_SECRET: dict[str, Callable[[], str]] = {SigningScheme.HMAC: new_secret,
+                                            SigningScheme.ED25519: new_ed25519_secret}
+
+
+def _ensure_keys(endpoint: Endpoint) -> None:
+    """Give the endpoint a current key of each scheme it signs with that it lacks; an
+    ed25519 one publishes its domain's key set (the JWKS document)."""
+    schemes = Signing.schemes(endpoint.signing)
+    for scheme in schemes:
+        if not endpoint.signing_keys.filter(scheme=scheme, expires_at=None).exists():
+            SigningKey.objects.create(endpoint=endpoint, scheme=scheme,
+                                      secret=NEW_SECRET[scheme](), created_at=timezone.now())
+    if SigningScheme.ED25519 in schemes:
+        DomainKeySet.objects.get_or_create(domain_id=endpoint.domain_id)
 
 
 def keep_masked_headers(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
@@ -139,6 +160,8 @@ def endpoint_update(
         endpoint.filter_path, endpoint.filter_vars = compile_filter(endpoint.payload_filter)
         reset += ["filter_path", "filter_vars"]
     endpoint.save(update_fields=[*changed, *reset, "updated_at"])
+    if "signing" in changed:
+        _ensure_keys(endpoint)
     if "ordering" in changed:
         pairs = (order_pending(endpoint.pk) if endpoint.ordering == Ordering.PER_KEY
                  else unorder_pending(endpoint.pk))
@@ -334,28 +357,36 @@ def endpoint_restore(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
 
 
 @transaction.atomic
-def endpoint_rotate_secret(*, endpoint: Endpoint, actor: User | None) -> Endpoint:
-    """Issue a new signing key, the current one from now on; every older key that still
-    signs goes on signing beside it for ``CALLBACK_SECRET_OVERLAP_HOURS`` at most (never
-    longer than it already would).
+def endpoint_rotate_secret(*, endpoint: Endpoint, actor: User | None,
+                           scheme: str = SigningScheme.HMAC) -> Endpoint:
+    """Issue a new signing key of ``scheme``, the current one from now on; every older key
+    of it that still signs goes on signing beside it for ``CALLBACK_SECRET_OVERLAP_HOURS`` at
+    most (never longer than it already would).
 
     At most ``MAX_OVERLAPPING_KEYS`` replaced keys sign beside the current one: a rotation
     that would make one more is refused, saying when it will be allowed. Keys that stopped
     signing are deleted."""
     endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     now = timezone.now()
-    keys = endpoint.signing_keys.filter(scheme=SigningScheme.HMAC)
+    if scheme not in SigningScheme.values:
+        raise ValidationError({"scheme": [f"{scheme!r} is not a signing scheme; use one of "
+                                          f"{', '.join(SigningScheme.values)}."]})
+    keys = endpoint.signing_keys.filter(scheme=scheme)
     allowed_from = rotation_allowed_from(keys.live(now).only("expires_at"))  # none decrypted
     if allowed_from is not None:
         raise ValidationError(_too_many_keys(allowed_from), code="too_many_keys")
     ends = now + datetime.timedelta(hours=settings.CALLBACK_SECRET_OVERLAP_HOURS)
     keys.filter(expires_at__lte=now).delete()
     keys.filter(Q(expires_at=None) | Q(expires_at__gt=ends)).update(expires_at=ends)
-    key = SigningKey.objects.create(endpoint=endpoint, secret=new_secret(), created_at=now)
+    key = SigningKey.objects.create(endpoint=endpoint, scheme=scheme,
+                                    secret=NEW_SECRET[scheme](), created_at=now)
+    if scheme == SigningScheme.ED25519:
+        DomainKeySet.objects.get_or_create(domain_id=endpoint.domain_id)
     endpoint.updated_at = now  # sending processes load the keys again
     endpoint.save(update_fields=["updated_at"])
     _audit(endpoint, actor, "endpoint.secret_rotated",
-           after={"issued": key.key_id, "earlier_ones_stop_signing_by": ends.isoformat()})
+           after={"issued": key.key_id, "scheme": scheme,
+                  "earlier_ones_stop_signing_by": ends.isoformat()})
     return endpoint
 
 

@@ -18,12 +18,13 @@ from django.views.decorators.http import require_GET, require_POST
 from callbacks import chat
 from callbacks import services as callbacks
 from callbacks.forms import retry_policy_text
-from callbacks.models import Delivery, Kind
+from callbacks.models import Delivery, Kind, SigningScheme
 from callbacks.selectors import (
     FreshSignature,
     attempt_as_curl,
     deliveries_for,
     delivery_detail,
+    endpoint_ed25519,
     log_summary,
     pretty_body,
 )
@@ -92,8 +93,9 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
     signature = None
     if revealed is not None:  # signed now with the current secret: runnable for 5 minutes
         signature = FreshSignature(
-            str(delivery.event_id), endpoint.signing_secrets(), int(time.time())
-        )
+            str(delivery.event_id),
+            endpoint.signing_secrets() if endpoint.signs_with(SigningScheme.HMAC) else [],
+            int(time.time()), endpoint_ed25519(endpoint))
     attempts = [
         (a, attempt_as_curl(a, body, revealed, signature, endpoint_url=endpoint.url))
         for a in delivery.attempts.all()

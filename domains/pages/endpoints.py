@@ -25,16 +25,19 @@ from callbacks.models import (
     Endpoint,
     Kind,
     ReplayJob,
+    SigningScheme,
     rotation_allowed_from,
 )
 from callbacks.selectors import (
     PREVIEW_EVENTS,
     delivery_summary,
     filter_preview,
+    jwks_url,
     pending_deliveries,
     recently_deleted_endpoints,
     waiting_behind_circuit,
 )
+from callbacks.signing import public_key
 from domains.confirm import Question, ask, confirmed
 from domains.formats import counted, mask_mapping
 from domains.forms import DisableForm, EndpointForm, ReplayForm, TestEventForm, show_refusal
@@ -65,6 +68,7 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
                 attempt_timeout=data["attempt_timeout"],
                 payload_filter=data["payload_filter"],
                 kind=data["kind"] or Kind.WEBHOOK,
+                signing=data["signing"],
             )
         except ValidationError as exc:
             show_refusal(form, exc)
@@ -144,6 +148,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "retry_schedule": schedule_text(endpoint.retry_schedule),
         "attempt_timeout": f"{endpoint.attempt_timeout:g}" if endpoint.attempt_timeout else "",
         "payload_filter": filter_text(endpoint.payload_filter),
+        "signing": endpoint.signing,
     }
     initial["kind"] = endpoint.kind
     form = EndpointForm(request.POST or None, initial=initial)
@@ -291,11 +296,15 @@ def endpoint_secret(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
     secret = None
     if request.method == "POST":
         secret = callbacks.endpoint_reveal_secret(endpoint=endpoint, actor=signed_in_user(request))
-    keys = list(endpoint.signing_keys.live())
+    live = list(endpoint.signing_keys.live())
+    keys = [key for key in live if key.scheme == SigningScheme.HMAC]
+    public_keys = [(key, public_key(key.secret)) for key in live
+                   if key.scheme == SigningScheme.ED25519]
     return render(
         request,
         "domains/endpoint_secret.html",
         {"domain": domain, "endpoint": endpoint, "secret": secret, "keys": keys,
+         "public_keys": public_keys, "jwks_url": jwks_url(endpoint) if public_keys else None,
          "rotation_allowed_from": rotation_allowed_from(keys),
          "max_keys": MAX_OVERLAPPING_KEYS,
          "overlap": f"{settings.CALLBACK_SECRET_OVERLAP_HOURS:g} hours"},
@@ -309,23 +318,44 @@ def endpoint_secret_rotate(request: HttpRequest, name: str, endpoint_id: str) ->
     domain = administered_domain(request, name)
     endpoint = domain_endpoint(domain, endpoint_id)
     back = reverse("domains:endpoint_secret", args=[domain.name, endpoint.endpoint_id])
-    if not confirmed(request, "endpoint.rotate_secret", endpoint.endpoint_id):
-        return ask(request, _rotation_question(endpoint, back))
+    scheme = request.GET.get("scheme", SigningScheme.HMAC)
+    if scheme not in SigningScheme.values:
+        raise Http404("No such signing scheme.")
+    # The HMAC secret's token names the endpoint alone, as before ed25519 keys existed.
+    target = endpoint.endpoint_id + ("" if scheme == SigningScheme.HMAC else f":{scheme}")
+    if not confirmed(request, "endpoint.rotate_secret", target):
+        return ask(request, _rotation_question(endpoint, back, scheme, target))
     try:
-        callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request))
+        callbacks.endpoint_rotate_secret(endpoint=endpoint, actor=signed_in_user(request),
+                                         scheme=scheme)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "New secret issued: reveal it below and give it to your "
+        messages.success(request, "New ed25519 key issued: it is published with the older "
+                         "ones, which go on signing beside it for now." if scheme != "hmac"
+                         else "New secret issued: reveal it below and give it to your "
                          "receiver before the older ones stop signing.")
     return redirect(back)
 
 
-def _rotation_question(endpoint: Endpoint, back: str) -> Question:
+def _rotation_question(endpoint: Endpoint, back: str, scheme: str = SigningScheme.HMAC,
+                       target: str = "") -> Question:
     """What a rotation does to each key that signs now, and what the receiver must do."""
     now = timezone.now()
     ends = now + datetime.timedelta(hours=settings.CALLBACK_SECRET_OVERLAP_HOURS)
-    keys = list(endpoint.signing_keys.live(now))
+    keys = list(endpoint.signing_keys.live(now).filter(scheme=scheme))
+    if scheme == SigningScheme.ED25519:
+        return Question(
+            action="endpoint.rotate_secret", target=target,
+            title="Rotate the ed25519 key?", subject=endpoint_name(endpoint),
+            button="Rotate the ed25519 key", cancel_url=back,
+            losses=[f"The {'current' if key.expires_at is None else 'older'} key {key.key_id} "
+                    f"stops signing at {min(key.expires_at or ends, ends):%Y-%m-%d %H:%M} UTC"
+                    for key in keys],
+            lead="Each ed25519 key that signs now:",
+            consequences=["A new key signs every callback from now on and is published in "
+                          "the domain's JWKS at once: receivers that fetch the JWKS again for "
+                          "an unknown webhook-key-id need do nothing else."])
     losses = [f"The {'current' if key.expires_at is None else 'older'} secret created "
               f"{key.created_at:%Y-%m-%d %H:%M} UTC stops signing at "
               f"{min(key.expires_at or ends, ends):%Y-%m-%d %H:%M} UTC" for key in keys]
@@ -334,7 +364,7 @@ def _rotation_question(endpoint: Endpoint, back: str) -> Question:
                f"most there may be: this rotation will be refused until the oldest stops "
                f"signing, at {allowed_from:%Y-%m-%d %H:%M:%S} UTC."] if allowed_from else []
     return Question(
-        action="endpoint.rotate_secret", target=endpoint.endpoint_id,
+        action="endpoint.rotate_secret", target=target or endpoint.endpoint_id,
         title="Rotate the signing secret?", subject=endpoint_name(endpoint),
         button="Rotate the secret", cancel_url=back, losses=losses,
         lead="Each secret that signs now:",
