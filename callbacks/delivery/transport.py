@@ -5,6 +5,12 @@ read up to a cap, and the SSRF guard (callbacks.egress) at connect time: every r
 address checked, the connection pinned to a checked one. ``AsyncSender`` sends the
 worker's batches concurrently; ``send_one`` sends a single attempt (the command line's
 test event) through the same code.
+
+Through ``CALLBACK_PROXY_URL`` (unless the host is in ``CALLBACK_NO_PROXY``) the
+destination is resolved and checked here first and the proxy is asked for the checked
+address: ``CONNECT <address>:<port>`` for https (TLS still names and verifies the host),
+an absolute-form request naming the address for http, the Host header kept either way.
+The proxy's own address is configuration, not judged.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import concurrent.futures
 import datetime
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from django.conf import settings
@@ -20,7 +27,7 @@ from django.utils import timezone
 
 from callbacks import tracing
 from callbacks.delivery.policy import Job, Result, build_request
-from callbacks.egress import AddressRefused, GuardedResolver, preflight
+from callbacks.egress import AddressRefused, GuardedResolver, preflight, resolve
 
 
 def _now() -> datetime.datetime:
@@ -33,6 +40,7 @@ class AsyncSender:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.session: aiohttp.ClientSession | None = None
+        self.proxied: aiohttp.ClientSession | None = None
 
     async def open(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:
@@ -50,9 +58,20 @@ class AsyncSender:
             )
         return self.session
 
+    async def open_proxied(self) -> aiohttp.ClientSession:
+        """The session for the proxy: destinations come checked and as addresses, so its
+        resolver only ever resolves the proxy's own host."""
+        if self.proxied is None or self.proxied.closed:
+            self.proxied = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.limit, enable_cleanup_closed=True),
+                trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent",))
+        return self.proxied
+
     async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
+        for session in (self.session, self.proxied):
+            if session is not None:
+                await session.close()
 
     async def send(self, job: Job) -> Result:
         span, trace = tracing.start_attempt(job.event_id, job.delivery_id, job.attempt_number,
@@ -75,14 +94,22 @@ class AsyncSender:
         )
         try:
             preflight(job.url)
-            session = await self.open()
+            url, headers, extra = request.url, request.headers, {}
+            if proxied(job.url):
+                url, host, name = await pinned(request.url)
+                headers = [*headers, ("Host", host)]
+                extra = {"proxy": settings.CALLBACK_PROXY_URL, "server_hostname": name}
+                session = await self.open_proxied()
+            else:
+                session = await self.open()
             async with session.request(
                 request.method,
-                request.url,
-                headers=request.headers,
+                url,
+                headers=headers,
                 data=request.body,
                 allow_redirects=False,
                 timeout=timeout,
+                **extra,
             ) as response:
                 body = await response.content.read(settings.CALLBACK_RESPONSE_MAX_BYTES)
                 result.status = response.status
@@ -93,8 +120,39 @@ class AsyncSender:
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             result.error = readable_error(exc, deadline)
             result.refused = result.error.startswith("Refused:")
+            proxy_password = urlsplit(settings.CALLBACK_PROXY_URL).password
+            if proxy_password:  # an error naming the proxy never carries its credentials
+                result.error = result.error.replace(proxy_password, "••••••")
         result.finished_at = _now()
         return result
+
+
+def proxied(url: str) -> bool:
+    """Whether a callback to ``url`` goes through CALLBACK_PROXY_URL."""
+    if not settings.CALLBACK_PROXY_URL:
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    for entry in settings.CALLBACK_NO_PROXY:
+        entry = entry.strip().lower().lstrip(".")
+        if entry == "*" or host == entry or host.endswith(f".{entry}"):
+            return False
+    return True
+
+
+async def pinned(url: str) -> tuple[str, str, str | None]:
+    """Resolve and check ``url``'s host (egress.resolve refuses what the guard refuses);
+    return the URL naming the first checked address, the Host header (as in the URL) and
+    the name TLS verifies (None for http)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    loop = asyncio.get_running_loop()
+    [(_, address), *_] = await loop.run_in_executor(None, resolve, host, port)
+    userinfo, at, host_port = parts.netloc.rpartition("@")
+    dialled = f"[{address}]" if ":" in address else address
+    netloc = f"{userinfo}{at}{dialled}:{port}"
+    return (urlunsplit(parts._replace(netloc=netloc)), host_port,
+            host if parts.scheme == "https" else None)
 
 
 def send_one(job: Job) -> Result:

@@ -304,6 +304,12 @@ CALLBACK_TEST_WAIT_SECONDS = env.float("CALLBACK_TEST_WAIT_SECONDS", default=20.
 CALLBACK_REPLAY_RATE = env.int("CALLBACK_REPLAY_RATE", default=500)  # deliveries/s created
 # Networks a callback may reach although private or loopback (CIDRs).
 CALLBACK_ALLOWED_NETWORKS: list[str] = env.list("CALLBACK_ALLOWED_NETWORKS", default=[])
+# Fixed egress (docs/callbacks.md, "Egress proxy"): every callback through this HTTP proxy
+# (credentials in the URL are kept encrypted nowhere: they are configuration), except to
+# hosts in CALLBACK_NO_PROXY (names, ".domain" suffixes, or "*"). The guard judges the
+# destination first; the proxy is trusted configuration.
+CALLBACK_PROXY_URL = env.str("CALLBACK_PROXY_URL", default="")
+CALLBACK_NO_PROXY: list[str] = env.list("CALLBACK_NO_PROXY", default=[])
 
 # --- Incidents ------------------------------------------------------------
 
