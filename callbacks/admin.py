@@ -35,6 +35,7 @@ from callbacks.forms import (
     retry_schedule_field,
     schedule_text,
     signing_field,
+    tls_fields,
 )
 from callbacks.models import (
     MAX_OVERLAPPING_KEYS,
@@ -75,6 +76,7 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
     attempt_timeout = attempt_timeout_field()
     payload_filter = payload_filter_field()
     signing = signing_field()
+    client_certificate, client_key, ca_bundle = tls_fields()
     kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.WEBHOOK, required=False,
                              help_text="chat: a Slack- or Teams-style incoming webhook that "
                              "gets a short text message; its URL is kept encrypted.")
@@ -96,6 +98,7 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
             self.fields["kind"].disabled = True  # chosen when added
             self.initial["retry_schedule"] = schedule_text(self.instance.retry_schedule)
             self.initial["payload_filter"] = filter_text(self.instance.payload_filter)
+            self.initial["client_key"] = ""  # never shown again
 
 
 
@@ -235,6 +238,9 @@ class EndpointAdmin(UndoableDeletes, admin.ModelAdmin):
             "attempt_timeout": data.get("attempt_timeout"),
             "payload_filter": data.get("payload_filter"),
             "signing": data.get("signing") or "hmac",
+            "client_certificate": data.get("client_certificate") or "",
+            "client_key": data.get("client_key") or "",
+            "ca_bundle": data.get("ca_bundle") or "",
         }
         if change:
             saved = services.endpoint_update(

@@ -1,4 +1,4 @@
-"""The event catalog: Camio's 11 types and the portal's 4 operational ones, what emits them,
+"""The event catalog: Camio's 11 types and the portal's 5 operational ones, what emits them,
 their JSON Schema and an example.
 
 The portal's pages, the API (GET /api/event-types, the OpenAPI webhooks), the
@@ -252,6 +252,16 @@ def _operational_types() -> tuple[EventType, ...]:
             {"endpoint": EXAMPLE_ENDPOINT, "reason": "gone",
              "detail": "The endpoint answered 410 Gone.", "disabled_by": None,
              "cancelled_deliveries": 12, "disabled_at": "2021-04-30T19:13:42.317-0000"},
+            "endpoint:<endpoint_id> (the endpoint it is about)",
+        ),
+        EventType(
+            "endpoint.certificate_expiring",
+            "An endpoint's client certificate (mTLS) expires within 14 days: upload a new "
+            "one before then, or receivers that require it will refuse the callbacks.",
+            OPERATIONAL,
+            _obj({"endpoint": ENDPOINT_REF, "fingerprint": STRING, "expires_at": CAMIO_DATE}),
+            {"endpoint": EXAMPLE_ENDPOINT, "fingerprint": "3A:1F:...:9C",
+             "expires_at": "2021-05-14T00:00:00.000-0000"},
             "endpoint:<endpoint_id> (the endpoint it is about)",
         ),
         EventType(

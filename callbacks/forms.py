@@ -71,6 +71,28 @@ def signing_field() -> forms.ChoiceField:
     )
 
 
+def tls_fields() -> tuple[forms.CharField, forms.CharField, forms.CharField]:
+    """mTLS: the client certificate, its key (never shown again) and a CA bundle."""
+    pem = {"rows": 4, "spellcheck": "false", "autocomplete": "off"}
+    return (
+        forms.CharField(
+            label="Client certificate (PEM)", required=False, strip=False,
+            widget=forms.Textarea(attrs={**pem, "placeholder": "-----BEGIN CERTIFICATE-----"}),
+            help_text="For receivers that require mutual TLS: the certificate, then any "
+            "intermediates. Empty, with the key empty too: none."),
+        forms.CharField(
+            label="Client certificate's private key (PEM)", required=False, strip=False,
+            widget=forms.Textarea(attrs={**pem, "placeholder": "-----BEGIN PRIVATE KEY-----"}),
+            help_text="Without a passphrase. Stored encrypted and never shown again: leave "
+            "it empty to keep the stored one."),
+        forms.CharField(
+            label="CA bundle (PEM)", required=False, strip=False,
+            widget=forms.Textarea(attrs=pem),
+            help_text="Certificates that verify the receiver in place of the system's (a "
+            "private CA). Empty: the system's."),
+    )
+
+
 def ordering_field() -> forms.ChoiceField:
     return forms.ChoiceField(
         label="Delivery order",

@@ -136,6 +136,15 @@ class Endpoint(models.Model):
                             db_default=Kind.WEBHOOK)
     signing = models.CharField(max_length=8, choices=Signing.choices, default=Signing.HMAC,
                                db_default=Signing.HMAC)
+    # Mutual TLS (callbacks/tls.py): the client certificate (PEM, public) and its key
+    # (encrypted, never shown again), and a CA bundle that verifies the receiver.
+    client_certificate = models.TextField(blank=True, default="", db_default="")
+    client_key = EncryptedTextField(null=True, blank=True)
+    client_certificate_fingerprint = models.CharField(max_length=95, blank=True, default="",
+                                                      db_default="")
+    client_certificate_expires_at = models.DateTimeField(null=True, blank=True)
+    client_certificate_warned_at = models.DateTimeField(null=True, blank=True)
+    ca_bundle = models.TextField(blank=True, default="", db_default="")
     chat_url = EncryptedTextField(null=True, blank=True)  # null: not a chat endpoint
     # Operational events (callbacks/services/operational.py). ``health_state``: "" while it
     # is well, else what began the failing episode ("failures" or "circuit"), "~"-prefixed

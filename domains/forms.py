@@ -17,6 +17,7 @@ from callbacks.forms import (
     rate_limit_field,
     retry_schedule_field,
     signing_field,
+    tls_fields,
 )
 from callbacks.models import DeliveryState, Kind, Method
 from domains.models import normalize_domain_name
@@ -87,6 +88,7 @@ class EndpointForm(EndpointFieldsMixin, forms.Form):
     attempt_timeout = attempt_timeout_field()
     payload_filter = payload_filter_field()
     signing = signing_field()
+    client_certificate, client_key, ca_bundle = tls_fields()
 
 
 class TestEventForm(forms.Form):

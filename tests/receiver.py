@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     hold_after: int | None = None
     released: threading.Event = field(default_factory=threading.Event)
+    tls: ssl.SSLContext | None = None  # a server context: https
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -71,13 +73,16 @@ class Receiver:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
 
         self.server = ThreadingHTTPServer((self.host, self.port), Handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.server.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.host}:{self.server.server_address[1]}"
 
     def ids(self) -> list[str]:
         return [r.headers.get("webhook-id", "") for r in self.received]

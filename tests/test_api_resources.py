@@ -228,7 +228,7 @@ def test_every_route_takes_the_query_parameters_its_schema_names(api, api_endpoi
 def test_event_types_carry_schemas_their_examples_meet(api):
     types = api.get("/api/event-types").json()
     assert [t["type"] for t in types] == [e.name for e in catalog.EVENT_TYPES]
-    assert len(types) == 15  # the seed's 11 and 4 operational ones
+    assert len(types) == 16  # the seed's 11 and 5 operational ones
     for entry in types:
         jsonschema.validate(
             {**entry["example"], "id": "3b7e1c52-2f7a-4c47-9a55-0c6d1f1f5e21"}, entry["schema"]

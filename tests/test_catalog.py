@@ -1,4 +1,4 @@
-"""The catalog: the seed's 11 types and 4 operational ones, schemas that accept their
+"""The catalog: the seed's 11 types and 5 operational ones, schemas that accept their
 examples and the hand-written fixtures."""
 
 import json
@@ -23,7 +23,7 @@ SEED_TYPES = {
     "zone.deleted",
 }
 OPERATIONAL_TYPES = {"endpoint.failing", "endpoint.recovered", "endpoint.disabled",
-                     "delivery.exhausted"}
+                     "delivery.exhausted", "endpoint.certificate_expiring"}
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 
 

@@ -145,6 +145,19 @@ class EndpointChangeIn(fields.Input):
         "CALLBACK_TIMEOUT.",
     )
     filter = FilterValue(source="payload_filter", required=False, help_text=FILTER_HELP)
+    client_certificate = fields.Text(
+        required=False, allow_blank=True, max_length=65536, trim_whitespace=False,
+        help_text="mTLS: the client certificate (PEM, the leaf first, then intermediates), "
+        "given with client_key; both empty: none. Refused (422) when unreadable, expired, "
+        "or not the key's pair.")
+    client_key = fields.Text(
+        required=False, allow_blank=True, max_length=65536, trim_whitespace=False,
+        write_only=True, help_text="mTLS: the certificate's private key (PEM, without a "
+        "passphrase). Stored encrypted; never shown again.")
+    ca_bundle = fields.Text(
+        required=False, allow_blank=True, max_length=65536, trim_whitespace=False,
+        help_text="PEM certificates that verify the receiver's certificate in place of the "
+        "system's (a private CA); empty: the system's.")
     signing = serializers.ChoiceField(
         choices=Signing.choices, required=False,
         help_text="hmac (default): v1 signatures with the whsec_ secret. ed25519: v1a "
@@ -238,6 +251,22 @@ class EndpointOut(serializers.Serializer):
         allow_null=True, help_text="This endpoint's attempt timeout; null: the deployment's.")
     filter = FilterValue(source="payload_filter",
                          help_text="This endpoint's payload filter; null: none.")
+    client_certificate = serializers.SerializerMethodField(
+        help_text="mTLS: the client certificate's SHA-256 fingerprint, subject and end "
+        "(its key is never shown); null: none.")
+    ca_bundle = serializers.CharField(help_text="The CA bundle (PEM) that verifies the "
+                                      "receiver; empty: the system's.")
+
+    @extend_schema_field({"type": ["object", "null"], "properties": {
+        "fingerprint": {"type": "string"}, "expires_at": {"type": "string",
+                                                           "format": "date-time"}},
+        "required": ["fingerprint", "expires_at"]})
+    def get_client_certificate(self, endpoint: Endpoint) -> dict[str, str] | None:
+        if not endpoint.client_certificate:
+            return None
+        expires = endpoint.client_certificate_expires_at
+        return {"fingerprint": endpoint.client_certificate_fingerprint,
+                "expires_at": expires.isoformat().replace("+00:00", "Z") if expires else ""}
 
 
 class HealthHourOut(serializers.Serializer):

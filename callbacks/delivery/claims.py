@@ -40,6 +40,7 @@ from callbacks.models import (
     SigningScheme,
 )
 from callbacks.signing import live_secrets
+from callbacks.tls import client_context
 
 # How far ahead a rate-limited endpoint's deliveries are claimed (each waits for its start).
 RATE_HORIZON = 1.0
@@ -278,7 +279,7 @@ def _jobs(rows: list[tuple], token: uuid.UUID, started_ns: int,
             delivery_id=str(delivery_id), endpoint_id=endpoint_id, event_id=str(event_id),
             event_type=kind, event_created_at=created, method=endpoint.method,
             url=endpoint.url, headers=endpoint.headers, secrets=endpoint.secrets(),
-            ed25519=endpoint.ed25519(),
+            ed25519=endpoint.ed25519(), tls=endpoint.tls,
             body=bytes(body), attempt_number=attempts + 1, due_at=due,
             schedule_slot=attempts - off_schedule + 1, probe=bool(probe) and not test,
             claim_token=str(token), test=test, replay=replay,
@@ -318,6 +319,9 @@ class EndpointView:
                      if key.scheme == SigningScheme.HMAC]
         self.ed_keys = [(key.key_id, key.secret, key.expires_at) for key in keys
                         if key.scheme == SigningScheme.ED25519]
+        # Its client certificate and CA bundle, loaded once per change (callbacks/tls.py).
+        self.tls = client_context(endpoint.client_certificate, endpoint.client_key,
+                                  endpoint.ca_bundle)
 
     def secrets(self) -> list[str]:
         """The secrets that sign now (older keys too while their rotation overlaps)."""

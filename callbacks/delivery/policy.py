@@ -9,6 +9,7 @@ import datetime
 import email.utils
 import functools
 import random
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
@@ -93,6 +94,8 @@ class Job:
     shown_url: str = ""
     # (key id, whsk_ private key) of each ed25519 key that signs (v1a), newest first.
     ed25519: list[tuple[str, str]] = field(default_factory=list)
+    # The endpoint's client certificate and CA bundle (None: the default TLS context).
+    tls: ssl.SSLContext | None = None
 
 
 @dataclass

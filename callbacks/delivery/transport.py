@@ -109,6 +109,7 @@ class AsyncSender:
                 data=request.body,
                 allow_redirects=False,
                 timeout=timeout,
+                ssl=job.tls if job.tls is not None else True,
                 **extra,
             ) as response:
                 body = await response.content.read(settings.CALLBACK_RESPONSE_MAX_BYTES)
@@ -195,6 +196,8 @@ def readable_error(exc: BaseException, timeout: float) -> str:
         ("nodename nor servname", "Host name not found"),
         ("No address associated", "Host name not found"),
         ("CERTIFICATE_VERIFY_FAILED", "TLS certificate could not be verified"),
+        ("CERTIFICATE_REQUIRED", "TLS error: the receiver requires a client certificate"),
+        ("certificate required", "TLS error: the receiver requires a client certificate"),
         ("SSL", "TLS error"),
         ("Connection reset", "Connection reset by the receiver"),
         ("ServerDisconnected", "The receiver closed the connection without answering"),

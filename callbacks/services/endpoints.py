@@ -34,17 +34,24 @@ from callbacks.models import (
 from callbacks.publishing import order_pending, unorder_pending
 from callbacks.services.operational import announce_disabled
 from callbacks.signing import new_ed25519_secret, new_secret
+from callbacks.tls import clean_ca_bundle, clean_client_certificate
 from callbacks.validation import endpoint_fields_clean
 from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value, relock
 
 EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit",
-            "retry_schedule", "attempt_timeout", "payload_filter", "signing")
+            "retry_schedule", "attempt_timeout", "payload_filter", "signing",
+            "client_certificate", "client_key", "ca_bundle")
+# What the audit log says of the client certificate: never the key.
+TLS_AUDITED = ("client_certificate_fingerprint", "client_certificate_expires_at", "ca_bundle")
 
 
 def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, Any]:
     """Return an endpoint's fields for the audit log, secrets masked."""
-    values = {name: getattr(endpoint, name) for name in fields}
+    values = {name: getattr(endpoint, name) for name in fields if name != "client_key"}
+    if "client_certificate" in values:  # named by fingerprint and end; the key never
+        del values["client_certificate"]
+        values.update({name: getattr(endpoint, name) for name in TLS_AUDITED})
     if "url" in values:
         values["url"] = mask_url(values["url"])
     if "chat_url" in values:  # a credential: the audit log says only that it changed
@@ -75,6 +82,9 @@ def endpoint_create(
     payload_filter: dict[str, Any] | str | None = None,
     kind: str = Kind.WEBHOOK,
     signing: str = Signing.HMAC,
+    client_certificate: str = "",
+    client_key: str = "",
+    ca_bundle: str = "",
     actor: User | None,
 ) -> Endpoint:
     """Register a callback endpoint for ``domain`` with a fresh signing secret; a ``chat``
@@ -89,6 +99,8 @@ def endpoint_create(
          "signing": signing}
     )
     data["filter_path"], data["filter_vars"] = compile_filter(data["payload_filter"])
+    data.update(_tls_fields({"client_certificate": client_certificate,
+                             "client_key": client_key, "ca_bundle": ca_bundle}, None))
     if kind == Kind.CHAT:
         data.update(kind=kind, method="POST", chat_url=data["url"], url=chat.shown_url(data["url"]))
     endpoint = Endpoint.objects.create(
@@ -120,6 +132,36 @@ def _ensure_keys(endpoint: Endpoint) -> None:
         DomainKeySet.objects.get_or_create(domain_id=endpoint.domain_id)
 
 
+def _tls_fields(given: dict[str, Any], endpoint: Endpoint | None) -> dict[str, Any]:
+    """The TLS columns for what was given of client_certificate, client_key and ca_bundle:
+    a certificate and key checked as a pair (both empty: none); the certificate given back
+    unchanged without a key keeps the stored key. Raises ValidationError naming the field."""
+    fields: dict[str, Any] = {}
+    if "ca_bundle" in given:
+        try:
+            fields["ca_bundle"] = clean_ca_bundle(given["ca_bundle"] or "")
+        except ValidationError as exc:
+            raise ValidationError({"ca_bundle": exc.messages}) from None
+    if "client_certificate" not in given and "client_key" not in given:
+        return fields
+    certificate = (given.get("client_certificate") or "").strip()
+    key = (given.get("client_key") or "").strip()
+    if endpoint is not None and not key and certificate == endpoint.client_certificate.strip():
+        return fields  # shown again, unchanged: the stored key stays
+    if not certificate and not key:
+        return {**fields, "client_certificate": "", "client_key": None,
+                "client_certificate_fingerprint": "", "client_certificate_expires_at": None,
+                "client_certificate_warned_at": None}
+    try:
+        checked = clean_client_certificate(certificate, key)
+    except ValidationError as exc:
+        raise ValidationError({"client_certificate": exc.messages}) from None
+    return {**fields, "client_certificate": checked.certificate, "client_key": checked.key,
+            "client_certificate_fingerprint": checked.fingerprint,
+            "client_certificate_expires_at": checked.expires_at,
+            "client_certificate_warned_at": None}
+
+
 def keep_masked_headers(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
     """Keep the stored value of every header sent back masked (unchanged by the user)."""
     lowered = {k.lower(): v for k, v in old.items()}
@@ -139,13 +181,16 @@ def endpoint_update(
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
     endpoint = relock(Endpoint.objects.all(), endpoint.pk)
     changes = dict(changes)
+    tls = _tls_fields({name: changes.pop(name) for name in
+                       ("client_certificate", "client_key", "ca_bundle") if name in changes},
+                      endpoint)
     if "headers" in changes and isinstance(changes["headers"], dict):
         changes["headers"] = keep_masked_headers(endpoint.headers or {}, changes["headers"])
     if endpoint.kind == Kind.CHAT:  # its URL is shown masked: sent back as shown, unchanged
         if changes.get("url") == endpoint.url:
             del changes["url"]
         changes.pop("method", None)
-    cleaned = endpoint_fields_clean(changes)
+    cleaned = {**endpoint_fields_clean(changes), **tls}
     if endpoint.kind == Kind.CHAT and "url" in cleaned:
         cleaned["chat_url"], cleaned["url"] = cleaned["url"], chat.shown_url(cleaned["url"])
     changed = {k: v for k, v in cleaned.items() if getattr(endpoint, k) != v}

@@ -10,7 +10,9 @@ subscribed to them, never to the endpoint they are about.
 - ``endpoint.disabled``: published by ``endpoint_disable`` in its own transaction;
 - ``delivery.exhausted``: the recorder holds failed-for-good deliveries on the endpoint's
   row; the sweep publishes one digest per endpoint once ``OPERATIONAL_DIGEST_SECONDS``
-  have passed since the first.
+  have passed since the first;
+- ``endpoint.certificate_expiring``: the sweep warns once, 14 days ahead, that a client
+  certificate expires (with an e-mail to the domain's admins).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -26,8 +29,10 @@ from django.utils import timezone
 from callbacks.models import Endpoint
 from callbacks.publishing import publish
 from domains.formats import camio_date
+from domains.models import DomainAdministrator
 
 TRIGGERS = {"failures": "consecutive_failures", "circuit": "circuit_opened"}
+CERTIFICATE_WARNING_DAYS = 14
 DISABLED_REASONS = ("gone", "exhausted", "person")
 
 
@@ -50,8 +55,11 @@ def announce(endpoint_ids: list[int] | None = None,
     events were published."""
     now = now or timezone.now()
     due = settings.OPERATIONAL_DIGEST_SECONDS
+    soon = now + datetime.timedelta(days=CERTIFICATE_WARNING_DAYS)
     wanted = (~Q(health_state=F("health_told"))
-              | Q(exhausted_since__lte=now - datetime.timedelta(seconds=due)))
+              | Q(exhausted_since__lte=now - datetime.timedelta(seconds=due))
+              | Q(client_certificate_expires_at__lte=soon, client_certificate_warned_at=None,
+                  deleted_at=None))
     published = 0
     with transaction.atomic():
         endpoints = Endpoint.objects.filter(wanted)
@@ -61,7 +69,8 @@ def announce(endpoint_ids: list[int] | None = None,
         # announced by the next sweep.
         for endpoint in (endpoints.select_related("domain").order_by("pk")
                          .select_for_update(of=("self",), skip_locked=True)):
-            published += _episode(endpoint) + _digest(endpoint, now, due)
+            published += (_episode(endpoint) + _digest(endpoint, now, due)
+                          + _certificate(endpoint, now, soon))
     return published
 
 
@@ -103,6 +112,32 @@ def _digest(endpoint: Endpoint, now: datetime.datetime, due: float) -> int:
         "until": camio_date(now)})
     Endpoint.objects.filter(pk=endpoint.pk).update(exhausted_count=0, exhausted_ids=[],
                                                    exhausted_since=None)
+    return 1
+
+
+def _certificate(endpoint: Endpoint, now: datetime.datetime, soon: datetime.datetime) -> int:
+    """Warn once, CERTIFICATE_WARNING_DAYS ahead, that the client certificate expires: an
+    operational event and an e-mail to the domain's admins."""
+    expires = endpoint.client_certificate_expires_at
+    if (expires is None or expires > soon or endpoint.client_certificate_warned_at is not None
+            or endpoint.deleted_at is not None):
+        return 0
+    _publish(endpoint, "endpoint.certificate_expiring", {
+        "endpoint": endpoint_ref(endpoint),
+        "fingerprint": endpoint.client_certificate_fingerprint,
+        "expires_at": camio_date(expires)})
+    Endpoint.objects.filter(pk=endpoint.pk).update(client_certificate_warned_at=now)
+    emails = list(DomainAdministrator.objects.filter(domain=endpoint.domain)
+                  .values_list("user__email", flat=True))
+    if emails:
+        subject = f"A client certificate of {endpoint.domain.name} expires soon"
+        body = (f"The client certificate (mTLS) of the callback endpoint {endpoint.method} "
+                f"{endpoint.url} of {endpoint.domain.name} expires at {expires:%Y-%m-%d %H:%M} "
+                f"UTC (fingerprint {endpoint.client_certificate_fingerprint}). Upload a new "
+                "one before then, or receivers that require it will refuse the callbacks:\n"
+                f"{settings.PORTAL_URL}/domains?domain={endpoint.domain.name}\n")
+        transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL,
+                                                emails, fail_silently=True))
     return 1
 
 

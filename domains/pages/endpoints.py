@@ -69,6 +69,9 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
                 payload_filter=data["payload_filter"],
                 kind=data["kind"] or Kind.WEBHOOK,
                 signing=data["signing"],
+                client_certificate=data["client_certificate"],
+                client_key=data["client_key"],
+                ca_bundle=data["ca_bundle"],
             )
         except ValidationError as exc:
             show_refusal(form, exc)
@@ -149,6 +152,8 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "attempt_timeout": f"{endpoint.attempt_timeout:g}" if endpoint.attempt_timeout else "",
         "payload_filter": filter_text(endpoint.payload_filter),
         "signing": endpoint.signing,
+        "client_certificate": endpoint.client_certificate,
+        "ca_bundle": endpoint.ca_bundle,
     }
     initial["kind"] = endpoint.kind
     form = EndpointForm(request.POST or None, initial=initial)

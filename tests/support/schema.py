@@ -75,6 +75,8 @@ UNSTATED_RULES = {
     "rejected": "batch items, each judged alone by its own rules (the schema takes any JSON)",
     "retry_schedule": "its delays add up to at most CALLBACK_RETRY_MAX_AGE",
     "filter": "the payload filter language (the schema takes any JSON for one)",
+    "client_certificate": "a readable PEM certificate and key that are one pair, not expired",
+    "ca_bundle": "readable PEM certificates",
 }
 
 
