@@ -29,6 +29,7 @@ from callbacks.forms import (
     HeadersField,
     attempt_timeout_field,
     filter_text,
+    oauth_fields,
     ordering_field,
     payload_filter_field,
     rate_limit_field,
@@ -77,6 +78,7 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
     payload_filter = payload_filter_field()
     signing = signing_field()
     client_certificate, client_key, ca_bundle = tls_fields()
+    oauth_token_url, oauth_client_id, oauth_client_secret, oauth_scope = oauth_fields()
     kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.WEBHOOK, required=False,
                              help_text="chat: a Slack- or Teams-style incoming webhook that "
                              "gets a short text message; its URL is kept encrypted.")
@@ -99,6 +101,9 @@ class EndpointForm(EndpointFieldsMixin, forms.ModelForm):
             self.initial["retry_schedule"] = schedule_text(self.instance.retry_schedule)
             self.initial["payload_filter"] = filter_text(self.instance.payload_filter)
             self.initial["client_key"] = ""  # never shown again
+            for name in ("client_certificate", "ca_bundle", "oauth_token_url", "oauth_client_id",
+                         "oauth_scope"):
+                self.initial[name] = getattr(self.instance, name)
 
 
 
@@ -241,6 +246,8 @@ class EndpointAdmin(UndoableDeletes, admin.ModelAdmin):
             "client_certificate": data.get("client_certificate") or "",
             "client_key": data.get("client_key") or "",
             "ca_bundle": data.get("ca_bundle") or "",
+            **{name: data.get(name) or "" for name in ("oauth_token_url", "oauth_client_id",
+                                                       "oauth_client_secret", "oauth_scope")},
         }
         if change:
             saved = services.endpoint_update(

@@ -93,6 +93,25 @@ def tls_fields() -> tuple[forms.CharField, forms.CharField, forms.CharField]:
     )
 
 
+def oauth_fields() -> tuple[forms.CharField, forms.CharField, forms.CharField,
+                            forms.CharField]:
+    """OAuth2 client credentials: token URL, client id, secret (never shown again), scope."""
+    return (
+        forms.CharField(label="OAuth2 token URL", required=False, max_length=2048,
+                        widget=forms.URLInput(attrs={"placeholder": "https://auth.example.com/"
+                                                                    "oauth2/token"}),
+                        help_text="For receivers that take OAuth2 client credentials: each "
+                        "callback carries a bearer token fetched here (once per token "
+                        "lifetime). Empty: none."),
+        forms.CharField(label="OAuth2 client id", required=False, max_length=300),
+        forms.CharField(label="OAuth2 client secret", required=False, max_length=4096,
+                        widget=forms.PasswordInput(render_value=False),
+                        help_text="Stored encrypted and never shown again: leave it empty to "
+                        "keep the stored one."),
+        forms.CharField(label="OAuth2 scope", required=False, max_length=500),
+    )
+
+
 def ordering_field() -> forms.ChoiceField:
     return forms.ChoiceField(
         label="Delivery order",

@@ -145,6 +145,12 @@ class Endpoint(models.Model):
     client_certificate_expires_at = models.DateTimeField(null=True, blank=True)
     client_certificate_warned_at = models.DateTimeField(null=True, blank=True)
     ca_bundle = models.TextField(blank=True, default="", db_default="")
+    # OAuth2 client credentials (callbacks/delivery/oauth.py): a token fetched from
+    # ``oauth_token_url`` is sent as "Authorization: Bearer"; the secret is encrypted.
+    oauth_token_url = models.CharField(max_length=2048, blank=True, default="", db_default="")
+    oauth_client_id = models.CharField(max_length=300, blank=True, default="", db_default="")
+    oauth_client_secret = EncryptedTextField(null=True, blank=True)
+    oauth_scope = models.CharField(max_length=500, blank=True, default="", db_default="")
     chat_url = EncryptedTextField(null=True, blank=True)  # null: not a chat endpoint
     # Operational events (callbacks/services/operational.py). ``health_state``: "" while it
     # is well, else what began the failing episode ("failures" or "circuit"), "~"-prefixed
@@ -486,6 +492,21 @@ class ReplayJob(models.Model):
 
     def __str__(self) -> str:
         return f"replay {self.job_id} ({self.done}/{self.total})"
+
+
+class OAuthToken(models.Model):
+    """An endpoint's current OAuth2 access token, shared by every worker: whoever finds it
+    due for refresh locks this row, asks the token server once and stores the answer."""
+
+    endpoint = models.OneToOneField(Endpoint, on_delete=models.CASCADE,
+                                    related_name="oauth_token")
+    token = EncryptedTextField(null=True, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    refresh_at = models.DateTimeField(null=True, blank=True)  # at 75 % of expires_in
+    requests = models.PositiveIntegerField(default=0)  # token requests made, ever
+
+    def __str__(self) -> str:
+        return f"OAuth2 token of endpoint {self.endpoint_id}"
 
 
 class Heartbeat(models.Model):

@@ -12,6 +12,7 @@ from callbacks.forms import (
     EndpointFieldsMixin,
     HeadersField,
     attempt_timeout_field,
+    oauth_fields,
     ordering_field,
     payload_filter_field,
     rate_limit_field,
@@ -89,6 +90,7 @@ class EndpointForm(EndpointFieldsMixin, forms.Form):
     payload_filter = payload_filter_field()
     signing = signing_field()
     client_certificate, client_key, ca_bundle = tls_fields()
+    oauth_token_url, oauth_client_id, oauth_client_secret, oauth_scope = oauth_fields()
 
 
 class TestEventForm(forms.Form):

@@ -158,6 +158,15 @@ class EndpointChangeIn(fields.Input):
         required=False, allow_blank=True, max_length=65536, trim_whitespace=False,
         help_text="PEM certificates that verify the receiver's certificate in place of the "
         "system's (a private CA); empty: the system's.")
+    oauth_token_url = fields.Text(
+        required=False, allow_blank=True, max_length=2048,
+        help_text="OAuth2 client credentials: the token endpoint; each callback then carries "
+        "Authorization: Bearer <token>. Empty: none.")
+    oauth_client_id = fields.Text(required=False, allow_blank=True, max_length=300)
+    oauth_client_secret = fields.Text(
+        required=False, allow_blank=True, max_length=4096, write_only=True,
+        help_text="Stored encrypted, never shown; empty: keep the stored one.")
+    oauth_scope = fields.Text(required=False, allow_blank=True, max_length=500)
     signing = serializers.ChoiceField(
         choices=Signing.choices, required=False,
         help_text="hmac (default): v1 signatures with the whsec_ secret. ed25519: v1a "
@@ -256,6 +265,10 @@ class EndpointOut(serializers.Serializer):
         "(its key is never shown); null: none.")
     ca_bundle = serializers.CharField(help_text="The CA bundle (PEM) that verifies the "
                                       "receiver; empty: the system's.")
+    oauth_token_url = serializers.CharField(help_text="OAuth2 token endpoint; empty: none "
+                                            "(the client secret is never shown).")
+    oauth_client_id = serializers.CharField()
+    oauth_scope = serializers.CharField()
 
     @extend_schema_field({"type": ["object", "null"], "properties": {
         "fingerprint": {"type": "string"}, "expires_at": {"type": "string",

@@ -29,6 +29,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from callbacks import tracing
+from callbacks.delivery import oauth
 from callbacks.delivery.outbox import execute
 from callbacks.delivery.policy import RESERVED_HEADERS, Job
 from callbacks.models import (
@@ -279,7 +280,7 @@ def _jobs(rows: list[tuple], token: uuid.UUID, started_ns: int,
             delivery_id=str(delivery_id), endpoint_id=endpoint_id, event_id=str(event_id),
             event_type=kind, event_created_at=created, method=endpoint.method,
             url=endpoint.url, headers=endpoint.headers, secrets=endpoint.secrets(),
-            ed25519=endpoint.ed25519(), tls=endpoint.tls,
+            ed25519=endpoint.ed25519(), tls=endpoint.tls, oauth=endpoint.oauth,
             body=bytes(body), attempt_number=attempts + 1, due_at=due,
             schedule_slot=attempts - off_schedule + 1, probe=bool(probe) and not test,
             claim_token=str(token), test=test, replay=replay,
@@ -322,6 +323,10 @@ class EndpointView:
         # Its client certificate and CA bundle, loaded once per change (callbacks/tls.py).
         self.tls = client_context(endpoint.client_certificate, endpoint.client_key,
                                   endpoint.ca_bundle)
+        self.oauth = (oauth.Client(endpoint.pk, endpoint.oauth_token_url,
+                                   endpoint.oauth_client_id, endpoint.oauth_client_secret or "",
+                                   endpoint.oauth_scope)
+                      if endpoint.oauth_token_url else None)
 
     def secrets(self) -> list[str]:
         """The secrets that sign now (older keys too while their rotation overlaps)."""

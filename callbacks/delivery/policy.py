@@ -12,11 +12,13 @@ import random
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
 from callbacks import chat
+from callbacks.egress import AddressRefused
 from callbacks.signing import signature_header
 from domains.formats import camio_date
 
@@ -96,6 +98,8 @@ class Job:
     ed25519: list[tuple[str, str]] = field(default_factory=list)
     # The endpoint's client certificate and CA bundle (None: the default TLS context).
     tls: ssl.SSLContext | None = None
+    # The endpoint's OAuth2 client credentials (callbacks/delivery/oauth.py's Client).
+    oauth: Any = None
 
 
 @dataclass
@@ -230,3 +234,36 @@ def build_request(job: Job, timestamp: int, trace: Sequence[tuple[str, str]] = (
                                                [secret for _, secret in job.ed25519])),
     ]
     return Request(job.method, url, headers, None if bodyless else body)
+
+
+def readable_error(exc: BaseException, timeout: float) -> str:
+    """Turn a transport exception into a sentence an admin understands."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for item in chain:
+        if isinstance(item, AddressRefused):
+            return f"Refused: {item}"
+    for item in chain:
+        if isinstance(item, TimeoutError) or "Timeout" in type(item).__name__:
+            return f"Timed out after {timeout:g} s"
+    text = " ".join(f"{type(item).__name__} {item}" for item in chain)
+    for needle, message in (
+        ("Connection refused", "Connection refused"),
+        ("ConnectionRefused", "Connection refused"),
+        ("Name or service not known", "Host name not found"),
+        ("nodename nor servname", "Host name not found"),
+        ("No address associated", "Host name not found"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate could not be verified"),
+        ("CERTIFICATE_REQUIRED", "TLS error: the receiver requires a client certificate"),
+        ("certificate required", "TLS error: the receiver requires a client certificate"),
+        ("SSL", "TLS error"),
+        ("Connection reset", "Connection reset by the receiver"),
+        ("ServerDisconnected", "The receiver closed the connection without answering"),
+        ("RemoteDisconnected", "The receiver closed the connection without answering"),
+    ):
+        if needle in text:
+            return message
+    return f"{type(exc).__name__}: {exc}"[:300]

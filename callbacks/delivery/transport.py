@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import datetime
 import time
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -26,7 +27,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from callbacks import tracing
-from callbacks.delivery.policy import Job, Result, build_request
+from callbacks.delivery import oauth
+from callbacks.delivery.oauth import TokenError
+from callbacks.delivery.policy import Job, Result, build_request, readable_error
 from callbacks.egress import AddressRefused, GuardedResolver, preflight, resolve
 
 
@@ -94,28 +97,13 @@ class AsyncSender:
         )
         try:
             preflight(job.url)
-            url, headers, extra = request.url, request.headers, {}
-            if proxied(job.url):
-                url, host, name = await pinned(request.url)
-                headers = [*headers, ("Host", host)]
-                extra = {"proxy": settings.CALLBACK_PROXY_URL, "server_hostname": name}
-                session = await self.open_proxied()
-            else:
-                session = await self.open()
-            async with session.request(
-                request.method,
-                url,
-                headers=headers,
-                data=request.body,
-                allow_redirects=False,
-                timeout=timeout,
-                ssl=job.tls if job.tls is not None else True,
-                **extra,
-            ) as response:
-                body = await response.content.read(settings.CALLBACK_RESPONSE_MAX_BYTES)
-                result.status = response.status
-                result.response_headers = list(response.headers.items())
-                result.response_body = body.decode("utf-8", errors="replace")
+            bearer = await _bearer(job) if job.oauth else None
+            await self._exchange(job, result, timeout, bearer)
+            if bearer and result.status == 401:  # refused: one fresh token, one more try
+                bearer = await _bearer(job, refused=bearer)
+                await self._exchange(job, result, timeout, bearer)
+        except TokenError as exc:
+            result.error = str(exc)
         except AddressRefused as exc:
             result.error, result.refused = f"Refused: {exc}", True
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
@@ -126,6 +114,49 @@ class AsyncSender:
                 result.error = result.error.replace(proxy_password, "••••••")
         result.finished_at = _now()
         return result
+
+    async def _exchange(self, job: Job, result: Result, timeout: aiohttp.ClientTimeout,
+                        bearer: str | None) -> None:
+        """Send the request (with ``bearer`` as its Authorization) and read the answer
+        into ``result``."""
+        request = result.request
+        if bearer is not None:
+            headers = [h for h in request.headers if h[0].lower() != "authorization"]
+            request = result.request = replace(
+                request, headers=[*headers, ("Authorization", f"Bearer {bearer}")])
+        url, headers, extra = request.url, request.headers, {}
+        if proxied(job.url):
+            url, host, name = await pinned(request.url)
+            headers = [*headers, ("Host", host)]
+            extra = {"proxy": settings.CALLBACK_PROXY_URL, "server_hostname": name}
+            session = await self.open_proxied()
+        else:
+            session = await self.open()
+        async with session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=request.body,
+            allow_redirects=False,
+            timeout=timeout,
+            ssl=job.tls if job.tls is not None else True,
+            **extra,
+        ) as response:
+            body = await response.content.read(settings.CALLBACK_RESPONSE_MAX_BYTES)
+            result.status = response.status
+            result.response_headers = list(response.headers.items())
+            result.response_body = body.decode("utf-8", errors="replace")
+
+
+async def _bearer(job: Job, refused: str | None = None) -> str:
+    """The endpoint's OAuth2 token: this process's while it is fresh, else from the shared
+    row or the token server (blocking work, off the event loop)."""
+    assert job.oauth is not None
+    found = oauth.cached(job.oauth) if refused is None else None
+    if found:
+        return found
+    return await asyncio.get_running_loop().run_in_executor(None, oauth.token, job.oauth,
+                                                            refused)
 
 
 def proxied(url: str) -> bool:
@@ -173,36 +204,3 @@ def send_one(job: Job) -> Result:
     # This thread already runs a loop (a caller embedding us): use a thread of our own.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, run()).result()
-
-
-def readable_error(exc: BaseException, timeout: float) -> str:
-    """Turn a transport exception into a sentence an admin understands."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for item in chain:
-        if isinstance(item, AddressRefused):
-            return f"Refused: {item}"
-    for item in chain:
-        if isinstance(item, TimeoutError) or "Timeout" in type(item).__name__:
-            return f"Timed out after {timeout:g} s"
-    text = " ".join(f"{type(item).__name__} {item}" for item in chain)
-    for needle, message in (
-        ("Connection refused", "Connection refused"),
-        ("ConnectionRefused", "Connection refused"),
-        ("Name or service not known", "Host name not found"),
-        ("nodename nor servname", "Host name not found"),
-        ("No address associated", "Host name not found"),
-        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate could not be verified"),
-        ("CERTIFICATE_REQUIRED", "TLS error: the receiver requires a client certificate"),
-        ("certificate required", "TLS error: the receiver requires a client certificate"),
-        ("SSL", "TLS error"),
-        ("Connection reset", "Connection reset by the receiver"),
-        ("ServerDisconnected", "The receiver closed the connection without answering"),
-        ("RemoteDisconnected", "The receiver closed the connection without answering"),
-    ):
-        if needle in text:
-            return message
-    return f"{type(exc).__name__}: {exc}"[:300]

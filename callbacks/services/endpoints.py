@@ -25,6 +25,7 @@ from callbacks.models import (
     DomainKeySet,
     Endpoint,
     Kind,
+    OAuthToken,
     Ordering,
     Signing,
     SigningKey,
@@ -35,13 +36,15 @@ from callbacks.publishing import order_pending, unorder_pending
 from callbacks.services.operational import announce_disabled
 from callbacks.signing import new_ed25519_secret, new_secret
 from callbacks.tls import clean_ca_bundle, clean_client_certificate
-from callbacks.validation import endpoint_fields_clean
+from callbacks.validation import clean_url, endpoint_fields_clean
 from domains.formats import MASK, mask_url
 from domains.models import AuditEntry, Domain, DomainAdministrator, User, audit_value, relock
 
 EDITABLE = ("url", "method", "headers", "event_types", "description", "ordering", "rate_limit",
             "retry_schedule", "attempt_timeout", "payload_filter", "signing",
-            "client_certificate", "client_key", "ca_bundle")
+            "client_certificate", "client_key", "ca_bundle", "oauth_token_url",
+            "oauth_client_id", "oauth_client_secret", "oauth_scope")
+OAUTH = ("oauth_token_url", "oauth_client_id", "oauth_client_secret", "oauth_scope")
 # What the audit log says of the client certificate: never the key.
 TLS_AUDITED = ("client_certificate_fingerprint", "client_certificate_expires_at", "ca_bundle")
 
@@ -54,8 +57,9 @@ def _view(endpoint: Endpoint, fields: tuple[str, ...] = EDITABLE) -> dict[str, A
         values.update({name: getattr(endpoint, name) for name in TLS_AUDITED})
     if "url" in values:
         values["url"] = mask_url(values["url"])
-    if "chat_url" in values:  # a credential: the audit log says only that it changed
-        values["chat_url"] = MASK
+    for secret in ("chat_url", "oauth_client_secret"):  # the audit log says it changed
+        if values.get(secret):
+            values[secret] = MASK
     return audit_value(values)
 
 
@@ -85,6 +89,10 @@ def endpoint_create(
     client_certificate: str = "",
     client_key: str = "",
     ca_bundle: str = "",
+    oauth_token_url: str = "",
+    oauth_client_id: str = "",
+    oauth_client_secret: str = "",
+    oauth_scope: str = "",
     actor: User | None,
 ) -> Endpoint:
     """Register a callback endpoint for ``domain`` with a fresh signing secret; a ``chat``
@@ -101,6 +109,10 @@ def endpoint_create(
     data["filter_path"], data["filter_vars"] = compile_filter(data["payload_filter"])
     data.update(_tls_fields({"client_certificate": client_certificate,
                              "client_key": client_key, "ca_bundle": ca_bundle}, None))
+    data.update(_oauth_fields({"oauth_token_url": oauth_token_url,
+                               "oauth_client_id": oauth_client_id,
+                               "oauth_client_secret": oauth_client_secret,
+                               "oauth_scope": oauth_scope}, None))
     if kind == Kind.CHAT:
         data.update(kind=kind, method="POST", chat_url=data["url"], url=chat.shown_url(data["url"]))
     endpoint = Endpoint.objects.create(
@@ -162,6 +174,43 @@ def _tls_fields(given: dict[str, Any], endpoint: Endpoint | None) -> dict[str, A
             "client_certificate_warned_at": None}
 
 
+def _oauth_fields(given: dict[str, Any], endpoint: Endpoint | None) -> dict[str, Any]:
+    """The OAuth2 columns for what was given of them: a token URL (the guard's rules), a
+    client id and a secret (given back masked or empty: the stored one); no token URL:
+    none. Raises ValidationError naming the field."""
+    if not any(name in given for name in OAUTH):
+        return {}
+
+    def value(name: str) -> str:
+        stored = getattr(endpoint, name, "") if endpoint is not None else ""
+        return str(given[name] if name in given and given[name] is not None else stored or "")
+
+    url, client_id, scope = (value(n).strip() for n in
+                             ("oauth_token_url", "oauth_client_id", "oauth_scope"))
+    secret = value("oauth_client_secret")
+    if secret in ("", MASK) and endpoint is not None:
+        secret = endpoint.oauth_client_secret or ""
+    if not url:
+        if client_id or (given.get("oauth_client_secret") or "") not in ("", MASK):
+            raise ValidationError({"oauth_token_url": ["Give the token URL the client "
+                                                       "credentials are for."]})
+        return {"oauth_token_url": "", "oauth_client_id": "", "oauth_client_secret": None,
+                "oauth_scope": ""}
+    errors = {}
+    try:
+        url = clean_url(url)
+    except ValidationError as exc:
+        errors["oauth_token_url"] = exc.messages
+    if not client_id:
+        errors["oauth_client_id"] = ["Give the client id (with a token URL)."]
+    if not secret:
+        errors["oauth_client_secret"] = ["Give the client secret (with a token URL)."]
+    if errors:
+        raise ValidationError(errors)
+    return {"oauth_token_url": url, "oauth_client_id": client_id[:300],
+            "oauth_client_secret": secret, "oauth_scope": scope[:500]}
+
+
 def keep_masked_headers(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
     """Keep the stored value of every header sent back masked (unchanged by the user)."""
     lowered = {k.lower(): v for k, v in old.items()}
@@ -184,6 +233,8 @@ def endpoint_update(
     tls = _tls_fields({name: changes.pop(name) for name in
                        ("client_certificate", "client_key", "ca_bundle") if name in changes},
                       endpoint)
+    tls.update(_oauth_fields({name: changes.pop(name) for name in OAUTH if name in changes},
+                             endpoint))
     if "headers" in changes and isinstance(changes["headers"], dict):
         changes["headers"] = keep_masked_headers(endpoint.headers or {}, changes["headers"])
     if endpoint.kind == Kind.CHAT:  # its URL is shown masked: sent back as shown, unchanged
@@ -207,6 +258,8 @@ def endpoint_update(
     endpoint.save(update_fields=[*changed, *reset, "updated_at"])
     if "signing" in changed:
         _ensure_keys(endpoint)
+    if set(changed) & set(OAUTH):  # new credentials: the next delivery asks for a token
+        OAuthToken.objects.filter(endpoint=endpoint).delete()
     if "ordering" in changed:
         pairs = (order_pending(endpoint.pk) if endpoint.ordering == Ordering.PER_KEY
                  else unorder_pending(endpoint.pk))

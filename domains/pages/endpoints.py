@@ -72,6 +72,10 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
                 client_certificate=data["client_certificate"],
                 client_key=data["client_key"],
                 ca_bundle=data["ca_bundle"],
+                oauth_token_url=data["oauth_token_url"],
+                oauth_client_id=data["oauth_client_id"],
+                oauth_client_secret=data["oauth_client_secret"],
+                oauth_scope=data["oauth_scope"],
             )
         except ValidationError as exc:
             show_refusal(form, exc)
@@ -154,6 +158,9 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "signing": endpoint.signing,
         "client_certificate": endpoint.client_certificate,
         "ca_bundle": endpoint.ca_bundle,
+        "oauth_token_url": endpoint.oauth_token_url,
+        "oauth_client_id": endpoint.oauth_client_id,
+        "oauth_scope": endpoint.oauth_scope,
     }
     initial["kind"] = endpoint.kind
     form = EndpointForm(request.POST or None, initial=initial)

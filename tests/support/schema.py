@@ -77,6 +77,9 @@ UNSTATED_RULES = {
     "filter": "the payload filter language (the schema takes any JSON for one)",
     "client_certificate": "a readable PEM certificate and key that are one pair, not expired",
     "ca_bundle": "readable PEM certificates",
+    "oauth_token_url": "the guard's URL rules; given with the client id and secret",
+    "oauth_client_id": "given with a token URL",
+    "oauth_client_secret": "given with a token URL",
 }
 
 
