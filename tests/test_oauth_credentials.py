@@ -4,7 +4,6 @@ down shows as such in the delivery log; the client secret is never shown."""
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 from urllib.parse import parse_qs
@@ -15,23 +14,7 @@ from callbacks.models import Attempt, Delivery, Endpoint, OAuthToken
 from domains import services
 from domains.models import AuditEntry
 from tests.receiver import Receiver, wait_for
-
-SECRET = "s3cr3t-client-v4lue"
-
-
-def token_server() -> Receiver:
-    """A token endpoint: client_secret_basic checked, tok-1, tok-2... in turn."""
-
-    def answer(index, request):
-        user, _, password = base64.b64decode(
-            request.headers["authorization"].split()[1]).decode().partition(":")
-        form = parse_qs(request.body.decode())
-        if (user, password) != ("camio", SECRET) or form["grant_type"] != ["client_credentials"]:
-            return 401, {}, b'{"error": "invalid_client"}'
-        body = {"access_token": f"tok-{index + 1}", "token_type": "Bearer", "expires_in": 3600}
-        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
-
-    return Receiver(answer=answer)
+from tests.support.oauth import SECRET, credentials, token_server
 
 
 def accepting(*tokens: str):
@@ -39,11 +22,6 @@ def accepting(*tokens: str):
         good = request.headers.get("authorization") in {f"Bearer {t}" for t in tokens}
         return (200, {}, b"ok") if good else (401, {}, b"who are you")
     return answer
-
-
-def credentials(tokens: Receiver) -> dict[str, str]:
-    return {"oauth_token_url": f"{tokens.url}/token", "oauth_client_id": "camio",
-            "oauth_client_secret": SECRET, "oauth_scope": "callbacks"}
 
 
 @pytest.mark.django_db(transaction=True)

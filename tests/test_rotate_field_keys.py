@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError
 from standardwebhooks.webhooks import Webhook
 
-from callbacks.models import Endpoint, SigningKey
+from callbacks.models import Endpoint, OAuthToken, SigningKey
 from callbacks.services.key_rotation import Rotation, encrypted_fields, rotate_model
 from domains import services
 from tests.receiver import wait_for
@@ -57,7 +57,8 @@ def test_an_interrupted_run_resumes_and_a_second_run_has_nothing_to_do(
 ):
     settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]
     found = {model: sorted(names) for model, names in encrypted_fields()}
-    assert found == {Endpoint: ["chat_url", "headers"], SigningKey: ["secret"]}
+    assert found == {Endpoint: ["chat_url", "client_key", "headers", "oauth_client_secret"],
+                     SigningKey: ["secret"], OAuthToken: ["token"]}
     next(rotate_model(SigningKey, ["secret"], 1, Rotation()))  # one batch of one row, stopped
 
     out, err = rotate(err=Terminal(), batch_size=2)
