@@ -97,7 +97,7 @@ def oauth_fields() -> tuple[forms.CharField, forms.CharField, forms.CharField,
                             forms.CharField]:
     """OAuth2 client credentials: token URL, client id, secret (never shown again), scope."""
     return (
-        forms.CharField(label="OAuth2 token URL", required=False, max_length=2048,
+        forms.CharField(label="OAuth2 token endpoint", required=False, max_length=2048,
                         widget=forms.URLInput(attrs={"placeholder": "https://auth.example.com/"
                                                                     "oauth2/token"}),
                         help_text="For receivers that take OAuth2 client credentials: each "
