@@ -90,7 +90,24 @@ class EndpointForm(EndpointFieldsMixin, forms.Form):
     payload_filter = payload_filter_field()
     signing = signing_field()
     client_certificate, client_key, ca_bundle = tls_fields()
+    client_certificate_file = forms.FileField(
+        label="…or upload the client certificate", required=False,
+        help_text="A .pem or .crt file, in place of pasting it above.")
+    client_key_file = forms.FileField(
+        label="…or upload its private key", required=False,
+        help_text="A .pem or .key file, in place of pasting it above.")
     oauth_token_url, oauth_client_id, oauth_client_secret, oauth_scope = oauth_fields()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name in ("client_certificate", "client_key"):  # an upload stands for the text
+            upload = data.pop(f"{name}_file", None)
+            if upload is not None:
+                if upload.size > 65536:
+                    self.add_error(f"{name}_file", "The file is too large (at most 64 KB).")
+                    continue
+                data[name] = upload.read().decode("utf-8", errors="replace")
+        return data
 
 
 class TestEventForm(forms.Form):

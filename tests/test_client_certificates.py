@@ -180,3 +180,22 @@ def test_an_expiring_certificate_is_warned_of_once(acme, acme_admin, endpoint_fo
     assert watched.client_certificate_expires_at > datetime.datetime.now(datetime.UTC) + \
         datetime.timedelta(days=300)
     assert operational.announce() == 0
+
+
+@pytest.mark.django_db
+def test_the_form_takes_the_certificate_and_key_as_uploaded_files(acme_admin_client, acme):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    authority = Authority()
+    client = authority.issue("acme.com callbacks")
+    saved = acme_admin_client.post(f"/domains/{acme.name}/endpoints/new", {
+        "method": "POST", "url": "https://hooks.acme.com/in", "event_types": ["camera.created"],
+        "ordering": "none",
+        "client_certificate_file": SimpleUploadedFile("client.crt", client.certificate.encode()),
+        "client_key_file": SimpleUploadedFile("client.key", client.key.encode())})
+    assert saved.status_code == 302
+    endpoint = Endpoint.objects.get()
+    assert endpoint.client_certificate_fingerprint and endpoint.client_key.strip() == \
+        client.key.strip()
+    page = acme_admin_client.get(f"/domains/{acme.name}/endpoints/{endpoint.endpoint_id}/edit")
+    assert client.key.splitlines()[1] not in page.content.decode()

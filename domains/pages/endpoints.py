@@ -48,7 +48,7 @@ from domains.pages.access import administered_domain, domain_endpoint, domain_ur
 @login_required
 def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
     domain = administered_domain(request, name)
-    form = EndpointForm(request.POST or None)
+    form = EndpointForm(request.POST or None, request.FILES or None)
     if _testing_filter(request):
         return _filter_test(request, domain, form, None)
     if request.method == "POST" and form.is_valid():
@@ -163,7 +163,7 @@ def endpoint_edit(request: HttpRequest, name: str, endpoint_id: str) -> HttpResp
         "oauth_scope": endpoint.oauth_scope,
     }
     initial["kind"] = endpoint.kind
-    form = EndpointForm(request.POST or None, initial=initial)
+    form = EndpointForm(request.POST or None, request.FILES or None, initial=initial)
     form.fields["kind"].disabled = True  # chosen when added
     if _testing_filter(request):
         return _filter_test(request, domain, form, endpoint)
