@@ -48,6 +48,9 @@ def requiring_client_certificates(authority: Authority, tmp_path: Path) -> ssl.S
     context.load_cert_chain(tmp_path / "server.pem")
     context.load_verify_locations(cadata=authority.pem)
     context.verify_mode = ssl.CERT_REQUIRED
+    # TLS 1.2: the refusal comes in the handshake. (Under 1.3 the client may finish its
+    # handshake first and see the refusal as a connection closed mid-request.)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
     return context
 
 

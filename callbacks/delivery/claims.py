@@ -37,7 +37,6 @@ from callbacks.models import (
     DeliveryState,
     Endpoint,
     Kind,
-    Signing,
     SigningScheme,
 )
 from callbacks.signing import live_secrets
@@ -314,15 +313,19 @@ class EndpointView:
         # Read here rather than through a model method: the engine stays out of models.py.
         # Each scheme the endpoint signs with (callbacks.models.Signing): its keys, newest
         # first, judged at each claim (ends pass).
-        signs = Signing.schemes(endpoint.signing)
-        keys = [key for key in endpoint.signing_keys.all() if key.scheme in signs]
+        # "hmac", "ed25519" or "both" (callbacks.models.Signing), compared here: a plain
+        # endpoint's claim enters no other module for it.
+        signs = {SigningScheme.HMAC: endpoint.signing != "ed25519",
+                 SigningScheme.ED25519: endpoint.signing != "hmac"}
+        keys = [key for key in endpoint.signing_keys.all() if signs.get(key.scheme)]
         self.keys = [(key.secret, key.expires_at) for key in keys
                      if key.scheme == SigningScheme.HMAC]
         self.ed_keys = [(key.key_id, key.secret, key.expires_at) for key in keys
                         if key.scheme == SigningScheme.ED25519]
         # Its client certificate and CA bundle, loaded once per change (callbacks/tls.py).
-        self.tls = client_context(endpoint.client_certificate, endpoint.client_key,
-                                  endpoint.ca_bundle)
+        self.tls = (client_context(endpoint.client_certificate, endpoint.client_key,
+                                   endpoint.ca_bundle)
+                    if endpoint.client_certificate or endpoint.ca_bundle else None)
         self.oauth = (oauth.Client(endpoint.pk, endpoint.oauth_token_url,
                                    endpoint.oauth_client_id, endpoint.oauth_client_secret or "",
                                    endpoint.oauth_scope)

@@ -261,6 +261,8 @@ def readable_error(exc: BaseException, timeout: float) -> str:
         ("certificate required", "TLS error: the receiver requires a client certificate"),
         ("SSL", "TLS error"),
         ("Connection reset", "Connection reset by the receiver"),
+        ("Can not write request body", "The receiver closed the connection while the request "
+         "was sent (over TLS 1.3, as a receiver refusing the client certificate does)"),
         ("ServerDisconnected", "The receiver closed the connection without answering"),
         ("RemoteDisconnected", "The receiver closed the connection without answering"),
     ):
