@@ -699,3 +699,37 @@ def listening():
 
     yield heard
     conn.close()
+
+
+@pytest.fixture
+def loopback_names(monkeypatch):
+    """Host names that resolve to 127.0.0.1 through the SSRF guard's DNS seam
+    (callbacks.egress.getaddrinfo): the test adds them with ``loopback_names.add(...)``."""
+    import socket
+
+    from callbacks import egress
+
+    names: set[str] = set()
+    real = egress.getaddrinfo
+
+    def getaddrinfo(host: str, port: int) -> list[tuple]:
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port)
+
+    monkeypatch.setattr(egress, "getaddrinfo", getaddrinfo)
+    return names
+
+
+@pytest.fixture
+def in_process_sentry(sentry_collector):
+    """Sentry as a deployment sets it up (camio_portal/monitoring.py), reporting to the
+    loopback collector from this process; off again afterwards."""
+    import sentry_sdk
+
+    from camio_portal.monitoring import init_sentry
+
+    init_sentry(sentry_collector.dsn, "test")
+    yield sentry_collector
+    sentry_sdk.flush(5)
+    sentry_sdk.init()  # no DSN: reporting off

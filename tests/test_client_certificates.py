@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import socket
 import ssl
 import tempfile
 from pathlib import Path
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
-from callbacks import egress
 from callbacks.models import Attempt, Delivery, Endpoint
 from callbacks.services import operational
 from callbacks.tls import client_context
@@ -25,19 +23,6 @@ from tests.receiver import Receiver, wait_for
 from tests.support.certificates import Authority
 
 NAME = "mtls.test"
-
-
-@pytest.fixture
-def mtls_name(monkeypatch):
-    """mtls.test resolves to 127.0.0.1 (the guard's DNS seam)."""
-    real = egress.getaddrinfo
-
-    def getaddrinfo(host: str, port: int) -> list[tuple]:
-        if host == NAME:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
-        return real(host, port)
-
-    monkeypatch.setattr(egress, "getaddrinfo", getaddrinfo)
 
 
 def requiring_client_certificates(authority: Authority, tmp_path: Path) -> ssl.SSLContext:
@@ -56,9 +41,10 @@ def requiring_client_certificates(authority: Authority, tmp_path: Path) -> ssl.S
 
 @pytest.mark.django_db(transaction=True)
 def test_a_receiver_requiring_a_client_certificate_takes_only_the_endpoint_with_one(
-    settings, worker, endpoint_for, box, acme_admin, mtls_name, tmp_path
+    settings, worker, endpoint_for, box, acme_admin, loopback_names, tmp_path
 ):
     settings.CALLBACK_RETRY_SCHEDULE = [0, 3600]
+    loopback_names.add(NAME)
     authority = Authority()
     client = authority.issue("acme.com callbacks")
     receiver = Receiver(tls=requiring_client_certificates(authority, tmp_path))

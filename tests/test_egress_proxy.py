@@ -5,31 +5,13 @@ loopback or private destination is refused before the proxy is asked."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
-from callbacks import egress
 from callbacks import services as callbacks
 from callbacks.models import Attempt, Delivery
 from domains import services
 from tests.receiver import Receiver, wait_for
 from tests.support.proxy import LoggingProxy
-
-NAMES = {"receiver.test", "secure.test"}
-
-
-@pytest.fixture
-def loopback_names(monkeypatch):
-    """receiver.test and secure.test resolve to 127.0.0.1 (the guard's DNS seam)."""
-    real = egress.getaddrinfo
-
-    def getaddrinfo(host: str, port: int) -> list[tuple]:
-        if host in NAMES:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
-        return real(host, port)
-
-    monkeypatch.setattr(egress, "getaddrinfo", getaddrinfo)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -37,6 +19,7 @@ def test_callbacks_go_through_the_proxy_to_the_checked_address(
     settings, worker, endpoint_for, box, acme_admin, loopback_names
 ):
     settings.CALLBACK_RETRY_SCHEDULE = [0]
+    loopback_names.update({"receiver.test", "secure.test"})
     proxy, receiver = LoggingProxy(), Receiver()
     settings.CALLBACK_PROXY_URL = proxy.url
     port = int(receiver.url.rsplit(":", 1)[1])

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import ssl
 
 import pytest
 
-from callbacks import egress
 from callbacks.models import Attempt, Delivery, SigningScheme
 from domains import services
 from domains.models import AuditEntry
@@ -24,38 +22,13 @@ NAME = "secure.test"
 PROXY_PASSWORD = "pr0xy-pa55w0rd-77"
 
 
-@pytest.fixture
-def secure_name(monkeypatch):
-    real = egress.getaddrinfo
-
-    def getaddrinfo(host: str, port: int) -> list[tuple]:
-        if host == NAME:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
-        return real(host, port)
-
-    monkeypatch.setattr(egress, "getaddrinfo", getaddrinfo)
-
-
-@pytest.fixture
-def in_process_sentry(sentry_collector):
-    """Sentry as a deployment sets it up (camio_portal/monitoring.py), reporting to the
-    loopback collector; off again afterwards."""
-    import sentry_sdk
-
-    from camio_portal.monitoring import init_sentry
-
-    init_sentry(sentry_collector.dsn, "test")
-    yield sentry_collector
-    sentry_sdk.flush(5)
-    sentry_sdk.init()  # no DSN: reporting off
-
-
 @pytest.mark.django_db(transaction=True)
 def test_no_secret_of_the_four_shows_anywhere(
-    settings, worker, endpoint_for, box, acme_admin, api, secure_name, tmp_path, caplog,
+    settings, worker, endpoint_for, box, acme_admin, api, loopback_names, tmp_path, caplog,
     in_process_sentry
 ):
     caplog.set_level(logging.DEBUG)
+    loopback_names.add(NAME)
     settings.CALLBACK_RETRY_SCHEDULE = [0]
     authority = Authority()
     client = authority.issue("acme.com callbacks")
