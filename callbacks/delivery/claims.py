@@ -315,8 +315,8 @@ class EndpointView:
         # first, judged at each claim (ends pass).
         # "hmac", "ed25519" or "both" (callbacks.models.Signing), compared here: a plain
         # endpoint's claim enters no other module for it.
-        signs = {SigningScheme.HMAC: endpoint.signing != "ed25519",
-                 SigningScheme.ED25519: endpoint.signing != "hmac"}
+        signs: dict[str, bool] = {SigningScheme.HMAC: endpoint.signing != "ed25519",
+                                  SigningScheme.ED25519: endpoint.signing != "hmac"}
         keys = [key for key in endpoint.signing_keys.all() if signs.get(key.scheme)]
         self.keys = [(key.secret, key.expires_at) for key in keys
                      if key.scheme == SigningScheme.HMAC]
