@@ -35,6 +35,12 @@ class Authority:
             .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()),
+                           critical=False)
             .sign(self.key, hashes.SHA256()))
         self.pem = self.certificate.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -50,7 +56,13 @@ class Authority:
             .serial_number(x509.random_serial_number())
             .not_valid_before(now + datetime.timedelta(days=starts_in_days))
             .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            # What Python 3.13's strict verification (VERIFY_X509_STRICT) asks of a chain.
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                self.key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False))
         if server:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]),
                                             critical=False)
