@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import ssl
 import tempfile
 from pathlib import Path
 
@@ -25,20 +24,6 @@ from tests.support.certificates import Authority
 NAME = "mtls.test"
 
 
-def requiring_client_certificates(authority: Authority, tmp_path: Path) -> ssl.SSLContext:
-    """A server context for mtls.test that requires a client certificate of ``authority``."""
-    issued = authority.issue(NAME, server=True)
-    (tmp_path / "server.pem").write_text(issued.certificate + issued.key)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "server.pem")
-    context.load_verify_locations(cadata=authority.pem)
-    context.verify_mode = ssl.CERT_REQUIRED
-    # TLS 1.2: the refusal comes in the handshake. (Under 1.3 the client may finish its
-    # handshake first and see the refusal as a connection closed mid-request.)
-    context.maximum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_receiver_requiring_a_client_certificate_takes_only_the_endpoint_with_one(
     settings, worker, endpoint_for, box, acme_admin, loopback_names, tmp_path
@@ -47,7 +32,7 @@ def test_a_receiver_requiring_a_client_certificate_takes_only_the_endpoint_with_
     loopback_names.add(NAME)
     authority = Authority()
     client = authority.issue("acme.com callbacks")
-    receiver = Receiver(tls=requiring_client_certificates(authority, tmp_path))
+    receiver = Receiver(tls=authority.server_context(NAME, tmp_path))
     port = receiver.url.rsplit(":", 1)[1]
     try:
         with_one = endpoint_for(f"https://{NAME}:{port}/in", ["camera.created"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
 
 import pytest
 
@@ -32,13 +31,7 @@ def test_no_secret_of_the_four_shows_anywhere(
     settings.CALLBACK_RETRY_SCHEDULE = [0]
     authority = Authority()
     client = authority.issue("acme.com callbacks")
-    server = authority.issue(NAME, server=True)
-    (tmp_path / "server.pem").write_text(server.certificate + server.key)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "server.pem")
-    context.load_verify_locations(cadata=authority.pem)
-    context.verify_mode = ssl.CERT_REQUIRED
-    receiver = Receiver(tls=context)
+    receiver = Receiver(tls=authority.server_context(NAME, tmp_path))
     tokens, proxy = token_server(), LoggingProxy()
     settings.CALLBACK_PROXY_URL = proxy.url.replace("http://", f"http://camio:{PROXY_PASSWORD}@")
     settings.CALLBACK_NO_PROXY = ["127.0.0.1"]  # the token server, on loopback, directly

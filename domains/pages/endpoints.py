@@ -54,29 +54,11 @@ def endpoint_new(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            # Every field of the form is one of endpoint_create's (the shared validation
+            # judges them all); an empty kind is the default one.
             saved = callbacks.endpoint_create(
-                domain=domain,
-                actor=signed_in_user(request),
-                url=data["url"],
-                method=data["method"],
-                headers=data["headers"],
-                event_types=data["event_types"],
-                description=data["description"],
-                ordering=data["ordering"],
-                rate_limit=data["rate_limit"],
-                retry_schedule=data["retry_schedule"],
-                attempt_timeout=data["attempt_timeout"],
-                payload_filter=data["payload_filter"],
-                kind=data["kind"] or Kind.WEBHOOK,
-                signing=data["signing"],
-                client_certificate=data["client_certificate"],
-                client_key=data["client_key"],
-                ca_bundle=data["ca_bundle"],
-                oauth_token_url=data["oauth_token_url"],
-                oauth_client_id=data["oauth_client_id"],
-                oauth_client_secret=data["oauth_client_secret"],
-                oauth_scope=data["oauth_scope"],
-            )
+                domain=domain, actor=signed_in_user(request),
+                **{**data, "kind": data["kind"] or Kind.WEBHOOK})
         except ValidationError as exc:
             show_refusal(form, exc)
         else:
