@@ -72,7 +72,7 @@ class Health:
     since: datetime.datetime
     until: datetime.datetime
     hours: list[HealthHour]
-    total: HealthHour
+    total: HealthHour  # its p50_ms and p95_ms are the whole 24 hours'
 
     @classmethod
     def of(cls, endpoint_id: str, hours: list[HealthHour]) -> Health:
@@ -125,11 +125,15 @@ def endpoint_health(
     table = {(e.pk, hour): HealthHour(hour) for e in endpoints for hour in hours}
     if endpoints:
         _add_attempts(table, endpoints, since, end)
-        _add_latency(table, endpoints, since, end)
+        whole_day = _add_latency(table, endpoints, since, end)
         _add_endings(table, endpoints, since, end)
         _add_openings(table, endpoints, since, end)
-    return {e.pk: Health.of(e.endpoint_id, [table[(e.pk, hour)] for hour in hours])
-            for e in endpoints}
+    health = {e.pk: Health.of(e.endpoint_id, [table[(e.pk, hour)] for hour in hours])
+              for e in endpoints}
+    for pk, histogram in (whole_day if endpoints else {}).items():
+        health[pk].total.p50_ms = _quantile_bound(histogram, 0.5)
+        health[pk].total.p95_ms = _quantile_bound(histogram, 0.95)
+    return health
 
 
 Table = dict[tuple[int, datetime.datetime], HealthHour]
@@ -164,18 +168,23 @@ def _quantile_bound(histogram: dict[int, int], fraction: float) -> int | None:
 
 
 def _add_latency(table: Table, endpoints: Sequence[Endpoint], since: datetime.datetime,
-                 end: datetime.datetime) -> None:
-    """Each hour's p50 and p95 from the attempts' latency histogram."""
+                 end: datetime.datetime) -> dict[int, dict[int, int]]:
+    """Each hour's p50 and p95 from the attempts' latency histogram; returns each
+    endpoint's histogram of the whole period."""
     histograms: dict[tuple[int, datetime.datetime], dict[int, int]] = {}
+    whole: dict[int, dict[int, int]] = {}
     for endpoint_id, hour, bucket, count in EndpointLatencyStat.objects.filter(
         endpoint__in=endpoints, hour__gte=since, hour__lt=end
     ).values_list("endpoint_id", "hour", "bucket", "count"):
         histograms.setdefault((endpoint_id, hour), {})[bucket] = count
+        day = whole.setdefault(endpoint_id, {})
+        day[bucket] = day.get(bucket, 0) + count
     for key, histogram in histograms.items():
         stat = table.get(key)
         if stat is not None:
             stat.p50_ms = _quantile_bound(histogram, 0.5)
             stat.p95_ms = _quantile_bound(histogram, 0.95)
+    return whole
 
 
 def _add_endings(table: Table, endpoints: Sequence[Endpoint], since: datetime.datetime,

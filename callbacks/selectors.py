@@ -26,6 +26,7 @@ from callbacks.models import (
     Endpoint,
     Event,
     Heartbeat,
+    ReplayJob,
     SigningKey,
     SigningScheme,
 )
@@ -178,6 +179,27 @@ def endpoint_rows(domain: Domain) -> list[EndpointRow]:
             )
         )
     return rows
+
+
+def replay_outcomes(job: ReplayJob) -> dict[str, int]:
+    """How the deliveries a replay queued have ended so far, by state (every state named,
+    0 when none): the endpoint's replay deliveries made from the job's start until the
+    next replay of the endpoint began."""
+    rows = Delivery.objects.filter(endpoint_id=job.endpoint_id, replay=True,
+                                   created_at__gte=job.created_at)
+    later = (ReplayJob.objects.filter(endpoint_id=job.endpoint_id, created_at__gt=job.created_at)
+             .order_by("created_at").values_list("created_at", flat=True).first())
+    if later is not None:
+        rows = rows.filter(created_at__lt=later)
+    counts = dict(rows.order_by().values_list("state").annotate(n=Count("id")))
+    return {state: counts.get(state, 0) for state in DeliveryState.values}
+
+
+def same_event_deliveries(delivery: Delivery) -> list[Delivery]:
+    """The other deliveries of ``delivery``'s event to its endpoint (the first send, its
+    resends and replays), oldest first."""
+    same = Delivery.objects.filter(event_id=delivery.event_id, endpoint_id=delivery.endpoint_id)
+    return list(same.exclude(pk=delivery.pk).order_by("created_at"))
 
 
 def delivery_summary(delivery: Delivery) -> dict:

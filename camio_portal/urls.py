@@ -1,6 +1,9 @@
 """URL wiring: each app owns its routes; this module only mounts them."""
 
+from pathlib import Path
+
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
@@ -23,7 +26,8 @@ api: list[URLPattern | URLResolver] = [
     path(
         "docs/",
         SpectacularSwaggerView.as_view(
-            url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
+            url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[],
+            template_name="api/swagger_ui.html",  # Swagger UI under the portal's bar
         ),
         name="docs",
     ),
@@ -31,7 +35,19 @@ api: list[URLPattern | URLResolver] = [
     path("", include("callbacks.api.urls")),
 ]
 
+FAVICON = (Path(__file__).parent / "static" / "favicon.ico").read_bytes()
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for on every page that names no icon (the admin's,
+    Swagger's); the portal's pages link the same mark as SVG."""
+    response = HttpResponse(FAVICON, content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     # A domain's ed25519 public keys (JWKS), public, under an opaque id.
     path(".well-known/camio-webhooks/<str:jwks_id>/jwks.json", jwks_document, name="jwks"),

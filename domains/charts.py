@@ -13,20 +13,35 @@ from dataclasses import dataclass, field
 from callbacks.endpoint_health import HealthHour
 from callbacks.selectors import HourStat
 
-WIDTH, HEIGHT = 720, 190
-LEFT, RIGHT, TOP, BOTTOM = 66, 10, 10, 26
+# The frame in SVG units. The page draws it 1:1 or larger (at most 860 px wide) and, on a
+# narrow screen, at least 620 px wide in a box that opens on the newest hour, so 13-unit
+# axis labels stay legible at every width.
+WIDTH, HEIGHT = 640, 200
+LEFT, RIGHT, TOP, BOTTOM = 62, 12, 12, 26
+HEADROOM = 1.15  # the top of the value axis is at least this much above the largest value
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
 
+STEPS = (1, 1.2, 2, 3, 4, 5, 6, 8, 10)
+
+
 def nice_ceiling(value: float) -> int:
-    """The smallest of 1, 2, 5 x 10^n at or above ``value`` (at least 1)."""
+    """The smallest round number (1, 1.2, 2, 3, 4, 5, 6 or 8 x 10^n, a whole
+    number) at or above ``value``; at least 1."""
     if value <= 1:
         return 1
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * power >= value:
-            return int(step * power)
+    for step in STEPS:
+        top = step * power
+        if top >= value and top == int(top):
+            return int(top)
     return int(10 * power)
+
+
+def axis_top(peak: float) -> int:
+    """The value axis's top for a largest value ``peak``: room above it (the largest bar
+    or point never touches the frame)."""
+    return nice_ceiling(peak * HEADROOM) if peak else 1
 
 
 @dataclass
@@ -114,7 +129,7 @@ def _bar(i: int, count: int, title: str, parts: Sequence[tuple[int, str]],
 def volume_chart(hours: Sequence[HourStat]) -> Chart:
     """Deliveries per hour, stacked by how they ended: succeeded, failed, cancelled, still
     retrying."""
-    top_value = nice_ceiling(max((h.total for h in hours), default=0))
+    top_value = axis_top(max((h.total for h in hours), default=0))
     chart = _axes([h.hour for h in hours], top_value)
     chart.bars = [
         _bar(i, len(hours), f"{_span(h.hour)}: {h.delivered} succeeded, {h.gave_up} failed, "
@@ -134,7 +149,7 @@ def health_chart(hours: Sequence[HealthHour]) -> Chart:
     deliveries that failed for good or were cancelled (the narrow bar beside it), and a
     dashed rule at the start of each hour the circuit opened in."""
     peak = max((max(h.attempts, h.gave_up + h.cancelled) for h in hours), default=0)
-    top_value = nice_ceiling(peak)
+    top_value = axis_top(peak)
     chart = _axes([h.hour for h in hours], top_value)
     slot = _slot(len(hours))
     for i, h in enumerate(hours):
@@ -158,7 +173,7 @@ def latency_chart(hours: Sequence[HealthHour]) -> Chart | None:
     nothing was sent in the 24 hours."""
     if not any(h.p95_ms for h in hours):
         return None
-    top_value = nice_ceiling(max(h.p95_ms or 0 for h in hours))
+    top_value = axis_top(max(h.p95_ms or 0 for h in hours))
     chart = _axes([h.hour for h in hours], top_value, " ms")
     slot = _slot(len(hours))
     quantiles: tuple[tuple[str, Callable[[HealthHour], int | None]], ...] = (
@@ -177,14 +192,16 @@ def latency_chart(hours: Sequence[HealthHour]) -> Chart | None:
 
 
 def counter_chart(hours: Sequence[datetime.datetime], values: Sequence[int],
-                  threshold: int | None, threshold_label: str) -> Chart:
-    """One counter's hourly sums as bars, with its rule's threshold drawn across."""
+                  threshold: int | None, threshold_label: str, what: str = "sum") -> Chart:
+    """One counter per hour as bars (``what`` says what a bar is: the hour's sum, or the
+    largest sum within the rule's window), with its rule's threshold drawn across."""
     peak: float = max(values, default=0)
-    if threshold is not None and threshold >= peak:
-        peak = threshold * 1.1  # room above the line
-    top_value = nice_ceiling(peak)
-    chart = _axes(hours, top_value)
-    chart.bars = [_bar(i, len(hours), f"{_span(hour)}: {value}", ((value, "bad"),), top_value)
+    if threshold is not None:
+        peak = max(peak, threshold)
+    chart = _axes(hours, axis_top(peak))
+    top_value = axis_top(peak)
+    chart.bars = [_bar(i, len(hours), f"{_span(hour)}: {what} {value}", ((value, "bad"),),
+                       top_value)
                   for i, (hour, value) in enumerate(zip(hours, values, strict=True))]
     if threshold is not None:
         chart.threshold_y, chart.threshold_label = _y(threshold, top_value), threshold_label

@@ -98,6 +98,37 @@ class EndpointForm(EndpointFieldsMixin, forms.Form):
         help_text="A .pem or .key file, in place of pasting it above.")
     oauth_token_url, oauth_client_id, oauth_client_secret, oauth_scope = oauth_fields()
 
+    # The page's sections: (title, help, fields, folded when empty).
+    GROUPS = (
+        ("The request", "", ("kind", "method", "url", "headers", "description"), False),
+        ("Events", "", ("event_types", "payload_filter"), False),
+        ("Delivery", "Order, pace and retries.",
+         ("ordering", "rate_limit", "retry_schedule", "attempt_timeout"), False),
+        ("Signatures", "", ("signing",), False),
+        ("Client certificate (mTLS)",
+         "For a receiver that asks for a client certificate, or whose own certificate comes "
+         "from a private CA.",
+         ("client_certificate", "client_certificate_file", "client_key", "client_key_file",
+          "ca_bundle"), True),
+        ("OAuth2 access token",
+         "For a receiver behind an OAuth2 gateway: each callback carries a bearer token "
+         "fetched with these client credentials.",
+         ("oauth_token_url", "oauth_client_id", "oauth_client_secret", "oauth_scope"), True),
+    )
+
+    def grouped(self) -> list[tuple[str, str, list, bool, bool]]:
+        """The visible fields in the page's sections: (title, help, bound fields, folded,
+        open). A folded section opens when one of its fields has a value or an error; a
+        field no section names goes in the first."""
+        placed = {name for _, _, names, _ in self.GROUPS for name in names}
+        sections = []
+        for title, help_text, names, folded in self.GROUPS:
+            fields = [self[n] for n in names if n in self.fields]
+            used = any(f.errors or (f.value() not in (None, "", [], False)) for f in fields)
+            sections.append((title, help_text, fields, folded, used or not folded))
+        sections[0][2].extend(f for f in self.visible_fields() if f.name not in placed)
+        return sections
+
     def clean(self) -> dict:
         data = super().clean()
         for name in ("client_certificate", "client_key"):  # an upload stands for the text
@@ -123,6 +154,23 @@ class DomainSettingsForm(forms.Form):
     )
 
 
+def _local_time_input() -> forms.DateTimeInput:
+    # data-utc: the page's script shows the (UTC) value in the browser's time zone and
+    # fills tz_offset, so the server reads what was typed back in that zone.
+    return forms.DateTimeInput(attrs={"type": "datetime-local", "data-utc": "1"},
+                               format="%Y-%m-%dT%H:%M")
+
+
+def from_browser_zone(data: dict, names: tuple[str, ...]) -> dict:
+    """Times typed in the browser's zone (its offset in the hidden ``tz_offset``), in UTC."""
+    offset = data.pop("tz_offset", None)
+    if offset:
+        for name in names:
+            if data.get(name):
+                data[name] = data[name] + datetime.timedelta(minutes=offset)
+    return data
+
+
 class DeliveryFilterForm(forms.Form):
     state = forms.ChoiceField(required=False, choices=[("", "Any state"), *DeliveryState.choices])
     type = forms.ChoiceField(
@@ -130,23 +178,17 @@ class DeliveryFilterForm(forms.Form):
         label="Event type",
         choices=[("", "Any type"), *[(n, n) for n in catalog.NAMES]],
     )
-    since = forms.DateTimeField(
-        required=False,
-        label="From (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
-    until = forms.DateTimeField(
-        required=False,
-        label="To (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
+    since = forms.DateTimeField(required=False, label="From", widget=_local_time_input(),
+                                help_text="In your browser's time zone (UTC without script).")
+    until = forms.DateTimeField(required=False, label="To", widget=_local_time_input(),
+                                help_text="In your browser's time zone (UTC without script).")
+    # Minutes to add to the browser's local time to get UTC (Date.getTimezoneOffset()).
+    tz_offset = forms.IntegerField(required=False, min_value=-24 * 60, max_value=24 * 60,
+                                   widget=forms.HiddenInput)
 
-
-def _local_time_input() -> forms.DateTimeInput:
-    # data-utc: the page's script shows the (UTC) value in the browser's time zone and
-    # fills tz_offset, so the server reads what was typed back in that zone.
-    return forms.DateTimeInput(attrs={"type": "datetime-local", "data-utc": "1"},
-                               format="%Y-%m-%dT%H:%M")
+    def clean(self) -> dict:
+        super().clean()
+        return from_browser_zone(self.cleaned_data, ("since", "until"))
 
 
 class ReplayForm(forms.Form):
@@ -162,12 +204,8 @@ class ReplayForm(forms.Form):
 
     def clean(self) -> dict:
         super().clean()
-        data = self.cleaned_data  # what Form.clean returns, though typed as optional
-        offset = data.pop("tz_offset", None)
-        if offset:  # the times were typed in the browser's zone: store them in UTC
-            for name in ("start", "end"):
-                if data.get(name):
-                    data[name] = data[name] + datetime.timedelta(minutes=offset)
+        # The times were typed in the browser's zone: store them in UTC.
+        data = from_browser_zone(self.cleaned_data, ("start", "end"))
         if data.get("start") and data.get("end") and data["start"] >= data["end"]:
             self.add_error("end", "The end of the range must be after its start.")
         return data

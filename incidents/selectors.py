@@ -26,37 +26,62 @@ def incidents_of(domain: Domain, camera_id: str = "", counter: str = "") -> Quer
 
 
 def counter_history(camera: Camera, hours: int) -> list[dict]:
-    """Per counter: hourly sums over the last ``hours`` hours, scaled for bars."""
+    """Per counter, over the last ``hours`` hours: for a counter with a windowed rule, the
+    largest sum within any of the rule's windows that ended in each hour (what the rule
+    compares with its threshold, so a bar over the line means the rule fired); otherwise
+    each hour's sum."""
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     start = now - datetime.timedelta(hours=hours - 1)
-    sums: dict[str, dict[datetime.datetime, int]] = {}
-    minutes = CounterMinute.objects.filter(subject=subject_for(camera), minute__gte=start)
-    for row in minutes.values("counter", "minute").annotate(total=Sum("total")):
-        hour = row["minute"].replace(minute=0)
-        sums.setdefault(row["counter"], {}).setdefault(hour, 0)
-        sums[row["counter"]][hour] += row["total"]
-    series = []
-    rules = {rule.counter: rule for rule in CounterRule.objects.filter(counter__in=list(sums))}
+    minutes: dict[str, dict[datetime.datetime, int]] = {}
+    rows = CounterMinute.objects.filter(subject=subject_for(camera), minute__gte=start)
+    for row in rows.values("counter", "minute").annotate(total=Sum("total")):
+        minutes.setdefault(row["counter"], {})[row["minute"]] = row["total"]
+    rules = {rule.counter: rule for rule in CounterRule.objects.filter(counter__in=list(minutes))}
     stamps = [start + datetime.timedelta(hours=i) for i in range(hours)]
-    for counter, by_hour in sorted(sums.items()):
-        values = [by_hour.get(stamp, 0) for stamp in stamps]
+    series = []
+    for counter, by_minute in sorted(minutes.items()):
+        sums = [sum(v for m, v in by_minute.items() if m.replace(minute=0) == stamp)
+                for stamp in stamps]
         rule = rules.get(counter)
         threshold = rule.threshold if rule is not None else None
-        label = ""
+        label, what, values = "", "sum", sums
         if rule is not None and threshold is not None:
             label = f"rule: {rule.get_comparison_display()} {threshold}"
             if rule.window_seconds:
-                label += f" within {round(rule.window_seconds / 60)} minutes"
+                window = max(1, round(rule.window_seconds / 60))
+                label += f" within {window} minutes"
+                what = f"largest {window}-minute sum"
+                values = _window_peaks(by_minute, stamps, window)
         series.append(
             {
                 "counter": counter,
-                "total": sum(values),
+                "total": sum(sums),
                 "peak": max(values),
-                "chart": counter_chart(stamps, values, threshold, label),
-                "rows": list(zip(stamps, values, strict=True)),
+                "what": what,
+                "chart": counter_chart(stamps, values, threshold, label, what),
+                "rows": list(zip(stamps, sums, values, strict=True)),
+                "windowed": what != "sum",
             }
         )
     return series
+
+
+def _window_peaks(by_minute: dict[datetime.datetime, int], stamps: list[datetime.datetime],
+                  window: int) -> list[int]:
+    """For each hour in ``stamps``: the largest sum over ``window`` consecutive minutes
+    ending in that hour."""
+    peaks = []
+    step = datetime.timedelta(minutes=1)
+    for stamp in stamps:
+        best = 0
+        running = sum(by_minute.get(stamp - step * k, 0) for k in range(1, window))
+        for m in range(60):
+            end = stamp + step * m
+            running += by_minute.get(end, 0)
+            best = max(best, running)
+            running -= by_minute.get(end - step * (window - 1), 0)
+        peaks.append(best)
+    return peaks
 
 
 def queued_evaluations() -> int:

@@ -107,7 +107,9 @@ def test_replay_counts_then_starts(
     job = ReplayJob.objects.get()
     assert answer["Location"] == f"/domains/acme.com/replays/{job.job_id}"
     progress = acme_admin_client.get(answer["Location"] + "?format=json").json()
-    assert progress == {"state": "queued", "done": 0, "total": 1, "error": ""}
+    assert progress == {"state": "queued", "done": 0, "total": 1, "error": "",
+                        "outcomes": {"succeeded": 0, "failed": 0, "pending": 0, "sending": 0,
+                                     "cancelled": 0}}
     bad = acme_admin_client.post(
         url, {"start": window["end"], "end": window["start"], "count": "1"}
     )
@@ -207,7 +209,7 @@ def test_the_audit_log_shows_each_change_as_field_before_after_and_filters(
     cs.endpoint_update(endpoint=endpoint, actor=acme_admin,
                        changes={"description": "Head office", "method": "PUT"})
     page = acme_admin_client.get("/domains/acme.com/audit").content.decode()
-    row = re.search(r"<td>endpoint.updated</td>.*?</table>", page, re.S).group(0)
+    row = re.search(r"<code>endpoint.updated</code>.*?</table>", page, re.S).group(0)
     assert re.search(r'<th scope="row">method</th><td>POST</td><td>PUT</td>', row)
     assert re.search(r'<th scope="row">description</th><td>—</td><td>Head office</td>', row)
     assert "{&#x27;" not in page and "{'" not in page  # no Python dict reprs

@@ -27,6 +27,7 @@ from callbacks.selectors import (
     endpoint_ed25519,
     log_summary,
     pretty_body,
+    same_event_deliveries,
 )
 from domains.confirm import Question, ask, confirmed
 from domains.forms import DeliveryFilterForm
@@ -110,6 +111,7 @@ def delivery_page(request: HttpRequest, name: str, delivery_id: str) -> HttpResp
             "attempts": attempts,
             "revealed": revealed is not None,
             "retry_policy": retry_policy_text(endpoint),
+            "others": same_event_deliveries(delivery),
         },
     )
 

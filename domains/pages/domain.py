@@ -16,7 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from callbacks.selectors import endpoint_rows, operational_listeners, recently_deleted_endpoints
+from callbacks import catalog
+from callbacks.selectors import (
+    EndpointRow,
+    endpoint_rows,
+    operational_listeners,
+    recently_deleted_endpoints,
+)
 from domains import services
 from domains.confirm import Question, ask, confirmed
 from domains.formats import counted
@@ -34,12 +40,15 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
     settings_form = DomainSettingsForm(
         initial={"min_upload_queue_length_for_incident_creation": threshold}
     )
+    rows = endpoint_rows(domain)
     return render(
         request,
         "domains/domain.html",
         {
             "domain": domain,
-            "rows": endpoint_rows(domain),
+            "rows": rows,
+            "headline": headline(rows),
+            "all_types": len(catalog.NAMES),
             "listeners": operational_listeners(domain),
             "deleted": recently_deleted_endpoints(domain),
             "settings_form": settings_form,
@@ -51,6 +60,20 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
             "now": timezone.now(),
         },
     )
+
+
+def headline(rows: list[EndpointRow]) -> dict:
+    """The domain page's figures over its endpoints' last 24 hours (their health rows)."""
+    attempts = sum(r.health.total.attempts for r in rows)
+    succeeded = sum(r.health.total.succeeded for r in rows)
+    return {
+        "enabled": sum(r.endpoint.enabled for r in rows),
+        "attempts": attempts,
+        "failed": attempts - succeeded,
+        "percent": (1000 * succeeded // attempts) / 10 if attempts else None,
+        "gave_up": sum(r.health.total.gave_up for r in rows),
+        "open": sum(r.endpoint.circuit_opened_at is not None for r in rows),
+    }
 
 
 @login_required

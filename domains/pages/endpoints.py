@@ -35,6 +35,7 @@ from callbacks.selectors import (
     jwks_url,
     pending_deliveries,
     recently_deleted_endpoints,
+    replay_outcomes,
     waiting_behind_circuit,
 )
 from callbacks.signing import public_key
@@ -405,8 +406,9 @@ def endpoint_replay(request: HttpRequest, name: str, endpoint_id: str) -> HttpRe
 def replay_progress(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     domain = administered_domain(request, name)
     job = get_object_or_404(ReplayJob, job_id=job_id, endpoint__domain=domain)
+    outcomes = replay_outcomes(job)
     if request.GET.get("format") == "json":
-        return JsonResponse(
-            {"state": job.state, "done": job.done, "total": job.total, "error": job.error}
-        )
-    return render(request, "domains/replay.html", {"domain": domain, "job": job})
+        return JsonResponse({"state": job.state, "done": job.done, "total": job.total,
+                             "error": job.error, "outcomes": outcomes})
+    return render(request, "domains/replay.html",
+                  {"domain": domain, "job": job, "endpoint": job.endpoint, "outcomes": outcomes})

@@ -13,12 +13,13 @@ from playwright.sync_api import expect
 from callbacks.models import Delivery
 from domains import services
 from tests.receiver import Receiver, wait_for
+from tests.support.page_sweep import history
 from tests.support.screens import screenshot
 
 
 @pytest.mark.django_db(transaction=True)
 def test_log_resend_and_screenshots(
-    signed_in, worker, receiver, endpoint_for, camera, acme_admin, tmp_path
+    signed_in, worker, receiver, endpoint_for, camera, acme_admin
 ):
     page = signed_in
     endpoint = endpoint_for(receiver.url + "/hook", ["camera.updated"])
@@ -26,52 +27,31 @@ def test_log_resend_and_screenshots(
     wait_for(lambda: Delivery.objects.filter(state="succeeded").exists(), what="delivered")
 
     page.goto("/domains/acme.com/")
-    expect(page.locator("table.endpoints")).to_contain_text("camera.updated: succeeded")
+    expect(page.locator("table.endpoints")).to_contain_text("succeeded camera.updated")
     expect(page.locator("figure.chart svg").first).to_be_visible()
     # The chart's earlier hours, for the screenshot: a day of traffic as the recorder
     # would have rolled it up (this hour's figures are the real delivery's).
     history(endpoint)
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto("/domains/acme.com/")
-    assert screenshot(page, "domain-page.png", tmp_path).stat().st_size > 10_000
+    assert screenshot(page, "domain-page.png").stat().st_size > 10_000
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/domains/acme.com/")
-    assert screenshot(page, "domain-page-phone.png", tmp_path).stat().st_size > 10_000
+    assert screenshot(page, "domain-page-phone.png").stat().st_size > 10_000
     page.set_viewport_size({"width": 1366, "height": 900})
 
+    page.locator("details.menu > summary").click()
     page.get_by_role("link", name="Deliveries").click()
     expect(page).to_have_url(re.compile(rf"/endpoints/{endpoint.endpoint_id}/deliveries$"))
-    assert screenshot(page, "delivery-log.png", tmp_path).stat().st_size > 10_000
-    page.locator("table.endpoints a").first.click()
+    assert screenshot(page, "delivery-log.png").stat().st_size > 10_000
+    page.locator("table.log a").first.click()
     expect(page.get_by_role("heading", name=re.compile("Attempt 1: HTTP 200"))).to_be_visible()
-    assert screenshot(page, "delivery-page.png", tmp_path).stat().st_size > 10_000
+    assert screenshot(page, "delivery-page.png").stat().st_size > 10_000
     first_id = receiver.received[0].headers["webhook-id"]
     page.get_by_role("button", name="Resend").click()
     wait_for(lambda: len(receiver.received) == 2, what="the resent callback")
     assert receiver.received[1].headers["webhook-id"] == first_id
     expect(page.locator(".messages")).to_contain_text("Sent again")
-
-
-def history(endpoint) -> None:
-    """23 earlier hours of rolled-up traffic for ``endpoint`` (the screenshots' chart)."""
-    import datetime
-
-    from django.utils import timezone
-
-    from callbacks.models import EndpointHourlyStat, EndpointLatencyStat
-
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
-    for back in range(1, 24):
-        hour = now - datetime.timedelta(hours=back)
-        delivered = 40 + (back * 37) % 60
-        gave_up = 6 if back in (5, 6) else (back % 7 == 0)
-        EndpointHourlyStat.objects.create(endpoint=endpoint, hour=hour, delivered=delivered,
-                                          gave_up=gave_up, succeeded=delivered,
-                                          failed=gave_up * 3)
-        for bucket, count in ((2, delivered // 2), (3, delivered // 3), (5, 4),
-                              (7 if back in (5, 6) else 6, 2)):
-            EndpointLatencyStat.objects.create(endpoint=endpoint, hour=hour, bucket=bucket,
-                                               count=count)
 
 
 def free_port() -> int:

@@ -37,6 +37,7 @@ def test_add_endpoint_and_send_a_test_event(signed_in, worker, receiver, acme):
     expect(page.locator(".messages")).to_contain_text("Endpoint added.")
     expect(page.locator("table.endpoints")).to_contain_text(receiver.url + "/hook")
 
+    page.locator("details.menu > summary").click()  # the row's Actions menu opens
     page.get_by_label("Test event type").select_option("zone.created")
     page.get_by_role("button", name="Send test").click()
     expect(page.locator("#state")).to_have_text("succeeded", timeout=30_000)
@@ -45,6 +46,7 @@ def test_add_endpoint_and_send_a_test_event(signed_in, worker, receiver, acme):
     assert receiver.received[0].headers["authorization"] == "token XYZPDQ"
 
     page.get_by_role("link", name=re.compile(r"^Back to")).click()
+    page.locator("details.menu > summary").click()
     page.get_by_role("link", name="Disable…").click()
     expect(page.locator("main h1")).to_have_text("Disable this endpoint?")
     assert Endpoint.objects.get().enabled  # the first click changed nothing

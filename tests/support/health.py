@@ -24,14 +24,15 @@ def _text(fragment: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
-def health_cell(page: str, endpoint: Endpoint) -> str:
-    """The text of the endpoint's "Success (24 h)" cell on the domain page."""
-    row = re.search(rf'<tr[^>]*>(?:(?!</tr>).)*?#chart-{endpoint.endpoint_id}".*?</tr>', page,
-                    re.S)
+def health_cell(page: str, endpoint: Endpoint) -> tuple[str, str]:
+    """The endpoint's "Success (24 h)" cell on the domain page: its text, and the whole
+    summary it names on hover."""
+    row = re.search(rf'<tr id="endpoint-{endpoint.endpoint_id}">.*?</tr>', page, re.S)
     assert row, f"no row for {endpoint.endpoint_id}"
-    cell = re.search(r'<td class="health">(.*?)<a ', row.group(0), re.S)
+    cell = re.search(r'<td class="health[^"]*"[^>]*>(.*?)</td>', row.group(0), re.S)
     assert cell, "no health cell"
-    return _text(cell.group(1))
+    hover = re.search(r'title="([^"]*)"', cell.group(1))
+    return _text(cell.group(1)), html.unescape(hover.group(1)) if hover else ""
 
 
 def figure(page: str, chart_id: str) -> str:

@@ -24,6 +24,7 @@ from tests.receiver import Received, wait_for
 
 AXE = Path(__file__).parents[1] / "browser" / "vendor" / "axe.min.js"
 VIEWPORTS = [(1366, 900), (390, 844)]
+DELIBERATE_404 = "/domains/no-such-domain.example/"  # the "404 page" visit
 PASSWORD = "correct horse battery"
 
 # Measures (a) and (b) in the page; returns plain data for Python to word.
@@ -106,7 +107,49 @@ LAYOUT = r"""() => {
   });
   const scrollWidth = document.documentElement.scrollWidth;
   const wide = scrollWidth > vw ? outermost(document.body, vw, null) : [];
-  return {scrollWidth, innerWidth: vw, wide, cards};
+  // Tables and cards fit their own box (only code blocks and charts scroll inside).
+  const boxes = [];
+  document.querySelectorAll("table, .card").forEach((el) => {
+    if (!el.getClientRects().length) return;  // not shown (a closed drawer)
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).display !== "inline") {
+      boxes.push({what: name(el), scroll: el.scrollWidth, client: el.clientWidth});
+    }
+  });
+  // Each chart opens on its newest hour: the newest bar lies inside its scroll box.
+  const charts = [];
+  document.querySelectorAll(".chart-scroll").forEach((box, index) => {
+    const newest = box.querySelector("g.newest, .newest");
+    if (!newest || !box.getClientRects().length) return;
+    const b = box.getBoundingClientRect(), n = newest.getBoundingClientRect();
+    if (n.left < b.left - 1 || n.right > b.right + 1 || n.right > vw) {
+      charts.push({chart: box.getAttribute("aria-label") || "chart " + (index + 1),
+                   left: Math.round(n.left), right: Math.round(n.right),
+                   boxLeft: Math.round(b.left), boxRight: Math.round(b.right)});
+    }
+  });
+  // Payloads never break inside a word: each line of the JSON is one line box.
+  const payloads = [];
+  document.querySelectorAll("pre.payload").forEach((pre) => {
+    const lines = pre.textContent.replace(/\n$/, "").split("\n").length;
+    const range = document.createRange();
+    range.selectNodeContents(pre);
+    const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+      .map((r) => Math.round(r.top)));
+    if (tops.size > lines) payloads.push({lines, boxes: tops.size});
+  });
+  // On a domain page, each endpoint's state and actions menu are in the window.
+  const rows = [];
+  document.querySelectorAll("table.endpoints tbody tr").forEach((tr) => {
+    for (const sel of ["td.state", "details.menu > summary"]) {
+      const el = tr.querySelector(sel);
+      if (!el) continue;
+      const r = el.getBoundingClientRect();
+      if (r.left < 0 || r.right > vw + 1) {
+        rows.push({row: tr.id, what: sel, left: Math.round(r.left), right: Math.round(r.right)});
+      }
+    }
+  });
+  return {scrollWidth, innerWidth: vw, wide, cards, boxes, charts, payloads, rows};
 }"""
 
 AXE_RUN = """async () => {
@@ -158,6 +201,19 @@ def measure(page) -> list[str]:
             problems.append(
                 f"overflows its card ({card['card']!r}): and {len(card['over']) - 6} more"
             )
+    for box in layout["boxes"]:
+        problems.append(f"wider than its box: {box['what']} is {box['scroll']} px wide inside "
+                        f"{box['client']} px")
+    for chart in layout["charts"]:
+        problems.append(f"the newest hour of {chart['chart']!r} is out of view: at "
+                        f"{chart['left']}-{chart['right']} px, its box {chart['boxLeft']}-"
+                        f"{chart['boxRight']} px")
+    for payload in layout["payloads"]:
+        problems.append(f"the payload breaks inside its lines: {payload['lines']} lines drawn "
+                        f"on {payload['boxes']}")
+    for row in layout["rows"]:
+        problems.append(f"endpoint {row['row']}: {row['what']} is outside the window "
+                        f"({row['left']}-{row['right']} px)")
     page.add_script_tag(path=str(AXE))
     for v in page.evaluate(AXE_RUN):
         targets = ", ".join(v["targets"][:4]) + (" ..." if len(v["targets"]) > 4 else "")
@@ -252,6 +308,7 @@ def make_data(*, receiver, acme, acme_admin, acme_teammate, camera, integration)
         what="a succeeded and a failed delivery",
     )
     failed = Delivery.objects.filter(endpoint=flaky, state="failed").earliest("created_at")
+    history(good)
     now = timezone.now()
     job = callbacks.replay_start(
         endpoint=good,
@@ -310,6 +367,28 @@ def make_data(*, receiver, acme, acme_admin, acme_teammate, camera, integration)
     }
 
 
+def history(endpoint) -> None:
+    """23 earlier hours of rolled-up traffic for ``endpoint`` (the screenshots' chart)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from callbacks.models import EndpointHourlyStat, EndpointLatencyStat
+
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    for back in range(1, 24):
+        hour = now - datetime.timedelta(hours=back)
+        delivered = 40 + (back * 37) % 60
+        gave_up = 6 if back in (5, 6) else (back % 7 == 0)
+        EndpointHourlyStat.objects.create(endpoint=endpoint, hour=hour, delivered=delivered,
+                                          gave_up=gave_up, succeeded=delivered,
+                                          failed=gave_up * 3)
+        for bucket, count in ((2, delivered // 2), (3, delivered // 3), (5, 4),
+                              (7 if back in (5, 6) else 6, 2)):
+            EndpointLatencyStat.objects.create(endpoint=endpoint, hour=hour, bucket=bucket,
+                                               count=count)
+
+
 def visits(d: dict) -> list[Visit]:
     """Every page family, in the order a person would meet them."""
     domain = "/domains/acme.com"
@@ -366,6 +445,7 @@ def visits(d: dict) -> list[Visit]:
 
     def test_event(page):
         page.goto(f"{domain}/")
+        page.locator("details.menu > summary").first.click()  # the row's Actions menu
         page.get_by_label("Test event type").first.select_option("zone.created")
         submit(page, page.get_by_role("button", name="Send test").first)
         page.wait_for_function(
@@ -527,20 +607,8 @@ def report(problems: list[tuple[str, int, str]], pages: list[str], seconds: floa
     return "\n".join(lines)
 
 
-# Pages whose wide screenshot the README and docs/portal.md show (CAMIO_SCREENSHOTS=...).
-SCREENSHOTS = {
-    "support admin: delivery list": "admin-delivery-list.png",
-    "counter history": "counter-history.png",
-    "PACS integration": "pacs-integration.png",
-    "PACS integration delete confirmation": "pacs-delete-confirmation.png",
-}
+def take_screenshot(page: Any, name: str, width: int) -> None:
+    """Every page at every width, as ``.test-data/shots/<page>-<width>.png``."""
+    from tests.support.screens import screenshot, shot_name
 
-
-def take_screenshot(page: Any, name: str) -> None:
-    from camio_portal.env import env
-
-    folder = env.str("CAMIO_SCREENSHOTS", default="")
-    if folder:
-        target = Path(__file__).resolve().parents[2] / folder
-        target.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(target / name), full_page=True)
+    screenshot(page, shot_name(name, width))

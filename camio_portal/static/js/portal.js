@@ -28,6 +28,28 @@
     });
   });
 
+  // The one time-zone policy: the server writes <time datetime="...Z"> in UTC; here each
+  // shows in the browser's zone, named, with the UTC time on hover (its title).
+  function zoneOf(when) {
+    try {
+      var parts = new Intl.DateTimeFormat(undefined, {timeZoneName: "short"}).formatToParts(when);
+      for (var i = 0; i < parts.length; i++) {
+        if (parts[i].type === "timeZoneName") { return parts[i].value; }
+      }
+    } catch (e) { /* an old browser: the offset below */ }
+    var minutes = -when.getTimezoneOffset();
+    return "UTC" + (minutes >= 0 ? "+" : "-") + pad(Math.floor(Math.abs(minutes) / 60)) + ":" +
+      pad(Math.abs(minutes) % 60);
+  }
+  document.querySelectorAll("time[datetime]").forEach(function (time) {
+    var when = new Date(time.getAttribute("datetime"));
+    if (isNaN(when)) { return; }
+    var shown = when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" + pad(when.getDate()) +
+      " " + pad(when.getHours()) + ":" + pad(when.getMinutes());
+    if (time.hasAttribute("data-seconds")) { shown += ":" + pad(when.getSeconds()); }
+    time.textContent = shown + " " + zoneOf(when);
+  });
+
   // Times in the browser's zone: a form with data-utc-initial shows its UTC
   // input[data-utc] values in local time, and its hidden tz_offset tells the server the
   // zone the values were typed in.
