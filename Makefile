@@ -9,7 +9,7 @@ PIP_TOOLS := pip-tools==7.6.2
 LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
 
-.PHONY: run test lint bench clean lock fuzz container-smoke
+.PHONY: run test lint bench clean lock fuzz container-smoke screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser page sweep (every page at 1366 and 390 px; screenshots of all of them in
+# .test-data/shots/), then the ones the README and docs/portal.md show copied into
+# docs/screenshots/. Same database rules as `make test`; needs Chromium (/usr/bin/chromium).
+SHOTS := domain-page delivery-log audit-log endpoint-add delivery-with-attempts \
+	counter-history replay-progress pacs-integration pacs-integration-delete-confirmation \
+	support-admin-delivery-list
+screenshots: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/test_page_sweep.py $(PYTEST_ARGS)
+	mkdir -p docs/screenshots
+	for page in $(SHOTS); do for width in 1366 390; do \
+		cp .test-data/shots/$$page-$$width.png docs/screenshots/ || exit 1; done; done
+	@echo "Copied $(words $(SHOTS)) pages at 1366 and 390 px into docs/screenshots/."
 
 # The schemathesis run of every API operation (docs/api.md), deeper than in `make test`:
 # EXAMPLES positive and negative requests per operation, new ones on every run (the suite's

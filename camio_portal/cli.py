@@ -143,10 +143,12 @@ def beat_command(schedule: str = "") -> list[str]:
 
 
 def celery(program: str) -> list[str]:
-    """Celery's command line for ``program``, without its plain-text banner in JSON mode."""
-    quiet = ["--quiet"] if loaded_settings().LOG_FORMAT == "json" else []
+    """Celery's command line for ``program``, without its plain-text banner in JSON mode
+    or on a quiet console (CAMIO_QUIET, ``make run`` without --verbose), at LOG_LEVEL."""
+    settings = loaded_settings()
+    quiet = ["--quiet"] if settings.LOG_FORMAT == "json" or env.bool("CAMIO_QUIET", False) else []
     return [sys.executable, "-m", "celery", "-A", "camio_portal", *quiet, program,
-            "--loglevel", "INFO"]
+            "--loglevel", settings.LOG_LEVEL]
 
 
 def loaded_settings() -> Any:

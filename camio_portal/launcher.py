@@ -1,6 +1,7 @@
 """Run the whole portal in embedded mode with one command.
 
-    python -m camio_portal.launcher [--port 8000] [--footprint]     (or: camio-portal run)
+    python -m camio_portal.launcher [--port 8000] [--verbose] [--footprint]
+                                                                     (or: camio-portal run)
 
 Starts PostgreSQL from the wheel in the data folder (camio_portal/pgembed.py) with a
 watchdog that stops it if this process dies, prepares the database in a process of its
@@ -9,6 +10,10 @@ demo), then starts the web server (gunicorn on 127.0.0.1, one process with threa
 two Celery workers (deliveries; and the rest, with beat as a thread of it), prints the URL and
 sign-ins, and on Ctrl-C (or SIGTERM, SIGHUP) stops every process it started, PostgreSQL
 last. This process never loads Django: it only starts and watches the others.
+
+The console stays quiet unless ``--verbose``: one line per web request, warnings and
+errors, e-mails as framed blocks; no worker banners, task or beat lines (LOG_LEVEL=WARNING
+for the children, unless LOG_LEVEL is set).
 
 ``--footprint`` starts the portal, waits until it is at rest, prints the memory (PSS)
 of every process it started and of PostgreSQL's, then stops.
@@ -42,6 +47,8 @@ WEB_THREADS = 8
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--verbose", action="store_true",
+                        help="log everything (worker banners, every task, beat's ticks)")
     parser.add_argument("--footprint", action="store_true",
                         help="start, measure the memory of every process at rest, and stop")
     return parser.parse_args(argv)
@@ -82,6 +89,18 @@ def start_watchdog(base: Path) -> subprocess.Popen:
     # Run as a script in isolated mode (-I): only the standard library and psutil load.
     return subprocess.Popen([sys.executable, "-I", pgembed.__file__, "watch", str(base)],
                             stdin=subprocess.PIPE, start_new_session=True)
+
+
+def quiet_console(verbose: bool) -> None:
+    """Tell the children how much to say (they read the environment): by default warnings,
+    errors and one line per web request (gunicorn's access log); with ``verbose``,
+    everything at INFO."""
+    if verbose:
+        os.environ.setdefault("LOG_LEVEL", "INFO")
+        os.environ.pop("CAMIO_QUIET", None)
+    else:
+        os.environ.setdefault("LOG_LEVEL", "WARNING")
+        os.environ["CAMIO_QUIET"] = "1"
 
 
 def prepare() -> str | None:
@@ -210,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     os.environ.setdefault("CAMIO_MODE", "embedded")
+    quiet_console(args.verbose)
     os.environ.setdefault("PORTAL_URL", f"http://127.0.0.1:{args.port}")
     # ./data of the folder we started in, named for the children whatever their folder.
     os.environ.setdefault("CAMIO_DATA_DIR", str(data_dir()))

@@ -174,3 +174,14 @@ def test_removing_a_co_admin_asks_first(acme_admin_client, acme, acme_teammate):
     assert "Remove this admin?" in asked and acme_teammate.email in asked
     # The page's title is its title (the script is not pasted into it).
     assert "<title>acme.com" in page and "<script" not in page.split("</title>")[0]
+
+
+@pytest.mark.django_db
+def test_the_api_docs_page_has_a_way_back_the_release_and_endpoints_first(client):
+    from importlib.metadata import version
+
+    docs = client.get("/api/docs/").content.decode()
+    assert "Back to the portal" in docs and 'href="/domains"' in docs
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    assert schema["info"]["version"] == version("camio-portal")
+    assert [t["name"] for t in schema["tags"]][:3] == ["endpoints", "deliveries", "events"]

@@ -202,6 +202,8 @@ SPECTACULAR_SETTINGS = {
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    EMAIL_BACKEND = "camio_portal.mail.FramedConsoleBackend"  # a block that stands out
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Camio Portal <no-reply@camio-portal.invalid>"
 )
