@@ -134,7 +134,7 @@ def test_the_secret_page_lists_each_key_with_its_age_and_when_it_stops_signing(
     current, older = quiet_endpoint.signing_keys.all()
     assert current.key_id in page and older.key_id in page
     assert "current: signs until the next rotation" in page and "ago)" in page
-    assert f"{older.expires_at:%Y-%m-%d %H:%M} UTC <small>(in 23" in page
+    assert f"{older.expires_at:%Y-%m-%d %H:%M} UTC</time> <small class=\"muted\">(in 23" in page
     assert current.secret not in page and older.secret not in page
     rotate_url = url("domains:endpoint_secret_rotate", "acme.com", quiet_endpoint.endpoint_id)
     assert f'href="{rotate_url}"' in page and "possible again" not in page
