@@ -80,6 +80,15 @@ class Health:
                                              for name in COUNTS})
         return cls(endpoint_id, hours[0].hour, hours[-1].hour + HOUR, hours, total)
 
+    @classmethod
+    def together(cls, name: str, healths: Sequence[Health]) -> Health:
+        """Several endpoints' health (at least one, over the same hours) summed hour by
+        hour, read with the same definitions as one endpoint's: a domain's figures."""
+        hours = [HealthHour(same[0].hour, **{n: sum(getattr(h, n) for h in same)
+                                              for n in COUNTS})
+                 for same in zip(*(h.hours for h in healths), strict=True)]
+        return cls.of(name, hours)
+
     @property
     def success_percent(self) -> float | None:
         """The share of attempts that succeeded, rounded down to 0.1 (so 100.0 means every

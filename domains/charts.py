@@ -198,8 +198,8 @@ def counter_chart(hours: Sequence[datetime.datetime], values: Sequence[int],
     peak: float = max(values, default=0)
     if threshold is not None:
         peak = max(peak, threshold)
-    chart = _axes(hours, axis_top(peak))
     top_value = axis_top(peak)
+    chart = _axes(hours, top_value)
     chart.bars = [_bar(i, len(hours), f"{_span(hour)}: {what} {value}", ((value, "bad"),),
                        top_value)
                   for i, (hour, value) in enumerate(zip(hours, values, strict=True))]

@@ -40,8 +40,10 @@ def counter_history(camera: Camera, hours: int) -> list[dict]:
     stamps = [start + datetime.timedelta(hours=i) for i in range(hours)]
     series = []
     for counter, by_minute in sorted(minutes.items()):
-        sums = [sum(v for m, v in by_minute.items() if m.replace(minute=0) == stamp)
-                for stamp in stamps]
+        by_hour: dict[datetime.datetime, int] = {}
+        for minute, value in by_minute.items():
+            by_hour[minute.replace(minute=0)] = by_hour.get(minute.replace(minute=0), 0) + value
+        sums = [by_hour.get(stamp, 0) for stamp in stamps]
         rule = rules.get(counter)
         threshold = rule.threshold if rule is not None else None
         label, what, values = "", "sum", sums

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from callbacks import catalog
+from callbacks.endpoint_health import Health
 from callbacks.selectors import (
     EndpointRow,
     endpoint_rows,
@@ -47,7 +48,7 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
         {
             "domain": domain,
             "rows": rows,
-            "headline": headline(rows),
+            "headline": headline(domain, rows),
             "all_types": len(catalog.NAMES),
             "listeners": operational_listeners(domain),
             "deleted": recently_deleted_endpoints(domain),
@@ -62,16 +63,15 @@ def domain_page(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-def headline(rows: list[EndpointRow]) -> dict:
-    """The domain page's figures over its endpoints' last 24 hours (their health rows)."""
-    attempts = sum(r.health.total.attempts for r in rows)
-    succeeded = sum(r.health.total.succeeded for r in rows)
+def headline(domain: Domain, rows: list[EndpointRow]) -> dict:
+    """The domain page's figures: its endpoints' health over 24 hours taken together (the
+    one health definition, callbacks/endpoint_health.py), endpoints enabled, circuits open;
+    nothing without endpoints."""
+    if not rows:
+        return {}
     return {
+        "health": Health.together(domain.name, [r.health for r in rows]),
         "enabled": sum(r.endpoint.enabled for r in rows),
-        "attempts": attempts,
-        "failed": attempts - succeeded,
-        "percent": (1000 * succeeded // attempts) / 10 if attempts else None,
-        "gave_up": sum(r.health.total.gave_up for r in rows),
         "open": sum(r.endpoint.circuit_opened_at is not None for r in rows),
     }
 
